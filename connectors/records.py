@@ -1,0 +1,178 @@
+"""Canonical records every connector produces and consumes.
+
+CRMs send every value as a string; connectors parse them here, once, at the edge: numbers become
+numbers, timestamps become aware UTC datetimes, blanks become ``None``. Scoring only ever sees these
+typed records.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _parse_number(value: Any) -> Any:
+    value = _blank_to_none(value)
+    if isinstance(value, str):
+        return value.replace(",", "").strip()
+    return value
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Parse a CRM timestamp (ISO 8601, epoch milliseconds, or a date) into aware UTC."""
+    value = _blank_to_none(value)
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    if len(text) >= 5 and text[-5] in "+-" and text[-4:].isdigit() and ":" not in text[-5:]:
+        text = f"{text[:-2]}:{text[-2:]}"  # Salesforce writes +0000
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _parse_bool(value: Any) -> Any:
+    value = _blank_to_none(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in {"true", "yes", "1", "y"}:
+            return True
+        if lowered in {"false", "no", "0", "n"}:
+            return False
+    return value
+
+
+OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
+OptionalInt = Annotated[int | None, BeforeValidator(lambda v: _integer(_parse_number(v)))]
+OptionalFloat = Annotated[float | None, BeforeValidator(_parse_number)]
+Timestamp = Annotated[datetime | None, BeforeValidator(parse_timestamp)]
+RequiredTimestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
+Flag = Annotated[bool, BeforeValidator(_parse_bool)]
+
+
+def _integer(value: Any) -> Any:
+    if isinstance(value, str) and value:
+        number = float(value)
+        return int(number) if number.is_integer() else value
+    return value
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Company(Record):
+    id: str
+    name: OptionalText = None
+    domain: OptionalText = None
+    industry: OptionalText = None
+    employees: OptionalInt = None
+    annual_revenue: OptionalFloat = None
+    country: OptionalText = None
+    owner_id: OptionalText = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class Lead(Record):
+    id: str
+    kind: Literal["lead", "contact"] = "lead"
+    email: OptionalText = None
+    first_name: OptionalText = None
+    last_name: OptionalText = None
+    title: OptionalText = None
+    country: OptionalText = None
+    state: OptionalText = None
+    source: OptionalText = None
+    owner_id: OptionalText = None
+    lifecycle_stage: OptionalText = None
+    lead_status: OptionalText = None
+    created_at: Timestamp = None
+    updated_at: Timestamp = None
+    company: Company | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @property
+    def email_domain(self) -> str | None:
+        if not self.email or "@" not in self.email:
+            return None
+        return self.email.rsplit("@", 1)[1].lower()
+
+
+ACTIVITY_TYPES: tuple[str, ...] = (
+    "page_view",
+    "pricing_page_view",
+    "form_submission",
+    "content_download",
+    "webinar_registered",
+    "webinar_attended",
+    "email_open",
+    "email_click",
+    "email_reply",
+    "meeting_booked",
+    "call",
+    "demo_request",
+    "unsubscribe",
+    "bounce",
+)
+"""The canonical activity types. Connectors may also pass a CRM's own event names through."""
+
+
+class Activity(Record):
+    lead_id: str
+    type: str
+    occurred_at: RequiredTimestamp
+    url: OptionalText = None
+    form: OptionalText = None
+    campaign: OptionalText = None
+    subject: OptionalText = None
+
+
+class Owner(Record):
+    id: str
+    email: OptionalText = None
+    name: OptionalText = None
+    active: Flag = True
+    kind: Literal["person", "queue"] = "person"
+    teams: tuple[str, ...] = ()
+
+
+class Outcome(Record):
+    lead_id: str
+    converted: Flag
+    at: Timestamp = None
+    value: OptionalFloat = None
+
+
+class LeadUpdate(Record):
+    """The fields leadq wants to write to one lead, with what the CRM held before."""
+
+    lead_id: str
+    kind: Literal["lead", "contact"] = "lead"
+    changes: dict[str, Any]
+    before: dict[str, Any] = Field(default_factory=dict)
+
+
+class WriteResult(Record):
+    lead_id: str
+    ok: bool
+    error: str | None = None
+    transient: bool = False

@@ -1,0 +1,57 @@
+"""Bootstrap and run leadq from a fresh clone: `python3 dev.py demo` or `python3 dev.py test`.
+
+It needs only python3 (with venv and pip). It creates `.venv`, installs leadq with its extras
+and, when the project declares npm tools, installs them with npm. Then it runs the command.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".installed-from"
+
+
+def _run(*args: str | Path) -> None:
+    completed = subprocess.run([str(a) for a in args], cwd=ROOT, check=False)
+    if completed.returncode:
+        sys.exit(completed.returncode)
+
+
+def _install() -> None:
+    if not (BIN / "python").exists():
+        print("dev.py: creating .venv", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    fingerprint = (ROOT / "pyproject.toml").read_bytes()
+    if STAMP.exists() and STAMP.read_bytes() == fingerprint:
+        return
+    print("dev.py: installing leadq and its dependencies into .venv", flush=True)
+    _run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    _run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[dev,learn]")
+    if (ROOT / "package.json").exists():
+        _run("npm", "ci" if (ROOT / "package-lock.json").exists() else "install", "--silent")
+    STAMP.write_bytes(fingerprint)
+
+
+def main() -> None:
+    command = sys.argv[1:] or ["demo"]
+    _install()
+    if command[0] == "demo":
+        _run(BIN / "leadq", "demo", *command[1:])
+    elif command[0] == "test":
+        _run(BIN / "ruff", "check", ".")
+        _run(BIN / "python", "-m", "pytest", "-n", "2", *command[1:])
+    elif command[0] == "bench":
+        _run(BIN / "python", "-m", "benchmarks", *command[1:])
+    else:
+        _run(BIN / command[0], *command[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+"""The HTTP machinery every emulator shares: a real threaded server on a loopback port (optionally
+TLS with a throwaway CA), fault injection, a rolling-window rate limit and a request log.
+
+An emulator is a WSGI application built from `Emulator`: it implements `dispatch(request)` and says
+how its CRM words a rate-limit refusal and a server error. `EmulatorServer` serves it.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass
+class FaultPlan:
+    """How often each fault is injected, as a share of requests (0.0 – 1.0).
+
+    `record_failure` is applied by the emulators to single records inside batch writes.
+    """
+
+    rate_limited: float = 0.0
+    server_error: float = 0.0
+    slow: float = 0.0
+    slow_seconds: float = 2.0
+    dropped: float = 0.0
+    record_failure: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def draw(self) -> str | None:
+        """Pick the fault for one request, or None."""
+        with self._lock:
+            roll = self._random.random()
+        for name, rate in (
+            ("dropped", self.dropped),
+            ("rate_limited", self.rate_limited),
+            ("server_error", self.server_error),
+            ("slow", self.slow),
+        ):
+            if roll < rate:
+                return name
+            roll -= rate
+        return None
+
+    def record_fails(self) -> bool:
+        if not self.record_failure:
+            return False
+        with self._lock:
+            return self._random.random() < self.record_failure
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    method: str
+    path: str
+    query: str
+    status: int
+    started_at: float
+    duration_ms: float
+    fault: str | None = None
+
+
+class RequestLog:
+    """Every request an emulator answered (or dropped), readable by tests."""
+
+    def __init__(self) -> None:
+        self._entries: list[LoggedRequest] = []
+        self._lock = threading.Lock()
+
+    def append(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def count(
+        self, method: str | None = None, path_contains: str = "", status: int | None = None
+    ) -> int:
+        return sum(
+            1
+            for entry in self.entries()
+            if (method is None or entry.method == method)
+            and path_contains in entry.path
+            and (status is None or entry.status == status)
+        )
+
+
+class RollingWindowLimit:
+    """At most `max_requests` in any `interval_seconds` window, like HubSpot's ten-second limit."""
+
+    def __init__(self, max_requests: int, interval_seconds: float) -> None:
+        self.max_requests = max_requests
+        self.interval_seconds = interval_seconds
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def admit(self) -> tuple[bool, int]:
+        """Count one request; return (admitted, remaining in the window)."""
+        now = time.monotonic()
+        with self._lock:
+            while self._times and now - self._times[0] >= self.interval_seconds:
+                self._times.popleft()
+            if len(self._times) >= self.max_requests:
+                return False, 0
+            self._times.append(now)
+            return True, self.max_requests - len(self._times)
+
+    def seconds_until_free(self) -> float:
+        with self._lock:
+            if not self._times:
+                return 0.0
+            return max(0.0, self.interval_seconds - (time.monotonic() - self._times[0]))
+
+
+class DroppedConnectionError(ConnectionError):
+    """Raised inside the app to make the server close the connection without an answer."""
+
+
+class Emulator:
+    """Base of a CRM emulator: fault injection and logging around `dispatch`."""
+
+    def __init__(self) -> None:
+        self.faults = FaultPlan()
+        self.log = RequestLog()
+
+    def dispatch(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    def rate_limited_response(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    def server_error_response(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    def fault_exempt(self, request: Request) -> bool:
+        """Requests (such as logins) that injected faults should leave alone."""
+        return False
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        started = time.monotonic()
+        fault = None if self.fault_exempt(request) else self.faults.draw()
+        try:
+            response = self._answer(request, fault)
+        except DroppedConnectionError:
+            self._log(request, 0, started, "dropped")
+            _drop(environ)
+            raise
+        self._log(request, response.status_code, started, fault)
+        return response(environ, start_response)
+
+    def _answer(self, request: Request, fault: str | None) -> Response:
+        if fault == "dropped":
+            raise DroppedConnectionError
+        if fault == "slow":
+            time.sleep(self.faults.slow_seconds)
+        if fault == "rate_limited":
+            return self.rate_limited_response(request)
+        if fault == "server_error":
+            return self.server_error_response(request)
+        try:
+            return self.dispatch(request)
+        except HTTPException as error:
+            return error.get_response()
+
+    def _log(self, request: Request, status: int, started: float, fault: str | None) -> None:
+        self.log.append(
+            LoggedRequest(
+                method=request.method,
+                path=request.path,
+                query=request.query_string.decode("latin-1"),
+                status=status,
+                started_at=started,
+                duration_ms=(time.monotonic() - started) * 1000,
+                fault=fault,
+            )
+        )
+
+
+def _drop(environ: dict[str, Any]) -> None:
+    connection = environ.get("werkzeug.socket")
+    if connection is None:
+        return
+    try:
+        linger_then_reset = b"\x01\x00\x00\x00\x00\x00\x00\x00"
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger_then_reset)
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+    def log_error(self, format: str, *args: Any) -> None:
+        pass
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class TlsFiles:
+    """A throwaway CA and a server certificate for 127.0.0.1 / localhost."""
+
+    ca_pem: Path
+    context: ssl.SSLContext = field(repr=False)
+
+    @classmethod
+    def create(cls, directory: Path) -> TlsFiles:
+        import trustme
+
+        authority = trustme.CA()
+        server_cert = authority.issue_cert(LOOPBACK, "localhost")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_cert.configure_cert(context)
+        ca_pem = directory / "sandbox-ca.pem"
+        authority.cert_pem.write_to_path(str(ca_pem))
+        return cls(ca_pem=ca_pem, context=context)
+
+
+class EmulatorServer:
+    """Serve an emulator on a loopback port in a background thread."""
+
+    def __init__(self, app: Emulator, port: int = 0, tls: TlsFiles | None = None) -> None:
+        self.app = app
+        self.tls = tls
+        self._server: BaseWSGIServer = make_server(
+            LOOPBACK,
+            port,
+            app,
+            threaded=True,
+            request_handler=_QuietHandler,
+            ssl_context=tls.context if tls else None,
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_port
+
+    @property
+    def base_url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{LOOPBACK}:{self.port}"
+
+    def start(self) -> EmulatorServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
