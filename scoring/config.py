@@ -1,0 +1,556 @@
+"""The scoring model a RevOps admin writes in YAML, validated with located errors.
+
+`load_model(path)` returns a `ScoringModel` or raises `ModelFileError`, whose message lists every
+problem as `scoring.yaml:14 engagement.rules[2].points: must be a number`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from scoring.conditions import (
+    ORDERING_OPS,
+    ActivityTest,
+    AllOf,
+    AnyOf,
+    Condition,
+    FieldTest,
+    NotOf,
+)
+from scoring.frame import (
+    ACTIVITY_FIELD_KINDS,
+    BANT_CRITERIA,
+    COMPANY_FIELD_KINDS,
+    LEAD_FIELD_KINDS,
+    SCORE_FIELD_KINDS,
+    activity_field_kind,
+    is_known_lead_path,
+    lead_field_kind,
+)
+
+GRADES = ("A", "B", "C", "D", "F")
+Identifier = str
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FitRule(Section):
+    id: Identifier = Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
+    label: str = Field(min_length=1)
+    when: Condition
+    points: float
+
+
+class Grades(Section):
+    """Minimum fit for each grade; below D is F."""
+
+    A: float = 80
+    B: float = 60
+    C: float = 40
+    D: float = 20
+
+    @model_validator(mode="after")
+    def _descending(self) -> Grades:
+        if not self.A >= self.B >= self.C >= self.D:
+            raise ValueError("grade thresholds must not increase from A to D")
+        return self
+
+
+class Fit(Section):
+    max: float = Field(default=100, gt=0)
+    grades: Grades = Grades()
+    rules: list[FitRule] = Field(default_factory=list)
+
+
+class Bant(Section):
+    """Each criterion is met when its condition holds. Unset criteria are never met."""
+
+    budget: Condition | None = None
+    authority: Condition | None = None
+    need: Condition | None = None
+    timing: Condition | None = None
+
+
+class Decay(Section):
+    """How an activity's points fade with age. Give one of the two, or neither (no decay)."""
+
+    half_life_days: float | None = Field(default=None, gt=0)
+    percent_per_month: float | None = Field(default=None, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Decay:
+        if self.half_life_days is not None and self.percent_per_month is not None:
+            raise ValueError("give half_life_days or percent_per_month, not both")
+        return self
+
+
+class EngagementGroup(Section):
+    id: Identifier
+    label: str | None = None
+    cap: float = Field(gt=0)
+
+
+class EngagementRule(Section):
+    id: Identifier = Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
+    label: str = Field(min_length=1)
+    activity: list[str] = Field(min_length=1)
+    where: Condition | None = None
+    points: float
+    cap: float | None = Field(
+        default=None, gt=0, description="Most points (in size) this rule gives"
+    )
+    once: bool = Field(default=False, description="Count only the most recent matching activity")
+    within_days: float | None = Field(default=None, gt=0)
+    decay: bool = Field(default=True, description="false: points do not fade (e.g. unsubscribe)")
+    group: Identifier | None = None
+
+    @field_validator("activity", mode="before")
+    @classmethod
+    def _one_type_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class Engagement(Section):
+    max: float = Field(default=100, gt=0)
+    decay: Decay = Decay()
+    groups: list[EngagementGroup] = Field(default_factory=list)
+    rules: list[EngagementRule] = Field(default_factory=list)
+
+
+class Qualification(Section):
+    """The fit × engagement matrix: label = grade letter (F counts as D) + engagement band."""
+
+    engagement_bands: list[float] = Field(
+        default=[60, 40, 20],
+        min_length=3,
+        max_length=3,
+        description="Minimum engagement for bands 1, 2 and 3; below the last is band 4",
+    )
+    priorities: dict[str, int] = Field(
+        default_factory=dict,
+        description="Priority per label (1 = call first); unlisted labels: letter rank + band",
+    )
+
+    @field_validator("engagement_bands")
+    @classmethod
+    def _descending(cls, bands: list[float]) -> list[float]:
+        if sorted(bands, reverse=True) != bands:
+            raise ValueError("engagement bands must go from highest to lowest")
+        return bands
+
+    @field_validator("priorities")
+    @classmethod
+    def _known_labels(cls, priorities: dict[str, int]) -> dict[str, int]:
+        labels = {f"{letter}{band}" for letter in "ABCD" for band in range(1, 5)}
+        unknown = sorted(set(priorities) - labels)
+        if unknown:
+            raise ValueError(f"unknown label {unknown[0]!r}: labels run from A1 to D4")
+        return priorities
+
+
+class StageRule(Section):
+    stage: str = Field(min_length=1)
+    label: str | None = None
+    when: Condition
+
+
+class Score(Section):
+    """The single 0–100 score: a weighted mean of fit and engagement, each scaled to 0–100."""
+
+    fit_weight: float = Field(default=1, ge=0)
+    engagement_weight: float = Field(default=1, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Score:
+        if self.fit_weight + self.engagement_weight <= 0:
+            raise ValueError("at least one of fit_weight and engagement_weight must be above 0")
+        return self
+
+
+class OutputFields(Section):
+    """Which CRM field receives each result. Leave one out to not write it."""
+
+    score: str | None = "leadq_score"
+    fit: str | None = "leadq_fit"
+    engagement: str | None = "leadq_engagement"
+    grade: str | None = "leadq_grade"
+    label: str | None = "leadq_label"
+    priority: str | None = None
+    reasons: str | None = "leadq_reasons"
+    model_version: str | None = "leadq_model_version"
+    scored_at: str | None = "leadq_scored_at"
+
+
+class Output(Section):
+    fields: OutputFields = OutputFields()
+    reasons_top: int = Field(default=3, ge=1, le=20)
+    reasons_separator: str = "; "
+
+
+class CsvActivities(Section):
+    lead_id: str = "lead_id"
+    type: str = "type"
+    occurred_at: str = "occurred_at"
+    url: str | None = "url"
+    form: str | None = "form"
+    campaign: str | None = "campaign"
+    subject: str | None = "subject"
+    types: dict[str, str] = Field(
+        default_factory=dict, description="Map the file's activity names to leadq's types"
+    )
+
+
+class CsvMapping(Section):
+    """Which column of a CSV export holds each lead field (default: the field's own name)."""
+
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="leadq field path → column, e.g. company.employees: Employees",
+    )
+    activities: CsvActivities = CsvActivities()
+
+    @field_validator("columns")
+    @classmethod
+    def _known_paths(cls, columns: dict[str, str]) -> dict[str, str]:
+        for path in columns:
+            if not is_known_lead_path(path):
+                raise ValueError(f"unknown lead field {path!r}{_suggestion(path, lead_paths())}")
+        return columns
+
+
+class ScoringModel(Section):
+    name: str = Field(min_length=1)
+    description: str | None = None
+    fit: Fit = Fit()
+    bant: Bant = Bant()
+    engagement: Engagement = Engagement()
+    qualification: Qualification = Qualification()
+    stages: list[StageRule] = Field(default_factory=list)
+    default_stage: str = "lead"
+    score: Score = Score()
+    output: Output = Output()
+    csv: CsvMapping = CsvMapping()
+
+    @property
+    def version(self) -> str:
+        """Content hash: the same rules give the same version, however the YAML is laid out."""
+        scoring_part = self.model_dump(mode="json", exclude={"csv", "description"}, by_alias=True)
+        canonical = json.dumps(scoring_part, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ModelProblem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    line: int | None
+    message: str
+
+
+class ModelFileError(Exception):
+    """A scoring model that cannot be used, with every problem located."""
+
+    def __init__(self, source: str, problems: list[ModelProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        rendered = []
+        for problem in self.problems:
+            where = f"{self.source}:{problem.line}" if problem.line else self.source
+            rendered.append(f"{where} {problem.path}: {problem.message}".replace(" : ", ": "))
+        return rendered
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_model(path: Path | str) -> ScoringModel:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ModelFileError(path.name, [_problem("", None, "file not found")]) from None
+    except UnicodeDecodeError as error:
+        raise ModelFileError(
+            path.name, [_problem("", None, f"not UTF-8 text ({error.reason})")]
+        ) from None
+    return parse_model(text, source=path.name)
+
+
+def parse_model(text: str, source: str = "scoring.yaml") -> ScoringModel:
+    lines, data = _read_yaml(text, source)
+    if not isinstance(data, dict):
+        raise ModelFileError(source, [_problem("", 1, "the model must be a mapping of sections")])
+    try:
+        model = ScoringModel.model_validate(data)
+    except ValidationError as error:
+        raise ModelFileError(source, _located(error, lines)) from None
+    problems = [
+        ModelProblem(path=_format_path(loc), line=_line_for(loc, lines), message=message)
+        for loc, message in check_references(model)
+    ]
+    if problems:
+        raise ModelFileError(source, problems)
+    return model
+
+
+def _problem(path: str, line: int | None, message: str) -> ModelProblem:
+    return ModelProblem(path=path, line=line, message=message)
+
+
+Loc = tuple[str | int, ...]
+
+
+def _read_yaml(text: str, source: str) -> tuple[dict[Loc, int], Any]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(error, "problem", None) or str(error)
+        raise ModelFileError(source, [_problem("", line, f"YAML syntax error: {reason}")]) from None
+    if root is None:
+        return {}, None
+    lines: dict[Loc, int] = {}
+    duplicates: list[ModelProblem] = []
+    _index_lines(root, (), lines, duplicates)
+    if duplicates:
+        raise ModelFileError(source, duplicates)
+    return lines, data
+
+
+def _index_lines(
+    node: yaml.Node, loc: Loc, lines: dict[Loc, int], duplicates: list[ModelProblem]
+) -> None:
+    lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                duplicates.append(
+                    _problem(
+                        _format_path((*loc, key)), key_node.start_mark.line + 1, "duplicate key"
+                    )
+                )
+            seen.add(key)
+            lines[(*loc, key)] = key_node.start_mark.line + 1
+            _index_lines(value_node, (*loc, key), lines, duplicates)
+            lines[(*loc, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, (*loc, index), lines, duplicates)
+
+
+def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> Loc:
+    """Drop pydantic's union tags (`<field>`) and validator names from an error location."""
+    return tuple(
+        part
+        for part in loc
+        if not (isinstance(part, str) and (part.startswith("<") or part.startswith("function-")))
+    )
+
+
+def _format_path(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+_FRIENDLY = {
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "missing": "is required",
+}
+
+
+def _located(error: ValidationError, lines: dict[Loc, int]) -> list[ModelProblem]:
+    problems = []
+    for detail in error.errors():
+        loc = _clean_loc(detail["loc"])
+        kind = detail["type"]
+        if kind == "extra_forbidden":
+            message = f"unknown setting {loc[-1]!r}{_suggestion(str(loc[-1]), _siblings(loc))}"
+        elif kind in _FRIENDLY:
+            message = _FRIENDLY[kind]
+        elif kind == "value_error":
+            message = str(detail["msg"]).removeprefix("Value error, ")
+        else:
+            message = _lower_first(str(detail["msg"]))
+        problem = _problem(_format_path(loc), _line_for(loc, lines), message)
+        if problem not in problems:
+            problems.append(problem)
+    return problems
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _siblings(loc: Loc) -> list[str]:
+    """The settings allowed next to an unknown key, for a 'did you mean' hint."""
+    model: Any = ScoringModel
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        model = _model_in(field.annotation) if field else None
+    if model is None or not hasattr(model, "model_fields"):
+        return ["field", "op", "value", "activity", "where", "within_days", "min_count"]
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _suggestion(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+# --------------------------------------------------------------------------- reference checks
+
+
+def lead_paths() -> list[str]:
+    return [*LEAD_FIELD_KINDS, *(f"company.{name}" for name in COMPANY_FIELD_KINDS)]
+
+
+def check_references(model: ScoringModel) -> Iterator[tuple[Loc, str]]:
+    """Problems pydantic cannot see: unknown fields, ids used twice, groups that do not exist."""
+    yield from _unique_ids(("fit", "rules"), [rule.id for rule in model.fit.rules])
+    yield from _unique_ids(("engagement", "rules"), [rule.id for rule in model.engagement.rules])
+    yield from _unique_ids(("engagement", "groups"), [g.id for g in model.engagement.groups])
+    lead_and_bant = {*lead_paths(), "bant.count", *(f"bant.{c}" for c in BANT_CRITERIA)}
+    everything = {*lead_and_bant, *SCORE_FIELD_KINDS}
+    for index, rule in enumerate(model.fit.rules):
+        yield from _check_condition(rule.when, ("fit", "rules", index, "when"), lead_and_bant)
+    for criterion in BANT_CRITERIA:
+        condition = getattr(model.bant, criterion)
+        if condition is not None:
+            yield from _check_condition(condition, ("bant", criterion), set(lead_paths()))
+    groups = {group.id for group in model.engagement.groups}
+    for index, rule in enumerate(model.engagement.rules):
+        loc: Loc = ("engagement", "rules", index)
+        if rule.group is not None and rule.group not in groups:
+            known = ", ".join(sorted(groups)) or "none are declared under engagement.groups"
+            yield (*loc, "group"), f"unknown group {rule.group!r} (groups: {known})"
+        if rule.where is not None:
+            yield from _check_where(rule.where, (*loc, "where"))
+    for index, stage in enumerate(model.stages):
+        yield from _check_condition(stage.when, ("stages", index, "when"), everything)
+
+
+def _unique_ids(loc: Loc, ids: list[str]) -> Iterator[tuple[Loc, str]]:
+    seen: set[str] = set()
+    for index, rule_id in enumerate(ids):
+        if rule_id in seen:
+            yield (*loc, index, "id"), f"id {rule_id!r} is used twice"
+        seen.add(rule_id)
+
+
+def _check_condition(condition: Condition, loc: Loc, known: set[str]) -> Iterator[tuple[Loc, str]]:
+    if isinstance(condition, AllOf | AnyOf):
+        parts = condition.all if isinstance(condition, AllOf) else condition.any
+        key = "all" if isinstance(condition, AllOf) else "any"
+        for index, part in enumerate(parts):
+            yield from _check_condition(part, (*loc, key, index), known)
+    elif isinstance(condition, NotOf):
+        yield from _check_condition(condition.not_, (*loc, "not"), known)
+    elif isinstance(condition, ActivityTest):
+        if condition.where is not None:
+            yield from _check_where(condition.where, (*loc, "where"))
+    else:
+        yield from _check_field(condition, loc, known, lead_field_kind)
+
+
+def _check_where(condition: Condition, loc: Loc) -> Iterator[tuple[Loc, str]]:
+    for leaf_loc, leaf in _leaves(condition, loc):
+        if isinstance(leaf, ActivityTest):
+            yield leaf_loc, "an activity test cannot sit inside `where`"
+        else:
+            yield from _check_field(leaf, leaf_loc, set(ACTIVITY_FIELD_KINDS), activity_field_kind)
+
+
+def _leaves(condition: Condition, loc: Loc) -> Iterator[tuple[Loc, FieldTest | ActivityTest]]:
+    if isinstance(condition, AllOf):
+        for index, part in enumerate(condition.all):
+            yield from _leaves(part, (*loc, "all", index))
+    elif isinstance(condition, AnyOf):
+        for index, part in enumerate(condition.any):
+            yield from _leaves(part, (*loc, "any", index))
+    elif isinstance(condition, NotOf):
+        yield from _leaves(condition.not_, (*loc, "not"))
+    else:
+        yield loc, condition
+
+
+def _check_field(
+    test: FieldTest, loc: Loc, known: set[str], kind_of: Any
+) -> Iterator[tuple[Loc, str]]:
+    path = test.field
+    custom = path.startswith(("fields.", "company.fields.")) and known != set(ACTIVITY_FIELD_KINDS)
+    if path not in known and not custom:
+        yield (*loc, "field"), f"unknown field {path!r}{_suggestion(path, sorted(known))}"
+        return
+    kind = kind_of(path)
+    if kind == "text" and test.op in ORDERING_OPS:
+        yield (*loc, "op"), f"{path} is text; '{test.op}' compares numbers or dates"
+    if kind in ("number", "flag") and test.op in ("contains", "matches"):
+        yield (*loc, "op"), f"{path} is a {kind}; '{test.op}' works on text"
+    if test.op == "within_days" and kind not in ("time", None):
+        yield (*loc, "op"), f"{path} is not a date; 'within_days' needs a date field"
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the model file, for editor completion."""
+    schema = ScoringModel.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "leadq scoring model"
+    return schema

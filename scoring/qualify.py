@@ -1,0 +1,257 @@
+"""Score a batch of leads: fit, grade, engagement, score, label, priority, stage and reasons.
+
+`score_batch` is the one implementation; `score` is a batch of one. Both are pure: the caller
+passes `now`, nothing here reads a clock, a file or the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from connectors.records import Activity, Lead
+from scoring.conditions import ActivityTest, Evaluator, compile_condition
+from scoring.config import ScoringModel
+from scoring.engagement import EngagementScorer
+from scoring.explain import ReasonColumns, reasons_lines
+from scoring.fit import FitScorer
+from scoring.frame import ActivityFrame, LeadFrame, activity_field_kind, lead_field_kind
+
+LABEL_LETTERS = np.array(["A", "B", "C", "D", "D"], dtype=object)  # F leads sit in row D
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    label: str
+    points: float
+    kind: Literal["fit", "engagement"]
+
+
+class Qualification(BaseModel):
+    """Everything leadq concludes about one lead."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lead_id: str
+    fit: int
+    grade: str
+    engagement: int
+    score: int
+    label: str
+    priority: int
+    stage: str
+    stage_rule: int | None  # index of the stage rule that matched; None = default stage
+    bant: dict[str, bool]
+    bant_count: int
+    reasons: list[Reason]  # every contribution, largest first; caps included
+    reasons_text: str  # the top reasons as one line, as written to the CRM
+    model_version: str
+
+
+class CompiledModel:
+    """A scoring model turned into array operations, built once and reused for every batch."""
+
+    def __init__(self, model: ScoringModel) -> None:
+        self.model = model
+        self.version = model.version
+        self.fit = FitScorer(model)
+        self.engagement = EngagementScorer(model)
+        self.stages: list[Evaluator] = [
+            compile_condition(rule.when, lead_field_kind) for rule in model.stages
+        ]
+        self.stage_names = np.array([rule.stage for rule in model.stages], dtype=object)
+        self.reason_columns = ReasonColumns.for_model(model, self.engagement.group_caps)
+        self._where_cache: dict[int, Evaluator | None] = {}
+        bands = model.qualification.engagement_bands
+        self._bands = np.array(bands, dtype=np.float64)
+        self._priorities = _priority_table(model)
+
+    def where_of(self, test: ActivityTest) -> Evaluator | None:
+        key = id(test)
+        if key not in self._where_cache:
+            self._where_cache[key] = (
+                compile_condition(test.where, activity_field_kind) if test.where else None
+            )
+        return self._where_cache[key]
+
+    def engagement_band(self, engagement: np.ndarray) -> np.ndarray:
+        """1 for the most engaged … 4 for the least."""
+        reached = engagement[:, None] >= self._bands[None, :]
+        return np.where(reached.any(axis=1), reached.argmax(axis=1), len(self._bands)) + 1
+
+    def priority(self, letter_index: np.ndarray, band: np.ndarray) -> np.ndarray:
+        return self._priorities[letter_index, band - 1]
+
+
+def _priority_table(model: ScoringModel) -> np.ndarray:
+    table = np.add.outer(np.arange(4), np.arange(4)) + 1  # A1 → 1 … D4 → 7
+    for label, priority in model.qualification.priorities.items():
+        table["ABCD".index(label[0]), int(label[1]) - 1] = priority
+    return table
+
+
+_compiled: dict[int, tuple[ScoringModel, CompiledModel]] = {}
+
+
+def compile_model(model: ScoringModel) -> CompiledModel:
+    cached = _compiled.get(id(model))
+    if cached is None or cached[0] is not model:
+        cached = (model, CompiledModel(model))
+        _compiled[id(model)] = cached
+    return cached[1]
+
+
+@dataclass
+class ScoredBatch:
+    """The results of one batch, as columns; `qualification(i)` gives one lead's record."""
+
+    lead_ids: list[str]
+    fit: np.ndarray
+    grade: np.ndarray
+    engagement: np.ndarray
+    score: np.ndarray
+    label: np.ndarray
+    priority: np.ndarray
+    stage: np.ndarray
+    stage_rule: np.ndarray
+    bant_met: dict[str, np.ndarray]
+    bant_count: np.ndarray
+    contributions: np.ndarray  # (leads, reason columns)
+    compiled: CompiledModel
+
+    def __len__(self) -> int:
+        return len(self.lead_ids)
+
+    @cached_property
+    def reasons_text(self) -> list[str]:
+        output = self.compiled.model.output
+        return reasons_lines(
+            self.contributions,
+            self.compiled.reason_columns,
+            output.reasons_top,
+            output.reasons_separator,
+        )
+
+    def qualification(self, index: int) -> Qualification:
+        return Qualification(
+            lead_id=self.lead_ids[index],
+            fit=int(self.fit[index]),
+            grade=str(self.grade[index]),
+            engagement=int(self.engagement[index]),
+            score=int(self.score[index]),
+            label=str(self.label[index]),
+            priority=int(self.priority[index]),
+            stage=str(self.stage[index]),
+            stage_rule=None if self.stage_rule[index] < 0 else int(self.stage_rule[index]),
+            bant={name: bool(values[index]) for name, values in self.bant_met.items()},
+            bant_count=int(self.bant_count[index]),
+            reasons=self.compiled.reason_columns.reasons(self.contributions[index]),
+            reasons_text=self.reasons_text[index],
+            model_version=self.compiled.version,
+        )
+
+    def __iter__(self):
+        return (self.qualification(i) for i in range(len(self)))
+
+
+def score_batch(
+    leads: Sequence[Lead],
+    activities: Iterable[Activity] | ActivityFrame,
+    model: ScoringModel | CompiledModel,
+    now: datetime,
+) -> ScoredBatch:
+    """Score many leads at once. Activities after `now` are ignored (they have not happened)."""
+    compiled = model if isinstance(model, CompiledModel) else compile_model(model)
+    epoch_now = now.timestamp()
+    if not isinstance(activities, ActivityFrame):
+        position = {lead.id: index for index, lead in enumerate(leads)}
+        activities = ActivityFrame.from_records(activities, position, epoch_now)
+    activities.now = epoch_now
+    frame = LeadFrame(leads, activities, epoch_now, compiled.where_of)
+    return _score_frame(frame, compiled)
+
+
+def score(
+    lead: Lead, activities: Iterable[Activity], model: ScoringModel | CompiledModel, now: datetime
+) -> Qualification:
+    """Score one lead: the same computation as a batch of one."""
+    return score_batch([lead], activities, model, now).qualification(0)
+
+
+def _score_frame(frame: LeadFrame, compiled: CompiledModel) -> ScoredBatch:
+    model = compiled.model
+    bant = compiled.fit.bant(frame)
+    fit_points = compiled.fit.contributions(frame)
+    engagement_points = compiled.engagement.contributions(frame)
+    fit_total, fit_clamp = _clamped(fit_points.sum(axis=1), model.fit.max)
+    engagement_total, engagement_clamp = _clamped(
+        engagement_points.sum(axis=1), model.engagement.max
+    )
+    grade = compiled.fit.grade(fit_total)
+    letter_index = np.searchsorted(np.array(["A", "B", "C", "D", "F"]), grade.astype(str))
+    band = compiled.engagement_band(engagement_total)
+    label = LABEL_LETTERS[letter_index] + band.astype(str).astype(object)
+    priority = compiled.priority(np.minimum(letter_index, 3), band)
+    weights = model.score
+    combined = (
+        (
+            weights.fit_weight * fit_total / model.fit.max
+            + weights.engagement_weight * engagement_total / model.engagement.max
+        )
+        * 100
+        / (weights.fit_weight + weights.engagement_weight)
+    )
+    combined = np.rint(combined).astype(np.int64)
+    for name, values in (
+        ("fit", fit_total),
+        ("engagement", engagement_total),
+        ("score", combined),
+        ("grade", grade),
+        ("label", label),
+        ("priority", priority),
+    ):
+        frame.set_computed(name, values)
+    stage, stage_rule = _stages(frame, compiled)
+    contributions = np.hstack(
+        [fit_points, fit_clamp[:, None], engagement_points, engagement_clamp[:, None]]
+    )
+    return ScoredBatch(
+        lead_ids=[lead.id for lead in frame.leads],
+        fit=fit_total,
+        grade=grade,
+        engagement=engagement_total,
+        score=combined,
+        label=label,
+        priority=priority,
+        stage=stage,
+        stage_rule=stage_rule,
+        bant_met=bant.met,
+        bant_count=bant.count,
+        contributions=contributions,
+        compiled=compiled,
+    )
+
+
+def _clamped(total: np.ndarray, maximum: float) -> tuple[np.ndarray, np.ndarray]:
+    """Whole points in [0, maximum], and the adjustment that clamping made."""
+    clamped = np.clip(total, 0, maximum)
+    return np.rint(clamped).astype(np.int64), clamped - total
+
+
+def _stages(frame: LeadFrame, compiled: CompiledModel) -> tuple[np.ndarray, np.ndarray]:
+    """The first stage rule that matches wins; leads no rule matches keep the default stage."""
+    stage = np.full(frame.size, compiled.model.default_stage, dtype=object)
+    matched = np.full(frame.size, -1, dtype=np.int64)
+    for index in range(len(compiled.stages) - 1, -1, -1):
+        hit = compiled.stages[index](frame)
+        stage[hit] = compiled.stage_names[index]
+        matched[hit] = index
+    return stage, matched
