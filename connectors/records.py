@@ -38,6 +38,8 @@ def parse_timestamp(value: Any) -> datetime | None:
     if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
         return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
     text = str(value).strip()
+    if len(text) >= 10 and text[4] == "/" and text[7] == "/":
+        text = text[:10].replace("/", "-") + text[10:]  # 2026/10/01 12:00, as Excel in Japan writes
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
     if len(text) >= 5 and text[-5] in "+-" and text[-4:].isdigit() and ":" not in text[-5:]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scoring.conditions import Evaluator, compile_condition
-from scoring.config import Decay, EngagementRule, ScoringModel
+from scoring.config import Decay, ScoringModel
 from scoring.frame import SECONDS_PER_DAY, LeadFrame, activity_field_kind
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -55,38 +55,51 @@ class EngagementScorer:
     def contributions(self, frame: LeadFrame) -> np.ndarray:
         """Points each rule, then each group cap, gives each lead: (leads, rules + groups)."""
         matrix = np.zeros((frame.size, len(self.rules) + len(self.group_caps)), dtype=np.float64)
-        for column, rule in enumerate(self.rules):
-            matrix[:, column] = self._rule_points(frame, rule, self._where[column])
+        for column in range(len(self.rules)):
+            matrix[:, column] = self._rule_points(frame, column)
         for offset, group in enumerate(self.group_caps):
             total = matrix[:, list(group.members)].sum(axis=1)
             matrix[:, len(self.rules) + offset] = np.clip(total, -group.cap, group.cap) - total
         return matrix
 
-    def _rule_points(
-        self, frame: LeadFrame, rule: EngagementRule, where: Evaluator | None
-    ) -> np.ndarray:
+    def matches(self, frame: LeadFrame, column: int) -> RuleMatches:
+        """The activities rule `column` counts, with each one's points after decay."""
+        rule, where = self.rules[column], self._where[column]
         activities = frame.activities
         rows = activities.rows_of_types(rule.activity)
-        if not len(rows):
-            return np.zeros(frame.size)
         subset = activities.subset(rows)
         age_days = np.maximum(frame.now - subset.occurred_at, 0.0) / SECONDS_PER_DAY
         keep = np.ones(len(rows), dtype=bool)
         if rule.within_days is not None:
             keep &= age_days <= rule.within_days
-        if where is not None:
+        if where is not None and len(rows):
             keep &= where(subset)
-        leads = subset.lead_index[keep]
         factor = decay_factor(age_days[keep], self.model.engagement.decay) if rule.decay else 1.0
-        points = rule.points * np.broadcast_to(factor, leads.shape)
-        per_lead = (
-            _once_per_lead(leads, points, frame.size, rule.points)
-            if rule.once
-            else (np.bincount(leads, weights=points, minlength=frame.size))
+        return RuleMatches(
+            rows=rows[keep],
+            lead_index=subset.lead_index[keep],
+            age_days=age_days[keep],
+            points=rule.points * np.broadcast_to(factor, age_days[keep].shape),
         )
+
+    def _rule_points(self, frame: LeadFrame, column: int) -> np.ndarray:
+        rule = self.rules[column]
+        found = self.matches(frame, column)
+        if rule.once:
+            per_lead = _once_per_lead(found.lead_index, found.points, frame.size, rule.points)
+        else:
+            per_lead = np.bincount(found.lead_index, weights=found.points, minlength=frame.size)
         if rule.cap is not None:
             per_lead = np.clip(per_lead, -rule.cap, rule.cap)
         return per_lead
+
+
+@dataclass(frozen=True)
+class RuleMatches:
+    rows: np.ndarray  # rows of the batch's ActivityFrame
+    lead_index: np.ndarray
+    age_days: np.ndarray
+    points: np.ndarray
 
 
 def _once_per_lead(leads: np.ndarray, points: np.ndarray, size: int, sign: float) -> np.ndarray:

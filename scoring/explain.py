@@ -1,124 +1,105 @@
-"""Reasons: which rules gave a lead its points, largest first, and the line written to the CRM."""
+"""A readable account of one lead's score: every rule that counted and the activities behind it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterable
+from datetime import datetime
 
-import numpy as np
+from pydantic import BaseModel, ConfigDict
 
+from connectors.records import Activity, Lead
 from scoring.config import ScoringModel
-
-if TYPE_CHECKING:
-    from scoring.engagement import CapColumn
-    from scoring.qualify import Reason
-
-SHOWN = 0.005  # contributions smaller than this are noise, not reasons
+from scoring.frame import ActivityFrame, LeadFrame
+from scoring.qualify import CompiledModel, Qualification, compile_model, score_frame
 
 
-@dataclass(frozen=True)
-class ReasonColumn:
+class CountedActivity(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    occurred_at: datetime
+    age_days: float
+    points: float
+    detail: str | None
+
+
+class RuleEvidence(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     rule: str
     label: str
-    kind: Literal["fit", "engagement"]
-    is_cap: bool = False
-    label_when_raised: str | None = None  # for the floor at 0, which adds points
+    points: float  # what the rule gave in the end (after `once` and its cap)
+    activities: list[CountedActivity]  # most recent first
 
 
-@dataclass(frozen=True)
-class ReasonColumns:
-    """What each column of a contributions matrix stands for."""
+class Explanation(BaseModel):
+    model_config = ConfigDict(frozen=True)
 
-    columns: tuple[ReasonColumn, ...]
+    lead: Lead
+    qualification: Qualification
+    engagement: list[RuleEvidence]
+    stage_label: str | None
+    model_name: str
+    decay: str
 
-    @classmethod
-    def for_model(cls, model: ScoringModel, group_caps: Sequence[CapColumn]) -> ReasonColumns:
-        fit = [ReasonColumn(rule.id, rule.label, "fit") for rule in model.fit.rules]
-        engagement = [ReasonColumn(r.id, r.label, "engagement") for r in model.engagement.rules]
-        groups = [ReasonColumn(cap.id, cap.label, "engagement", True) for cap in group_caps]
-        return cls(
+
+def explain(
+    lead: Lead,
+    activities: Iterable[Activity],
+    model: ScoringModel | CompiledModel,
+    now: datetime,
+) -> Explanation:
+    compiled = model if isinstance(model, CompiledModel) else compile_model(model)
+    kept = [a for a in activities if a.lead_id == lead.id]
+    frame_activities = ActivityFrame.from_records(kept, {lead.id: 0}, now.timestamp())
+    frame = LeadFrame([lead], frame_activities, now.timestamp(), compiled.where_of)
+    qualification = score_frame(frame, compiled).qualification(0)
+    given = {reason.rule: reason.points for reason in qualification.reasons}
+    evidence = []
+    for column, rule in enumerate(compiled.engagement.rules):
+        found = compiled.engagement.matches(frame, column)
+        if not len(found.rows):
+            continue
+        counted = sorted(
             (
-                *fit,
-                _clamp_column("fit", "Fit", model.fit.max),
-                *engagement,
-                *groups,
-                _clamp_column("engagement", "Engagement", model.engagement.max),
+                _counted(kept[row], age, points)
+                for row, age, points in zip(
+                    found.rows.tolist(), found.age_days.tolist(), found.points.tolist(), strict=True
+                )
+            ),
+            key=lambda item: item.age_days,
+        )
+        evidence.append(
+            RuleEvidence(
+                rule=rule.id, label=rule.label, points=given.get(rule.id, 0.0), activities=counted
             )
         )
-
-    @property
-    def is_cap(self) -> np.ndarray:
-        return np.array([column.is_cap for column in self.columns], dtype=bool)
-
-    def reasons(self, row: np.ndarray) -> list[Reason]:
-        """Every contribution of one lead, largest first; ties keep the model's rule order."""
-        from scoring.qualify import Reason
-
-        order = np.argsort(-np.abs(row), kind="stable")
-        return [
-            Reason(
-                rule=self.columns[i].rule,
-                label=self._label(i, float(row[i])),
-                points=round(float(row[i]), 2),
-                kind=self.columns[i].kind,
-            )
-            for i in order.tolist()
-            if abs(row[i]) >= SHOWN
-        ]
-
-    def _label(self, index: int, points: float) -> str:
-        column = self.columns[index]
-        if points > 0 and column.label_when_raised:
-            return column.label_when_raised
-        return column.label
-
-
-def _clamp_column(kind: Literal["fit", "engagement"], name: str, maximum: float) -> ReasonColumn:
-    return ReasonColumn(
-        rule=f"cap:{kind}",
-        label=f"{name} capped at {maximum:g}",
-        kind=kind,
-        is_cap=True,
-        label_when_raised=f"{name} cannot go below 0",
+    stage_rule = qualification.stage_rule
+    return Explanation(
+        lead=lead,
+        qualification=qualification,
+        engagement=evidence,
+        stage_label=compiled.model.stages[stage_rule].label if stage_rule is not None else None,
+        model_name=compiled.model.name,
+        decay=_describe_decay(compiled.model),
     )
 
 
-def format_points(points: int) -> str:
-    return f"{points:+d}"
+def _counted(activity: Activity, age_days: float, points: float) -> CountedActivity:
+    detail = activity.url or activity.form or activity.campaign or activity.subject
+    return CountedActivity(
+        type=activity.type,
+        occurred_at=activity.occurred_at,
+        age_days=round(age_days, 1),
+        points=round(points, 2),
+        detail=detail,
+    )
 
 
-def reasons_lines(
-    contributions: np.ndarray, columns: ReasonColumns, top: int, separator: str
-) -> list[str]:
-    """The top rule contributions of every lead as one readable line each.
-
-    Caps are left out of the line (they explain totals, not the lead); contributions that round
-    to zero points are left out too.
-    """
-    size = contributions.shape[0]
-    if size == 0 or contributions.shape[1] == 0:
-        return [""] * size
-    points = np.rint(contributions).astype(np.int64)
-    points[:, columns.is_cap] = 0
-    top = min(top, points.shape[1])
-    chosen = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :top]
-    values = np.take_along_axis(points, chosen, axis=1)
-    span = int(np.abs(values).max()) * 2 + 1
-    keys = chosen * span + (values + span // 2)
-    distinct, inverse = np.unique(keys, return_inverse=True)
-    pieces = np.array(
-        [_piece(columns, int(key) // span, int(key) % span - span // 2) for key in distinct],
-        dtype=object,
-    )[inverse.reshape(keys.shape)]
-    shown = (values != 0).tolist()
-    return [
-        separator.join(piece for piece, keep in zip(row, keep_row, strict=True) if keep)
-        for row, keep_row in zip(pieces.tolist(), shown, strict=True)
-    ]
-
-
-def _piece(columns: ReasonColumns, index: int, points: int) -> str:
-    return f"{columns.columns[index].label} ({format_points(points)})"
-
-
+def _describe_decay(model: ScoringModel) -> str:
+    decay = model.engagement.decay
+    if decay.half_life_days is not None:
+        return f"half-life {decay.half_life_days:g} days"
+    if decay.percent_per_month is not None:
+        return f"{decay.percent_per_month:g}% of the points per month"
+    return "no decay"

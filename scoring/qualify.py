@@ -19,9 +19,9 @@ from connectors.records import Activity, Lead
 from scoring.conditions import ActivityTest, Evaluator, compile_condition
 from scoring.config import ScoringModel
 from scoring.engagement import EngagementScorer
-from scoring.explain import ReasonColumns, reasons_lines
 from scoring.fit import FitScorer
 from scoring.frame import ActivityFrame, LeadFrame, activity_field_kind, lead_field_kind
+from scoring.reasons import ReasonColumns, reasons_lines
 
 LABEL_LETTERS = np.array(["A", "B", "C", "D", "D"], dtype=object)  # F leads sit in row D
 
@@ -176,7 +176,7 @@ def score_batch(
         activities = ActivityFrame.from_records(activities, position, epoch_now)
     activities.now = epoch_now
     frame = LeadFrame(leads, activities, epoch_now, compiled.where_of)
-    return _score_frame(frame, compiled)
+    return score_frame(frame, compiled)
 
 
 def score(
@@ -186,7 +186,7 @@ def score(
     return score_batch([lead], activities, model, now).qualification(0)
 
 
-def _score_frame(frame: LeadFrame, compiled: CompiledModel) -> ScoredBatch:
+def score_frame(frame: LeadFrame, compiled: CompiledModel) -> ScoredBatch:
     model = compiled.model
     bant = compiled.fit.bant(frame)
     fit_points = compiled.fit.contributions(frame)

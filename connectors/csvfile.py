@@ -1,0 +1,356 @@
+"""CSV in, scored CSV out: leadq without a CRM.
+
+Leads are read as a stream, a batch at a time, so a file of a million rows never sits in memory.
+Activities (optional, in their own file, in any order) are first copied into a temporary SQLite
+file indexed by lead id, then fetched batch by batch. The scored file is written beside the target
+and renamed into place only when every row succeeded: a failed run leaves no partial output.
+
+Encodings: UTF-8 with or without BOM (the default) and legacy exports such as CP932 / Shift_JIS
+from Japanese Excel (`encoding="cp932"`). A file that is not in the encoding given is refused with
+the line where decoding failed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+
+from connectors.records import Activity, Company, Lead, parse_timestamp
+
+LEGACY_ENCODINGS = {"cp932", "shift_jis", "ms932", "sjis", "shift-jis", "windows-31j", "euc_jp"}
+LEAD_ATTRIBUTES = set(Lead.model_fields) - {"company", "fields"}
+COMPANY_ATTRIBUTES = set(Company.model_fields) - {"fields"}
+SCORE_COLUMNS = (
+    "leadq_score",
+    "leadq_fit",
+    "leadq_engagement",
+    "leadq_grade",
+    "leadq_label",
+    "leadq_priority",
+    "leadq_stage",
+    "leadq_reasons",
+    "leadq_model_version",
+)
+
+
+class CsvInputError(ValueError):
+    """A CSV file leadq cannot read, with the file and line to look at."""
+
+
+@dataclass(frozen=True)
+class LeadColumns:
+    """Which column feeds which lead field (paths such as `company.employees`)."""
+
+    columns: dict[str, str]
+
+    def resolve(self, header: Sequence[str], source: str) -> dict[str, str]:
+        """Map every field to a column of this file; unmapped columns become custom fields."""
+        resolved = {path: column for path, column in self.columns.items()}
+        for path in ("id", *LEAD_ATTRIBUTES, *(f"company.{a}" for a in COMPANY_ATTRIBUTES)):
+            if path not in resolved and path in header:
+                resolved[path] = path
+        mapped = set(resolved.values())
+        for column in header:
+            if column not in mapped and column:
+                resolved[f"fields.{column}"] = column
+        missing = [column for column in resolved.values() if column not in header]
+        if "id" not in resolved:
+            raise CsvInputError(
+                f"{source}: no lead id column; name one `id` or map it in the model's "
+                f"csv.columns (id: Your Column). Columns are: {', '.join(header)}"
+            )
+        if missing:
+            raise CsvInputError(
+                f"{source}: no column {missing[0]!r} (mapped in the model's csv.columns). "
+                f"Columns are: {', '.join(header)}"
+            )
+        return resolved
+
+
+def normalise_encoding(encoding: str) -> str:
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise CsvInputError(f"unknown encoding {encoding!r}; try utf-8 or cp932") from None
+    return "utf-8-sig" if name == "utf-8" else name
+
+
+def output_encoding_for(input_encoding: str) -> str:
+    """Legacy Japanese encodings cannot hold every reason text: write UTF-8 with a BOM, which
+    Excel opens correctly. Otherwise keep the input's encoding."""
+    name = normalise_encoding(input_encoding)
+    if name in LEGACY_ENCODINGS or name.replace("-", "_") in LEGACY_ENCODINGS:
+        return "utf-8-sig"
+    return name
+
+
+class _LineCountingReader:
+    """Reads a text stream line by line and turns decode errors into located CsvInputErrors."""
+
+    def __init__(self, stream: TextIO, source: str, encoding: str) -> None:
+        self.stream = stream
+        self.source = source
+        self.encoding = encoding
+        self.line = 0
+
+    def __iter__(self) -> Iterator[str]:
+        while True:
+            try:
+                text = self.stream.readline()
+            except UnicodeDecodeError:
+                raise CsvInputError(
+                    f"{self.source}: line {self.line + 1} is not valid {self.encoding}; "
+                    f"{_encoding_hint(self.encoding)}"
+                ) from None
+            if not text:
+                return
+            self.line += 1
+            yield text
+
+
+def _encoding_hint(encoding: str) -> str:
+    if encoding.startswith("utf"):
+        return "if the file came from Excel in Japan, use --encoding cp932"
+    return "if the file is UTF-8, use --encoding utf-8"
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    counts = {delimiter: first_line.count(delimiter) for delimiter in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+@contextlib.contextmanager
+def open_csv(
+    path: Path, encoding: str = "utf-8", delimiter: str | None = None
+) -> Iterator[tuple[list[str], Iterator[tuple[int, list[str]]]]]:
+    """Open a CSV: its header and an iterator of (line number, cells)."""
+    name = normalise_encoding(encoding)
+    try:
+        stream = path.open(encoding=name, newline="", errors="strict")
+    except FileNotFoundError:
+        raise CsvInputError(f"{path}: file not found") from None
+    with stream:
+        lines = _LineCountingReader(stream, path.name, encoding)
+        line_iter = iter(lines)
+        first = next(line_iter, None)
+        if first is None:
+            raise CsvInputError(f"{path.name}: the file is empty")
+        chosen = delimiter or _sniff_delimiter(first)
+        header = [cell.strip() for cell in next(csv.reader([first], delimiter=chosen))]
+
+        def rows() -> Iterator[tuple[int, list[str]]]:
+            for cells in csv.reader(line_iter, delimiter=chosen):
+                if cells and any(cell.strip() for cell in cells):
+                    yield lines.line, cells
+
+        yield header, rows()
+
+
+class CsvLeadReader:
+    """Streams leads from a CSV export in batches, keeping each row for the scored output."""
+
+    def __init__(
+        self,
+        path: Path,
+        columns: dict[str, str] | None = None,
+        encoding: str = "utf-8",
+        delimiter: str | None = None,
+    ) -> None:
+        self.path = path
+        self.columns = LeadColumns(columns or {})
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self.header: list[str] = []
+
+    def batches(self, size: int = 10_000) -> Iterator[list[tuple[list[str], Lead]]]:
+        with open_csv(self.path, self.encoding, self.delimiter) as (header, rows):
+            self.header = header
+            mapping = self.columns.resolve(header, self.path.name)
+            positions = {path: header.index(column) for path, column in mapping.items()}
+            batch: list[tuple[list[str], Lead]] = []
+            for line, cells in rows:
+                batch.append((cells, self._lead(line, cells, positions)))
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+    def _lead(self, line: int, cells: list[str], positions: dict[str, int]) -> Lead:
+        values = {path: cells[i] if i < len(cells) else "" for path, i in positions.items()}
+        lead: dict[str, Any] = {"fields": {}}
+        company: dict[str, Any] = {"fields": {}}
+        for path, value in values.items():
+            if path.startswith("company.fields."):
+                company["fields"][path.removeprefix("company.fields.")] = value or None
+            elif path.startswith("company."):
+                company[path.removeprefix("company.")] = value
+            elif path.startswith("fields."):
+                lead["fields"][path.removeprefix("fields.")] = value or None
+            else:
+                lead[path] = value
+        if not lead.get("id", "").strip():
+            raise CsvInputError(f"{self.path.name} line {line}: the lead id is empty")
+        if any(v for k, v in company.items() if k != "fields") or company["fields"]:
+            company.setdefault("id", company.get("domain") or company.get("name") or lead["id"])
+            lead["company"] = company
+        try:
+            return Lead.model_validate(lead)
+        except ValidationError as error:
+            raise CsvInputError(self._describe(line, error, positions)) from None
+
+    def _describe(self, line: int, error: ValidationError, positions: dict[str, int]) -> str:
+        detail = error.errors()[0]
+        path = ".".join(str(part) for part in detail["loc"] if part != "fields")
+        column = self.header[positions[path]] if path in positions else path
+        value = detail.get("input")
+        return f"{self.path.name} line {line}: {column}: {value!r} is not valid ({detail['msg']})"
+
+
+@dataclass(frozen=True)
+class ActivityColumns:
+    lead_id: str = "lead_id"
+    type: str = "type"
+    occurred_at: str = "occurred_at"
+    url: str | None = "url"
+    form: str | None = "form"
+    campaign: str | None = "campaign"
+    subject: str | None = "subject"
+    types: dict[str, str] | None = None
+
+
+DETAILS = ("url", "form", "campaign", "subject")
+
+
+class ActivityIndex:
+    """Activities from a CSV, spooled into a temporary SQLite file and looked up by lead."""
+
+    def __init__(self, path: Path, columns: ActivityColumns, encoding: str = "utf-8") -> None:
+        self._directory = tempfile.TemporaryDirectory(prefix="leadq-activities-")
+        self._db = sqlite3.connect(Path(self._directory.name) / "activities.sqlite")
+        self._db.execute(
+            "CREATE TABLE activity (lead_id TEXT, type TEXT, occurred_at TEXT, "
+            "url TEXT, form TEXT, campaign TEXT, subject TEXT)"
+        )
+        self._load(path, columns, encoding)
+        self._db.execute("CREATE INDEX activity_lead ON activity (lead_id)")
+
+    def _load(self, path: Path, columns: ActivityColumns, encoding: str) -> None:
+        types = {
+            name.strip().lower(): canonical for name, canonical in (columns.types or {}).items()
+        }
+        with open_csv(path, encoding) as (header, rows):
+            required = {"lead id": columns.lead_id, "type": columns.type}
+            required["time"] = columns.occurred_at
+            for role, column in required.items():
+                if column not in header:
+                    raise CsvInputError(
+                        f"{path.name}: no {role} column {column!r} (csv.activities in the model). "
+                        f"Columns are: {', '.join(header)}"
+                    )
+            wanted = [columns.lead_id, columns.type, columns.occurred_at]
+            wanted += [getattr(columns, name) for name in DETAILS]
+            positions = [header.index(c) if c in header else None for c in wanted]
+            self._db.executemany(
+                "INSERT INTO activity VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self._row(path, line, cells, positions, types) for line, cells in rows),
+            )
+        self._db.commit()
+
+    @staticmethod
+    def _row(
+        path: Path, line: int, cells: list[str], positions: list[int | None], types: dict[str, str]
+    ) -> tuple[Any, ...]:
+        values = [cells[i].strip() if i is not None and i < len(cells) else "" for i in positions]
+        kind = values[1]
+        values[1] = types.get(kind.lower(), kind)
+        try:
+            occurred = parse_timestamp(values[2])
+        except ValueError:
+            occurred = None
+        if occurred is None:
+            raise CsvInputError(f"{path.name} line {line}: {values[2]!r} is not a date and time")
+        values[2] = occurred.isoformat()
+        return tuple(value or None for value in values)
+
+    def for_leads(self, lead_ids: Iterable[str]) -> list[Activity]:
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (lead_id TEXT PRIMARY KEY)")
+        self._db.execute("DELETE FROM wanted")
+        self._db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((i,) for i in lead_ids))
+        found = self._db.execute(
+            "SELECT a.lead_id, a.type, a.occurred_at, a.url, a.form, a.campaign, a.subject "
+            "FROM activity a JOIN wanted w ON a.lead_id = w.lead_id"
+        )
+        return [
+            Activity(
+                lead_id=row[0],
+                type=row[1],
+                occurred_at=row[2],
+                url=row[3],
+                form=row[4],
+                campaign=row[5],
+                subject=row[6],
+            )
+            for row in found
+        ]
+
+    def close(self) -> None:
+        self._db.close()
+        self._directory.cleanup()
+
+    def __enter__(self) -> ActivityIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ScoredCsvWriter:
+    """Writes input columns plus leadq's columns; the file appears only when complete."""
+
+    def __init__(self, path: Path, header: Sequence[str], encoding: str = "utf-8-sig") -> None:
+        self.path = path
+        self.encoding = encoding
+        self.rows_written = 0
+        self._handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in commit/abort
+            "w",
+            encoding=encoding,
+            newline="",
+            dir=path.parent or Path(),
+            prefix=f".{path.name}.",
+            suffix=".partial",
+            delete=False,
+        )
+        self._writer = csv.writer(self._handle)
+        self._writer.writerow([*header, *SCORE_COLUMNS])
+
+    def write(self, rows: Iterable[Sequence[Any]]) -> None:
+        for row in rows:
+            try:
+                self._writer.writerow(row)
+            except UnicodeEncodeError as error:
+                character = error.object[error.start : error.end]
+                raise CsvInputError(
+                    f"{self.path.name}: {character!r} cannot be written in {self.encoding}; "
+                    "use --output-encoding utf-8"
+                ) from None
+            self.rows_written += 1
+
+    def commit(self) -> None:
+        self._handle.close()
+        Path(self._handle.name).replace(self.path)
+
+    def abort(self) -> None:
+        self._handle.close()
+        with contextlib.suppress(FileNotFoundError):
+            Path(self._handle.name).unlink()

@@ -1,0 +1,192 @@
+"""The `leadq` command."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from connectors.csvfile import CsvInputError
+from connectors.records import parse_timestamp
+from scoring.config import ModelFileError, json_schema, load_model
+from scoring.explain import explain as explain_lead
+from sync.csvscore import CsvScoringRun, score_csv
+from sync.render import distribution_line, error_console, explanation_panel, top_leads_table
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DEMO_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+USER_ERRORS: tuple[type[Exception], ...] = (ModelFileError, CsvInputError)
+
+app = typer.Typer(
+    name="leadq",
+    help="Lead qualification for HubSpot and Salesforce: score, explain, route and sync.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+console = Console(highlight=False)
+
+
+class UserError(Exception):
+    """A problem the person running leadq can fix; shown as one line, exit code 2."""
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except (*USER_ERRORS, UserError) as error:
+        error_console().print(f"[red]error:[/red] {error}", markup=True)
+        raise typer.Exit(2) from None
+
+
+def parse_now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        parsed = parse_timestamp(value)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise UserError(f"--now {value!r} is not a date, e.g. 2026-11-01 or 2026-11-01T12:00Z")
+    return parsed
+
+
+ModelOption = Annotated[
+    Path, typer.Option("--model", "-m", help="The scoring model YAML.", show_default=True)
+]
+ActivitiesOption = Annotated[
+    Path | None,
+    typer.Option("--activities", "-a", help="Activities CSV (lead id, type, time, details)."),
+]
+EncodingOption = Annotated[
+    str,
+    typer.Option(
+        "--encoding", "-e", help="Encoding of the input files: utf-8 (BOM or not), cp932 …"
+    ),
+]
+NowOption = Annotated[
+    str | None,
+    typer.Option("--now", help="Score as of this time (default: now). Decay counts from it."),
+]
+
+
+@app.command()
+def score(
+    leads: Annotated[Path, typer.Argument(help="Leads CSV exported from a CRM or a sheet.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the scored CSV.")],
+    model: ModelOption = Path("scoring.yaml"),
+    activities: ActivitiesOption = None,
+    encoding: EncodingOption = "utf-8",
+    output_encoding: Annotated[
+        str | None,
+        typer.Option(help="Encoding of the output (default: the input's; UTF-8 for cp932)."),
+    ] = None,
+    now: NowOption = None,
+    top: Annotated[int, typer.Option(help="How many top leads to show.")] = 10,
+) -> None:
+    """Score a leads CSV and write it back with score, grade, label, stage and reasons."""
+    with user_errors():
+        scoring_model = load_model(model)
+        run = CsvScoringRun(scoring_model, leads, activities, encoding=encoding)
+        report = score_csv(run, output, parse_now(now), output_encoding=output_encoding, top=top)
+    console.print(top_leads_table(report, f"Top {len(report.top)} leads — {scoring_model.name}"))
+    console.print(distribution_line(report))
+    console.print(f"Wrote {output} (model version {scoring_model.version}).")
+
+
+@app.command()
+def validate(model: Annotated[Path, typer.Argument(help="The scoring model YAML.")]) -> None:
+    """Check a scoring model and say exactly where any problem is."""
+    with user_errors():
+        scoring_model = load_model(model)
+    fit_rules, engagement_rules = len(scoring_model.fit.rules), len(scoring_model.engagement.rules)
+    console.print(
+        f"[green]ok[/green] {model.name}: {scoring_model.name!r}, {fit_rules} fit rules, "
+        f"{engagement_rules} engagement rules, {len(scoring_model.stages)} stage rules; "
+        f"version {scoring_model.version}"
+    )
+
+
+@app.command()
+def explain(
+    leads: Annotated[Path, typer.Argument(help="Leads CSV.")],
+    lead_id: Annotated[str, typer.Option("--id", help="The lead to explain.")],
+    model: ModelOption = Path("scoring.yaml"),
+    activities: ActivitiesOption = None,
+    encoding: EncodingOption = "utf-8",
+    now: NowOption = None,
+) -> None:
+    """Show, rule by rule, why one lead got its score, grade and stage."""
+    with user_errors():
+        scoring_model = load_model(model)
+        moment = parse_now(now)
+        run = CsvScoringRun(scoring_model, leads, activities, encoding=encoding)
+        for batch in run.batches(moment):
+            found = [lead for lead in batch.leads if lead.id == lead_id]
+            if found:
+                console.print(
+                    explanation_panel(
+                        explain_lead(found[0], batch.activities, run.compiled, moment)
+                    )
+                )
+                return
+        raise UserError(f"no lead with id {lead_id!r} in {leads.name}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the scoring model (for editor completion)."""
+    typer.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+
+
+@app.command()
+def demo(
+    now: NowOption = None,
+) -> None:
+    """Score the example leads with the example model and show the top leads and why."""
+    with user_errors():
+        scoring_model = load_model(EXAMPLES / "scoring.yaml")
+        output = Path("out") / "scored-leads.csv"
+        output.parent.mkdir(exist_ok=True)
+        moment = parse_now(now) if now else DEMO_NOW
+        run = CsvScoringRun(scoring_model, EXAMPLES / "leads.csv", EXAMPLES / "activities.csv")
+        report = score_csv(run, output, moment, top=10)
+    console.rule(f"leadq demo — {scoring_model.name}")
+    console.print(
+        f"Scored {report.leads} example leads and {report.activities} activities as of "
+        f"{moment:%Y-%m-%d %H:%M} UTC with examples/scoring.yaml (version {scoring_model.version})."
+    )
+    console.print(top_leads_table(report, "Top 10 leads"))
+    console.print(distribution_line(report))
+    best = report.top[0][0]
+    console.print(f"\nWhy is {best.name or best.id} on top? (leadq explain … --id {best.id})")
+    with user_errors():
+        for batch in run.batches(moment):
+            for lead in batch.leads:
+                if lead.id == best.id:
+                    console.print(
+                        explanation_panel(
+                            explain_lead(lead, batch.activities, run.compiled, moment)
+                        )
+                    )
+    console.print(f"\nThe full scored file is {output}.")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        error_console().print("interrupted")
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Score a CSV export end to end: stream leads, fetch their activities, score, write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from connectors.csvfile import (
+    ActivityColumns,
+    ActivityIndex,
+    CsvInputError,
+    CsvLeadReader,
+    ScoredCsvWriter,
+    output_encoding_for,
+)
+from connectors.records import Activity, Lead
+from scoring.config import ScoringModel
+from scoring.qualify import ScoredBatch, compile_model, score_batch
+
+BATCH_SIZE = 10_000
+
+
+@dataclass
+class ScoredCsvBatch:
+    rows: list[list[str]]
+    leads: list[Lead]
+    activities: list[Activity]
+    scored: ScoredBatch
+
+
+@dataclass
+class CsvScoreReport:
+    leads: int = 0
+    activities: int = 0
+    by_grade: dict[str, int] = field(default_factory=dict)
+    by_stage: dict[str, int] = field(default_factory=dict)
+    top: list[tuple[Lead, dict[str, object]]] = field(default_factory=list)
+
+
+class CsvScoringRun:
+    """One pass over a leads CSV (and optionally its activities CSV) with one model."""
+
+    def __init__(
+        self,
+        model: ScoringModel,
+        leads: Path,
+        activities: Path | None = None,
+        encoding: str = "utf-8",
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.model = model
+        self.compiled = compile_model(model)
+        self.reader = CsvLeadReader(leads, columns=model.csv.columns, encoding=encoding)
+        self.activities = activities
+        self.encoding = encoding
+        self.batch_size = batch_size
+
+    def batches(self, now: datetime) -> Iterator[ScoredCsvBatch]:
+        index = self._activity_index()
+        try:
+            for batch in self.reader.batches(self.batch_size):
+                leads = [lead for _, lead in batch]
+                found = index.for_leads(lead.id for lead in leads) if index else []
+                yield ScoredCsvBatch(
+                    rows=[row for row, _ in batch],
+                    leads=leads,
+                    activities=found,
+                    scored=score_batch(leads, found, self.compiled, now),
+                )
+        finally:
+            if index:
+                index.close()
+
+    def _activity_index(self) -> ActivityIndex | None:
+        if self.activities is None:
+            return None
+        mapping = ActivityColumns(**self.model.csv.activities.model_dump())
+        return ActivityIndex(self.activities, mapping, encoding=self.encoding)
+
+
+def score_csv(
+    run: CsvScoringRun,
+    output: Path,
+    now: datetime,
+    output_encoding: str | None = None,
+    top: int = 10,
+) -> CsvScoreReport:
+    """Write `output` with every input column plus leadq's; nothing is written on error."""
+    report = CsvScoreReport()
+    writer: ScoredCsvWriter | None = None
+    try:
+        for batch in run.batches(now):
+            if writer is None:
+                encoding = output_encoding or output_encoding_for(run.encoding)
+                writer = ScoredCsvWriter(output, run.reader.header, encoding)
+            width = len(run.reader.header)
+            writer.write(
+                [*_padded(row, width), *result_cells(batch.scored, i)]
+                for i, row in enumerate(batch.rows)
+            )
+            _tally(report, batch, top)
+        if writer is None:
+            raise CsvInputError(f"{run.reader.path.name}: no leads in the file")
+        writer.commit()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    return report
+
+
+def _padded(row: list[str], width: int) -> list[str]:
+    return row + [""] * (width - len(row)) if len(row) < width else row[:width]
+
+
+def result_cells(scored: ScoredBatch, i: int) -> list[object]:
+    """leadq's output columns for one lead, in the order of `SCORE_COLUMNS`."""
+    return [
+        int(scored.score[i]),
+        int(scored.fit[i]),
+        int(scored.engagement[i]),
+        scored.grade[i],
+        scored.label[i],
+        int(scored.priority[i]),
+        scored.stage[i],
+        scored.reasons_text[i],
+        scored.compiled.version,
+    ]
+
+
+def _tally(report: CsvScoreReport, batch: ScoredCsvBatch, top: int) -> None:
+    scored = batch.scored
+    report.leads += len(batch.leads)
+    report.activities += len(batch.activities)
+    for name, values in (("by_grade", scored.grade), ("by_stage", scored.stage)):
+        counts = getattr(report, name)
+        for value, count in zip(*np.unique(values.astype(str), return_counts=True), strict=True):
+            counts[str(value)] = counts.get(str(value), 0) + int(count)
+    best = np.lexsort((scored.priority, -scored.score))[:top]
+    report.top.extend((batch.leads[i], summary(scored, i)) for i in best.tolist())
+    report.top.sort(key=lambda pair: (-int(pair[1]["score"]), int(pair[1]["priority"])))
+    del report.top[top:]
+
+
+def summary(scored: ScoredBatch, i: int) -> dict[str, object]:
+    return {
+        "score": int(scored.score[i]),
+        "fit": int(scored.fit[i]),
+        "engagement": int(scored.engagement[i]),
+        "grade": scored.grade[i],
+        "label": scored.label[i],
+        "priority": int(scored.priority[i]),
+        "stage": scored.stage[i],
+        "reasons": scored.reasons_text[i],
+    }

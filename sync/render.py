@@ -1,0 +1,121 @@
+"""How the CLI shows results: rich tables for people, never raw dumps."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from connectors.records import Lead
+from scoring.explain import Explanation
+from sync.csvscore import CsvScoreReport
+
+GRADE_STYLE = {"A": "bold green", "B": "green", "C": "yellow", "D": "red", "F": "bold red"}
+
+
+def lead_title(lead: Lead) -> str:
+    who = lead.name or lead.email or lead.id
+    where = lead.company.name if lead.company and lead.company.name else None
+    parts = [who, lead.title, where]
+    return " · ".join(part for part in parts if part)
+
+
+def top_leads_table(report: CsvScoreReport, title: str) -> Table:
+    table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("Lead")
+    table.add_column("Score", justify="right")
+    table.add_column("Grade", justify="center")
+    table.add_column("Label", justify="center")
+    table.add_column("Stage")
+    table.add_column("Why", overflow="fold")
+    for rank, (lead, summary) in enumerate(report.top, start=1):
+        grade = str(summary["grade"])
+        table.add_row(
+            str(rank),
+            f"{lead_title(lead)}\n[dim]{lead.id}[/dim]",
+            str(summary["score"]),
+            Text(grade, style=GRADE_STYLE.get(grade, "")),
+            str(summary["label"]),
+            str(summary["stage"]),
+            str(summary["reasons"]),
+        )
+    return table
+
+
+def distribution_line(report: CsvScoreReport) -> Text:
+    grades = " ".join(f"{g}:{report.by_grade.get(g, 0)}" for g in ("A", "B", "C", "D", "F"))
+    stages = " ".join(f"{s}:{n}" for s, n in sorted(report.by_stage.items()))
+    return Text(
+        f"{report.leads} leads, {report.activities} activities · grades {grades} · stages {stages}"
+    )
+
+
+def explanation_panel(explanation: Explanation) -> Panel:
+    q = explanation.qualification
+    headline = Text()
+    headline.append(f"Score {q.score}", style="bold")
+    headline.append(f"  ·  Fit {q.fit} (grade ")
+    headline.append(q.grade, style=GRADE_STYLE.get(q.grade, ""))
+    headline.append(
+        f")  ·  Engagement {q.engagement}  ·  Label {q.label}  ·  Priority {q.priority}"
+    )
+    stage = f"Stage: {q.stage}"
+    if explanation.stage_label:
+        stage += f" — {explanation.stage_label}"
+    elif q.stage_rule is None:
+        stage += " (no stage rule matched: default stage)"
+    met = [name for name, ok in q.bant.items() if ok]
+    bant = f"BANT {q.bant_count}/4" + (f": {', '.join(met)}" if met else "")
+    parts: list[object] = [headline, Text(stage), Text(bant), _fit_table(explanation)]
+    parts.append(_engagement_table(explanation))
+    parts.append(Text(f"CRM reasons line: {q.reasons_text or '(none)'}", style="italic"))
+    parts.append(Text(f"Model: {explanation.model_name} (version {q.model_version})", style="dim"))
+    return Panel(
+        Group(*parts),
+        title=f"{lead_title(explanation.lead)} ({explanation.lead.id})",
+        title_align="left",
+    )
+
+
+def _fit_table(explanation: Explanation) -> Table:
+    q = explanation.qualification
+    table = Table(title=f"Fit {q.fit}", title_justify="left", box=None, padding=(0, 2))
+    table.add_column("Rule")
+    table.add_column("Points", justify="right")
+    rows = [reason for reason in q.reasons if reason.kind == "fit"]
+    for reason in rows:
+        table.add_row(reason.label, f"{reason.points:+g}")
+    if not rows:
+        table.add_row("[dim]no fit rule matched[/dim]", "")
+    return table
+
+
+def _engagement_table(explanation: Explanation) -> Table:
+    q = explanation.qualification
+    table = Table(
+        title=f"Engagement {q.engagement} (decay: {explanation.decay})",
+        title_justify="left",
+        box=None,
+        padding=(0, 2),
+    )
+    table.add_column("Rule")
+    table.add_column("Activities counted")
+    table.add_column("Points", justify="right")
+    for evidence in explanation.engagement:
+        newest = evidence.activities[0]
+        described = f"{len(evidence.activities)} × {newest.type}, newest {newest.age_days:g} d ago"
+        if newest.detail:
+            described += f" ({newest.detail})"
+        table.add_row(evidence.label, described, f"{evidence.points:+.1f}")
+    for reason in q.reasons:
+        if reason.kind == "engagement" and reason.rule.startswith("cap:"):
+            table.add_row(reason.label, "", f"{reason.points:+.1f}")
+    if not explanation.engagement:
+        table.add_row("[dim]no activity counted[/dim]", "", "")
+    return table
+
+
+def error_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
