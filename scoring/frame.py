@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from connectors.records import Activity, Lead, parse_timestamp
+from connectors.records import Activity, Company, Lead, parse_timestamp
 from scoring.conditions import ActivityTest, Evaluator, FieldKind, normalise_text
 
 SECONDS_PER_DAY = 86400.0
@@ -89,15 +90,40 @@ def is_known_lead_path(path: str) -> bool:
     return path.removeprefix("company.") in COMPANY_FIELD_KINDS and path.startswith("company.")
 
 
-def factorise(values: Iterable[Any], size: int) -> tuple[np.ndarray, list[str | None]]:
-    """Codes per row and the distinct normalised texts they point at."""
-    index: dict[str | None, int] = {}
-    codes = np.fromiter(
-        (index.setdefault(normalise_text(v), len(index)) for v in values),
-        dtype=np.int32,
-        count=size,
+class TextColumn(NamedTuple):
+    """Text factorised: a code per row and the distinct normalised values (None = missing)."""
+
+    codes: np.ndarray
+    distinct: list[str | None]
+
+    def take(self, rows: np.ndarray) -> TextColumn:
+        return TextColumn(self.codes[rows], self.distinct)
+
+    def values(self) -> list[str | None]:
+        return [self.distinct[code] for code in self.codes.tolist()]
+
+
+def factorise(values: Sequence[Any]) -> TextColumn:
+    """Factorise raw values, normalising each distinct value once rather than every row."""
+    raw_index: dict[Any, int] = {}
+    try:
+        raw_codes = np.fromiter(
+            (raw_index.setdefault(v, len(raw_index)) for v in values), np.int32, len(values)
+        )
+    except TypeError:  # an unhashable custom value (a list): compare its text
+        return factorise([None if v is None else str(v) for v in values])
+    return normalised(raw_codes, list(raw_index))
+
+
+def normalised(codes: np.ndarray, vocabulary: Sequence[Any]) -> TextColumn:
+    """Codes into `vocabulary` → codes into its distinct normalised texts."""
+    final: dict[str | None, int] = {}
+    remap = np.fromiter(
+        (final.setdefault(normalise_text(v), len(final)) for v in vocabulary),
+        np.int32,
+        len(vocabulary),
     )
-    return codes, list(index)
+    return TextColumn(remap[codes] if len(vocabulary) else codes.astype(np.int32), list(final))
 
 
 def to_number(value: Any) -> float:
@@ -121,17 +147,13 @@ def to_epoch(value: Any) -> float:
     return np.nan if parsed is None else parsed.timestamp()
 
 
-def _lead_getter(path: str) -> Callable[[Lead], Any]:
-    if path.startswith("company.fields."):
-        key = path.removeprefix("company.fields.")
-        return lambda lead: lead.company.fields.get(key) if lead.company else None
-    if path.startswith("company."):
-        attribute = path.removeprefix("company.")
-        return lambda lead: getattr(lead.company, attribute) if lead.company else None
+def _lead_getter(path: str) -> Callable[[Sequence[Any]], list[Any]]:
+    """Read one field path from a list of leads (or of companies, which may be None)."""
     if path.startswith("fields."):
         key = path.removeprefix("fields.")
-        return lambda lead: lead.fields.get(key)
-    return lambda lead: getattr(lead, path)
+        return lambda records: [r.fields.get(key) if r is not None else None for r in records]
+    read = attrgetter(path)
+    return lambda records: [read(r) if r is not None else None for r in records]
 
 
 class _ColumnCache:
@@ -141,12 +163,12 @@ class _ColumnCache:
     now: float
 
     def __init__(self) -> None:
-        self._text: dict[str, tuple[np.ndarray, list[str | None]]] = {}
+        self._text: dict[str, TextColumn] = {}
         self._number: dict[str, np.ndarray] = {}
         self._time: dict[str, np.ndarray] = {}
         self._computed: dict[str, np.ndarray] = {}
 
-    def raw(self, path: str) -> Iterable[Any]:
+    def raw(self, path: str) -> Sequence[Any]:
         raise NotImplementedError
 
     def set_computed(self, path: str, values: np.ndarray) -> None:
@@ -154,11 +176,10 @@ class _ColumnCache:
         self._text.pop(path, None)
         self._number.pop(path, None)
 
-    def text(self, path: str) -> tuple[np.ndarray, list[str | None]]:
+    def text(self, path: str) -> TextColumn:
         if path not in self._text:
             source = self._computed.get(path)
-            values = source.tolist() if source is not None else self.raw(path)
-            self._text[path] = factorise(values, self.size)
+            self._text[path] = factorise(source.tolist() if source is not None else self.raw(path))
         return self._text[path]
 
     def number(self, path: str) -> np.ndarray:
@@ -181,15 +202,21 @@ class _ColumnCache:
         return self._time[path]
 
 
+ACTIVITY_DETAILS = ("url", "form", "campaign", "subject")
+
+
 class ActivityFrame(_ColumnCache):
-    """All activities of a batch of leads: `lead_index` says whose each one is."""
+    """All activities of a batch of leads: `lead_index` says whose each one is.
+
+    Text columns (type, url, form, campaign, subject) arrive factorised, so a connector that
+    reads activities in bulk can hand them over without a Python object per activity.
+    """
 
     def __init__(
         self,
         lead_index: np.ndarray,
-        types: Sequence[str],
         occurred_at: np.ndarray,
-        details: dict[str, Sequence[Any]] | None = None,
+        columns: dict[str, TextColumn],
         now: float = 0.0,
     ) -> None:
         super().__init__()
@@ -197,8 +224,7 @@ class ActivityFrame(_ColumnCache):
         self.now = now
         self.lead_index = np.asarray(lead_index, dtype=np.int64)
         self.occurred_at = np.asarray(occurred_at, dtype=np.float64)
-        self._types = types
-        self._details = details or {}
+        self._text.update(columns)
         self._type_order: np.ndarray | None = None
         self._type_bounds: dict[str, tuple[int, int]] = {}
 
@@ -207,31 +233,30 @@ class ActivityFrame(_ColumnCache):
         cls, activities: Iterable[Activity], lead_position: dict[str, int], now: float
     ) -> ActivityFrame:
         kept = [a for a in activities if a.lead_id in lead_position]
+        columns = {
+            name: factorise([getattr(a, name) for a in kept])
+            for name in ("type", *ACTIVITY_DETAILS)
+        }
         return cls(
             lead_index=np.fromiter(
                 (lead_position[a.lead_id] for a in kept), dtype=np.int64, count=len(kept)
             ),
-            types=[a.type for a in kept],
             occurred_at=np.fromiter(
                 (a.occurred_at.timestamp() for a in kept), dtype=np.float64, count=len(kept)
             ),
-            details={
-                name: [getattr(a, name) for a in kept]
-                for name in ("url", "form", "campaign", "subject")
-            },
+            columns=columns,
             now=now,
         )
 
-    @classmethod
-    def empty(cls, now: float) -> ActivityFrame:
-        return cls(np.zeros(0, dtype=np.int64), [], np.zeros(0), now=now)
+    def text(self, path: str) -> TextColumn:
+        if path not in self._text:
+            return TextColumn(np.zeros(self.size, dtype=np.int32), [None])
+        return self._text[path]
 
-    def raw(self, path: str) -> Iterable[Any]:
-        if path == "type":
-            return self._types
+    def raw(self, path: str) -> Sequence[Any]:
         if path == "occurred_at":
             return self.occurred_at.tolist()
-        return self._details.get(path, [None] * self.size)
+        return self.text(path).values()
 
     def time(self, path: str) -> np.ndarray:
         return self.occurred_at if path == "occurred_at" else super().time(path)
@@ -276,15 +301,11 @@ class ActivitySubset(_ColumnCache):
         self.lead_index = frame.lead_index[rows]
         self.occurred_at = frame.occurred_at[rows]
 
-    def text(self, path: str) -> tuple[np.ndarray, list[str | None]]:
-        if path == "type":
-            codes, distinct = self.frame.text("type")
-            return codes[self.rows], distinct
-        return super().text(path)
+    def text(self, path: str) -> TextColumn:
+        return self.frame.text(path).take(self.rows)
 
-    def raw(self, path: str) -> Iterable[Any]:
-        source = self.frame.raw(path)
-        return (source[i] for i in self.rows.tolist())
+    def raw(self, path: str) -> Sequence[Any]:
+        return self.text(path).values()
 
     def time(self, path: str) -> np.ndarray:
         return self.occurred_at if path == "occurred_at" else super().time(path)
@@ -313,10 +334,17 @@ class LeadFrame(_ColumnCache):
         self.activities = activities
         self._compile_where = compile_where
         self._activity_counts: dict[int, np.ndarray] = {}
+        self._company_list: list[Company | None] | None = None
 
-    def raw(self, path: str) -> Iterable[Any]:
-        getter = _lead_getter(path)
-        return (getter(lead) for lead in self.leads)
+    def raw(self, path: str) -> Sequence[Any]:
+        if path.startswith("company."):
+            return _lead_getter(path.removeprefix("company."))(self._companies())  # type: ignore[arg-type]
+        return _lead_getter(path)(self.leads)
+
+    def _companies(self) -> list[Company | None]:
+        if self._company_list is None:
+            self._company_list = [lead.company for lead in self.leads]
+        return self._company_list
 
     def activity_count(self, test: ActivityTest) -> np.ndarray:
         key = id(test)

@@ -131,7 +131,7 @@ class ScoredBatch:
         return len(self.lead_ids)
 
     @cached_property
-    def reasons_text(self) -> list[str]:
+    def reasons_text(self) -> np.ndarray:
         output = self.compiled.model.output
         return reasons_lines(
             self.contributions,
@@ -154,7 +154,7 @@ class ScoredBatch:
             bant={name: bool(values[index]) for name, values in self.bant_met.items()},
             bant_count=int(self.bant_count[index]),
             reasons=self.compiled.reason_columns.reasons(self.contributions[index]),
-            reasons_text=self.reasons_text[index],
+            reasons_text=str(self.reasons_text[index]),
             model_version=self.compiled.version,
         )
 

@@ -90,15 +90,16 @@ def format_points(points: int) -> str:
 
 def reasons_lines(
     contributions: np.ndarray, columns: ReasonColumns, top: int, separator: str
-) -> list[str]:
-    """The top rule contributions of every lead as one readable line each.
+) -> np.ndarray:
+    """The top rule contributions of every lead as one readable line each (an object array).
 
     Caps are left out of the line (they explain totals, not the lead); contributions that round
-    to zero points are left out too.
+    to zero points are left out too. Lines are built column by column with numpy's object
+    arithmetic: no Python container per lead, so a large batch does not wake the garbage collector.
     """
     size = contributions.shape[0]
     if size == 0 or contributions.shape[1] == 0:
-        return [""] * size
+        return np.full(size, "", dtype=object)
     points = np.rint(contributions).astype(np.int64)
     points[:, columns.is_cap] = 0
     top = min(top, points.shape[1])
@@ -111,11 +112,11 @@ def reasons_lines(
         [_piece(columns, int(key) // span, int(key) % span - span // 2) for key in distinct],
         dtype=object,
     )[inverse.reshape(keys.shape)]
-    shown = (values != 0).tolist()
-    return [
-        separator.join(piece for piece, keep in zip(row, keep_row, strict=True) if keep)
-        for row, keep_row in zip(pieces.tolist(), shown, strict=True)
-    ]
+    shown = values != 0  # zeros sort last, so a shown piece always follows a shown piece
+    lines = np.where(shown[:, 0], pieces[:, 0], "").astype(object)
+    for rank in range(1, top):
+        lines = np.where(shown[:, rank], lines + separator + pieces[:, rank], lines)
+    return lines
 
 
 def _piece(columns: ReasonColumns, index: int, points: int) -> str:

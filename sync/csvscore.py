@@ -127,7 +127,7 @@ def result_cells(scored: ScoredBatch, i: int) -> list[object]:
         scored.label[i],
         int(scored.priority[i]),
         scored.stage[i],
-        scored.reasons_text[i],
+        str(scored.reasons_text[i]),
         scored.compiled.version,
     ]
 
@@ -155,5 +155,5 @@ def summary(scored: ScoredBatch, i: int) -> dict[str, object]:
         "label": scored.label[i],
         "priority": int(scored.priority[i]),
         "stage": scored.stage[i],
-        "reasons": scored.reasons_text[i],
+        "reasons": str(scored.reasons_text[i]),
     }

@@ -1,0 +1,43 @@
+"""`python -m benchmarks [NAME ...]`: run the benchmarks, print a table, save JSON.
+
+Names: scoring, csv (default: all). Results go to benchmarks/results/latest.json (or --json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from rich.console import Console
+
+from benchmarks import scoring
+from benchmarks.measure import Measurement, save, show
+
+BENCHMARKS: dict[str, Callable[[], list[Measurement]]] = {
+    "scoring": scoring.scoring_speed,
+    "csv": scoring.csv_memory,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="which to run")
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/latest.json"))
+    arguments = parser.parse_args()
+    console = Console()
+    measurements: list[Measurement] = []
+    for name in arguments.names or list(BENCHMARKS):
+        console.print(f"running {name} …")
+        measurements.extend(BENCHMARKS[name]())
+    show(measurements, console)
+    save(measurements, arguments.json)
+    console.print(f"saved {arguments.json}")
+
+
+if __name__ == "__main__":
+    main()

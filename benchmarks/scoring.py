@@ -1,0 +1,151 @@
+"""Scoring speed (one core) and the CSV path's memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks import synthetic
+from benchmarks.measure import Measurement, median_seconds
+from connectors.records import Activity
+from scoring.config import load_model
+from scoring.qualify import compile_model, score_batch
+
+EXAMPLE_MODEL = Path(__file__).resolve().parent.parent / "examples" / "scoring.yaml"
+TARGET_LEADS_PER_SECOND = 100_000
+
+
+def scoring_speed(leads: int = 100_000, per_lead: int = 20, repeats: int = 5) -> list[Measurement]:
+    """Leads/s for the example model (every feature), reasons line included, on one core."""
+    model = compile_model(load_model(EXAMPLE_MODEL))
+    records = synthetic.leads(leads)
+    frames = []
+
+    def setup() -> None:
+        frames.append(synthetic.activity_frame(leads, per_lead))
+
+    def run() -> None:
+        scored = score_batch(records, frames.pop(), model, synthetic.NOW)
+        assert len(scored.reasons_text) == leads
+
+    seconds = median_seconds(run, repeats, setup)
+    rate = leads / seconds
+    records_rate = _from_activity_records(model, per_lead)
+    return [
+        Measurement(
+            "scoring",
+            "leads per second (columnar activities)",
+            rate,
+            "leads/s",
+            f"≥ {TARGET_LEADS_PER_SECOND:,}",
+            rate >= TARGET_LEADS_PER_SECOND,
+            f"{leads:,} leads × {per_lead} activities, median of {repeats}, reasons included",
+        ),
+        Measurement(
+            "scoring",
+            "leads per second (from Activity records)",
+            records_rate,
+            "leads/s",
+            detail="includes turning pydantic Activity records into columns",
+        ),
+    ]
+
+
+def _from_activity_records(model: object, per_lead: int, leads: int = 20_000) -> float:
+    records = synthetic.leads(leads)
+    frame = synthetic.activity_frame(leads, per_lead)
+    activities = [
+        Activity.model_construct(
+            lead_id=records[lead].id,
+            type=kind,
+            occurred_at=_as_datetime(when),
+            url=url,
+            form=form,
+            campaign=None,
+            subject=None,
+        )
+        for lead, kind, when, url, form in zip(
+            frame.lead_index.tolist(),
+            frame.raw("type"),
+            frame.occurred_at.tolist(),
+            frame.raw("url"),
+            frame.raw("form"),
+            strict=True,
+        )
+    ]
+    seconds = median_seconds(lambda: score_batch(records, activities, model, synthetic.NOW), 3)
+    return leads / seconds
+
+
+def _as_datetime(epoch: float):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def csv_memory(sizes: tuple[int, ...] = (20_000, 200_000), per_lead: int = 5) -> list[Measurement]:
+    """Peak memory of `leadq score` on CSVs of growing size: flat means streaming works."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="leadq-bench-") as directory:
+        for size in sizes:
+            leads = Path(directory) / f"leads-{size}.csv"
+            activities = Path(directory) / f"activities-{size}.csv"
+            synthetic.write_leads_csv(leads, size)
+            synthetic.write_activities_csv(activities, size, per_lead)
+            peak_mb, seconds = _score_in_child(leads, activities, Path(directory) / "out.csv")
+            results.append(
+                Measurement(
+                    "csv",
+                    f"peak memory, {size:,} leads",
+                    peak_mb,
+                    "MB",
+                    "flat in leads",
+                    detail=f"{size * per_lead:,} activities; "
+                    f"{size / seconds:,.0f} leads/s end to end",
+                )
+            )
+    flat = results[-1].value <= results[0].value * 1.5
+    results.append(
+        Measurement(
+            "csv",
+            "memory growth, largest / smallest",
+            results[-1].value / results[0].value,
+            "×",
+            "≤ 1.5×",
+            flat,
+        )
+    )
+    return results
+
+
+CHILD = """
+import json, resource, sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+from scoring.config import load_model
+from sync.csvscore import CsvScoringRun, score_csv
+model = load_model(sys.argv[1])
+started = time.perf_counter()
+run = CsvScoringRun(model, Path(sys.argv[2]), Path(sys.argv[3]))
+score_csv(run, Path(sys.argv[4]), datetime(2026, 11, 1, tzinfo=UTC))
+seconds = time.perf_counter() - started
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"peak_kb": peak_kb, "seconds": seconds}))
+"""
+
+
+def _score_in_child(leads: Path, activities: Path, output: Path) -> tuple[float, float]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    completed = subprocess.run(
+        [sys.executable, "-c", CHILD, str(EXAMPLE_MODEL), str(leads), str(activities), str(output)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result["peak_kb"] / 1024, result["seconds"]
