@@ -1,0 +1,463 @@
+"""Render a synthetic org (sandbox/orgs.py) into the Salesforce store, streaming people in batched
+transactions so a million leads never sit in memory at once.
+
+- owners: people → User (IsActive, teams joined into Department); the queue → Group Type=Queue;
+  plus the org's Organization row and the integration user the API logins act as;
+- companies → Account (Website = the domain; owner = the company owner, else the default owner);
+- people of kind "lead" → Lead (Status mapped from the HubSpot-style lead status; no owner → the
+  queue); kind "contact" → Contact with AccountId (no owner or the queue → the default owner);
+- activities → Task / Event / CampaignMember / person fields, as activity_mapping.py documents;
+- outcomes: a converted person gets one Opportunity (IsWon when its lifecycle stage is
+  "customer", otherwise an open stage) and a converted lead IsConverted = true, Status
+  "Closed - Converted", ConvertedDate, ConvertedAccountId and ConvertedOpportunityId. The
+  converted lead's Contact is not created (ConvertedContactId stays empty): a simplification that
+  keeps every synthetic person exactly one Salesforce record.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sandbox.orgs import SynthActivity, SynthCompany, SynthOrg, SynthOwner, SynthPerson
+from sandbox.salesforce import activity_mapping as mapping
+from sandbox.salesforce.activity_mapping import PersonRef
+from sandbox.salesforce.schema import CONVERTED_LEAD_STATUS, SObjectDef
+from sandbox.salesforce.store import SalesforceStore
+from sandbox.salesforce.values import stored_datetime
+
+PEOPLE_PER_TRANSACTION = 5000
+LEAD_STATUS_FROM_SYNTH = {
+    "NEW": "Open - Not Contacted",
+    "OPEN": "Open - Not Contacted",
+    "IN_PROGRESS": "Working - Contacted",
+    "ATTEMPTED_TO_CONTACT": "Working - Contacted",
+    "CONNECTED": "Working - Contacted",
+    "BAD_TIMING": "Working - Contacted",
+    "OPEN_DEAL": "Working - Contacted",
+    "UNQUALIFIED": "Closed - Not Converted",
+}
+WON_STAGE, OPEN_STAGE = "Closed Won", "Proposal/Price Quote"
+INTEGRATION_USERNAME = "integration@leadq-sandbox.example"
+
+
+@dataclass
+class SeedSummary:
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def add(self, sobject: str, number: int) -> None:
+        self.counts[sobject] = self.counts.get(sobject, 0) + number
+
+
+@dataclass
+class Baseline:
+    organization_id: str
+    integration_user_id: str
+
+
+def audit_fields(record_id: str, created: datetime, modified: datetime | None = None) -> (
+    dict[str, Any]
+):
+    created_text = stored_datetime(created)
+    modified_text = stored_datetime(max(modified or created, created))
+    return {"Id": record_id, "IsDeleted": 0, "CreatedDate": created_text,
+            "LastModifiedDate": modified_text, "SystemModstamp": modified_text}
+
+
+def seed_baseline(store: SalesforceStore, now: datetime, username: str = INTEGRATION_USERNAME) -> (
+    Baseline
+):
+    """The Organization row and the integration user, created once per store."""
+    existing = store.read_one('SELECT "Id" FROM "Organization" LIMIT 1')
+    user = store.read_one('SELECT "Id" FROM "User" WHERE "Username" = ?', (username,))
+    if existing and user:
+        return Baseline(existing[0], user[0])
+    organization_id = store.ids.mint("00D")
+    user_id = store.ids.mint("005")
+    store.insert(store.sobject("Organization"), [{
+        **audit_fields(organization_id, now), "Name": "leadq sandbox", "IsSandbox": 1,
+        "OrganizationType": "Enterprise Edition",
+    }])
+    store.insert(store.sobject("User"), [{
+        **audit_fields(user_id, now), "Username": username, "Email": username,
+        "FirstName": "leadq", "LastName": "Integration", "Name": "leadq Integration",
+        "Alias": "leadq", "Title": "Integration user", "Department": None, "IsActive": 1,
+        "UserType": "Standard",
+    }])
+    return Baseline(organization_id, user_id)
+
+
+# ---- owners and companies -----------------------------------------------------------------------
+def owner_row(store: SalesforceStore, owner: SynthOwner, now: datetime) -> tuple[str, dict]:
+    if owner.kind == "queue":
+        name = f"{owner.first_name} {owner.last_name}".strip()
+        return "Group", {
+            **audit_fields(store.ids.mint("00G"), now), "Name": name,
+            "DeveloperName": name.replace(" ", "_"), "Type": "Queue", "Email": owner.email,
+        }
+    return "User", {
+        **audit_fields(store.ids.mint("005"), now), "Username": owner.email,
+        "Email": owner.email, "FirstName": owner.first_name, "LastName": owner.last_name,
+        "Name": f"{owner.first_name} {owner.last_name}",
+        "Alias": (owner.first_name[:1] + owner.last_name[:4]).lower(), "Title": None,
+        "Department": "; ".join(owner.teams) or None, "IsActive": int(owner.active),
+        "UserType": "Standard",
+    }
+
+
+def account_row(record_id: str, company: SynthCompany, owner_id: str) -> dict[str, Any]:
+    return {
+        **audit_fields(record_id, company.created_at), "Name": company.name,
+        "Website": company.domain, "Industry": company.industry,
+        "NumberOfEmployees": company.employees, "AnnualRevenue": company.annual_revenue,
+        "BillingCountry": company.country, "BillingState": company.state, "Type": "Prospect",
+        "OwnerId": owner_id,
+    }
+
+
+class OwnerBook:
+    """Synthetic owner keys → Salesforce owner ids, with the fallbacks records need."""
+
+    def __init__(self, ids: dict[str, str], queue_key: str, default_key: str) -> None:
+        self.ids = ids
+        self.queue_id = ids[queue_key]
+        self.default_id = ids[default_key]
+
+    def for_lead(self, key: str | None) -> str:
+        return self.ids[key] if key else self.queue_id
+
+    def user_for(self, key: str | None) -> str:
+        """Contacts, Accounts and activities need a User, never a queue."""
+        owner_id = self.ids.get(key) if key else None
+        return owner_id if owner_id and owner_id.startswith("005") else self.default_id
+
+
+def seed_owners(store: SalesforceStore, org: SynthOrg, now: datetime, summary: SeedSummary) -> (
+    OwnerBook
+):
+    ids: dict[str, str] = {}
+    for owner in org.owners:
+        sobject, row = owner_row(store, owner, now)
+        store.insert(store.sobject(sobject), [row])
+        ids[owner.key] = row["Id"]
+        summary.add(sobject, 1)
+    store.remember_keys((key, "User" if value.startswith("005") else "Group", value)
+                        for key, value in ids.items())
+    default = next(owner.key for owner in org.owners if owner.kind == "person" and owner.active)
+    return OwnerBook(ids, org.queue_key, default)
+
+
+@dataclass
+class AccountBook:
+    ids: dict[str, str] = field(default_factory=dict)
+    companies: dict[str, SynthCompany] = field(default_factory=dict)
+
+    def get(self, company_key: str | None) -> str | None:
+        return self.ids.get(company_key) if company_key else None
+
+
+def seed_companies(store: SalesforceStore, org: SynthOrg, owners: OwnerBook,
+                   summary: SeedSummary) -> AccountBook:
+    book = AccountBook()
+    account_ids = book.ids
+    batch: list[dict[str, Any]] = []
+    account = store.sobject("Account")
+    for company in org.companies():
+        record_id = store.ids.mint("001")
+        account_ids[company.key] = record_id
+        book.companies[company.key] = company
+        batch.append(account_row(record_id, company, owners.user_for(company.owner_key)))
+        if len(batch) >= PEOPLE_PER_TRANSACTION:
+            store.insert(account, batch)
+            batch = []
+    store.insert(account, batch)
+    store.remember_keys((key, "Account", value) for key, value in account_ids.items())
+    summary.add("Account", len(account_ids))
+    return book
+
+
+# ---- campaigns ------------------------------------------------------------------------------
+class CampaignBook:
+    """Campaigns by name, created the first time an activity mentions them."""
+
+    def __init__(self, store: SalesforceStore, owner_id: str) -> None:
+        self.store = store
+        self.owner_id = owner_id
+        self.ids: dict[str, str] = {
+            name: record_id
+            for record_id, name in store.read('SELECT "Id", "Name" FROM "Campaign"')
+        }
+        self.new_rows: list[dict[str, Any]] = []
+
+    def id_for(self, activity: SynthActivity) -> str:
+        name = mapping.campaign_name(activity)
+        if name not in self.ids:
+            campaign_type = mapping.CAMPAIGN_ACTIVITIES[activity.type][0]
+            record_id = self.store.ids.mint("701")
+            self.ids[name] = record_id
+            self.new_rows.append(mapping.campaign_row(
+                record_id, name, campaign_type, activity.occurred_at, self.owner_id
+            ))
+        return self.ids[name]
+
+    def take_new_rows(self) -> list[dict[str, Any]]:
+        rows, self.new_rows = self.new_rows, []
+        return rows
+
+
+# ---- people -----------------------------------------------------------------------------------
+@dataclass
+class PeopleBatch:
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    keys: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, sobject: str, row: dict[str, Any]) -> None:
+        self.rows.setdefault(sobject, []).append(row)
+
+
+class PeopleRenderer:
+    def __init__(self, store: SalesforceStore, org: SynthOrg, owners: OwnerBook,
+                 accounts: AccountBook, campaigns: CampaignBook) -> None:
+        self.store = store
+        self.org = org
+        self.owners = owners
+        self.accounts = accounts
+        self.campaigns = campaigns
+
+    def render(self, person: SynthPerson, batch: PeopleBatch) -> None:
+        is_lead = person.kind == "lead"
+        sobject = "Lead" if is_lead else "Contact"
+        record_id = self.store.ids.mint("00Q" if is_lead else "003")
+        owner_id = self.owners.for_lead(person.owner_key) if is_lead else self.owners.user_for(
+            person.owner_key
+        )
+        ref = PersonRef(record_id, sobject, self.owners.user_for(person.owner_key))
+        row = self.lead_row(person, ref, owner_id) if is_lead else self.contact_row(
+            person, ref, owner_id
+        )
+        for activity in person.activities:
+            apply_person_changes(row, mapping.person_field_changes(activity))
+        self.render_activities(person.activities, ref, batch)
+        self.render_outcome(person, row, ref, batch)
+        batch.add(sobject, row)
+        batch.keys.append((person.key, sobject, record_id))
+
+    def person_fields(self, person: SynthPerson, ref: PersonRef, owner_id: str) -> (
+        dict[str, Any]
+    ):
+        return {
+            **audit_fields(ref.record_id, person.created_at, person.updated_at),
+            "FirstName": person.first_name, "LastName": person.last_name,
+            "Name": f"{person.first_name} {person.last_name}", "Email": person.email,
+            "Title": person.title, "Phone": person.phone, "LeadSource": person.source,
+            "HasOptedOutOfEmail": 0, "EmailBouncedDate": None, "EmailBouncedReason": None,
+            "LastActivityDate": None, "OwnerId": owner_id,
+        }
+
+    def lead_row(self, person: SynthPerson, ref: PersonRef, owner_id: str) -> dict[str, Any]:
+        company = self.accounts.companies.get(person.company_key or "")
+        return {
+            **self.person_fields(person, ref, owner_id),
+            "Company": person.company_name,
+            "Industry": company.industry if company else None,
+            "NumberOfEmployees": company.employees if company else None,
+            "AnnualRevenue": company.annual_revenue if company else None,
+            "Website": company.domain if company else None,
+            "Country": person.country, "State": person.state,
+            "Status": LEAD_STATUS_FROM_SYNTH.get(person.lead_status, "Open - Not Contacted"),
+            "Rating": None, "IsConverted": 0, "ConvertedDate": None, "ConvertedAccountId": None,
+            "ConvertedContactId": None, "ConvertedOpportunityId": None,
+        }
+
+    def contact_row(self, person: SynthPerson, ref: PersonRef, owner_id: str) -> dict[str, Any]:
+        account_id = self.accounts.get(person.company_key)
+        return {
+            **self.person_fields(person, ref, owner_id), "AccountId": account_id,
+            "MailingCountry": person.country, "MailingState": person.state,
+        }
+
+    def render_activities(self, activities: Iterable[SynthActivity], ref: PersonRef,
+                          batch: PeopleBatch) -> None:
+        members: dict[str, dict[str, Any]] = {}
+        for activity in activities:
+            if activity.type in mapping.TASK_ACTIVITIES:
+                batch.add("Task", mapping.task_row(self.store.ids.mint("00T"), ref, activity))
+            elif activity.type in mapping.EVENT_ACTIVITIES:
+                batch.add("Event", mapping.event_row(self.store.ids.mint("00U"), ref, activity))
+            elif activity.type in mapping.CAMPAIGN_ACTIVITIES:
+                campaign_id = self.campaigns.id_for(activity)
+                existing = members.get(campaign_id)
+                members[campaign_id] = (
+                    mapping.merged_member(existing, activity) if existing
+                    else mapping.member_row(self.store.ids.mint("00v"), campaign_id, ref, activity)
+                )
+        for member in members.values():
+            batch.add("CampaignMember", member)
+
+    def render_outcome(self, person: SynthPerson, row: dict[str, Any], ref: PersonRef,
+                       batch: PeopleBatch) -> None:
+        outcome = person.outcome
+        if not outcome.converted or outcome.at is None:
+            return
+        account_id = self.accounts.get(person.company_key)
+        if account_id is None and ref.sobject == "Lead":
+            account_id = self.store.ids.mint("001")
+            batch.add("Account", {
+                **audit_fields(account_id, outcome.at), "Name": person.company_name,
+                "Website": None, "Industry": None, "NumberOfEmployees": None,
+                "AnnualRevenue": None, "BillingCountry": person.country,
+                "BillingState": person.state, "Type": "Customer - Direct",
+                "OwnerId": ref.owner_id,
+            })
+        won = person.lifecycle_stage == "customer"
+        opportunity_id = self.store.ids.mint("006")
+        batch.add("Opportunity", {
+            **audit_fields(opportunity_id, outcome.at), "Name": f"{person.company_name} - New "
+            "Business", "AccountId": account_id,
+            "ContactId": ref.record_id if ref.sobject == "Contact" else None,
+            "StageName": WON_STAGE if won else OPEN_STAGE, "Amount": outcome.value,
+            "CloseDate": outcome.at.date().isoformat(), "IsWon": int(won), "IsClosed": int(won),
+            "LeadSource": person.source, "OwnerId": ref.owner_id,
+        })
+        if ref.sobject == "Lead":
+            row.update({
+                "IsConverted": 1, "Status": CONVERTED_LEAD_STATUS,
+                "ConvertedDate": outcome.at.date().isoformat(), "ConvertedAccountId": account_id,
+                "ConvertedOpportunityId": opportunity_id,
+            })
+
+
+def apply_person_changes(row: dict[str, Any], changes: dict[str, Any]) -> None:
+    for name, value in changes.items():
+        if name == "LastActivityDate" and row.get(name):
+            value = max(row[name], value)
+        row[name] = value
+
+
+def flush(store: SalesforceStore, batch: PeopleBatch, campaigns: CampaignBook,
+          summary: SeedSummary) -> None:
+    with store.transaction():
+        new_campaigns = campaigns.take_new_rows()
+        store.insert(store.sobject("Campaign"), new_campaigns)
+        summary.add("Campaign", len(new_campaigns))
+        for sobject, rows in batch.rows.items():
+            store.insert(store.sobject(sobject), rows)
+            summary.add(sobject, len(rows))
+        store.remember_keys(batch.keys)
+
+
+def seed_org(
+    store: SalesforceStore,
+    org: SynthOrg,
+    *,
+    now: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SeedSummary:
+    """Stream a synthetic org into the store; returns how many rows each sObject received."""
+    started = time.perf_counter()
+    summary = SeedSummary()
+    moment = now or org.spec.now
+    owners = seed_owners(store, org, moment, summary)
+    accounts = seed_companies(store, org, owners, summary)
+    campaigns = CampaignBook(store, owners.default_id)
+    renderer = PeopleRenderer(store, org, owners, accounts, campaigns)
+    batch = PeopleBatch()
+    for number, person in enumerate(org.people(), start=1):
+        renderer.render(person, batch)
+        if number % PEOPLE_PER_TRANSACTION == 0:
+            flush(store, batch, campaigns, summary)
+            batch = PeopleBatch()
+            if progress:
+                progress(number)
+    flush(store, batch, campaigns, summary)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+# ---- new activity after seeding -------------------------------------------------------------
+def record_activity(
+    store: SalesforceStore, activities: Iterable[SynthActivity], now: datetime
+) -> list[str]:
+    """Insert what new synthetic activity leaves in Salesforce; touch LastActivityDate and
+    SystemModstamp of the people concerned. Returns the ids of the Leads that changed."""
+    traced = [activity for activity in activities if mapping.leaves_a_trace(activity)]
+    if not traced:
+        return []
+    refs = person_refs(store, sorted({activity.person_key for activity in traced}))
+    default_owner = default_user_id(store)
+    campaigns = CampaignBook(store, default_owner)
+    changed: dict[str, PersonRef] = {}
+    with store.transaction():
+        for activity in traced:
+            ref = refs.get(activity.person_key)
+            if ref is None:
+                continue
+            if not ref.owner_id.startswith("005"):
+                ref.owner_id = default_owner
+            apply_activity(store, activity, ref, campaigns)
+            changed[ref.record_id] = ref
+        store.insert(store.sobject("Campaign"), campaigns.take_new_rows())
+        stamp = stored_datetime(now)
+        for ref in changed.values():
+            store.update(store.sobject(ref.sobject), ref.record_id, {"SystemModstamp": stamp})
+    return [ref.record_id for ref in changed.values() if ref.sobject == "Lead"]
+
+
+def apply_activity(store: SalesforceStore, activity: SynthActivity, ref: PersonRef,
+                   campaigns: CampaignBook) -> None:
+    person = store.sobject(ref.sobject)
+    if activity.type in mapping.TASK_ACTIVITIES:
+        store.insert(store.sobject("Task"), [
+            mapping.task_row(store.ids.mint("00T"), ref, activity)])
+    elif activity.type in mapping.EVENT_ACTIVITIES:
+        store.insert(store.sobject("Event"), [
+            mapping.event_row(store.ids.mint("00U"), ref, activity)])
+    elif activity.type in mapping.CAMPAIGN_ACTIVITIES:
+        upsert_member(store, activity, ref, campaigns.id_for(activity))
+        store.insert(store.sobject("Campaign"), campaigns.take_new_rows())
+    changes = mapping.person_field_changes(activity)
+    if changes:
+        store.update(person, ref.record_id, changes)
+
+
+def upsert_member(store: SalesforceStore, activity: SynthActivity, ref: PersonRef,
+                  campaign_id: str) -> None:
+    member_object = store.sobject("CampaignMember")
+    person_column = "LeadId" if ref.sobject == "Lead" else "ContactId"
+    found = store.read_one(
+        f'SELECT "Id" FROM "CampaignMember" WHERE "CampaignId" = ? AND "{person_column}" = ?',
+        (campaign_id, ref.record_id),
+    )
+    if found is None:
+        store.insert(member_object, [
+            mapping.member_row(store.ids.mint("00v"), campaign_id, ref, activity)])
+        return
+    existing = store.fetch(member_object, [found[0]])[found[0]]
+    merged = mapping.merged_member(existing, activity)
+    store.update(member_object, found[0], {key: value for key, value in merged.items()
+                                           if key != "Id"})
+
+
+def person_refs(store: SalesforceStore, keys: list[str]) -> dict[str, PersonRef]:
+    refs: dict[str, PersonRef] = {}
+    for key, (sobject, record_id) in store.ids_for_keys(keys).items():
+        definition: SObjectDef = store.sobject(sobject)
+        row = store.fetch(definition, [record_id], [definition.get_field("OwnerId")]).get(
+            record_id
+        )
+        if row is not None:
+            refs[key] = PersonRef(record_id, sobject, str(row["OwnerId"] or ""))
+    return refs
+
+
+def default_user_id(store: SalesforceStore) -> str:
+    row = store.read_one(
+        'SELECT "Id" FROM "User" WHERE "IsActive" = 1 AND "Username" != ? ORDER BY rowid LIMIT 1',
+        (INTEGRATION_USERNAME,),
+    ) or store.read_one('SELECT "Id" FROM "User" ORDER BY rowid LIMIT 1')
+    assert row is not None, "the store has no users: seed the baseline first"
+    return str(row[0])

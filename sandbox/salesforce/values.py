@@ -1,0 +1,136 @@
+"""How field values travel: SQLite storage form, JSON rendering and parsing of written values.
+
+Datetimes are stored in the very form the REST API renders them (`2024-01-01T00:00:00.000+0000`,
+always UTC), which is fixed-width and so sorts and compares correctly as text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sandbox.salesforce.errors import SalesforceApiError
+from sandbox.salesforce.schema import TEXT_TYPES, FieldDef
+
+STORED_DATETIME = "%Y-%m-%dT%H:%M:%S.{ms}+0000"
+DATETIME_PATTERN = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
+    r"(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def stored_datetime(moment: datetime) -> str:
+    """The canonical UTC text of a datetime (naive datetimes are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    milliseconds = f"{moment.microsecond // 1000:03d}"
+    return moment.strftime(STORED_DATETIME.replace("{ms}", milliseconds))
+
+
+def parse_datetime_text(text: str) -> datetime | None:
+    """Parse ISO-8601 the way Salesforce accepts it in JSON bodies and SOQL literals."""
+    match = DATETIME_PATTERN.match(text.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        moment = datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+            int((fraction or "0")[:6].ljust(6, "0")), tzinfo=UTC,
+        )
+    except ValueError:
+        return None
+    return moment - zone_offset(zone)
+
+
+def zone_offset(zone: str | None) -> timedelta:
+    if zone in (None, "Z"):
+        return timedelta(0)
+    sign = -1 if zone.startswith("-") else 1
+    digits = zone[1:].replace(":", "")
+    return sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+
+
+def stored_date(day: date) -> str:
+    return day.isoformat()
+
+
+def render(field: FieldDef, stored: Any) -> Any:
+    """The JSON value of a stored field: typed, never a string for numbers or booleans."""
+    if field.type == "boolean":
+        return bool(stored)
+    if stored is None:
+        return None
+    if field.type == "int":
+        return int(stored)
+    if field.type in ("double", "currency", "percent"):
+        return float(stored)
+    return stored
+
+
+def bad_value(field: FieldDef, value: Any, expected: str) -> SalesforceApiError:
+    return SalesforceApiError(
+        400,
+        "JSON_PARSER_ERROR",
+        f"Cannot deserialize instance of {expected} from {type(value).__name__} value {value!r} "
+        f"for field {field.name}",
+    )
+
+
+def to_storage(field: FieldDef, value: Any) -> Any:
+    """Validate a value written through the API and turn it into its stored form."""
+    if value is None:
+        return None
+    kind = field.type
+    if kind == "boolean":
+        return _boolean(field, value)
+    if kind == "int":
+        return int(_number(field, value, "int"))
+    if kind in ("double", "currency", "percent"):
+        return float(_number(field, value, "double"))
+    if kind == "datetime":
+        return _datetime(field, value)
+    if kind == "date":
+        return _date(field, value)
+    if kind in TEXT_TYPES:
+        if isinstance(value, bool | dict | list):
+            raise bad_value(field, value, "string")
+        return str(value)
+    return value
+
+
+def _boolean(field: FieldDef, value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return int(value.lower() == "true")
+    raise bad_value(field, value, "boolean")
+
+
+def _number(field: FieldDef, value: Any, expected: str) -> float:
+    if isinstance(value, bool):
+        raise bad_value(field, value, expected)
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise bad_value(field, value, expected)
+
+
+def _datetime(field: FieldDef, value: Any) -> str:
+    moment = parse_datetime_text(value) if isinstance(value, str) else None
+    if moment is None:
+        raise bad_value(field, value, "datetime")
+    return stored_datetime(moment)
+
+
+def _date(field: FieldDef, value: Any) -> str:
+    moment = parse_datetime_text(value) if isinstance(value, str) else None
+    if moment is None:
+        raise bad_value(field, value, "date")
+    return moment.date().isoformat()
