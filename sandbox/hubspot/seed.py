@@ -1,0 +1,243 @@
+"""Render a synthetic org into a HubSpot portal: owners, companies, contacts, engagements, events.
+
+Both kinds of people (Salesforce's leads and contacts) become HubSpot contacts. Owners get ids
+`10000000 + n` for key `o00n` (users `40000000 + n`); inactive owners are archived; the queue is
+an owner of type QUEUE. Each contact is associated with its company (primary, type 1), carries
+its summary properties (see `activity.summarize`), and its sales activities become calls, emails
+and meetings associated with it. Records stream in, a chunk of people per transaction, so a
+million contacts never sit in memory.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from sandbox.hubspot.activity import (
+    ENGAGEMENT_OBJECT,
+    Activity,
+    engagement_properties,
+    event_type_for,
+    summarize,
+)
+from sandbox.hubspot.association_types import both_directions, unlabeled_type
+from sandbox.hubspot.schema import datetime_to_ms
+from sandbox.hubspot.store import Association, HubSpotStore, NewRecord, OwnerRow
+from sandbox.orgs import SynthActivity, SynthCompany, SynthOrg, SynthOwner, SynthPerson
+
+OWNER_ID_BASE = 10_000_000
+USER_ID_BASE = 40_000_000
+DEFAULT_PORTAL_ID = 2_400_001
+
+# The org's free-text lead sources, as HubSpot's Original Source values.
+ORIGINAL_SOURCE = {
+    "Web": "ORGANIC_SEARCH",
+    "Paid Search": "PAID_SEARCH",
+    "Webinar": "OTHER_CAMPAIGNS",
+    "Referral": "REFERRALS",
+    "Event": "OFFLINE",
+    "Partner": "REFERRALS",
+    "Outbound": "OFFLINE",
+}
+
+
+def owner_id(owner_key: str) -> int:
+    return OWNER_ID_BASE + int(owner_key[1:])
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    owners: int
+    companies: int
+    contacts: int
+    engagements: int
+    activities: int
+    seconds: float
+    db_bytes: int
+
+
+@dataclass
+class RenderedActivities:
+    """A chunk of activities in store shape: engagement records, their links, activity rows."""
+
+    engagements: list[NewRecord] = field(default_factory=list)
+    associations: list[Association] = field(default_factory=list)
+    rows: list[tuple[object, ...]] = field(default_factory=list)
+
+    def save(self, store: HubSpotStore, written_ms: int = 0) -> None:
+        store.insert_records(self.engagements, written_ms=written_ms)
+        store.associate(self.associations)
+        store.insert_activities(self.rows)
+
+
+def to_activity(activity: SynthActivity) -> Activity:
+    return Activity(
+        kind=activity.type,
+        occurred_ms=datetime_to_ms(activity.occurred_at),
+        url=activity.url,
+        form=activity.form,
+        campaign=activity.campaign,
+        subject=activity.subject,
+    )
+
+
+def render_activities(
+    store: HubSpotStore,
+    contact_id: int,
+    owner: str | None,
+    activities: Iterable[Activity],
+    portal_id: int,
+    into: RenderedActivities,
+) -> None:
+    """Append one contact's activities: every one as a row, sales ones also as engagements."""
+    activities = list(activities)
+    engagement_count = sum(1 for activity in activities if activity.kind in ENGAGEMENT_OBJECT)
+    engagement_ids = iter(store.allocate_ids(engagement_count)) if engagement_count else iter(())
+    for activity in activities:
+        into.rows.append((contact_id, activity.kind, event_type_for(activity.kind, portal_id),
+                          activity.occurred_ms, activity.url, activity.form, activity.campaign,
+                          activity.subject))
+        object_type = ENGAGEMENT_OBJECT.get(activity.kind)
+        if object_type is None:
+            continue
+        engagement_id = next(engagement_ids)
+        into.engagements.append(NewRecord(
+            engagement_id, object_type, activity.occurred_ms, activity.occurred_ms,
+            engagement_properties(activity, owner),
+        ))
+        type_id = unlabeled_type(object_type, "contacts")
+        into.associations.extend(
+            both_directions(object_type, engagement_id, "contacts", contact_id, (type_id,))
+        )
+
+
+def seed_org(
+    store: HubSpotStore,
+    org: SynthOrg,
+    *,
+    portal_id: int = DEFAULT_PORTAL_ID,
+    chunk_size: int = 2_000,
+    progress: Callable[[int], None] | None = None,
+) -> SeedReport:
+    started = time.perf_counter()
+    store.replace_owners(owner_row(owner, org) for owner in org.owners)
+    company_ids = store.allocate_ids(org.company_count)
+    for companies in _chunks(org.companies(), chunk_size * 4):
+        with store.transaction():
+            store.insert_records(
+                company_record(company_ids[_index(company.key)], company) for company in companies
+            )
+    contacts = engagements = activities = 0
+    for people in _chunks(org.people(), chunk_size):
+        rendered = RenderedActivities()
+        contact_ids = store.allocate_ids(len(people))
+        records = []
+        for contact_id, person in zip(contact_ids, people, strict=True):
+            person_activities = [to_activity(activity) for activity in person.activities]
+            records.append(contact_record(contact_id, person, person_activities))
+            if person.company_key is not None:
+                rendered.associations.extend(both_directions(
+                    "contacts", contact_id, "companies",
+                    company_ids[_index(person.company_key)], (1,),
+                ))
+            owner = str(owner_id(person.owner_key)) if person.owner_key else None
+            render_activities(store, contact_id, owner, person_activities, portal_id, rendered)
+        with store.transaction():
+            store.insert_records(records)
+            rendered.save(store)
+        contacts += len(records)
+        engagements += len(rendered.engagements)
+        activities += len(rendered.rows)
+        if progress:
+            progress(contacts)
+    return SeedReport(
+        owners=len(org.owners),
+        companies=org.company_count,
+        contacts=contacts,
+        engagements=engagements,
+        activities=activities,
+        seconds=time.perf_counter() - started,
+        db_bytes=store.size_bytes(),
+    )
+
+
+def owner_row(owner: SynthOwner, org: SynthOrg) -> OwnerRow:
+    number = int(owner.key[1:])
+    stamp = datetime_to_ms(org.spec.now) - 400 * 86_400_000 + number * 3_600_000
+    return OwnerRow(
+        id=owner_id(owner.key),
+        email=owner.email,
+        first_name=owner.first_name,
+        last_name=owner.last_name,
+        user_id=None if owner.kind == "queue" else USER_ID_BASE + number,
+        type="QUEUE" if owner.kind == "queue" else "PERSON",
+        teams=tuple(
+            (zlib.crc32(team.encode()) % 9_000_000 + 1_000_000, team, position == 0)
+            for position, team in enumerate(owner.teams)
+        ),
+        archived=not owner.active,
+        created_ms=stamp,
+        updated_ms=stamp,
+        source_key=owner.key,
+    )
+
+
+def company_record(company_id: int, company: SynthCompany) -> NewRecord:
+    created = datetime_to_ms(company.created_at)
+    properties = {
+        "name": company.name,
+        "domain": company.domain,
+        "website": f"https://www.{company.domain}",
+        "industry": company.industry,
+        "numberofemployees": str(company.employees),
+        "annualrevenue": str(round(company.annual_revenue)),
+        "country": company.country,
+        "state": company.state,
+        "hubspot_owner_id": str(owner_id(company.owner_key)) if company.owner_key else None,
+    }
+    return NewRecord(company_id, "companies", created, created, _present(properties),
+                     source_key=company.key)
+
+
+def contact_record(contact_id: int, person: SynthPerson, activities: list[Activity]) -> NewRecord:
+    properties = {
+        "email": person.email,
+        "firstname": person.first_name,
+        "lastname": person.last_name,
+        "jobtitle": person.title,
+        "phone": person.phone,
+        "country": person.country,
+        "state": person.state,
+        "company": person.company_name,
+        "lifecyclestage": person.lifecycle_stage,
+        "hs_lead_status": person.lead_status,
+        "hubspot_owner_id": str(owner_id(person.owner_key)) if person.owner_key else None,
+        "hs_analytics_source": ORIGINAL_SOURCE.get(person.source, "OFFLINE"),
+        "hs_analytics_source_data_1": person.source,
+        **summarize(activities),
+    }
+    return NewRecord(
+        contact_id,
+        "contacts",
+        datetime_to_ms(person.created_at),
+        datetime_to_ms(person.updated_at),
+        _present(properties),
+        source_key=person.key,
+    )
+
+
+def _present(properties: dict[str, str | None]) -> dict[str, str]:
+    return {name: value for name, value in properties.items() if value}
+
+
+def _index(key: str) -> int:
+    return int(key[1:])
+
+
+def _chunks(items: Iterable[object], size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk

@@ -1,0 +1,226 @@
+"""Writing records the way HubSpot does: validation, string values, the lifecycle rule, changes.
+
+* Every written value is validated against the property's definition; any unknown, read-only or
+  invalid property rejects the whole write with HubSpot's 400 (PROPERTY_DOESNT_EXIST,
+  READ_ONLY_VALUE, INVALID_OPTION, INVALID_DATE, …), naming each property.
+* `lifecyclestage` only moves forward in the order of its options. A backward write is ignored
+  silently (the request succeeds, the value stays). To move back, write "" first, in its own
+  request; any stage may then be written.
+* Writing "" clears a value. The last-modified date moves on every write, even one that changes
+  nothing, and strictly increases per record.
+* Every effective change (creation, each property whose value changed, deletion) is handed to
+  the change listeners with its source, after the write is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.hubspot import errors
+from sandbox.hubspot.association_types import both_directions
+from sandbox.hubspot.schema import (
+    OBJECT_TYPES,
+    InvalidValueError,
+    PropertyDefinition,
+    normalize_value,
+)
+from sandbox.hubspot.store import HubSpotStore, NewRecord, StoredRecord
+
+
+@dataclass(frozen=True)
+class ChangeSource:
+    """Who wrote: INTEGRATION + the app id for API writes, CRM_UI or AUTOMATION otherwise."""
+
+    change_source: str
+    source_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    object_type: str
+    object_id: int
+    kind: str  # "creation", "propertyChange" or "deletion"
+    occurred_ms: int
+    property_name: str | None = None
+    property_value: str | None = None
+
+
+ChangeListener = Callable[[list[RecordChange], ChangeSource], None]
+
+
+@dataclass(frozen=True)
+class AssociationInput:
+    to_type: str
+    to_id: int
+    type_ids: tuple[int, ...]
+
+
+class RecordWriter:
+    def __init__(self, store: HubSpotStore, now_ms: Callable[[], int]) -> None:
+        self.store = store
+        self.now_ms = now_ms
+        self.listeners: list[ChangeListener] = []
+
+    # ---- validation ---------------------------------------------------------------------------
+
+    def validate(self, object_type: str, raw: Any) -> dict[str, str]:
+        """The normalised strings to write, or a 400 naming every invalid property."""
+        if not isinstance(raw, dict):
+            raise errors.bad_request("`properties` must be an object of property names to values")
+        definitions = self.store.definitions(object_type)
+        computed = OBJECT_TYPES[object_type].computed_properties
+        normalised, problems = {}, []
+        for name, value in raw.items():
+            definition = definitions.get(name)
+            if definition is None:
+                problems.append(errors.unknown_property(name))
+            elif definition.read_only_value or name in computed:
+                problems.append(errors.read_only_property(name))
+            else:
+                try:
+                    normalised[name] = self._normalise(definition, value)
+                except InvalidValueError as invalid:
+                    problems.append((name, invalid.code, invalid.message))
+        if problems:
+            raise errors.property_problems(problems)
+        return normalised
+
+    def _normalise(self, definition: PropertyDefinition, value: Any) -> str:
+        text = normalize_value(definition, value)
+        if definition.name == "hubspot_owner_id" and text and not self._is_owner(text):
+            raise InvalidValueError("INVALID_OPTION",
+                                   f"{text} was not one of the allowed options: the portal's "
+                                   "owner ids")
+        return text
+
+    # ---- writes -------------------------------------------------------------------------------
+
+    def create(
+        self,
+        object_type: str,
+        inputs: Sequence[dict[str, str]],
+        source: ChangeSource,
+        associations: Sequence[Sequence[AssociationInput]] = (),
+    ) -> list[StoredRecord]:
+        """Create records from validated properties; 409 if a contact's e-mail is taken."""
+        self._refuse_taken_emails(object_type, [properties.get("email") for properties in inputs])
+        now = self.now_ms()
+        with self.store.transaction():
+            ids = self.store.allocate_ids(len(inputs))
+            records = [
+                NewRecord(record_id, object_type, now, now,
+                          {name: value for name, value in properties.items() if value != ""})
+                for record_id, properties in zip(ids, inputs, strict=True)
+            ]
+            self.store.insert_records(records, written_ms=now)
+            for record, links in zip(records, associations, strict=False):
+                self._associate(object_type, record.id, links)
+        changes = [
+            change
+            for record in records
+            for change in [
+                RecordChange(object_type, record.id, "creation", now),
+                *(RecordChange(object_type, record.id, "propertyChange", now, name, value)
+                  for name, value in sorted(record.properties.items())),
+            ]
+        ]
+        self._notify(changes, source)
+        stored = self.store.records(object_type, list(ids))
+        return [stored[record_id] for record_id in ids]
+
+    def _associate(
+        self, object_type: str, record_id: int, links: Sequence[AssociationInput]
+    ) -> None:
+        for link in links:
+            if not self.store.records(link.to_type, [link.to_id]):
+                raise errors.bad_request(
+                    f"Cannot associate with {link.to_type} {link.to_id}: it does not exist"
+                )
+            self.store.associate(
+                both_directions(object_type, record_id, link.to_type, link.to_id, link.type_ids)
+            )
+
+    def update(
+        self,
+        object_type: str,
+        updates: Sequence[tuple[StoredRecord, dict[str, str]]],
+        source: ChangeSource,
+        now_ms: int | None = None,
+    ) -> list[StoredRecord]:
+        """Apply validated properties to existing records (lifecycle rule included)."""
+        self._refuse_taken_emails(
+            object_type,
+            [properties.get("email") for _, properties in updates],
+            own_ids=[record.id for record, _ in updates],
+        )
+        now = self.now_ms() if now_ms is None else now_ms
+        changes: list[RecordChange] = []
+        with self.store.transaction():
+            for record, properties in updates:
+                merged, changed = self._merge(object_type, record.properties, properties)
+                updated_ms = max(now, record.updated_ms + 1)
+                self.store.rewrite_record(record.id, merged, updated_ms, self.now_ms())
+                changes.extend(
+                    RecordChange(object_type, record.id, "propertyChange", updated_ms, name, value)
+                    for name, value in changed.items()
+                )
+        self._notify(changes, source)
+        ids = [record.id for record, _ in updates]
+        stored = self.store.records(object_type, ids)
+        return [stored[record_id] for record_id in ids]
+
+    def archive(self, object_type: str, records: Sequence[StoredRecord],
+                source: ChangeSource) -> None:
+        now = self.now_ms()
+        self.store.archive_records([record.id for record in records], now)
+        self._notify([RecordChange(object_type, record.id, "deletion", now) for record in records],
+                     source)
+
+    # ---- the rules ----------------------------------------------------------------------------
+
+    def _merge(
+        self, object_type: str, current: dict[str, str], incoming: dict[str, str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        merged, changed = dict(current), {}
+        for name, value in incoming.items():
+            if name == "lifecyclestage":
+                value = self._forward_only(object_type, current.get(name, ""), value)
+            if value == current.get(name, ""):
+                continue
+            if value == "":
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+            changed[name] = value
+        return merged, changed
+
+    def _forward_only(self, object_type: str, current: str, wanted: str) -> str:
+        """HubSpot ignores a backward lifecycle move unless the stage was cleared first."""
+        if not current or not wanted:
+            return wanted
+        order = self.store.definitions(object_type)["lifecyclestage"].option_values
+        if current in order and wanted in order and order.index(wanted) < order.index(current):
+            return current
+        return wanted
+
+    def _refuse_taken_emails(
+        self, object_type: str, emails: Sequence[str | None], own_ids: Sequence[int] = ()
+    ) -> None:
+        if object_type != "contacts":
+            return
+        wanted = [email for email in emails if email]
+        lowered = [email.lower() for email in wanted]
+        duplicates = {email for email in lowered if lowered.count(email) > 1}
+        if duplicates:
+            raise errors.conflict(f"Duplicate e-mail in the request: {sorted(duplicates)[0]}")
+        for record in self.store.records_by_email(wanted).values():
+            if record.id not in own_ids:
+                raise errors.conflict(f"Contact already exists. Existing ID: {record.id}")
+
+    def _notify(self, changes: list[RecordChange], source: ChangeSource) -> None:
+        if not changes:
+            return
+        for listener in self.listeners:
+            listener(changes, source)
