@@ -398,26 +398,39 @@ _FRIENDLY = {
     "model_type": "must be a mapping",
     "model_attributes_type": "must be a mapping",
     "missing": "is required",
+    "string_pattern_mismatch": "must start with a letter and use only letters, digits, _ and -",
 }
 
 
 def _located(error: ValidationError, lines: dict[Loc, int]) -> list[ModelProblem]:
+    details = [(_clean_loc(d["loc"]), d) for d in error.errors()]
+    misspelt = {
+        (*loc[:-1], suggestion)
+        for loc, detail in details
+        if detail["type"] == "extra_forbidden"
+        and (suggestion := _closest(str(loc[-1]), _siblings(loc)))
+    }
     problems = []
-    for detail in error.errors():
-        loc = _clean_loc(detail["loc"])
-        kind = detail["type"]
-        if kind == "extra_forbidden":
-            message = f"unknown setting {loc[-1]!r}{_suggestion(str(loc[-1]), _siblings(loc))}"
-        elif kind in _FRIENDLY:
-            message = _FRIENDLY[kind]
-        elif kind == "value_error":
-            message = str(detail["msg"]).removeprefix("Value error, ")
-        else:
-            message = _lower_first(str(detail["msg"]))
-        problem = _problem(_format_path(loc), _line_for(loc, lines), message)
+    for loc, detail in details:
+        if detail["type"] == "missing" and loc in misspelt:
+            continue  # reported once, as the misspelt key
+        problem = _problem(_format_path(loc), _line_for(loc, lines), _message(loc, detail))
         if problem not in problems:
             problems.append(problem)
     return problems
+
+
+def _message(loc: Loc, detail: Any) -> str:
+    kind = detail["type"]
+    if kind == "extra_forbidden":
+        return f"unknown setting {loc[-1]!r}{_suggestion(str(loc[-1]), _siblings(loc))}"
+    if kind in _FRIENDLY:
+        return _FRIENDLY[kind]
+    if kind == "literal_error":
+        return f"must be one of: {detail['ctx']['expected']}"
+    if kind == "value_error":
+        return str(detail["msg"]).removeprefix("Value error, ")
+    return _lower_first(str(detail["msg"]))
 
 
 def _lower_first(text: str) -> str:
@@ -447,9 +460,18 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
-def _suggestion(word: str, options: list[str]) -> str:
+def _closest(word: str, options: list[str]) -> str | None:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return close[0] if close else None
+
+
+def _suggestion(word: str, options: list[str]) -> str:
+    close = _closest(word, options)
+    if close:
+        return f"; did you mean {close!r}?"
+    if len(options) <= 8:
+        return f" (known: {', '.join(options)})"
+    return ""
 
 
 # --------------------------------------------------------------------------- reference checks
@@ -534,7 +556,10 @@ def _check_field(
     path = test.field
     custom = path.startswith(("fields.", "company.fields.")) and known != set(ACTIVITY_FIELD_KINDS)
     if path not in known and not custom:
-        yield (*loc, "field"), f"unknown field {path!r}{_suggestion(path, sorted(known))}"
+        options = (
+            list(ACTIVITY_FIELD_KINDS) if known == set(ACTIVITY_FIELD_KINDS) else sorted(known)
+        )
+        yield (*loc, "field"), f"unknown field {path!r}{_suggestion(path, options)}"
         return
     kind = kind_of(path)
     if kind == "text" and test.op in ORDERING_OPS:

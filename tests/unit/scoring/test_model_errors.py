@@ -1,0 +1,234 @@
+"""Every way a model file can be broken gets one located, readable line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scoring.config import ModelFileError, load_model, parse_model
+
+RULE = "    - {id: r1, label: R1, when: {field: title, op: exists}, points: 5}\n"
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ModelFileError) as caught:
+        parse_model(text, source="scoring.yaml")
+    return caught.value.lines()
+
+
+def fit_with(rule_line: str) -> str:
+    return "name: m\nfit:\n  rules:\n" + rule_line
+
+
+def engagement_with(rule_line: str, extra: str = "") -> str:
+    return "name: m\nengagement:\n" + extra + "  rules:\n" + rule_line
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "name: m\nengagement:\n  rules:\n    - {id: a, label: A, activity: x, points: 1}\n"
+            "    - {id: b, label: B, activity: x, points: 2}\n"
+            "    - {id: c, label: C, activity: x, points: lots}\n",
+            "scoring.yaml:6 engagement.rules[2].points: must be a number",
+        ),
+        ("fit: {}\n", "scoring.yaml:1 name: is required"),
+        (
+            "name: m\nfit: [\n",
+            "scoring.yaml:3: YAML syntax error: expected the node content, but found '<stream end>'",
+        ),
+        ("name: m\nname: n\n", "scoring.yaml:2 name: duplicate key"),
+        ("- just\n- a list\n", "scoring.yaml:1: the model must be a mapping of sections"),
+        ("name: m\nfitt: {}\n", "scoring.yaml:2 fitt: unknown setting 'fitt'; did you mean 'fit'?"),
+        (
+            fit_with("    - {id: r, label: R, when: {field: title, op: exists}, pionts: 5}\n"),
+            "scoring.yaml:4 fit.rules[0].pionts: unknown setting 'pionts'; did you mean 'points'?",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: title, op: equals, value: x}, points: 5}\n"
+            ),
+            "scoring.yaml:4 fit.rules[0].when.op: must be one of: 'eq', 'ne', 'in', 'not_in', "
+            "'lt', 'lte', 'gt', 'gte', 'between', 'contains', 'matches', 'exists', 'missing' "
+            "or 'within_days'",
+        ),
+        (
+            fit_with("    - {id: r, label: R, when: {field: title, op: eq}, points: 5}\n"),
+            "scoring.yaml:4 fit.rules[0].when: op 'eq' needs a value",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: title, op: exists, value: 1}, points: 5}\n"
+            ),
+            "scoring.yaml:4 fit.rules[0].when: op 'exists' takes no value",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: company.employees, op: between, value: [1]}, points: 5}\n"
+            ),
+            "scoring.yaml:4 fit.rules[0].when: op 'between' needs two values: [low, high]",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: company.employees, op: gt, value: many}, points: 5}\n"
+            ),
+            "scoring.yaml:4 fit.rules[0].when: op 'gt' compares numbers or dates",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: country, op: in, value: US}, points: 5}\n"
+            ),
+            "scoring.yaml:4 fit.rules[0].when: op 'in' needs a list of values, e.g. [US, CA]",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: title, op: matches, value: '(VP'}, points: 5}\n"
+            ),
+            "scoring.yaml:4 fit.rules[0].when: not a valid regular expression: "
+            "missing ), unterminated subpattern at position 0",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: created_at, op: within_days, value: soon}, points: 5}\n"
+            ),
+            "scoring.yaml:4 fit.rules[0].when: op 'within_days' needs a number of days, e.g. 30",
+        ),
+        (
+            fit_with("    - {id: r, label: R, when: 5, points: 5}\n"),
+            "scoring.yaml:4 fit.rules[0].when: must be a condition: {field, op, value}, "
+            "{activity: ...}, {all: [...]}, {any: [...]} or {not: ...}",
+        ),
+        (
+            fit_with("    - {id: r, label: R, when: {field: titel, op: exists}, points: 5}\n"),
+            "scoring.yaml:4 fit.rules[0].when.field: unknown field 'titel'; did you mean 'title'?",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {any: [{field: country, op: eq, value: US}, {field: company.employes, op: gt, value: 5}]}, points: 5}\n"
+            ),
+            "scoring.yaml:4 fit.rules[0].when.any[1].field: unknown field 'company.employes'; "
+            "did you mean 'company.employees'?",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: title, op: gt, value: 5}, points: 5}\n"
+            ),
+            "scoring.yaml:4 fit.rules[0].when.op: title is text; 'gt' compares numbers or dates",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: company.employees, op: contains, value: 5}, points: 5}\n"
+            ),
+            "scoring.yaml:4 fit.rules[0].when.op: company.employees is a number; "
+            "'contains' works on text",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: country, op: within_days, value: 5}, points: 5}\n"
+            ),
+            "scoring.yaml:4 fit.rules[0].when.op: country is not a date; "
+            "'within_days' needs a date field",
+        ),
+        (
+            fit_with(RULE + RULE),
+            "scoring.yaml:5 fit.rules[1].id: id 'r1' is used twice",
+        ),
+        (
+            fit_with("    - {id: 9lives, label: R, when: {field: title, op: exists}, points: 5}\n"),
+            "scoring.yaml:4 fit.rules[0].id: must start with a letter and use only letters, digits, _ and -",
+        ),
+        (
+            engagement_with(
+                "    - {id: v, label: V, activity: page_view, points: 5, group: web}\n"
+            ),
+            "scoring.yaml:4 engagement.rules[0].group: unknown group 'web' "
+            "(groups: none are declared under engagement.groups)",
+        ),
+        (
+            engagement_with(
+                "    - {id: v, label: V, activity: page_view, points: 5, "
+                "where: {field: title, op: exists}}\n"
+            ),
+            "scoring.yaml:4 engagement.rules[0].where.field: unknown field 'title' "
+            "(known: type, url, form, campaign, subject, occurred_at)",
+        ),
+        (
+            engagement_with(
+                "    - {id: v, label: V, activity: page_view, points: 5, "
+                "where: {activity: demo_request}}\n"
+            ),
+            "scoring.yaml:4 engagement.rules[0].where: an activity test cannot sit inside `where`",
+        ),
+        (
+            engagement_with(
+                "    - {id: v, label: V, activity: page_view, points: 5}\n",
+                extra="  decay: {half_life_days: 30, percent_per_month: 50}\n",
+            ),
+            "scoring.yaml:3 engagement.decay: give half_life_days or percent_per_month, not both",
+        ),
+        (
+            engagement_with("    - {id: v, label: V, activity: page_view, points: 5, cap: -1}\n"),
+            "scoring.yaml:4 engagement.rules[0].cap: input should be greater than 0",
+        ),
+        (
+            "name: m\nfit:\n  grades: {A: 50, B: 60, C: 40, D: 20}\n",
+            "scoring.yaml:3 fit.grades: grade thresholds must not increase from A to D",
+        ),
+        (
+            "name: m\nqualification:\n  engagement_bands: [20, 40, 60]\n",
+            "scoring.yaml:3 qualification.engagement_bands: "
+            "engagement bands must go from highest to lowest",
+        ),
+        (
+            "name: m\nqualification:\n  priorities: {E1: 1}\n",
+            "scoring.yaml:3 qualification.priorities: unknown label 'E1': labels run from A1 to D4",
+        ),
+        (
+            "name: m\nscore: {fit_weight: 0, engagement_weight: 0}\n",
+            "scoring.yaml:2 score: at least one of fit_weight and engagement_weight must be above 0",
+        ),
+        (
+            "name: m\ncsv:\n  columns: {company.size: Employees}\n",
+            "scoring.yaml:3 csv.columns: unknown lead field 'company.size'; "
+            "did you mean 'company.id'?",
+        ),
+        (
+            "name: m\nstages:\n  - stage: mql\n    when: {field: grade, op: in, value: [A]}\n"
+            "  - stage: mql\n    when: {field: engagment, op: gte, value: 40}\n",
+            "scoring.yaml:6 stages[1].when.field: unknown field 'engagment'; "
+            "did you mean 'engagement'?",
+        ),
+    ],
+)
+def test_a_broken_model_gets_a_located_message(text: str, expected: str) -> None:
+    assert problems(text) == [expected]
+
+
+def test_several_problems_are_all_reported_at_once() -> None:
+    text = "name: m\nfit:\n  max: -5\n  rules:\n    - {id: a, label: A, when: {field: title, op: exists}, points: x}\n"
+    assert problems(text) == [
+        "scoring.yaml:3 fit.max: input should be greater than 0",
+        "scoring.yaml:5 fit.rules[0].points: must be a number",
+    ]
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError) as caught:
+        load_model(tmp_path / "nope.yaml")
+    assert str(caught.value) == "nope.yaml: file not found"
+
+
+def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.yaml"
+    path.write_bytes("name: 見込み客\n".encode("cp932"))
+    with pytest.raises(ModelFileError) as caught:
+        load_model(path)
+    assert str(caught.value) == "model.yaml: not UTF-8 text (invalid start byte)"
+
+
+def test_a_model_file_with_a_bom_loads(tmp_path: Path) -> None:
+    path = tmp_path / "model.yaml"
+    path.write_text("name: bom model\n", encoding="utf-8-sig")
+    assert load_model(path).name == "bom model"
