@@ -144,8 +144,10 @@ def _score_in_child(leads: Path, activities: Path, output: Path) -> tuple[float,
         [sys.executable, "-c", CHILD, str(EXAMPLE_MODEL), str(leads), str(activities), str(output)],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         env=env,
     )
+    if completed.returncode:
+        raise RuntimeError(f"scoring the CSV failed:\n{completed.stderr}")
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     return result["peak_kb"] / 1024, result["seconds"]

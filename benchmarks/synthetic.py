@@ -112,10 +112,16 @@ def write_leads_csv(path: Path, count: int, seed: int = 3) -> None:
         "Email",
         "Job Title",
         "Country",
+        "Lead Source",
         "Company",
+        "Website",
         "Industry",
         "Employees",
         "Annual Revenue",
+        "Tech Stack",
+        "Budget Confirmed",
+        "Use Case",
+        "Timeline",
         "Created",
     ]
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -167,10 +173,16 @@ def _csv_rows(indices: range, seed: int) -> list[list[object]]:
             f"p{i}@{DOMAINS[i % len(DOMAINS)]}",
             TITLES[titles[k]],
             COUNTRIES[i % len(COUNTRIES)],
+            "Web",
             f"Company {i % 5000}",
+            f"company{i % 5000}.example",
             INDUSTRIES[i % len(INDUSTRIES)],
             int(employees[k]),
             int(employees[k]) * 150_000,
+            "Salesforce" if i % 3 == 0 else "",
+            "yes" if i % 7 == 0 else "",
+            "Forecasting" if i % 4 == 0 else "",
+            "this quarter" if i % 5 == 0 else "",
             "2026-06-01",
         ]
         for k, i in enumerate(indices)

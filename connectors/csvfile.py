@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -84,35 +84,37 @@ def normalise_encoding(encoding: str) -> str:
     return "utf-8-sig" if name == "utf-8" else name
 
 
-def output_encoding_for(input_encoding: str) -> str:
-    """Legacy Japanese encodings cannot hold every reason text: write UTF-8 with a BOM, which
-    Excel opens correctly. Otherwise keep the input's encoding."""
+def output_encoding_for(input_encoding: str, had_bom: bool) -> str:
+    """Keep the input's encoding (and its BOM, or lack of one). Legacy Japanese encodings cannot
+    hold every reason text: for them write UTF-8 with a BOM, which Excel opens correctly."""
     name = normalise_encoding(input_encoding)
     if name in LEGACY_ENCODINGS or name.replace("-", "_") in LEGACY_ENCODINGS:
         return "utf-8-sig"
+    if name == "utf-8-sig" and not had_bom:
+        return "utf-8"
     return name
 
 
-class _LineCountingReader:
-    """Reads a text stream line by line and turns decode errors into located CsvInputErrors."""
+class _DecodedLines:
+    """Decodes a file line by line, so a decoding error can name its line."""
 
-    def __init__(self, stream: TextIO, source: str, encoding: str) -> None:
+    def __init__(self, stream: BinaryIO, source: str, encoding: str) -> None:
         self.stream = stream
         self.source = source
         self.encoding = encoding
+        self.decoder = codecs.getincrementaldecoder(normalise_encoding(encoding))("strict")
         self.line = 0
+        self.had_bom = stream.peek(3)[:3] == codecs.BOM_UTF8 if hasattr(stream, "peek") else False
 
     def __iter__(self) -> Iterator[str]:
-        while True:
+        for raw in self.stream:
             try:
-                text = self.stream.readline()
+                text = self.decoder.decode(raw)
             except UnicodeDecodeError:
                 raise CsvInputError(
                     f"{self.source}: line {self.line + 1} is not valid {self.encoding}; "
                     f"{_encoding_hint(self.encoding)}"
                 ) from None
-            if not text:
-                return
             self.line += 1
             yield text
 
@@ -132,15 +134,15 @@ def _sniff_delimiter(first_line: str) -> str:
 @contextlib.contextmanager
 def open_csv(
     path: Path, encoding: str = "utf-8", delimiter: str | None = None
-) -> Iterator[tuple[list[str], Iterator[tuple[int, list[str]]]]]:
-    """Open a CSV: its header and an iterator of (line number, cells)."""
-    name = normalise_encoding(encoding)
+) -> Iterator[tuple[list[str], Iterator[tuple[int, list[str]]], bool]]:
+    """Open a CSV: its header, an iterator of (line number, cells), and whether it had a BOM."""
+    normalise_encoding(encoding)
     try:
-        stream = path.open(encoding=name, newline="", errors="strict")
+        stream = path.open("rb")
     except FileNotFoundError:
         raise CsvInputError(f"{path}: file not found") from None
     with stream:
-        lines = _LineCountingReader(stream, path.name, encoding)
+        lines = _DecodedLines(stream, path.name, encoding)
         line_iter = iter(lines)
         first = next(line_iter, None)
         if first is None:
@@ -153,7 +155,7 @@ def open_csv(
                 if cells and any(cell.strip() for cell in cells):
                     yield lines.line, cells
 
-        yield header, rows()
+        yield header, rows(), lines.had_bom
 
 
 class CsvLeadReader:
@@ -171,10 +173,12 @@ class CsvLeadReader:
         self.encoding = encoding
         self.delimiter = delimiter
         self.header: list[str] = []
+        self.had_bom = False
 
     def batches(self, size: int = 10_000) -> Iterator[list[tuple[list[str], Lead]]]:
-        with open_csv(self.path, self.encoding, self.delimiter) as (header, rows):
+        with open_csv(self.path, self.encoding, self.delimiter) as (header, rows, had_bom):
             self.header = header
+            self.had_bom = had_bom
             mapping = self.columns.resolve(header, self.path.name)
             positions = {path: header.index(column) for path, column in mapping.items()}
             batch: list[tuple[list[str], Lead]] = []
@@ -249,7 +253,7 @@ class ActivityIndex:
         types = {
             name.strip().lower(): canonical for name, canonical in (columns.types or {}).items()
         }
-        with open_csv(path, encoding) as (header, rows):
+        with open_csv(path, encoding) as (header, rows, _):
             required = {"lead id": columns.lead_id, "type": columns.type}
             required["time"] = columns.occurred_at
             for role, column in required.items():

@@ -59,6 +59,10 @@ def _parse_bool(value: Any) -> Any:
     return value
 
 
+def _is_east_asian(text: str) -> bool:
+    return any("\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" for ch in text)
+
+
 OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
 OptionalInt = Annotated[int | None, BeforeValidator(lambda v: _integer(_parse_number(v)))]
 OptionalFloat = Annotated[float | None, BeforeValidator(_parse_number)]
@@ -110,7 +114,11 @@ class Lead(Record):
 
     @property
     def name(self) -> str:
-        return " ".join(part for part in (self.first_name, self.last_name) if part)
+        """First name first, except for names in Japanese, Chinese or Korean script."""
+        parts = (self.first_name, self.last_name)
+        if self.last_name and _is_east_asian(self.last_name):
+            parts = (self.last_name, self.first_name)
+        return " ".join(part for part in parts if part)
 
     @property
     def email_domain(self) -> str | None:

@@ -95,7 +95,7 @@ def score_csv(
     try:
         for batch in run.batches(now):
             if writer is None:
-                encoding = output_encoding or output_encoding_for(run.encoding)
+                encoding = output_encoding or output_encoding_for(run.encoding, run.reader.had_bom)
                 writer = ScoredCsvWriter(output, run.reader.header, encoding)
             width = len(run.reader.header)
             writer.write(

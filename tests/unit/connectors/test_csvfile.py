@@ -1,0 +1,169 @@
+"""The CSV connector: mappings, encodings, activities, streaming and all-or-nothing output."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from builders import NOW, model_from
+
+from connectors.csvfile import ActivityColumns, ActivityIndex, CsvInputError, CsvLeadReader
+from sync.csvscore import CsvScoringRun, score_csv
+
+MODEL = model_from(
+    """
+    fit:
+      rules:
+        - {id: big, label: Big company, when: {field: company.employees, op: gte, value: 100}, points: 50}
+        - {id: plan, label: Paid plan, when: {field: fields.Plan, op: eq, value: pro}, points: 10}
+    engagement:
+      rules:
+        - {id: visit, label: Visit, activity: page_view, points: 10}
+    csv:
+      columns: {id: Lead ID, company.employees: Employees, email: E-mail}
+      activities: {lead_id: Lead ID, type: What, occurred_at: When, types: {Visited page: page_view}}
+    """
+)
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def leads_of(path: Path, **options) -> list:
+    reader = CsvLeadReader(path, columns=MODEL.csv.columns, **options)
+    return [lead for batch in reader.batches(2) for _, lead in batch]
+
+
+def test_mapped_columns_become_typed_fields_and_the_rest_custom_fields(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail,Plan\nA,\"1,200\",a@x.example,pro\n")
+    (lead,) = leads_of(path)
+    assert lead.id == "A"
+    assert lead.company is not None and lead.company.employees == 1200
+    assert lead.email == "a@x.example"
+    assert lead.fields == {"Plan": "pro"}
+
+
+def test_semicolon_and_tab_separated_files_are_recognised(tmp_path: Path) -> None:
+    semicolons = write(tmp_path / "s.csv", "Lead ID;Employees;E-mail\nA;5;a@x.example\n")
+    tabs = write(tmp_path / "t.csv", "Lead ID\tEmployees\tE-mail\nB\t7\tb@x.example\n")
+    assert leads_of(semicolons)[0].company.employees == 5
+    assert leads_of(tabs)[0].company.employees == 7
+
+
+def test_a_utf8_file_with_a_bom_reads_its_first_column(tmp_path: Path) -> None:
+    path = write(tmp_path / "bom.csv", "Lead ID,Employees,E-mail\nA,5,a@x.example\n", "utf-8-sig")
+    assert leads_of(path)[0].id == "A"
+
+
+def test_a_cp932_export_from_japanese_excel_reads_with_its_encoding(tmp_path: Path) -> None:
+    path = write(tmp_path / "ja.csv", "Lead ID,Employees,E-mail,会社名\nA,5,a@x.example,富士精機\n", "cp932")
+    (lead,) = leads_of(path, encoding="cp932")
+    assert lead.fields == {"会社名": "富士精機"}
+
+
+def test_a_file_in_another_encoding_than_given_is_refused_with_its_line(tmp_path: Path) -> None:
+    text = "Lead ID,Employees,E-mail\nA,5,a@x.example\nB,6,ｂ@例え.example\n"
+    path = write(tmp_path / "ja.csv", text, "cp932")
+    with pytest.raises(CsvInputError) as caught:
+        leads_of(path)
+    assert str(caught.value) == (
+        "ja.csv: line 3 is not valid utf-8; if the file came from Excel in Japan, "
+        "use --encoding cp932"
+    )
+
+
+def test_an_unknown_encoding_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", "Lead ID\nA\n")
+    with pytest.raises(CsvInputError, match="unknown encoding 'klingon'; try utf-8 or cp932"):
+        leads_of(path, encoding="klingon")
+
+
+def test_a_mapped_column_missing_from_the_file_is_named_with_the_columns_there(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "l.csv", "Lead ID,Size\nA,5\n")
+    with pytest.raises(CsvInputError) as caught:
+        leads_of(path)
+    assert str(caught.value) == (
+        "l.csv: no column 'Employees' (mapped in the model's csv.columns). "
+        "Columns are: Lead ID, Size"
+    )
+
+
+def test_a_value_that_cannot_be_parsed_names_the_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail\nA,5,a@x\nB,lots,b@x\n")
+    with pytest.raises(CsvInputError) as caught:
+        leads_of(path)
+    assert str(caught.value).startswith("l.csv line 3: Employees: 'lots' is not valid")
+
+
+def test_an_empty_lead_id_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail\n ,5,a@x\n")
+    with pytest.raises(CsvInputError) as caught:
+        leads_of(path)
+    assert str(caught.value) == "l.csv line 2: the lead id is empty"
+
+
+def test_activities_are_found_per_lead_with_their_types_mapped(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.csv",
+        "Lead ID,What,When\nA,Visited page,2026/10/30 10:00\nB,email_open,2026-10-01\n"
+        "A,demo_request,2026-10-31T09:00:00Z\n",
+    )
+    columns = ActivityColumns(**MODEL.csv.activities.model_dump())
+    with ActivityIndex(path, columns) as index:
+        found = sorted((a.lead_id, a.type) for a in index.for_leads(["A"]))
+    assert found == [("A", "demo_request"), ("A", "page_view")]
+
+
+def test_an_activity_without_a_readable_time_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.csv", "Lead ID,What,When\nA,page_view,yesterday\n")
+    columns = ActivityColumns(**MODEL.csv.activities.model_dump())
+    with pytest.raises(CsvInputError) as caught:
+        ActivityIndex(path, columns)
+    assert str(caught.value) == "a.csv line 2: 'yesterday' is not a date and time"
+
+
+def test_scoring_writes_every_input_column_plus_leadqs(tmp_path: Path) -> None:
+    leads = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail,Plan\nA,500,a@x,pro\nB,5,b@x,\n")
+    activities = write(tmp_path / "a.csv", "Lead ID,What,When\nA,Visited page,2026-10-31\n")
+    output = tmp_path / "out.csv"
+    report = score_csv(CsvScoringRun(MODEL, leads, activities), output, NOW)
+    lines = output.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == (
+        "Lead ID,Employees,E-mail,Plan,leadq_score,leadq_fit,leadq_engagement,leadq_grade,"
+        "leadq_label,leadq_priority,leadq_stage,leadq_reasons,leadq_model_version"
+    )
+    assert lines[1] == f"A,500,a@x,pro,35,60,10,B,B4,5,lead,Big company (+50); Paid plan (+10); Visit (+10),{MODEL.version}"
+    assert lines[2] == f"B,5,b@x,,0,0,0,F,D4,7,lead,,{MODEL.version}"
+    assert (report.leads, report.activities) == (2, 1)
+
+
+def test_a_failure_midway_leaves_no_output_file_behind(tmp_path: Path) -> None:
+    rows = "".join(f"L{i},5,x@y\n" for i in range(30)) + "BAD,many,x@y\n"
+    leads = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail\n" + rows)
+    output = tmp_path / "out.csv"
+    with pytest.raises(CsvInputError):
+        score_csv(CsvScoringRun(MODEL, leads, batch_size=10), output, NOW)
+    assert list(tmp_path.iterdir()) == [leads]
+
+
+def test_reading_a_large_file_keeps_memory_flat(tmp_path: Path) -> None:
+    def peak_bytes(rows: int) -> int:
+        path = tmp_path / f"l{rows}.csv"
+        with path.open("w") as handle:
+            handle.write("Lead ID,Employees,E-mail\n")
+            handle.writelines(f"L{i},{i % 900},p{i}@x.example\n" for i in range(rows))
+        tracemalloc.start()
+        reader = CsvLeadReader(path, columns=MODEL.csv.columns)
+        for _batch in reader.batches(1_000):
+            pass
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    small, large = peak_bytes(5_000), peak_bytes(50_000)
+    assert large < small * 1.5
