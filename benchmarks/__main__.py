@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="which to run")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/latest.json"))
     arguments = parser.parse_args()
-    console = Console()
+    console = Console(width=150)
     measurements: list[Measurement] = []
     for name in arguments.names or list(BENCHMARKS):
         console.print(f"running {name} …")
