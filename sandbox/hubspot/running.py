@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from sandbox.hubspot.seed import DEFAULT_PORTAL_ID, SeedReport, seed_org
 from sandbox.hubspot.store import HubSpotStore
 from sandbox.hubspot.webhooks import WebhookSender, WebhookSubscription
 from sandbox.orgs import OrgSpec, SynthOrg
-from sandbox.server import EmulatorServer
+from sandbox.server import LOOPBACK, EmulatorServer
 
 
 @dataclass
@@ -63,7 +66,7 @@ class RunningHubSpot:
         return self.credentials.portal_id
 
     def stop(self) -> None:
-        self.server.stop()
+        stop_server(self.server)
         if self.emulator.webhooks is not None:
             self.emulator.webhooks.close()
         self.store.close()
@@ -78,6 +81,25 @@ class RunningHubSpot:
         self.stop()
 
 
+def stop_server(server: EmulatorServer) -> None:
+    """Stop a server without waiting out the half-second poll of its accept loop."""
+    waker = threading.Thread(target=_wake, args=(server.port,), daemon=True)
+    waker.start()
+    server.stop()
+    waker.join()
+
+
+def _wake(port: int) -> None:
+    """Connect once, so the server's accept loop sees the shutdown request now rather than at
+    the end of its half-second poll."""
+    time.sleep(0.01)
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=1):
+            pass
+    except OSError:
+        pass
+
+
 def start_hubspot(
     leads: int = 1000,
     seed: int = 7,
@@ -88,6 +110,7 @@ def start_hubspot(
     rate_limit: tuple[int, float] = (100, 10.0),
     webhook_url: str | None = None,
     settings: PortalSettings | None = None,
+    search_per_second: int = 5,
 ) -> RunningHubSpot:
     """Seed a portal from a synthetic org (unless `db_path` already holds one) and serve it.
 
@@ -106,6 +129,7 @@ def start_hubspot(
         Portal(store, settings, org=org),
         AppCredentials.generate(portal_id=settings.portal_id),
         rate_limit=rate_limit,
+        search_per_second=search_per_second,
     )
     if webhook_url is not None:
         emulator.attach_webhooks(WebhookSender(WebhookSubscription(

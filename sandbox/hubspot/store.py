@@ -31,6 +31,7 @@ from sandbox.hubspot.schema import (
     default_properties,
     format_ms,
 )
+from sandbox.hubspot.search import contains_token
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -211,6 +212,7 @@ class HubSpotStore:
         ):
             self._db.execute(pragma)
         self._db.executescript(_SCHEMA)
+        self._db.create_function("hs_contains_token", 2, contains_token, deterministic=True)
         self._next_id = self._scalar("SELECT coalesce(max(id), 0) + 1 FROM records") or 1
         self._definitions: dict[str, dict[str, PropertyDefinition]] = {}
         self._groups: dict[str, dict[str, PropertyGroup]] = {}
@@ -428,10 +430,6 @@ class HubSpotStore:
                 (object_type, int(archived)),
             )
         )
-
-    def register_function(self, name: str, arity: int, function: Any) -> None:
-        with self._lock:
-            self._db.create_function(name, arity, function, deterministic=True)
 
     # ---- associations ---------------------------------------------------------------------------
 
