@@ -147,10 +147,33 @@ class RunningSalesforce:
             serialization.NoEncryption(),
         ).decode()
 
+    def send_outbound_to(self, url: str, backoff_seconds: float = 0.2) -> OutboundMessenger:
+        """From now on, POST an outbound message to `url` (loopback only) when Leads change."""
+        self.stop_outbound()
+        self.messenger = OutboundMessenger(
+            OutboundSettings(
+                endpoint_url=url,
+                organization_id=self.organization_id,
+                instance_url=self.instance_url,
+                api_version=API_VERSION,
+                backoff_seconds=backoff_seconds,
+            ),
+            lambda lead_ids: lead_notification_fields(self.store, lead_ids),
+            self.emulator.outbound_session_id,
+        )
+        self.emulator.writer.lead_listeners.append(self.messenger.enqueue)
+        return self.messenger
+
+    def stop_outbound(self) -> None:
+        if self.messenger is None:
+            return
+        self.emulator.writer.lead_listeners.remove(self.messenger.enqueue)
+        self.messenger.stop()
+        self.messenger = None
+
     def stop(self) -> None:
         self.server.stop()
-        if self.messenger is not None:
-            self.messenger.stop()
+        self.stop_outbound()
         self.store.close()
         if self._workdir is not None:
             self._workdir.cleanup()
@@ -248,25 +271,5 @@ def start_salesforce(
         _workdir=workdir,
     )
     if outbound_url:
-        running.messenger = attach_outbound(running, outbound_url, outbound_backoff_seconds)
+        running.send_outbound_to(outbound_url, outbound_backoff_seconds)
     return running
-
-
-def attach_outbound(
-    running: RunningSalesforce, url: str, backoff_seconds: float = 0.2
-) -> OutboundMessenger:
-    emulator = running.emulator
-    messenger = OutboundMessenger(
-        OutboundSettings(
-            endpoint_url=url,
-            organization_id=running.organization_id,
-            instance_url=running.instance_url,
-            api_version=API_VERSION,
-            backoff_seconds=backoff_seconds,
-        ),
-        lambda lead_ids: lead_notification_fields(running.store, lead_ids),
-        emulator.outbound_session_id,
-    )
-    emulator.writer.lead_listeners.append(messenger.enqueue)
-    return messenger
-

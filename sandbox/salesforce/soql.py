@@ -227,7 +227,9 @@ class Parser:
         select = self.select_list()
         self.expect_keyword("from")
         sobject_token = self.current
-        if sobject_token.kind != "name" or sobject_token.lower in KEYWORDS or (
+        # `Group` is an sObject as well as a keyword
+        clause_words = {"where", "order", "limit", "offset", "select", "from"}
+        if sobject_token.kind != "name" or sobject_token.lower in clause_words or (
             "." in sobject_token.text
         ):
             raise self.unexpected()
