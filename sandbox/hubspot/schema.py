@@ -9,6 +9,7 @@ raises `InvalidValueError` with HubSpot's error code (INVALID_DATE, INVALID_OPTI
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -236,9 +237,9 @@ def _select(name: str, label: str, group: str, values: tuple[str, ...],
                               options=_options(values, labels))
 
 
-def _owner_property(group: str) -> PropertyDefinition:
+def _owner_property(group: str, label: str) -> PropertyDefinition:
     # Options are the portal's owners: the writer checks values against the owners table.
-    return PropertyDefinition("hubspot_owner_id", "Contact owner", "enumeration", "select", group,
+    return PropertyDefinition("hubspot_owner_id", label, "enumeration", "select", group,
                               extra={"referencedObjectType": "OWNER"})
 
 
@@ -276,7 +277,7 @@ def _contact_properties() -> list[PropertyDefinition]:
                 field_type="radio"),
         _select("hs_lead_status", "Lead Status", sales, LEAD_STATUSES,
                 {"OPEN_DEAL": "Open Deal", "BAD_TIMING": "Bad Timing"}, field_type="radio"),
-        _owner_property(sales),
+        _owner_property(sales, "Contact owner"),
         PropertyDefinition("hs_analytics_source", "Original Source", "enumeration", "select",
                            analytics, options=_options(_SOURCES), read_only_value=True,
                            calculated=True),
@@ -330,7 +331,7 @@ def _company_properties() -> list[PropertyDefinition]:
         PropertyDefinition("phone", "Phone Number", "string", "phonenumber", info),
         _select("lifecyclestage", "Lifecycle Stage", info, LIFECYCLE_STAGES, _STAGE_LABELS,
                 field_type="radio"),
-        _owner_property(info),
+        _owner_property(info, "Company owner"),
     ]
 
 
@@ -341,7 +342,7 @@ def _engagement_properties(object_type: ObjectType) -> list[PropertyDefinition]:
     common = [
         *_identity(object_type, group),
         _moment("hs_timestamp", "Activity date", group, read_only=False),
-        _owner_property(group),
+        _owner_property(group, "Activity assigned to"),
     ]
     specific = {
         "calls": [
@@ -412,8 +413,7 @@ class InvalidValueError(ValueError):
 
 def format_ms(ms: int) -> str:
     """Epoch milliseconds as HubSpot writes datetimes: 2024-05-01T12:00:00.000Z."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
 def format_datetime(moment: datetime) -> str:

@@ -56,7 +56,7 @@ class CompiledSearch:
 @dataclass(frozen=True)
 class _Operand:
     sql: str
-    kind: str  # "column" (integers: ids and epoch ms) or the property's type
+    kind: str  # "column" (ids and epoch ms), "email" (lower-cased) or the property's type
     definition: PropertyDefinition
 
 
@@ -163,6 +163,8 @@ class _Compiler:
         }.get(definition.name)
         if column:
             return _Operand(column, "column", definition)
+        if definition.name == "email" and self.object_type.name == "contacts":
+            return _Operand("email", "email", definition)  # the indexed, lower-cased column
         return _Operand(f"json_extract(props, '$.\"{definition.name}\"')", definition.type,
                         definition)
 
@@ -237,7 +239,7 @@ class _Compiler:
     def _subject(operand: _Operand) -> str:
         if operand.kind == "number":
             return f"CAST({operand.sql} AS REAL)"
-        if operand.kind in ("column", "datetime", "date"):
+        if operand.kind in ("column", "email", "datetime", "date"):
             return operand.sql
         return f"lower({operand.sql})"
 

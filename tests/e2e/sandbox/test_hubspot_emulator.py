@@ -712,6 +712,20 @@ def test_engagements_are_searchable_by_hs_timestamp(client: HubSpot) -> None:
     assert all(r.properties["hs_timestamp"] >= "2026-01-01" for r in result.results)
 
 
+def test_a_note_created_for_a_contact_is_read_through_its_associations(client: HubSpot) -> None:
+    contact_id = first_contact_id(client)
+    note = client.crm.objects.notes.basic_api.create({
+        "properties": {"hs_timestamp": "2026-11-02T09:30:00Z", "hs_note_body": "Asked for SSO"},
+        "associations": [{"to": {"id": contact_id}, "types": [
+            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 202}]}],
+    })
+    links = client.crm.associations.v4.batch_api.get_page(
+        "contacts", "notes", {"inputs": [{"id": contact_id}]})
+    assert [str(link.to_object_id) for link in links.results[0].to] == [note.id]
+    read = client.crm.objects.notes.basic_api.get_by_id(note.id, properties=["hs_timestamp"])
+    assert read.properties["hs_timestamp"] == "2026-11-02T09:30:00.000Z"
+
+
 def events_of(running: RunningHubSpot, contact_id: str, **params: str) -> list[dict]:
     found, after = [], None
     while True:
