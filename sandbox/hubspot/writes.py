@@ -90,10 +90,13 @@ class RecordWriter:
     def _normalise(self, definition: PropertyDefinition, value: Any) -> str:
         text = normalize_value(definition, value)
         if definition.name == "hubspot_owner_id" and text and not self._is_owner(text):
-            raise InvalidValueError("INVALID_OPTION",
-                                   f"{text} was not one of the allowed options: the portal's "
-                                   "owner ids")
+            raise InvalidValueError(
+                "INVALID_OPTION", f"{text} was not one of the allowed options: the portal's owners"
+            )
         return text
+
+    def _is_owner(self, text: str) -> bool:
+        return text.isdigit() and self.store.owner(int(text)) is not None
 
     # ---- writes -------------------------------------------------------------------------------
 
@@ -105,9 +108,9 @@ class RecordWriter:
         associations: Sequence[Sequence[AssociationInput]] = (),
     ) -> list[StoredRecord]:
         """Create records from validated properties; 409 if a contact's e-mail is taken."""
-        self._refuse_taken_emails(object_type, [properties.get("email") for properties in inputs])
         now = self.now_ms()
         with self.store.transaction():
+            self._refuse_taken_emails(object_type, [props.get("email") for props in inputs])
             ids = self.store.allocate_ids(len(inputs))
             records = [
                 NewRecord(record_id, object_type, now, now,
@@ -149,16 +152,21 @@ class RecordWriter:
         source: ChangeSource,
         now_ms: int | None = None,
     ) -> list[StoredRecord]:
-        """Apply validated properties to existing records (lifecycle rule included)."""
-        self._refuse_taken_emails(
-            object_type,
-            [properties.get("email") for _, properties in updates],
-            own_ids=[record.id for record, _ in updates],
-        )
+        """Apply validated properties to existing records (lifecycle rule included).
+
+        The records are read again inside the transaction, so concurrent writers never undo each
+        other's changes to other properties.
+        """
         now = self.now_ms() if now_ms is None else now_ms
+        ids = [record.id for record, _ in updates]
         changes: list[RecordChange] = []
         with self.store.transaction():
-            for record, properties in updates:
+            self._refuse_taken_emails(
+                object_type, [properties.get("email") for _, properties in updates], own_ids=ids
+            )
+            current = self.store.records(object_type, ids)
+            for record_id, (_, properties) in zip(ids, updates, strict=True):
+                record = current[record_id]
                 merged, changed = self._merge(object_type, record.properties, properties)
                 updated_ms = max(now, record.updated_ms + 1)
                 self.store.rewrite_record(record.id, merged, updated_ms, self.now_ms())
@@ -167,7 +175,6 @@ class RecordWriter:
                     for name, value in changed.items()
                 )
         self._notify(changes, source)
-        ids = [record.id for record, _ in updates]
         stored = self.store.records(object_type, ids)
         return [stored[record_id] for record_id in ids]
 

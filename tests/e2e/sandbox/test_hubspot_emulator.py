@@ -203,6 +203,25 @@ def test_patch_changes_the_value_and_moves_lastmodifieddate(client: HubSpot) -> 
     assert again.properties["lastmodifieddate"] == updated.properties["lastmodifieddate"]
 
 
+def test_concurrent_writes_to_one_contact_keep_every_change(client: HubSpot) -> None:
+    contact_id = first_contact_id(client)
+    values = {"jobtitle": "CTO", "city": "Leeds", "website": "https://a.example", "phone": "+44 1",
+              "state": "YK", "industry": "Software", "firstname": "Ada", "lastname": "Lovelace"}
+
+    def write(name: str) -> None:
+        client_copy = HubSpot(access_token=client.access_token,
+                              host=client.config["host"])
+        client_copy.crm.contacts.basic_api.update(contact_id, {"properties": {name: values[name]}})
+
+    threads = [threading.Thread(target=write, args=(name,)) for name in values]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    read = client.crm.contacts.basic_api.get_by_id(contact_id, properties=list(values))
+    assert read.properties == values
+
+
 def test_writing_an_unknown_property_is_refused_naming_the_property(client: HubSpot) -> None:
     contact_id = first_contact_id(client)
     with pytest.raises(ContactsApiException) as raised:
@@ -252,6 +271,18 @@ def test_an_invalid_option_is_refused(client: HubSpot) -> None:
         )
     assert raised.value.status == 400
     assert "INVALID_OPTION" in api_error_body(raised.value)["message"]
+
+
+def test_owner_ids_are_checked_against_the_portals_owners(client: HubSpot) -> None:
+    contact_id = first_contact_id(client)
+    owner_id = client.crm.owners.owners_api.get_page(limit=1).results[0].id
+    with pytest.raises(ContactsApiException) as raised:
+        client.crm.contacts.basic_api.update(contact_id,
+                                             {"properties": {"hubspot_owner_id": "12345"}})
+    assert "INVALID_OPTION" in api_error_body(raised.value)["message"]
+    updated = client.crm.contacts.basic_api.update(
+        contact_id, {"properties": {"hubspot_owner_id": owner_id}})
+    assert updated.properties["hubspot_owner_id"] == owner_id
 
 
 def test_creating_a_contact_with_a_taken_email_answers_409(client: HubSpot, org: SynthOrg) -> None:
@@ -753,6 +784,25 @@ def test_events_of_a_contact_match_its_page_views_and_summary(
     assert {event["properties"]["hs_url"] for event in visits} == {a.url for a in views}
     occurred = [event["occurredAt"] for event in visits]
     assert occurred == sorted(occurred, reverse=True)
+
+
+def test_conversion_and_email_summaries_agree_with_the_contacts_events(
+    hubspot: RunningHubSpot, client: HubSpot, org: SynthOrg
+) -> None:
+    person = max(org.people(), key=lambda p: sum(a.type == "form_submission"
+                                                 for a in p.activities))
+    contact = client.crm.contacts.basic_api.get_by_id(
+        person.email, id_property="email",
+        properties=["num_conversion_events", "recent_conversion_date", "hs_email_open"])
+    events = events_of(hubspot, contact.id)
+    forms = [e for e in events if e["eventType"] == "e_submitted_form"]
+    registrations = [e for e in events if e["eventType"].endswith("_webinar_registered")]
+    opens = [e for e in events if e["eventType"] == "e_opened_email"]
+    assert forms
+    assert int(contact.properties["num_conversion_events"]) == len(forms) + len(registrations)
+    assert contact.properties["recent_conversion_date"] == max(
+        e["occurredAt"] for e in forms + registrations)
+    assert int(contact.properties["hs_email_open"]) == len(opens)
 
 
 def test_events_are_filtered_by_time_range_through_the_client(
