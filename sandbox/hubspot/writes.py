@@ -166,6 +166,8 @@ class RecordWriter:
             )
             current = self.store.records(object_type, ids)
             for record_id, (_, properties) in zip(ids, updates, strict=True):
+                if record_id not in current:  # archived by a concurrent request
+                    raise errors.not_found(str(record_id))
                 record = current[record_id]
                 merged, changed = self._merge(object_type, record.properties, properties)
                 updated_ms = max(now, record.updated_ms + 1)
