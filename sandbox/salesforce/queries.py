@@ -1,19 +1,26 @@
 """Run SOQL against the store and page the answer the way the REST API does.
 
-A query's matching rowids are snapshot when it runs (as Salesforce keeps a server-side cursor);
-each page then reads the current values of its slice of rows. The first page and every
-`nextRecordsUrl` page cost one indexed lookup of at most `batchSize` rows.
+A query opens a server-side cursor, as Salesforce does: a dedicated SQLite read connection whose
+read transaction pins the database as it was when the query ran (WAL snapshot isolation), so the
+answer's set and order never shift while the client pages, however much is written meanwhile.
+The first page streams straight from the ordered index scan and `totalSize` is one COUNT in the
+same snapshot; each `nextRecordsUrl` page fetches the next `batchSize` rows from the open
+statement. A page asked for out of sequence (a client retrying after a lost answer) is re-read
+with OFFSET from the same snapshot. Cursors close when their last page is served, after 15
+minutes unused, or when more than MAX_OPEN_CURSORS are open (oldest first).
 """
 
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import threading
-from array import array
+import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from sandbox.salesforce import soql
@@ -27,16 +34,9 @@ from sandbox.salesforce.values import render
 DEFAULT_BATCH = 2000
 MIN_BATCH = 200
 MAX_BATCH = 2000
-MAX_OPEN_CURSORS = 200
+MAX_OPEN_CURSORS = 20
+CURSOR_IDLE_SECONDS = 15 * 60
 LOCATOR_PREFIX = "01g"
-
-
-@dataclass
-class Cursor:
-    compiled: CompiledQuery
-    rowids: array
-    batch_size: int
-    endpoint: str  # query | queryAll
 
 
 def batch_size_from(header: str | None) -> int:
@@ -50,12 +50,101 @@ def batch_size_from(header: str | None) -> int:
     return DEFAULT_BATCH
 
 
+class ReadConnections:
+    """A pool of read-only connections to the store's database file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        connection = sqlite3.connect(
+            str(self.path), check_same_thread=False, isolation_level=None, timeout=30
+        )
+        connection.execute("PRAGMA query_only=1")
+        connection.execute("PRAGMA cache_size=-16384")
+        return connection
+
+    def give_back(self, connection: sqlite3.Connection) -> None:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        with self._lock:
+            self._idle.append(connection)
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._idle:
+                connection.close()
+            self._idle.clear()
+
+
+def select_sql(compiled: CompiledQuery, where: str) -> str:
+    selected = []
+    for column in compiled.columns:
+        selected.append(column.sql)
+        if column.relationship_id_sql:
+            selected.append(column.relationship_id_sql)
+    return (
+        f"SELECT {', '.join(selected)} FROM {compiled.from_sql} WHERE {where} "
+        f"ORDER BY {compiled.order_sql}"
+    )
+
+
+def limit_clause(limit: int | None, offset: int) -> str:
+    if limit is None and not offset:
+        return ""
+    return f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
+
+
+@dataclass
+class Cursor:
+    """One open query: its snapshot, its live statement and how far the client has read."""
+
+    compiled: CompiledQuery
+    sql: str
+    total: int
+    batch_size: int
+    endpoint: str  # query | queryAll
+    connection: sqlite3.Connection
+    rows: sqlite3.Cursor
+    position: int = 0
+    last_page: tuple[int, list[tuple[Any, ...]]] = (-1, [])
+    touched: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def read(self, position: int) -> list[tuple[Any, ...]]:
+        with self.lock:
+            self.touched = time.monotonic()
+            if position == self.last_page[0]:
+                return self.last_page[1]
+            if position != self.position:
+                self.seek(position)
+            page = self.rows.fetchmany(min(self.batch_size, max(0, self.total - position)))
+            self.position = position + len(page)
+            self.last_page = (position, page)
+            return page
+
+    def seek(self, position: int) -> None:
+        limit = self.compiled.limit
+        remaining = None if limit is None else max(0, limit - position)
+        offset = (self.compiled.offset or 0) + position
+        self.rows = self.connection.execute(
+            self.sql + limit_clause(remaining, offset), self.compiled.params
+        )
+        self.position = position
+
+
 class QueryEngine:
     def __init__(self, store: SalesforceStore, schema: Schema, today: Callable[[], date]) -> None:
         self.store = store
         self.schema = schema
         self.today = today
-        self._cursors: OrderedDict[str, Cursor] = OrderedDict()
+        self.readers = ReadConnections(store.path)
+        self._cursors: OrderedDict[str, tuple[Cursor, Callable[[], None]]] = OrderedDict()
         self._lock = threading.Lock()
         self._locator_numbers = itertools.count(1)
 
@@ -64,98 +153,106 @@ class QueryEngine:
     ) -> dict[str, Any]:
         compiled = compile_query(soql.parse(text), self.schema, self.today())
         where = compiled.filtered_where(include_deleted)
-        if compiled.kind == "count":
-            return {"totalSize": self.count(compiled, where), "done": True, "records": []}
-        if compiled.kind == "aggregate":
-            return self.aggregate(compiled, where)
-        rowids = self.snapshot(compiled, where)
+        connection = self.readers.take()
+        try:
+            connection.execute("BEGIN")
+            total = self.count(connection, compiled, where)
+        except BaseException:
+            self.readers.give_back(connection)
+            raise
+        if compiled.kind != "records":
+            try:
+                return self.counted_answer(connection, compiled, where, total)
+            finally:
+                self.readers.give_back(connection)
+        sql = select_sql(compiled, where)
+        rows = connection.execute(
+            sql + limit_clause(compiled.limit, compiled.offset or 0), compiled.params
+        )
         endpoint = "queryAll" if include_deleted else "query"
-        cursor = Cursor(compiled, rowids, batch_size, endpoint)
-        return self.page(cursor, 0, self.open_locator(cursor), version)
+        cursor = Cursor(compiled, sql, total, batch_size, endpoint, connection, rows)
+        locator = self.open_locator(cursor)
+        return self.page(cursor, 0, locator, version)
 
     def more(self, locator: str, batch_size: int | None, version: str) -> dict[str, Any]:
         cursor_id, _, position_text = locator.partition("-")
         with self._lock:
-            cursor = self._cursors.get(cursor_id)
-        if cursor is None or not position_text.isdigit():
+            entry = self._cursors.get(cursor_id)
+        if entry is None or not position_text.isdigit():
             raise SalesforceApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        cursor = entry[0]
         if batch_size is not None:
             cursor.batch_size = batch_size
         return self.page(cursor, int(position_text), cursor_id, version)
 
+    def close(self) -> None:
+        with self._lock:
+            entries = list(self._cursors.values())
+            self._cursors.clear()
+        for _, release in entries:
+            release()
+        self.readers.close()
+
     # ---- SQL --------------------------------------------------------------------------------
-    def count(self, compiled: CompiledQuery, where: str) -> int:
+    def count(self, connection: sqlite3.Connection, compiled: CompiledQuery, where: str) -> int:
         sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {compiled.from_sql} WHERE {where}"
-        sql += _limit_clause(compiled) + ")"
-        row = self.store.read_one(sql, compiled.params)
+        sql += limit_clause(compiled.limit, compiled.offset or 0) + ")"
+        row = connection.execute(sql, compiled.params).fetchone()
         return int(row[0]) if row else 0
 
-    def aggregate(self, compiled: CompiledQuery, where: str) -> dict[str, Any]:
+    def counted_answer(
+        self, connection: sqlite3.Connection, compiled: CompiledQuery, where: str, total: int
+    ) -> dict[str, Any]:
+        if compiled.kind == "count":
+            return {"totalSize": total, "done": True, "records": []}
         expressions = ", ".join(column.sql for column in compiled.columns)
-        row = self.store.read_one(
+        row = connection.execute(
             f"SELECT {expressions} FROM {compiled.from_sql} WHERE {where}", compiled.params
-        )
+        ).fetchone()
         record: dict[str, Any] = {"attributes": {"type": "AggregateResult"}}
         for alias, value in zip(compiled.aggregate_aliases, row or (), strict=False):
             record[alias] = value
         return {"totalSize": 1, "done": True, "records": [record]}
 
-    def snapshot(self, compiled: CompiledQuery, where: str) -> array:
-        sql = (
-            f"SELECT {BASE_ALIAS}.rowid FROM {compiled.from_sql} WHERE {where} "
-            f"ORDER BY {compiled.order_sql}{_limit_clause(compiled)}"
-        )
-        with self.store.transaction() as connection:
-            rows = connection.execute(sql, compiled.params)
-            return array("q", (rowid for (rowid,) in rows))
-
-    def fetch_rows(self, compiled: CompiledQuery, rowids: list[int]) -> list[tuple[Any, ...]]:
-        if not rowids:
-            return []
-        selected = [f"{BASE_ALIAS}.rowid"]
-        for column in compiled.columns:
-            selected.append(column.sql)
-            if column.relationship_id_sql:
-                selected.append(column.relationship_id_sql)
-        marks = ", ".join("?" for _ in rowids)
-        sql = (
-            f"SELECT {', '.join(selected)} FROM {compiled.from_sql} "
-            f"WHERE {BASE_ALIAS}.rowid IN ({marks})"
-        )
-        by_rowid = {row[0]: row[1:] for row in self.store.read(sql, rowids)}
-        return [by_rowid[rowid] for rowid in rowids if rowid in by_rowid]
-
-    # ---- pages ------------------------------------------------------------------------------
+    # ---- cursors and pages ------------------------------------------------------------------
     def open_locator(self, cursor: Cursor) -> str:
         locator = make_id(LOCATOR_PREFIX, next(self._locator_numbers))[:15]
+
+        def release() -> None:
+            with cursor.lock:
+                cursor.rows.close()
+                self.readers.give_back(cursor.connection)
+
+        stale: list[Callable[[], None]] = []
         with self._lock:
-            self._cursors[locator] = cursor
-            while len(self._cursors) > MAX_OPEN_CURSORS:
-                self._cursors.popitem(last=False)
+            self._cursors[locator] = (cursor, release)
+            idle_since = time.monotonic() - CURSOR_IDLE_SECONDS
+            for key, (open_cursor, closer) in list(self._cursors.items()):
+                if len(self._cursors) > MAX_OPEN_CURSORS or open_cursor.touched < idle_since:
+                    del self._cursors[key]
+                    stale.append(closer)
+        for closer in stale:
+            closer()
         return locator
 
+    def finish(self, locator: str) -> None:
+        with self._lock:
+            entry = self._cursors.pop(locator, None)
+        if entry is not None:
+            entry[1]()
+
     def page(self, cursor: Cursor, position: int, locator: str, version: str) -> dict[str, Any]:
-        stop = min(position + cursor.batch_size, len(cursor.rowids))
-        rows = self.fetch_rows(cursor.compiled, list(cursor.rowids[position:stop]))
-        records = [render_record(cursor.compiled, row, version) for row in rows]
-        total = len(cursor.rowids)
-        answer: dict[str, Any] = {"totalSize": total, "done": stop >= total}
-        if not answer["done"]:
+        rows = cursor.read(position)
+        stop = position + len(rows)
+        answer: dict[str, Any] = {"totalSize": cursor.total, "done": stop >= cursor.total}
+        if answer["done"]:
+            self.finish(locator)
+        else:
             answer["nextRecordsUrl"] = (
                 f"/services/data/v{version}/{cursor.endpoint}/{locator}-{stop}"
             )
-        else:
-            with self._lock:
-                self._cursors.pop(locator, None)
-        answer["records"] = records
+        answer["records"] = [render_record(cursor.compiled, row, version) for row in rows]
         return answer
-
-
-def _limit_clause(compiled: CompiledQuery) -> str:
-    if compiled.limit is None and compiled.offset is None:
-        return ""
-    limit = compiled.limit if compiled.limit is not None else -1
-    return f" LIMIT {int(limit)} OFFSET {int(compiled.offset or 0)}"
 
 
 def record_url(version: str, sobject: str, record_id: str) -> str:
@@ -211,3 +308,6 @@ def _set_related(
 def _concrete_type(compiled: CompiledQuery, related_id: str) -> str:
     prefixes = {"005": "User", "00G": "Group", "00Q": "Lead", "003": "Contact"}
     return prefixes.get(str(related_id)[:3], compiled.sobject.name)
+
+
+__all__ = ["BASE_ALIAS", "QueryEngine", "batch_size_from", "record_url"]

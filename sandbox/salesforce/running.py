@@ -174,6 +174,7 @@ class RunningSalesforce:
     def stop(self) -> None:
         self.server.stop()
         self.stop_outbound()
+        self.emulator.queries.close()
         self.store.close()
         if self._workdir is not None:
             self._workdir.cleanup()

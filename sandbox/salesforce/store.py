@@ -8,6 +8,7 @@ uses to snapshot result sets for `nextRecordsUrl` paging.
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -58,10 +59,12 @@ class SalesforceStore:
 
     def __init__(self, schema: Schema, path: Path | None = None) -> None:
         self.schema = schema
-        self.path = path
+        # Always a file: query cursors read WAL snapshots through their own connections.
+        self._tempdir = None if path else tempfile.TemporaryDirectory(prefix="leadq-sf-store-")
+        self.path = path or Path(self._tempdir.name) / "org.db"  # type: ignore[union-attr]
         self._lock = threading.RLock()
         self._connection = sqlite3.connect(
-            str(path) if path else ":memory:", check_same_thread=False, isolation_level=None
+            str(self.path), check_same_thread=False, isolation_level=None
         )
         self._configure()
         self._create_tables()
@@ -69,7 +72,7 @@ class SalesforceStore:
 
     def _configure(self) -> None:
         for pragma in (
-            "PRAGMA journal_mode=WAL" if self.path else "PRAGMA journal_mode=MEMORY",
+            "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=OFF",
             "PRAGMA temp_store=MEMORY",
             "PRAGMA cache_size=-262144",
@@ -118,6 +121,8 @@ class SalesforceStore:
     def close(self) -> None:
         with self._lock:
             self._connection.close()
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
 
     # ---- records ----------------------------------------------------------------------------
     def sobject(self, name: str) -> SObjectDef:

@@ -13,7 +13,6 @@ from typing import Any
 from sandbox.salesforce.errors import SalesforceApiError
 from sandbox.salesforce.schema import TEXT_TYPES, FieldDef
 
-STORED_DATETIME = "%Y-%m-%dT%H:%M:%S.{ms}+0000"
 DATETIME_PATTERN = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
     r"(Z|[+-]\d{2}:?\d{2})?$"
@@ -24,9 +23,12 @@ def stored_datetime(moment: datetime) -> str:
     """The canonical UTC text of a datetime (naive datetimes are taken as UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    milliseconds = f"{moment.microsecond // 1000:03d}"
-    return moment.strftime(STORED_DATETIME.replace("{ms}", milliseconds))
+    elif moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}+0000"
+    )
 
 
 def parse_datetime_text(text: str) -> datetime | None:

@@ -413,6 +413,42 @@ def test_query_all_follows_next_records_url_in_pages_of_the_requested_batch_size
     assert re.fullmatch(r"/services/data/v59\.0/query/01g[0-9A-Za-z]{12}-200", pages[1].path)
 
 
+def test_records_written_while_paging_neither_repeat_nor_vanish_from_an_open_query(
+    sf: Salesforce,
+) -> None:
+    soql = "SELECT Id FROM Lead WHERE IsConverted = false ORDER BY SystemModstamp"
+    batch = {"Sforce-Query-Options": "batchSize=200"}
+    page = sf.query(soql, headers=batch)
+    seen = [record["Id"] for record in page["records"]]
+    total = page["totalSize"]
+    later = sf.query(f"{soql} LIMIT 5 OFFSET 300")["records"]
+    moved = [*seen[:5], *(record["Id"] for record in later)]
+    sf.restful("composite/sobjects", method="PATCH", headers=NO_AUTO_ASSIGN,
+               json=collection([lead_update(lead_id, Title="Moved") for lead_id in moved]))
+    while not page["done"]:
+        page = sf.query_more(page["nextRecordsUrl"], identifier_is_url=True, headers=batch)
+        seen.extend(record["Id"] for record in page["records"])
+    assert len(seen) == len(set(seen)) == total
+
+
+def test_a_page_asked_for_again_is_served_again(sf: Salesforce) -> None:
+    batch = {"Sforce-Query-Options": "batchSize=200"}
+    first = sf.query("SELECT Id FROM Lead ORDER BY Id", headers=batch)
+    second = sf.query_more(first["nextRecordsUrl"], identifier_is_url=True, headers=batch)
+    again = sf.query_more(first["nextRecordsUrl"], identifier_is_url=True, headers=batch)
+    assert again["records"] == second["records"]
+    locator = first["nextRecordsUrl"].rsplit("-", 1)[0]
+    rewound = sf.query_more(f"{locator}-100", identifier_is_url=True, headers=batch)
+    assert rewound["records"][:100] == first["records"][100:]
+    assert rewound["records"][100:] == second["records"][:100]
+
+
+def test_an_unknown_query_locator_answers_400_invalid_query_locator(sf: Salesforce) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as failure:
+        sf.query_more("01g5g0000000zzz-2000")
+    assert error_code(failure.value) == "INVALID_QUERY_LOCATOR"
+
+
 def test_batch_sizes_below_200_are_raised_to_200(sf: Salesforce) -> None:
     first = sf.query("SELECT Id FROM Lead", headers={"Sforce-Query-Options": "batchSize=50"})
     assert len(first["records"]) == 200
