@@ -228,6 +228,39 @@ class CsvMapping(Section):
         return columns
 
 
+class Predictive(Section):
+    """An optional learned probability of converting, written beside the score.
+
+    probability = 1 / (1 + exp(-(intercept + points / points_per_logit))), where `points` is the
+    sum of the lead's rule points before the fit and engagement clamps. `leadq learn` fits both
+    numbers; the rules that add the most points are the probability's reasons.
+    """
+
+    field: str = Field(default="leadq_probability", min_length=1)
+    reasons_field: str | None = "leadq_probability_reasons"
+    intercept: float
+    points_per_logit: float = Field(gt=0)
+    reasons_top: int = Field(default=3, ge=1, le=20)
+
+
+class Learning(Section):
+    """What `leadq learn` may try beyond the model's own rules, and what it must never use."""
+
+    fields: list[str] = Field(default_factory=list, description="Extra lead fields to try")
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="Fields learn must never use, e.g. ones known only after the outcome",
+    )
+
+    @field_validator("fields", "exclude")
+    @classmethod
+    def _known_paths(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if not is_known_lead_path(path):
+                raise ValueError(f"unknown lead field {path!r}{_suggestion(path, lead_paths())}")
+        return paths
+
+
 class ScoringModel(Section):
     name: str = Field(min_length=1)
     description: str | None = None
@@ -240,11 +273,16 @@ class ScoringModel(Section):
     score: Score = Score()
     output: Output = Output()
     csv: CsvMapping = CsvMapping()
+    predictive: Predictive | None = None
+    learn: Learning = Learning()
 
     @property
     def version(self) -> str:
         """Content hash: the same rules give the same version, however the YAML is laid out."""
-        scoring_part = self.model_dump(mode="json", exclude={"csv", "description"}, by_alias=True)
+        unscored = {"csv", "description", "learn"}
+        if self.predictive is None:
+            unscored.add("predictive")  # models without one keep the version they had
+        scoring_part = self.model_dump(mode="json", exclude=unscored, by_alias=True)
         canonical = json.dumps(scoring_part, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
