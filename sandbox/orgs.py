@@ -65,7 +65,7 @@ from itertools import chain, count
 from operator import itemgetter
 from typing import Generic, Literal, TypeVar
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 # --------------------------------------------------------------------------------------------
 # Records
@@ -171,13 +171,13 @@ class OrgSpec:
 _OWNER, _COMPANY, _PERSON, _SIMULATION, _ORG = 1, 2, 3, 4, 5
 
 
-class _Weighted(Generic[T]):
+class _Weighted(Generic[_T]):
     """A fixed table of values with relative weights, picked by one uniform draw."""
 
     __slots__ = ("_cumulative", "_total", "values")
 
-    def __init__(self, weighted: Sequence[tuple[T, float]]) -> None:
-        self.values: tuple[T, ...] = tuple(value for value, _ in weighted)
+    def __init__(self, weighted: Sequence[tuple[_T, float]]) -> None:
+        self.values: tuple[_T, ...] = tuple(value for value, _ in weighted)
         running, cumulative = 0.0, []
         for _, weight in weighted:
             running += weight
@@ -185,7 +185,7 @@ class _Weighted(Generic[T]):
         self._cumulative = tuple(cumulative)
         self._total = running
 
-    def at(self, uniform: float) -> T:
+    def at(self, uniform: float) -> _T:
         return self.values[bisect_right(self._cumulative, uniform * self._total)]
 
 
@@ -206,10 +206,10 @@ class _Draws:
     def __init__(self, uniform: Callable[[], float]) -> None:
         self.random = uniform
 
-    def pick(self, table: _Weighted[T]) -> T:
+    def pick(self, table: _Weighted[_T]) -> _T:
         return table.at(self.random())
 
-    def choose(self, values: Sequence[T]) -> T:
+    def choose(self, values: Sequence[_T]) -> _T:
         return values[int(self.random() * len(values))]
 
     def below(self, bound: int) -> int:
@@ -291,7 +291,7 @@ class _Permutation:
 VENDOR_DOMAIN = "acme-saas.example"
 VENDOR_SITE = f"https://{VENDOR_DOMAIN}"
 
-INDUSTRY_FIT: dict[str, float] = {
+_INDUSTRY_FIT: dict[str, float] = {
     "Software": 1.0,
     "Financial Services": 0.7,
     "Telecommunications": 0.4,
@@ -337,7 +337,7 @@ _REVENUE_PER_EMPLOYEE: dict[str, float] = {
     "Nonprofit": 70_000,
 }
 
-COUNTRY_FIT: dict[str, float] = {
+_COUNTRY_FIT: dict[str, float] = {
     "US": 0.4,
     "GB": 0.3,
     "CA": 0.3,
@@ -412,7 +412,7 @@ _COMPANY_NOUNS = (
     "Insurance", "Studios", "Supply", "Pharma", "Telecom", "Academy",
 )
 
-FIRST_NAMES = (
+_FIRST_NAMES = (
     "James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "David",
     "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas",
     "Sarah", "Charles", "Karen", "Daniel", "Nancy", "Matthew", "Lisa", "Anthony", "Betty",
@@ -425,7 +425,7 @@ FIRST_NAMES = (
     "Mei", "Javier", "Lucía", "Mohammed", "Fatima", "Omar", "Aisha", "Chen", "Ling", "Kwame",
     "Amara", "Dmitri", "Elena", "Siobhan", "Connor", "Zoe", "Ethan",
 )
-LAST_NAMES = (
+_LAST_NAMES = (
     "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
     "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Taylor", "Moore",
     "Jackson", "Martin", "Lee", "Thompson", "White", "Harris", "Clark", "Lewis", "Robinson",
@@ -563,9 +563,9 @@ def _build_title_fit() -> dict[str, float]:
     return fit
 
 
-TITLE_FIT = _build_title_fit()
-_FIRST_NAME_SLUGS = tuple(_ascii_slug(name) for name in FIRST_NAMES)
-_LAST_NAME_SLUGS = tuple(_ascii_slug(name) for name in LAST_NAMES)
+_TITLE_FIT = _build_title_fit()
+_FIRST_NAME_SLUGS = tuple(_ascii_slug(name) for name in _FIRST_NAMES)
+_LAST_NAME_SLUGS = tuple(_ascii_slug(name) for name in _LAST_NAMES)
 
 _SOURCES = _Weighted(
     [
@@ -684,11 +684,11 @@ def _size_fit(employees: int) -> float:
 
 
 def _hidden_fit(title: str, email_domain: str, country: str, company: SynthCompany | None) -> float:
-    fit = TITLE_FIT.get(title, 0.0) + COUNTRY_FIT.get(country, -0.2)
+    fit = _TITLE_FIT.get(title, 0.0) + _COUNTRY_FIT.get(country, -0.2)
     if company is None:
         fit += _NO_COMPANY_FIT
     else:
-        fit += INDUSTRY_FIT[company.industry] + _size_fit(company.employees)
+        fit += _INDUSTRY_FIT[company.industry] + _size_fit(company.employees)
     if email_domain in COMPETITOR_DOMAINS:
         fit += _COMPETITOR_PENALTY
     elif email_domain.endswith(".edu"):
@@ -951,7 +951,7 @@ class SynthOrg:
             _COMPANY,
         )
         self._person_names = _Permutation(
-            _names_needed(self.person_count, len(FIRST_NAMES) * len(LAST_NAMES)),
+            _names_needed(self.person_count, len(_FIRST_NAMES) * len(_LAST_NAMES)),
             spec.seed,
             _PERSON,
         )
@@ -983,7 +983,7 @@ class SynthOrg:
 
     def _person_owner(self, number: int, *, active: bool) -> SynthOwner:
         rng = _digest_draws(self.spec.seed, _OWNER, number)
-        first, last = rng.choose(FIRST_NAMES), rng.choose(LAST_NAMES)
+        first, last = rng.choose(_FIRST_NAMES), rng.choose(_LAST_NAMES)
         return SynthOwner(
             key=_owner_key(number),
             email=f"{_ascii_slug(first)}.{_ascii_slug(last)}{number}@{VENDOR_DOMAIN}",
@@ -1112,9 +1112,9 @@ class SynthOrg:
 
     def _person_name(self, index: int, rng: _Draws) -> tuple[str, str, str]:
         slot = self._person_names(index)
-        slot, first_at = divmod(slot, len(FIRST_NAMES))
-        cycle, last_at = divmod(slot, len(LAST_NAMES))
-        first, last = FIRST_NAMES[first_at], LAST_NAMES[last_at]
+        slot, first_at = divmod(slot, len(_FIRST_NAMES))
+        cycle, last_at = divmod(slot, len(_LAST_NAMES))
+        first, last = _FIRST_NAMES[first_at], _LAST_NAMES[last_at]
         given, family = _FIRST_NAME_SLUGS[first_at], _LAST_NAME_SLUGS[last_at]
         roll = rng.random()
         if roll < 0.75:
