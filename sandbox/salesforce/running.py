@@ -132,6 +132,21 @@ class RunningSalesforce:
     def session(self) -> requests.Session:
         return sandbox_session(self.base_url, self.ca_pem)
 
+    def connection_details(self) -> dict[str, str]:
+        """What a person needs to point a client at the sandbox (for the CLI to print)."""
+        return {
+            "base_url": self.base_url,
+            "instance_url": self.instance_url,
+            "ca_pem": str(self.ca_pem),
+            "username": self.username,
+            "password": self.password,
+            "security_token": self.security_token,
+            "consumer_key": self.consumer_key,
+            "consumer_secret": self.consumer_secret,
+            "my_domain": self.my_domain,
+            "organization_id": self.organization_id,
+        }
+
     @cached_property
     def jwt_private_key_pem(self) -> str:
         """A private key whose public half the emulator trusts for JWT bearer logins."""

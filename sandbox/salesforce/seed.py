@@ -359,8 +359,17 @@ def seed_org(
 ) -> SeedSummary:
     """Stream a synthetic org into the store; returns how many rows each sObject received."""
     started = time.perf_counter()
+    with store.bulk_load():
+        summary = seed_everything(store, org, now or org.spec.now, progress)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def seed_everything(
+    store: SalesforceStore, org: SynthOrg, moment: datetime,
+    progress: Callable[[int], None] | None,
+) -> SeedSummary:
     summary = SeedSummary()
-    moment = now or org.spec.now
     owners = seed_owners(store, org, moment, summary)
     accounts = seed_companies(store, org, owners, summary)
     campaigns = CampaignBook(store, owners.default_id)
@@ -374,7 +383,6 @@ def seed_org(
             if progress:
                 progress(number)
     flush(store, batch, campaigns, summary)
-    summary.seconds = time.perf_counter() - started
     return summary
 
 
