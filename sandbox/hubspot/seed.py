@@ -123,6 +123,26 @@ def seed_org(
     progress: Callable[[int], None] | None = None,
 ) -> SeedReport:
     started = time.perf_counter()
+    with store.bulk_load():
+        counts = _load(store, org, portal_id, chunk_size, progress)
+    return SeedReport(
+        owners=len(org.owners),
+        companies=org.company_count,
+        contacts=counts[0],
+        engagements=counts[1],
+        activities=counts[2],
+        seconds=time.perf_counter() - started,
+        db_bytes=store.size_bytes(),
+    )
+
+
+def _load(
+    store: HubSpotStore,
+    org: SynthOrg,
+    portal_id: int,
+    chunk_size: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[int, int, int]:
     store.replace_owners(owner_row(owner, org) for owner in org.owners)
     company_ids = store.allocate_ids(org.company_count)
     for companies in _chunks(org.companies(), chunk_size * 4):
@@ -153,15 +173,7 @@ def seed_org(
         activities += len(rendered.rows)
         if progress:
             progress(contacts)
-    return SeedReport(
-        owners=len(org.owners),
-        companies=org.company_count,
-        contacts=contacts,
-        engagements=engagements,
-        activities=activities,
-        seconds=time.perf_counter() - started,
-        db_bytes=store.size_bytes(),
-    )
+    return contacts, engagements, activities
 
 
 def owner_row(owner: SynthOwner, org: SynthOrg) -> OwnerRow:

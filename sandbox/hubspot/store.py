@@ -46,12 +46,6 @@ CREATE TABLE IF NOT EXISTS records (
     source_key TEXT,
     props TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_by_type ON records(type, archived, id);
-CREATE INDEX IF NOT EXISTS records_by_modified ON records(type, archived, updated_ms, id);
-CREATE UNIQUE INDEX IF NOT EXISTS records_by_email ON records(email)
-    WHERE email IS NOT NULL AND archived = 0;
-CREATE INDEX IF NOT EXISTS records_by_source_key ON records(source_key)
-    WHERE source_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS associations (
     from_type TEXT NOT NULL,
     from_id INTEGER NOT NULL,
@@ -71,8 +65,6 @@ CREATE TABLE IF NOT EXISTS activities (
     campaign TEXT,
     subject TEXT
 );
-CREATE INDEX IF NOT EXISTS activities_by_contact ON activities(contact_id, occurred_ms);
-CREATE INDEX IF NOT EXISTS activities_by_time ON activities(occurred_ms);
 CREATE TABLE IF NOT EXISTS owners (
     id INTEGER PRIMARY KEY,
     email TEXT NOT NULL,
@@ -99,6 +91,17 @@ CREATE TABLE IF NOT EXISTS custom_groups (
     PRIMARY KEY (object_type, name)
 );
 """
+
+# Secondary indexes, by name: dropped while a fresh store is bulk-loaded, then built once.
+_INDEXES = {
+    "records_by_type": "ON records(type, archived, id)",
+    "records_by_modified": "ON records(type, archived, updated_ms, id)",
+    "records_by_email": "ON records(email) WHERE email IS NOT NULL AND archived = 0",
+    "records_by_source_key": "ON records(source_key) WHERE source_key IS NOT NULL",
+    "activities_by_contact": "ON activities(contact_id, occurred_ms)",
+    "activities_by_time": "ON activities(occurred_ms)",
+}
+_UNIQUE_INDEXES = frozenset({"records_by_email"})
 
 _RECORD_COLUMNS = "id, type, created_ms, updated_ms, archived, archived_ms, props"
 
@@ -212,6 +215,7 @@ class HubSpotStore:
         ):
             self._db.execute(pragma)
         self._db.executescript(_SCHEMA)
+        self._create_indexes()
         self._db.create_function("hs_contains_token", 2, contains_token, deterministic=True)
         self._next_id = self._scalar("SELECT coalesce(max(id), 0) + 1 FROM records") or 1
         self._definitions: dict[str, dict[str, PropertyDefinition]] = {}
@@ -242,6 +246,26 @@ class HubSpotStore:
             self._depth -= 1
             if outermost:
                 self._db.execute("COMMIT")
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Load an empty store without maintaining indexes row by row; build them at the end."""
+        with self._lock:
+            empty = not self._scalar("SELECT count(*) FROM records")
+            if empty:
+                for name in _INDEXES:
+                    self._db.execute(f"DROP INDEX IF EXISTS {name}")
+            try:
+                yield
+            finally:
+                if empty:
+                    self._create_indexes()
+
+    def _create_indexes(self) -> None:
+        for name, definition in _INDEXES.items():
+            unique = "UNIQUE " if name in _UNIQUE_INDEXES else ""
+            self._db.execute(f"CREATE {unique}INDEX IF NOT EXISTS {name} {definition}")
+        self._db.execute("ANALYZE")
 
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self._lock:
