@@ -47,22 +47,28 @@ def table_ddl(sobject: SObjectDef) -> str:
     return f"CREATE TABLE IF NOT EXISTS {sobject.table} ({columns})"
 
 
-def indexed_fields(sobject: SObjectDef) -> list[str]:
-    return [
-        field.name for field in sobject.fields
+def indexes(sobject: SObjectDef) -> dict[str, tuple[str, ...]]:
+    """Index name → columns. (IsDeleted, SystemModstamp) serves the incremental pull and makes
+    the COUNT behind every query's totalSize an index-only scan."""
+    found = {
+        f"ix_{sobject.name}_{field.name}": (field.name,)
+        for field in sobject.fields
         if field.type == "reference" or field.name in INDEXED_FIELDS
-    ]
+    }
+    found[f"ix_{sobject.name}_live_modstamp"] = ("IsDeleted", "SystemModstamp")
+    return found
 
 
 def index_ddl(sobject: SObjectDef) -> list[str]:
-    return [
-        f'CREATE INDEX IF NOT EXISTS "ix_{sobject.name}_{name}" ON {sobject.table} ("{name}")'
-        for name in indexed_fields(sobject)
-    ]
+    statements = []
+    for name, columns in indexes(sobject).items():
+        quoted = ", ".join(f'"{column}"' for column in columns)
+        statements.append(f'CREATE INDEX IF NOT EXISTS "{name}" ON {sobject.table} ({quoted})')
+    return statements
 
 
 def drop_index_ddl(sobject: SObjectDef) -> list[str]:
-    return [f'DROP INDEX IF EXISTS "ix_{sobject.name}_{name}"' for name in indexed_fields(sobject)]
+    return [f'DROP INDEX IF EXISTS "{name}"' for name in indexes(sobject)]
 
 
 class SalesforceStore:
@@ -106,6 +112,8 @@ class SalesforceStore:
             for sobject in self.schema.objects:
                 for statement in drop_index_ddl(sobject):
                     connection.execute(statement)
+        with self._lock:
+            self._connection.execute("PRAGMA journal_mode=OFF")
         try:
             yield
         finally:
@@ -114,6 +122,8 @@ class SalesforceStore:
                     for statement in index_ddl(sobject):
                         connection.execute(statement)
                 connection.execute("ANALYZE")
+            with self._lock:
+                self._connection.execute("PRAGMA journal_mode=WAL")
 
     def _highest_id_number(self) -> int:
         highest = 0
