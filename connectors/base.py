@@ -1,0 +1,77 @@
+"""The protocol every CRM connector implements.
+
+A connector reads in pages and batches only — never one request per lead — and returns canonical
+records (connectors/records.py). Writes go out in the CRM's largest batch and come back as one
+`WriteResult` per lead. `stats` counts every request and retry for the run report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from connectors.records import Activity, Lead, LeadUpdate, Outcome, Owner, WriteResult
+from connectors.retry import RequestStats
+
+CrmKind = Literal["hubspot", "salesforce"]
+
+
+@dataclass(frozen=True)
+class LeadPage:
+    """One page of changed leads, and the cursor to resume from after it is handled."""
+
+    leads: list[Lead]
+    cursor: datetime | None
+
+
+@dataclass(frozen=True)
+class OutputField:
+    """A field leadq writes: its CRM name, a label for people, and its type."""
+
+    name: str
+    label: str
+    type: Literal["number", "string", "datetime", "enumeration"]
+    options: tuple[str, ...] = ()
+
+
+@dataclass
+class FieldsReport:
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # could not be created: the admin must
+
+
+class Connector(Protocol):
+    crm: CrmKind
+    stats: RequestStats
+    write_batch_size: int
+
+    def pull_changed(self, since: datetime | None) -> Iterator[LeadPage]:
+        """Leads created or changed after `since` (all when None), oldest first, in pages."""
+        ...
+
+    def read_leads(self, ids: Sequence[str]) -> list[Lead]:
+        """The named leads with their companies, in batches; unknown ids are left out."""
+        ...
+
+    def pull_activities(self, leads: Sequence[Lead], since: datetime | None) -> list[Activity]:
+        """The activities of these leads (after `since`, if given), in batches."""
+        ...
+
+    def list_owners(self) -> list[Owner]:
+        """Every owner, inactive ones and queues marked."""
+        ...
+
+    def pull_outcomes(self, since: datetime | None) -> Iterator[Outcome]:
+        """Conversions (and non-conversions) for backtest and learn."""
+        ...
+
+    def write(self, updates: Sequence[LeadUpdate]) -> list[WriteResult]:
+        """Write in batches of `write_batch_size`; one result per update, in order."""
+        ...
+
+    def ensure_fields(self, fields: Sequence[OutputField]) -> FieldsReport:
+        """Create leadq's output fields where the CRM allows it; report what is missing."""
+        ...

@@ -1,0 +1,221 @@
+"""One retry policy and one client-side rate limiter for every CRM call.
+
+Connectors translate their client's exceptions into `TransientError` (worth retrying: 429,
+REQUEST_LIMIT_EXCEEDED, 5xx, timeouts, dropped connections, UNABLE_TO_LOCK_ROW) or a permanent
+`ConnectorError`; `CallPolicy.call` then retries the transient ones with exponential backoff and
+jitter, honouring `Retry-After` or the rate-limit window, within a total time budget. A rolling-
+window limiter in front of every request keeps us under the CRM's limit, so 429s are rare rather
+than routine. Every request and retry is counted for the run report.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+T = TypeVar("T")
+SHORTEST_PAUSE = 0.001  # seconds: float error must not turn a wait into a busy loop
+
+
+class ConnectorError(Exception):
+    """A CRM problem a RevOps admin must fix; the message says what to do."""
+
+
+class AuthenticationError(ConnectorError):
+    pass
+
+
+class PermissionDeniedError(ConnectorError):
+    pass
+
+
+class MissingFieldError(ConnectorError):
+    pass
+
+
+class RecordNotFoundError(ConnectorError):
+    pass
+
+
+class RetriesExhaustedError(ConnectorError):
+    pass
+
+
+class TransientError(Exception):
+    """A failure worth retrying; `retry_after` is the server's hint in seconds, if any."""
+
+    def __init__(self, message: str, retry_after: float | None = None, kind: str = "error") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.kind = kind  # rate_limited | server_error | timeout | connection | record_lock
+
+
+@dataclass
+class RequestStats:
+    """What a run cost: requests by kind, retries by cause, waits."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    retries: Counter[str] = field(default_factory=Counter)
+    throttled_seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count_request(self, kind: str) -> None:
+        with self._lock:
+            self.requests[kind] += 1
+
+    def count_retry(self, cause: str) -> None:
+        with self._lock:
+            self.retries[cause] += 1
+
+    def count_wait(self, seconds: float) -> None:
+        with self._lock:
+            self.throttled_seconds += seconds
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    @property
+    def total_retries(self) -> int:
+        return sum(self.retries.values())
+
+
+class RollingWindowLimiter:
+    """Blocks until a request fits in `max_requests` per `interval_seconds` (a rolling window).
+
+    Leaves `headroom` of the limit unused so clock skew between us and the CRM does not turn into
+    429s. Thread-safe: workers in one process share it.
+    """
+
+    def __init__(
+        self,
+        max_requests: int,
+        interval_seconds: float,
+        headroom: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.capacity = max(1, int(max_requests * (1 - headroom)))
+        self.interval = interval_seconds
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: deque[float] = deque()
+        self._blocked_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait for a slot; return how long we waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._sent and now - self._sent[0] >= self.interval:
+                    self._sent.popleft()
+                if now < self._blocked_until:
+                    pause = self._blocked_until - now
+                elif len(self._sent) < self.capacity:
+                    self._sent.append(now)
+                    return waited
+                else:
+                    pause = max(self.interval - (now - self._sent[0]), SHORTEST_PAUSE)
+            self._sleep(pause)
+            waited += pause
+
+    def pause_for(self, seconds: float) -> None:
+        """The CRM said we are over its limit: hold every caller back for `seconds`."""
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    max_attempts: int = 8
+    budget_seconds: float = 120.0
+    initial_wait: float = 0.5
+    max_wait: float = 30.0
+    jitter: float = 0.5
+
+
+class CallPolicy:
+    """Rate-limit, count and retry calls to one CRM."""
+
+    def __init__(
+        self,
+        limiters: dict[str, RollingWindowLimiter],
+        settings: RetrySettings | None = None,
+        stats: RequestStats | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limiters = limiters
+        self.settings = settings or RetrySettings()
+        self.stats = stats or RequestStats()
+        self._sleep = sleep
+        self._clock = clock
+        self._backoff = wait_exponential_jitter(
+            multiplier=self.settings.initial_wait,
+            max=self.settings.max_wait,
+            jitter=self.settings.jitter,
+        )
+
+    def call(self, kind: str, action: Callable[[], T], limiter: str = "default") -> T:
+        """Run `action` (one HTTP request) under the limiter and the retry policy."""
+        settings = self.settings
+        deadline = self._clock() + settings.budget_seconds
+        retrying = Retrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(settings.max_attempts) | self._past(deadline),
+            wait=lambda state: min(self._wait(state), max(deadline - self._clock(), 0.0)),
+            sleep=self._sleep,
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    self._throttle(limiter)
+                    self.stats.count_request(kind)
+                    return action()
+        except TransientError as error:
+            raise RetriesExhaustedError(
+                f"the CRM kept failing ({error}); gave up after {settings.max_attempts} attempts "
+                f"or {settings.budget_seconds:g} s. Try again later; nothing was lost."
+            ) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _past(self, deadline: float) -> Callable[[RetryCallState], bool]:
+        return lambda _state: self._clock() >= deadline
+
+    def _throttle(self, limiter: str) -> None:
+        for name in dict.fromkeys(("default", limiter)):
+            if name in self.limiters:
+                waited = self.limiters[name].acquire()
+                if waited:
+                    self.stats.count_wait(waited)
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        backoff = self._backoff(state)
+        if isinstance(error, TransientError) and error.retry_after is not None:
+            return max(error.retry_after, 0.0) + min(backoff, self.settings.jitter)
+        return backoff
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        cause = error.kind if isinstance(error, TransientError) else "error"
+        self.stats.count_retry(cause)
+        if isinstance(error, TransientError) and error.kind == "rate_limited" and error.retry_after:
+            for limiter in self.limiters.values():
+                limiter.pause_for(error.retry_after)

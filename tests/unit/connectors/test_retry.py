@@ -1,0 +1,122 @@
+"""The shared retry policy and rate limiter, on a fake clock so nothing really sleeps."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.retry import (
+    CallPolicy,
+    ConnectorError,
+    RetriesExhaustedError,
+    RetrySettings,
+    RollingWindowLimiter,
+    TransientError,
+)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def flaky(failures: list[Exception], result: str = "ok"):
+    def action() -> str:
+        if failures:
+            raise failures.pop(0)
+        return result
+
+    return action
+
+
+def policy(clock: FakeClock, **settings) -> CallPolicy:
+    limiter = RollingWindowLimiter(100, 10.0, clock=clock, sleep=clock.sleep)
+    return CallPolicy(
+        {"default": limiter}, RetrySettings(**settings), sleep=clock.sleep, clock=clock
+    )
+
+
+def test_transient_failures_are_retried_and_counted_by_cause() -> None:
+    clock = FakeClock()
+    calls = policy(clock)
+    failures = [
+        TransientError("503", kind="server_error"),
+        TransientError("reset", kind="connection"),
+    ]
+    assert calls.call("read", flaky(failures)) == "ok"
+    assert calls.stats.requests == {"read": 3}
+    assert calls.stats.retries == {"server_error": 1, "connection": 1}
+
+
+def test_retry_after_is_honoured() -> None:
+    clock = FakeClock()
+    calls = policy(clock, jitter=0.0)
+    calls.call("search", flaky([TransientError("429", retry_after=7.0, kind="rate_limited")]))
+    assert clock.sleeps == [7.0]
+
+
+def test_backoff_grows_exponentially_without_a_hint() -> None:
+    clock = FakeClock()
+    calls = policy(clock, jitter=0.0, initial_wait=1.0)
+    failures = [TransientError("503", kind="server_error") for _ in range(4)]
+    calls.call("read", flaky(failures))
+    assert clock.sleeps == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_permanent_errors_are_not_retried() -> None:
+    clock = FakeClock()
+    calls = policy(clock)
+    with pytest.raises(ConnectorError, match="wrong token"):
+        calls.call("read", flaky([ConnectorError("wrong token")]))
+    assert calls.stats.requests == {"read": 1}
+    assert calls.stats.total_retries == 0
+
+
+def test_giving_up_says_so_and_that_nothing_was_lost() -> None:
+    clock = FakeClock()
+    calls = policy(clock, max_attempts=3)
+    failures = [TransientError("503", kind="server_error") for _ in range(5)]
+    with pytest.raises(RetriesExhaustedError) as caught:
+        calls.call("write", flaky(failures))
+    assert str(caught.value) == (
+        "the CRM kept failing (503); gave up after 3 attempts or 120 s. "
+        "Try again later; nothing was lost."
+    )
+    assert calls.stats.requests == {"write": 3}
+
+
+def test_the_time_budget_stops_retrying() -> None:
+    clock = FakeClock()
+    calls = policy(clock, budget_seconds=10.0, jitter=0.0, initial_wait=4.0)
+    failures = [TransientError("503", kind="server_error") for _ in range(10)]
+    with pytest.raises(RetriesExhaustedError):
+        calls.call("read", flaky(failures))
+    assert clock.sleeps == [4.0, 6.0]  # the second wait is cut to what is left of the budget
+
+
+def test_the_limiter_never_lets_more_than_the_limit_into_any_window() -> None:
+    clock = FakeClock()
+    limiter = RollingWindowLimiter(100, 10.0, headroom=0.05, clock=clock, sleep=clock.sleep)
+    sent = []
+    for _ in range(400):
+        limiter.acquire()
+        sent.append(clock.now)
+        clock.now += 0.01  # the request itself takes 10 ms
+    busiest = max(sum(1 for t in sent if start <= t < start + 10.0) for start in sent)
+    assert busiest == 95
+    rate = len(sent) / (sent[-1] - sent[0] + 0.01)
+    assert rate >= 0.9 * 10  # ≥ 90% of 100 requests / 10 s
+
+
+def test_a_rate_limit_answer_holds_every_caller_back() -> None:
+    clock = FakeClock()
+    limiter = RollingWindowLimiter(100, 10.0, clock=clock, sleep=clock.sleep)
+    limiter.pause_for(3.0)
+    assert limiter.acquire() == 3.0
