@@ -38,7 +38,7 @@ def leads_of(path: Path, **options) -> list:
 
 
 def test_mapped_columns_become_typed_fields_and_the_rest_custom_fields(tmp_path: Path) -> None:
-    path = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail,Plan\nA,\"1,200\",a@x.example,pro\n")
+    path = write(tmp_path / "l.csv", 'Lead ID,Employees,E-mail,Plan\nA,"1,200",a@x.example,pro\n')
     (lead,) = leads_of(path)
     assert lead.id == "A"
     assert lead.company is not None and lead.company.employees == 1200
@@ -59,7 +59,9 @@ def test_a_utf8_file_with_a_bom_reads_its_first_column(tmp_path: Path) -> None:
 
 
 def test_a_cp932_export_from_japanese_excel_reads_with_its_encoding(tmp_path: Path) -> None:
-    path = write(tmp_path / "ja.csv", "Lead ID,Employees,E-mail,会社名\nA,5,a@x.example,富士精機\n", "cp932")
+    path = write(
+        tmp_path / "ja.csv", "Lead ID,Employees,E-mail,会社名\nA,5,a@x.example,富士精機\n", "cp932"
+    )
     (lead,) = leads_of(path, encoding="cp932")
     assert lead.fields == {"会社名": "富士精機"}
 
@@ -137,7 +139,10 @@ def test_scoring_writes_every_input_column_plus_leadqs(tmp_path: Path) -> None:
         "Lead ID,Employees,E-mail,Plan,leadq_score,leadq_fit,leadq_engagement,leadq_grade,"
         "leadq_label,leadq_priority,leadq_stage,leadq_reasons,leadq_model_version"
     )
-    assert lines[1] == f"A,500,a@x,pro,35,60,10,B,B4,5,lead,Big company (+50); Paid plan (+10); Visit (+10),{MODEL.version}"
+    assert (
+        lines[1]
+        == f"A,500,a@x,pro,35,60,10,B,B4,5,lead,Big company (+50); Paid plan (+10); Visit (+10),{MODEL.version}"
+    )
     assert lines[2] == f"B,5,b@x,,0,0,0,F,D4,7,lead,,{MODEL.version}"
     assert (report.leads, report.activities) == (2, 1)
 
