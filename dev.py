@@ -33,7 +33,7 @@ def _install() -> None:
         return
     print("dev.py: installing leadq and its dependencies into .venv", flush=True)
     _run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    _run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[dev,learn]")
+    _run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[dev,learn,aws]")
     if (ROOT / "package.json").exists():
         _run("npm", "ci" if (ROOT / "package-lock.json").exists() else "install", "--silent")
     STAMP.write_bytes(fingerprint)
