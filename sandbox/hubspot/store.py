@@ -23,7 +23,6 @@ from typing import Any
 
 from sandbox.hubspot.schema import (
     OBJECT_TYPES,
-    ObjectType,
     Option,
     PropertyDefinition,
     PropertyGroup,
@@ -567,10 +566,6 @@ class HubSpotStore:
         rows = self._rows("SELECT * FROM owners WHERE id = ?", (owner_id,))
         return _owner(rows[0]) if rows else None
 
-    def owner_by_source_key(self, key: str) -> OwnerRow | None:
-        rows = self._rows("SELECT * FROM owners WHERE source_key = ?", (key,))
-        return _owner(rows[0]) if rows else None
-
     def size_bytes(self) -> int:
         with self._lock:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -612,6 +607,3 @@ def _definition_from_json(body: dict[str, Any]) -> PropertyDefinition:
     options = tuple(Option(**option) for option in body.pop("options", ()))
     return PropertyDefinition(**body, options=options)
 
-
-def object_type_of(name: str) -> ObjectType:
-    return OBJECT_TYPES[name]
