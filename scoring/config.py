@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -261,6 +261,37 @@ class Learning(Section):
         return paths
 
 
+class PoolMember(Section):
+    owner: str = Field(min_length=1, description="The owner's e-mail address or CRM owner id")
+    weight: float = Field(default=1, gt=0)
+    daily_cap: int | None = Field(default=None, ge=0, description="Overrides the rule's cap")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_owner(cls, data: Any) -> Any:
+        return {"owner": data} if isinstance(data, str) else data
+
+
+class RoutingRule(Section):
+    id: Identifier = Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
+    label: str | None = None
+    when: Condition | None = Field(default=None, description="No condition: every lead")
+    pool: list[PoolMember] = Field(min_length=1)
+    strategy: Literal["round_robin", "least_loaded", "fixed"] = "round_robin"
+    daily_cap: int | None = Field(default=None, ge=0, description="Most new leads per owner a day")
+
+
+class Routing(Section):
+    """Who gets a lead that just qualified and has no human owner."""
+
+    assign_stages: list[str] = Field(default=["mql"], min_length=1)
+    account_owner_first: bool = Field(
+        default=True, description="Keep the owner of the lead's company / matching account"
+    )
+    rules: list[RoutingRule] = Field(default_factory=list)
+    fallback: str | None = Field(default=None, description="Owner or queue when no rule can")
+
+
 class ScoringModel(Section):
     name: str = Field(min_length=1)
     description: str | None = None
@@ -273,6 +304,7 @@ class ScoringModel(Section):
     score: Score = Score()
     output: Output = Output()
     csv: CsvMapping = CsvMapping()
+    routing: Routing | None = None
     predictive: Predictive | None = None
     learn: Learning = Learning()
 
@@ -542,6 +574,16 @@ def check_references(model: ScoringModel) -> Iterator[tuple[Loc, str]]:
             yield from _check_where(rule.where, (*loc, "where"))
     for index, stage in enumerate(model.stages):
         yield from _check_condition(stage.when, ("stages", index, "when"), everything)
+    yield from _check_routing(model, everything)
+
+
+def _check_routing(model: ScoringModel, known: set[str]) -> Iterator[tuple[Loc, str]]:
+    if model.routing is None:
+        return
+    yield from _unique_ids(("routing", "rules"), [rule.id for rule in model.routing.rules])
+    for index, rule in enumerate(model.routing.rules):
+        if rule.when is not None:
+            yield from _check_condition(rule.when, ("routing", "rules", index, "when"), known)
 
 
 def _unique_ids(loc: Loc, ids: list[str]) -> Iterator[tuple[Loc, str]]:
