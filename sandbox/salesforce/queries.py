@@ -28,7 +28,7 @@ from sandbox.salesforce.errors import SalesforceApiError
 from sandbox.salesforce.ids import make_id
 from sandbox.salesforce.schema import Schema
 from sandbox.salesforce.store import SalesforceStore
-from sandbox.salesforce.translate import BASE_ALIAS, Column, CompiledQuery, compile_query
+from sandbox.salesforce.translate import Column, CompiledQuery, compile_query
 from sandbox.salesforce.values import render
 
 DEFAULT_BATCH = 2000
@@ -309,5 +309,3 @@ def _concrete_type(compiled: CompiledQuery, related_id: str) -> str:
     prefixes = {"005": "User", "00G": "Group", "00Q": "Lead", "003": "Contact"}
     return prefixes.get(str(related_id)[:3], compiled.sobject.name)
 
-
-__all__ = ["BASE_ALIAS", "QueryEngine", "batch_size_from", "record_url"]

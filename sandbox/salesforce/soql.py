@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, timedelta
 
 from sandbox.salesforce.errors import SalesforceApiError
 from sandbox.salesforce.values import parse_datetime_text
@@ -454,8 +454,6 @@ def unescape(body: str) -> str:
 
 def relative_range(relative: RelativeDate, today: date) -> tuple[date, date]:
     """[first day, day after the last day) of a relative date literal."""
-    from datetime import timedelta
-
     day = timedelta(days=1)
     if relative.name == "today":
         return today, today + day
@@ -470,5 +468,3 @@ def relative_range(relative: RelativeDate, today: date) -> tuple[date, date]:
     start = today - relative.days * day  # n_days_ago
     return start, start + day
 
-
-__all__ = ["Query", "datetime", "parse", "query_error", "relative_range"]
