@@ -257,7 +257,9 @@ class EmulatorServer:
             request_handler=_QuietHandler,
             ssl_context=tls.context if tls else None,
         )
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def port(self) -> int:

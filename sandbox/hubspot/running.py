@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +13,7 @@ from sandbox.hubspot.seed import DEFAULT_PORTAL_ID, SeedReport, seed_org
 from sandbox.hubspot.store import HubSpotStore
 from sandbox.hubspot.webhooks import WebhookSender, WebhookSubscription
 from sandbox.orgs import OrgSpec, SynthOrg
-from sandbox.server import LOOPBACK, EmulatorServer
+from sandbox.server import EmulatorServer
 
 
 @dataclass
@@ -66,7 +63,7 @@ class RunningHubSpot:
         return self.credentials.portal_id
 
     def stop(self) -> None:
-        stop_server(self.server)
+        self.server.stop()
         if self.emulator.webhooks is not None:
             self.emulator.webhooks.close()
         self.store.close()
@@ -79,25 +76,6 @@ class RunningHubSpot:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def stop_server(server: EmulatorServer) -> None:
-    """Stop a server without waiting out the half-second poll of its accept loop."""
-    waker = threading.Thread(target=_wake, args=(server.port,), daemon=True)
-    waker.start()
-    server.stop()
-    waker.join()
-
-
-def _wake(port: int) -> None:
-    """Connect once, so the server's accept loop sees the shutdown request now rather than at
-    the end of its half-second poll."""
-    time.sleep(0.01)
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=1):
-            pass
-    except OSError:
-        pass
 
 
 def start_hubspot(

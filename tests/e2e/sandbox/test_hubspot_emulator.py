@@ -21,7 +21,6 @@ from hubspot.utils.signature import Signature
 from werkzeug.wrappers import Request, Response
 
 from sandbox.hubspot import RunningHubSpot, start_hubspot
-from sandbox.hubspot.running import stop_server
 from sandbox.orgs import OrgSpec, SynthOrg
 from sandbox.server import Emulator, EmulatorServer
 
@@ -976,7 +975,7 @@ def receiver_and_hubspot(org: SynthOrg, request: pytest.FixtureRequest):
         with start_hubspot(org=org, webhook_url=url) as running:
             yield receiver, url, running
     finally:
-        stop_server(receiver_server)
+        receiver_server.stop()
 
 
 def test_an_api_write_sends_a_signed_webhook_naming_the_app(receiver_and_hubspot) -> None:
