@@ -1,0 +1,125 @@
+"""Which CRM, its credentials, the state backend and the limits: from the environment, a `.env`
+file or a secrets directory (one file per setting, as Docker and Kubernetes mount them).
+
+Every setting is an environment variable named `LEADQ_<FIELD>` (e.g. `LEADQ_HUBSPOT_ACCESS_TOKEN`);
+errors name the variable to set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "LEADQ_"
+
+
+class SettingsError(ValueError):
+    """A missing or wrong setting; the message names the variable to set."""
+
+
+def variable(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    crm: Literal["hubspot", "salesforce"] = "hubspot"
+    model_path: Path = Field(default=Path("scoring.yaml"), description="The scoring model YAML")
+    state_url: str = Field(
+        default="sqlite:///leadq-state.db",
+        description="sqlite:///path.db or dynamodb://table?region=…&endpoint_url=…",
+    )
+
+    hubspot_base_url: str = "https://api.hubapi.com"
+    hubspot_access_token: SecretStr | None = None
+    hubspot_client_id: str | None = None
+    hubspot_client_secret: SecretStr | None = None
+    hubspot_refresh_token: SecretStr | None = None
+    hubspot_app_id: str | None = Field(
+        default=None, description="Recognises our own webhook echoes"
+    )
+    hubspot_rate_limit: int = Field(default=100, gt=0, description="Requests per 10 seconds")
+    hubspot_search_rate: int = Field(default=4, gt=0, description="Search requests per second")
+    hubspot_integration_owner_id: str | None = None
+
+    salesforce_instance_url: str | None = None
+    salesforce_login_url: str = "https://login.salesforce.com"
+    salesforce_username: str | None = None
+    salesforce_password: SecretStr | None = None
+    salesforce_security_token: SecretStr | None = None
+    salesforce_session_id: SecretStr | None = None
+    salesforce_consumer_key: str | None = None
+    salesforce_consumer_secret: SecretStr | None = None
+    salesforce_private_key_file: Path | None = None
+    salesforce_api_version: str = "59.0"
+    salesforce_objects: list[Literal["Lead", "Contact"]] = Field(default=["Lead"])
+    salesforce_ca_bundle: Path | None = Field(default=None, description="Extra CA (sandbox only)")
+    salesforce_rate_limit: int = Field(default=100, gt=0, description="Requests per 10 seconds")
+    salesforce_bulk_threshold: int = Field(default=50_000, gt=0)
+    salesforce_integration_user_id: str | None = None
+    salesforce_organization_id: str | None = None
+
+    min_score_change: int = Field(
+        default=3, ge=0, description="Smaller score moves are not written"
+    )
+    read_page_size: int = Field(default=100, gt=0)
+    overlap_seconds: int = Field(default=300, ge=0, description="Re-read window behind the cursor")
+    webhook_secret: SecretStr | None = None
+
+    def require_credentials(self) -> None:
+        """Raise SettingsError naming what to set when the chosen CRM cannot be reached."""
+        if self.crm == "hubspot":
+            self._require_hubspot()
+        else:
+            self._require_salesforce()
+
+    def _require_hubspot(self) -> None:
+        if self.hubspot_access_token:
+            return
+        oauth = ("hubspot_client_id", "hubspot_client_secret", "hubspot_refresh_token")
+        if all(getattr(self, name) for name in oauth):
+            return
+        raise SettingsError(
+            f"HubSpot needs credentials: set {variable('hubspot_access_token')} (a private-app "
+            f"token), or {', '.join(variable(n) for n in oauth)} for a public app"
+        )
+
+    def _require_salesforce(self) -> None:
+        if self.salesforce_session_id and self.salesforce_instance_url:
+            return
+        if self.salesforce_username and self.salesforce_password:
+            return
+        if self.salesforce_consumer_key and (
+            self.salesforce_consumer_secret or self.salesforce_private_key_file
+        ):
+            return
+        raise SettingsError(
+            "Salesforce needs credentials: set "
+            f"{variable('salesforce_username')}, {variable('salesforce_password')} and "
+            f"{variable('salesforce_security_token')}; or {variable('salesforce_consumer_key')} "
+            f"with {variable('salesforce_consumer_secret')} (client credentials) or "
+            f"{variable('salesforce_private_key_file')} (JWT); or "
+            f"{variable('salesforce_session_id')} with {variable('salesforce_instance_url')}"
+        )
+
+
+def load_settings(env_file: Path | None = None, secrets_dir: Path | None = None) -> Settings:
+    """Read settings, turning validation errors into one line naming the variable."""
+    try:
+        return Settings(_env_file=env_file or ".env", _secrets_dir=secrets_dir)  # type: ignore[call-arg]
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = variable(str(first["loc"][0])) if first["loc"] else ENV_PREFIX
+        raise SettingsError(
+            f"{name}: {first['msg'].lower()} (got {first.get('input')!r})"
+        ) from None
