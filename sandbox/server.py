@@ -213,7 +213,6 @@ def _drop(environ: dict[str, Any]) -> None:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections as they do with CRMs
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 
