@@ -64,6 +64,10 @@ class Connector(Protocol):
         """Every owner, inactive ones and queues marked."""
         ...
 
+    def account_owners(self, domains: Sequence[str]) -> dict[str, str]:
+        """Lead-to-account matching: the owner id of the company/account at each e-mail domain."""
+        ...
+
     def pull_outcomes(self, since: datetime | None) -> Iterator[Outcome]:
         """Conversions (and non-conversions) for backtest and learn."""
         ...
