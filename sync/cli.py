@@ -16,6 +16,7 @@ from connectors.csvfile import CsvInputError
 from connectors.records import parse_timestamp
 from scoring.config import ModelFileError, json_schema, load_model
 from scoring.explain import explain as explain_lead
+from sync.closedloop import register as register_closed_loop
 from sync.csvscore import CsvScoringRun, score_csv
 from sync.render import distribution_line, error_console, explanation_panel, top_leads_table
 
@@ -178,6 +179,46 @@ def demo(
                         )
                     )
     console.print(f"\nThe full scored file is {output}.")
+
+
+register_closed_loop(app)  # leadq backtest, leadq learn
+
+
+@app.command()
+def sandbox(
+    crm: Annotated[str, typer.Argument(help="hubspot or salesforce")],
+    leads: Annotated[int, typer.Option(help="How many synthetic people to seed.")] = 5000,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same org.")] = 7,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
+    db: Annotated[
+        Path | None, typer.Option(help="Keep the org in this SQLite file (reused if present).")
+    ] = None,
+    notify: Annotated[
+        str | None, typer.Option(help="POST webhooks / outbound messages to this URL.")
+    ] = None,
+) -> None:
+    """Run a HubSpot or Salesforce emulator on loopback with a seeded org, until stopped."""
+    import time
+
+    from sandbox.launch import running_sandbox
+
+    with user_errors():
+        if crm not in ("hubspot", "salesforce"):
+            raise UserError(f"unknown sandbox {crm!r}: use hubspot or salesforce")
+        console.print(f"Seeding a {crm} sandbox with {leads:,} synthetic people (seed {seed}) …")
+        with running_sandbox(crm, leads, seed, port, db, notify) as info:  # type: ignore[arg-type]
+            console.print(f"[bold]{crm} sandbox[/bold] at {info.base_url}")
+            console.print("Point leadq at it with:")
+            for name, value in info.environment.items():
+                console.print(f"  export {name}={value}", soft_wrap=True)
+            for note in info.notes:
+                console.print(f"  {note}", soft_wrap=True)
+            console.print("Serving until Ctrl-C.")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                console.print("stopped")
 
 
 def main() -> None:

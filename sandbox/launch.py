@@ -1,0 +1,81 @@
+"""Start either emulator, seeded with a synthetic org, and say how to point leadq at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+SandboxKind = Literal["hubspot", "salesforce"]
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    kind: SandboxKind
+    base_url: str
+    leads: int
+    environment: dict[str, str]  # LEADQ_* settings that point leadq at this sandbox
+    notes: list[str]
+
+
+@contextmanager
+def running_sandbox(
+    kind: SandboxKind,
+    leads: int,
+    seed: int,
+    port: int,
+    db_path: Path | None,
+    notify_url: str | None,
+) -> Iterator[SandboxInfo]:
+    if kind == "hubspot":
+        from sandbox.hubspot import start_hubspot
+
+        with start_hubspot(
+            leads=leads, seed=seed, port=port, db_path=db_path, webhook_url=notify_url
+        ) as hubspot:
+            yield SandboxInfo(
+                kind=kind,
+                base_url=hubspot.base_url,
+                leads=leads,
+                environment={
+                    "LEADQ_CRM": "hubspot",
+                    "LEADQ_HUBSPOT_BASE_URL": hubspot.base_url,
+                    "LEADQ_HUBSPOT_ACCESS_TOKEN": hubspot.access_token,
+                    "LEADQ_HUBSPOT_APP_ID": str(hubspot.app_id),
+                },
+                notes=[
+                    f"OAuth app: client id {hubspot.client_id}, "
+                    f"refresh token {hubspot.refresh_token}",
+                    f"webhook client secret (signature v3): {hubspot.client_secret}",
+                    f"portal {hubspot.portal_id}",
+                ],
+            )
+        return
+    from sandbox.salesforce import start_salesforce
+
+    with start_salesforce(
+        leads=leads, seed=seed, port=port, db_path=db_path, outbound_url=notify_url
+    ) as salesforce:
+        details = salesforce.connection_details()
+        yield SandboxInfo(
+            kind=kind,
+            base_url=salesforce.base_url,
+            leads=leads,
+            environment={
+                "LEADQ_CRM": "salesforce",
+                "LEADQ_SALESFORCE_INSTANCE_URL": details["instance_url"],
+                "LEADQ_SALESFORCE_LOGIN_URL": details["base_url"],
+                "LEADQ_SALESFORCE_USERNAME": details["username"],
+                "LEADQ_SALESFORCE_PASSWORD": details["password"],
+                "LEADQ_SALESFORCE_SECURITY_TOKEN": details["security_token"],
+                "LEADQ_SALESFORCE_CA_BUNDLE": details["ca_pem"],
+                "LEADQ_SALESFORCE_ORGANIZATION_ID": details["organization_id"],
+            },
+            notes=[
+                f"client credentials: consumer key {details['consumer_key']}, "
+                f"secret {details['consumer_secret']}, My Domain {details['my_domain']}",
+                f"TLS with a throwaway CA: {details['ca_pem']}",
+            ],
+        )
