@@ -1,6 +1,6 @@
 """`python -m benchmarks [NAME ...]`: run the benchmarks, print a table, save JSON.
 
-Names: scoring, csv (default: all). Results go to benchmarks/results/latest.json (or --json).
+Names: scoring, csv, sandbox (default: all). Results go to benchmarks/results/latest.json (or --json).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from benchmarks.measure import Measurement, save, show
 BENCHMARKS: dict[str, Callable[[], list[Measurement]]] = {
     "scoring": scoring.scoring_speed,
     "csv": scoring.csv_memory,
+    "sandbox": sandbox.sandbox_benchmarks,
 }
 
 
