@@ -254,6 +254,13 @@ def time_ordered_split(labelled: LabelledLeads, test_share: float) -> tuple[np.n
     return np.sort(order[:first_test]), np.sort(order[first_test:])
 
 
+def split_text(labelled: LabelledLeads, test_share: float, measured: int) -> str:
+    return (
+        f"latest {test_share:.0%} of leads by {labelled.ordered_by}: "
+        f"{measured:,} of {len(labelled):,}"
+    )
+
+
 def stratified_folds(
     converted: np.ndarray, folds: int, seed: int = 0
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -583,10 +590,7 @@ def run_backtest(
     split = None
     if test_share is not None:
         _, latest = time_ordered_split(labelled, test_share)
-        split = (
-            f"latest {test_share:.0%} of leads by {labelled.ordered_by} "
-            f"({len(latest):,} of {len(labelled):,})"
-        )
+        split = split_text(labelled, test_share, len(latest))
         labelled = labelled.subset(latest)
     scored = score_as_of_cutoffs(labelled, model)
     return measure(labelled, scored, model, split=split, notes=notes)

@@ -35,13 +35,14 @@ from scoring.frame import SCORE_FIELD_KINDS, TextColumn, lead_field_kind
 # Einstein Lead Scoring asks for 1,000 leads and 120 conversions; so do we.
 MIN_LEADS = 1000
 MIN_CONVERTED = 120
-MIN_SUPPORT = 30  # a candidate rule must match at least this many leads (and 0.5% of them)
-MIN_SUPPORT_SHARE = 0.005
+MIN_SUPPORT = 30  # a candidate rule must match at least this many leads, 0.5% of them, and
+MIN_SUPPORT_SHARE = 0.005  # enough that ten conversions (or ten misses) were to be expected
+MIN_EXPECTED_OUTCOMES = 10
 MAX_VALUES_PER_FIELD = 30
 MAX_DISTINCT_FOR_CATEGORIES = 12  # numbers with more distinct values get thresholds
 THRESHOLDS_PER_FIELD = 7  # octiles
 ACTIVITY_COUNT_CAP = 3.0  # a candidate activity rule counts at most three (decayed) activities
-DEFAULT_REGULARISATION = 0.1  # C of the logistic regression on standardised features
+DEFAULT_REGULARISATION = 0.01  # C of the logistic regression on standardised features
 POINTS_SPAN = 100  # the middle 98% of leads spread over about this many points
 MIN_CANDIDATE_POINTS = 2  # a new rule worth less is noise on the scorecard: left out, refitted
 
@@ -206,8 +207,14 @@ def mentioned_by(model: ScoringModel, path: str) -> Mentioned:
     return Mentioned(frozenset(values), frozenset(thresholds))
 
 
+def min_support(leads: int, base_rate: float) -> int:
+    rarer = min(base_rate, 1 - base_rate)
+    expected = math.ceil(MIN_EXPECTED_OUTCOMES / rarer) if rarer > 0 else leads
+    return max(MIN_SUPPORT, math.ceil(MIN_SUPPORT_SHARE * leads), expected)
+
+
 def field_candidates(
-    sample: FieldSample, taken: set[str], mentioned: Mentioned = Mentioned()
+    sample: FieldSample, taken: set[str], support: int, mentioned: Mentioned = Mentioned()
 ) -> list[Feature]:
     """Candidate rules for one field: a rule per frequent value, or thresholds on a number."""
     counts = np.bincount(sample.text.codes, minlength=len(sample.text.distinct))
@@ -219,7 +226,6 @@ def field_candidates(
     kind = lead_field_kind(sample.path)
     numeric = kind == "number" or (kind is None and parsed.sum() >= 0.95 * present)
     distinct = int(((counts > 0) & np.array([v is not None for v in sample.text.distinct])).sum())
-    support = max(MIN_SUPPORT, math.ceil(MIN_SUPPORT_SHARE * sample.size))
     if numeric and distinct > MAX_DISTINCT_FOR_CATEGORIES:
         numbers = sample.numbers[parsed]
         found = _threshold_candidates(sample.path, numbers, support, mentioned, taken)
@@ -294,7 +300,7 @@ def _is_exclusive(found: Sequence[Feature]) -> bool:
 
 
 def activity_candidates(
-    labelled: LabelledLeads, model: ScoringModel, taken: set[str]
+    labelled: LabelledLeads, model: ScoringModel, taken: set[str], support: int
 ) -> list[Feature]:
     """One rule per activity type that no engagement rule counts yet."""
     counted = {normalise_text(t) for rule in model.engagement.rules for t in rule.activity}
@@ -302,7 +308,6 @@ def activity_candidates(
     codes, names = activities.text("type")
     pairs = np.unique(np.stack([activities.lead_index, codes]), axis=1)
     leads_with_type = np.bincount(pairs[1], minlength=len(names)) if pairs.size else []
-    support = max(MIN_SUPPORT, math.ceil(MIN_SUPPORT_SHARE * len(labelled)))
     found = []
     for code, kind in sorted(enumerate(names), key=lambda pair: str(pair[1])):
         if kind is None or kind in counted or leads_with_type[code] < support:
@@ -319,11 +324,14 @@ def activity_candidates(
 
 
 def field_slug(path: str) -> str:
-    return path.removeprefix("fields.").removeprefix("company.fields.").removeprefix("company.")
+    """company.country → company_country, fields.emp.var.rate → emp_var_rate."""
+    short = path.removeprefix("fields.").removeprefix("company.fields.")
+    return re.sub(r"[^A-Za-z0-9]+", "_", short).strip("_").lower()
 
 
 def field_name(path: str) -> str:
-    words = re.sub(r"[._]+", " ", field_slug(path)).strip()
+    """company.annual_revenue → Company annual revenue."""
+    words = field_slug(path).replace("_", " ")
     return words[:1].upper() + words[1:]
 
 
@@ -528,6 +536,11 @@ class Learner:
     settings: LearnSettings = field(default_factory=LearnSettings)
     _excluded: set[str] = field(default_factory=set)
 
+    @property
+    def excluded(self) -> frozenset[str]:
+        """Fields (and rules) left out because they look like leaks."""
+        return frozenset(self._excluded)
+
     def sample(self, path: str, rows: np.ndarray) -> FieldSample:
         columns = self.labelled.store.columns
         store_rows = self.labelled.rows[rows]
@@ -546,10 +559,11 @@ class Learner:
         taken = {f.id for f in existing}
         train = self.labelled.subset(rows)
         candidates: list[Feature] = []
+        support = min_support(len(train), train.base_rate)
         for path in candidate_fields(self.model, train.leads):
             sample = self.sample(path, rows)
-            candidates += field_candidates(sample, taken, mentioned_by(self.model, path))
-        candidates += activity_candidates(train, self.model, taken)
+            candidates += field_candidates(sample, taken, support, mentioned_by(self.model, path))
+        candidates += activity_candidates(train, self.model, taken, support)
         return [f for f in existing + candidates if f.source not in self._excluded]
 
     def find_leaks(self) -> list[Suspect]:
@@ -573,6 +587,7 @@ class Learner:
         train = self.labelled.subset(rows)
         features = self.features(rows)
         matrix = feature_matrix(train, self.model, features)
+        features, matrix = _without(features, matrix, ~duplicate_columns(features, matrix))
         regularisation = self.settings.regularisation
         intercept, weights = fit_logistic(matrix, train.converted, regularisation)
         keep = worth_keeping(features, matrix, weights)
@@ -580,6 +595,18 @@ class Learner:
             features, matrix = _without(features, matrix, keep)
             intercept, weights = fit_logistic(matrix, train.converted, regularisation)
         return Learned(features, matrix, train.converted, intercept, weights, train)
+
+
+def duplicate_columns(features: Sequence[Feature], matrix: np.ndarray) -> np.ndarray:
+    """Candidates that match exactly the leads an earlier rule matches (e.g. every company
+    field is missing for the same leads): they would only split that rule's points."""
+    seen: set[bytes] = set()
+    duplicate = np.zeros(len(features), dtype=bool)
+    for index, feature in enumerate(features):
+        key = np.ascontiguousarray(matrix[:, index]).tobytes()
+        duplicate[index] = key in seen and not feature.existing
+        seen.add(key)
+    return duplicate
 
 
 def shift_exclusive_groups(features: Sequence[Feature], weights: np.ndarray) -> np.ndarray:

@@ -22,7 +22,17 @@ from typing import Any, Literal
 import numpy as np
 import yaml
 
-from scoring.backtest import LabelledLeads, ScoredLeads, score_as_of_cutoffs
+from scoring.backtest import (
+    BacktestResult,
+    LabelledLeads,
+    ScoredLeads,
+    measure,
+    roc_auc,
+    score_as_of_cutoffs,
+    split_text,
+    stratified_folds,
+    time_ordered_split,
+)
 from scoring.conditions import FieldTest, walk
 from scoring.config import (
     Engagement,
@@ -42,6 +52,7 @@ from scoring.frame import SCORE_FIELD_KINDS
 from scoring.learn import (
     Feature,
     Learned,
+    Learner,
     field_slug,
     fit_logistic,
     points_per_logit,
@@ -163,15 +174,15 @@ def build_scorecard(
         rules.removed.setdefault(rule_id, why)
     draft = _draft_model(model, learned, rules, points)
     scored = score_as_of_cutoffs(learned.train, draft)
-    share = _target_share(capacity, learned.train, model)
-    final = _with_thresholds(draft, model, scored, share, capacity)
+    share, capacity_text = _target_share(capacity, learned.train, model)
+    final = _with_thresholds(draft, model, scored, share, capacity_text)
     final = _with_predictive(final, scored, learned.converted, model)
     return Scorecard(
         model=final,
         evidence=rules.evidence,
         points_per_logit=scale,
         share=share,
-        capacity_text=capacity.text if capacity else f"{share:.1%} of leads",
+        capacity_text=capacity_text,
         mql_threshold=_mql_threshold_of(final),
         removed=rules.removed,
     )
@@ -346,16 +357,18 @@ def _reads_scores(stage: StageRule) -> bool:
     )
 
 
-def _target_share(capacity: Capacity | None, train: LabelledLeads, model: ScoringModel) -> float:
-    """The capacity as a share of leads; without one, the share today's stage rules pass on."""
+def _target_share(
+    capacity: Capacity | None, train: LabelledLeads, model: ScoringModel
+) -> tuple[float, str]:
+    """The capacity as a share of leads, and in words; without one, keep today's MQL volume."""
     if capacity is not None:
-        return capacity.share(train)
+        return capacity.share(train), capacity.text
     if model.stages:
         current = score_as_of_cutoffs(train, model)
         passed = float((current.stage_rule >= 0).mean())
         if passed > 0:
-            return passed
-    return DEFAULT_SHARE
+            return passed, f"today's MQL volume, {passed:.1%} of leads"
+    return DEFAULT_SHARE, f"{DEFAULT_SHARE:.0%} of leads (no capacity given)"
 
 
 def _with_thresholds(
@@ -363,7 +376,7 @@ def _with_thresholds(
     model: ScoringModel,
     scored: ScoredLeads,
     share: float,
-    capacity: Capacity | None,
+    capacity_text: str,
 ) -> ScoringModel:
     kept = [stage for stage in model.stages if not _reads_scores(stage)]
     kept_hit = np.zeros(len(scored.score), dtype=bool)
@@ -372,10 +385,9 @@ def _with_thresholds(
             kept_hit |= scored.stage_rule == index  # draft keeps the model's stages as they are
     threshold = _smallest_threshold(scored.score, share, kept_hit)
     stage_name = model.stages[0].stage if model.stages else "mql"
-    wanted = capacity.text if capacity else f"{share:.1%} of leads"
     mql = StageRule(
         stage=stage_name,
-        label=f"Score {threshold} or more (sales capacity {wanted})",
+        label=f"Score {threshold} or more (sales capacity: {capacity_text})",
         when=FieldTest(field="score", op="gte", value=threshold),
     )
     grades = _grades_for(scored.fit, share)
@@ -532,10 +544,10 @@ def _setting_changes(
         Change(
             "changed" if current.stages else "added",
             "MQL threshold",
-            proposed.stages[0].label or "MQL",
+            "Leads passed to sales",
             _stages_text(current),
             f"score ≥ {card.mql_threshold}",
-            why=f"about {card.share:.1%} of leads, for a sales capacity of {card.capacity_text}",
+            why=f"sales capacity: {card.capacity_text}",
         )
     )
     if proposed.predictive is not None:
@@ -567,36 +579,31 @@ def render_yaml(card: Scorecard, header: Sequence[str] = ()) -> str:
     lines = [f"# {line}" if line else "#" for line in header]
     lines += _block({"name": model.name})
     if model.description:
-        lines += _block({"description": model.description})
-    lines += [
-        "",
-        "fit:",
-        f"  max: {model.fit.max:g}",
-        f"  grades: {_flow(_dump(model.fit.grades))}",
-    ]
+        lines += _block({"description": " ".join(model.description.split())})
+    lines += ["", "fit:", f"  max: {_flow(_whole(model.fit.max))}"]
+    lines.append(f"  grades: {_flow(_dump(model.fit.grades))}")
     lines += _rules_block(model.fit.rules, card)
     if any(getattr(model.bant, name) for name in model.bant.model_fields):
         lines += ["", *_block({"bant": _dump(model.bant)})]
     engagement = model.engagement
-    lines += ["", "engagement:", f"  max: {engagement.max:g}"]
+    lines += ["", "engagement:", f"  max: {_flow(_whole(engagement.max))}"]
     lines.append(f"  decay: {_flow(_dump(engagement.decay))}")
     lines.append("  groups:" + ("" if engagement.groups else " []"))
     lines += [f"    - {_flow(_dump(group))}" for group in engagement.groups]
     lines += _rules_block(engagement.rules, card)
-    rest = {
-        "qualification": _dump(model.qualification),
-        "stages": [_dump(stage) for stage in model.stages],
-        "default_stage": model.default_stage,
-        "score": _dump(model.score),
-        "output": _dump(model.output),
-        "csv": _dump(model.csv),
+    lines += ["", f"qualification: {_flow(_dump(model.qualification, compact=True))}"]
+    lines += ["", "stages:", *(f"  - {_flow(_dump(stage))}" for stage in model.stages)]
+    lines += _block({"default_stage": model.default_stage})
+    lines += ["", f"score: {_flow(_dump(model.score))}"]
+    sections = {
+        "output": _dump(model.output, compact=True),
+        "csv": _dump(model.csv, compact=True),
+        "predictive": _dump(model.predictive) if model.predictive else None,
+        "learn": _dump(model.learn, compact=True),
     }
-    if model.predictive is not None:
-        rest["predictive"] = _dump(model.predictive)
-    if model.learn.fields or model.learn.exclude:
-        rest["learn"] = _dump(model.learn)
-    for key, value in rest.items():
-        lines += ["", *_block({key: value})]
+    for key, value in sections.items():
+        if value:
+            lines += ["", *_block({key: value})]
     text = "\n".join(lines) + "\n"
     parse_model(text, source="proposed.yaml")  # a proposal leadq cannot load is a bug here
     return text
@@ -626,18 +633,31 @@ def _rule_dict(rule: FitRule | EngagementRule) -> dict[str, Any]:
     ordered.update({key: value for key, value in data.items() if key not in ordered})
     if isinstance(rule, EngagementRule) and len(rule.activity) == 1:
         ordered["activity"] = rule.activity[0]
-    return {key: _whole(value) for key, value in ordered.items()}
+    return _whole(ordered)
 
 
 def _whole(value: Any) -> Any:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
+    """60.0 → 60, all the way down: points and thresholds read as people write them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole(item) for item in value]
+    return value
 
 
-def _dump(section: Any) -> Any:
-    return section.model_dump(mode="json", by_alias=True, exclude_none=True)
+def _dump(section: Any, compact: bool = False) -> Any:
+    """A section as plain data; `compact` leaves out settings at their defaults."""
+    data = section.model_dump(
+        mode="json", by_alias=True, exclude_none=True, exclude_defaults=compact
+    )
+    return _whole(data)
 
 
 def _flow(data: Any) -> str:
+    if not isinstance(data, dict | list):
+        return yaml.safe_dump(data).removesuffix("...\n").strip()  # a lone scalar: no `...`
     return yaml.safe_dump(
         data, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10**6
     ).strip()
@@ -646,3 +666,79 @@ def _flow(data: Any) -> str:
 def _block(data: dict[str, Any]) -> list[str]:
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
     return text.rstrip("\n").split("\n")
+
+
+# --------------------------------------------------------------------------- a learning run
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How well learning generalises, measured on leads the learned model never saw."""
+
+    fold_aucs: list[float]
+    out_of_fold: BacktestResult | None  # each lead scored by the fold model that left it out
+    latest: BacktestResult | None  # learned on the earlier leads, measured on the latest
+
+    @property
+    def mean_fold_auc(self) -> float | None:
+        return float(np.mean(self.fold_aucs)) if self.fold_aucs else None
+
+
+def propose(
+    learner: Learner, capacity: Capacity | None, rows: np.ndarray | None = None
+) -> Scorecard:
+    """Learn on `rows` (default: every lead) and turn the weights into a proposed model."""
+    left_out = {source: "looks like it leaks the outcome" for source in learner.excluded}
+    return build_scorecard(learner.learn(rows), learner.model, capacity, left_out)
+
+
+def estimate(
+    learner: Learner, capacity: Capacity | None, folds: int, test_share: float | None
+) -> Estimate:
+    labelled = learner.labelled
+    fold_aucs: list[float] = []
+    pooled: list[tuple[np.ndarray, ScoredLeads]] = []
+    last_model = learner.model
+    for train, test in stratified_folds(labelled.converted, folds) if folds >= 2 else []:
+        card = propose(learner, capacity, train)
+        scored = score_as_of_cutoffs(labelled.subset(test), card.model)
+        fold_aucs.append(roc_auc(labelled.converted[test], scored.score))
+        pooled.append((test, scored))
+        last_model = card.model
+    out_of_fold = (
+        measure(labelled, _pooled(pooled, len(labelled)), _per_fold_threshold(last_model))
+        if pooled
+        else None
+    )
+    latest = None
+    if test_share is not None:
+        earlier, later = time_ordered_split(labelled, test_share)
+        card = propose(learner, capacity, earlier)
+        recent = labelled.subset(later)
+        split = split_text(labelled, test_share, len(later))
+        latest = measure(recent, score_as_of_cutoffs(recent, card.model), card.model, split)
+    return Estimate(fold_aucs, out_of_fold, latest)
+
+
+def _pooled(parts: Sequence[tuple[np.ndarray, ScoredLeads]], size: int) -> ScoredLeads:
+    names = ("score", "fit", "engagement", "grade", "label", "stage", "stage_rule")
+    columns: dict[str, np.ndarray] = {}
+    for name in names:
+        first = getattr(parts[0][1], name)
+        column = np.empty(size, dtype=first.dtype)
+        for rows, scored in parts:
+            column[rows] = getattr(scored, name)
+        columns[name] = column
+    probability = None
+    if all(scored.probability is not None for _, scored in parts):
+        probability = np.empty(size)
+        for rows, scored in parts:
+            probability[rows] = scored.probability
+    return ScoredLeads(**columns, contributions=np.zeros((size, 0)), probability=probability)
+
+
+def _per_fold_threshold(model: ScoringModel) -> ScoringModel:
+    if not model.stages:
+        return model
+    first = model.stages[0].model_copy(update={"label": "Learned MQL threshold (per fold)"})
+    return model.model_copy(update={"stages": [first, *model.stages[1:]]})
