@@ -1,6 +1,7 @@
 """`python -m benchmarks [NAME ...]`: run the benchmarks, print a table, save JSON.
 
-Names: scoring, csv, sandbox (default: all). Results go to benchmarks/results/latest.json (or --json).
+Names: scoring, csv, sandbox (default: all).
+Results go to benchmarks/results/latest.json (or --json).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from rich.console import Console
 
-from benchmarks import scoring
+from benchmarks import sandbox, scoring
 from benchmarks.measure import Measurement, save, show
 
 BENCHMARKS: dict[str, Callable[[], list[Measurement]]] = {
