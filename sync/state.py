@@ -1,0 +1,284 @@
+"""What leadq remembers between runs, behind one protocol with two backends.
+
+The store holds cursors, the values leadq last wrote to each lead (to recognise its own webhook
+echoes and skip no-op writes), routing counters and daily counts, webhook dedupe keys, run leases,
+an append-only audit log and run records. Every operation that two runs could race on is atomic in
+the store itself, so callers never need a lock of their own:
+
+- a cursor only ever moves forward;
+- an assignment commits only against the pool version it was decided from, and a lead is never
+  assigned twice;
+- a webhook key is seen for the first time exactly once per TTL;
+- a lease has one holder at a time.
+
+Backends, chosen by `open_state_store(url)`:
+
+- ``sqlite:///relative/state.db`` or ``sqlite:////absolute/state.db`` (as SQLAlchemy spells
+  them): one file, the embedded default (sync/state_sqlite.py);
+- ``dynamodb://table-name?region=eu-west-1`` (optionally ``&endpoint_url=http://…``): the
+  deployed single-table store (sync/state_dynamodb.py).
+
+Time never comes from a clock here: callers pass `now`. Datetimes must be timezone-aware; they are
+stored as ISO 8601 UTC strings with microseconds, so that text order is time order. Expiry times
+(dedupe keys, leases) are whole epoch seconds rounded up, the unit DynamoDB's TTL understands; a
+key or lease is expired once `now` reaches that second.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal, Protocol, TypeVar, runtime_checkable
+from urllib.parse import parse_qs, urlsplit
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+)
+
+Scalar = StrictBool | StrictInt | FiniteFloat | StrictStr | None
+"""A JSON-able CRM value as leadq writes it: it round-trips exactly, type included."""
+
+FieldValues = dict[str, Scalar]
+
+T = TypeVar("T")
+
+RunKind = Literal["incremental", "full", "ids"]
+AssignmentStatus = Literal["assigned", "already_assigned", "conflict"]
+
+
+class StateStoreError(RuntimeError):
+    """The store could not do what was asked (a newer schema, a backend that keeps refusing)."""
+
+
+class RoutingSnapshot(BaseModel):
+    """A pool's counters at one version: what routing decides from (a `PoolCounts`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int
+    assigned_total: dict[str, int] = Field(default_factory=dict)
+    assigned_today: dict[str, int] = Field(default_factory=dict)
+
+
+class AssignmentOutcome(BaseModel):
+    """What `commit_assignment` did.
+
+    - ``assigned``: this call assigned the lead; `version` is the pool's version after it.
+    - ``already_assigned``: the lead already had an owner (`owner_id`); nothing changed.
+    - ``conflict``: the pool moved since the snapshot; read it again and decide again.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    status: AssignmentStatus
+    owner_id: str | None = None
+    version: int | None = None
+
+
+class AuditEntry(BaseModel):
+    """One change leadq made to one field of one lead, and why. Never updated or deleted.
+
+    An entry is identified by (lead, at, run, field): appending the same entry again, as a retried
+    append does, stores it once.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    at: AwareDatetime
+    run_id: str
+    crm: str
+    lead_id: str
+    field: str
+    before: Scalar = None
+    after: Scalar = None
+    reasons: str = ""
+    model_version: str = ""
+    actor: str = "leadq"
+
+
+class RunRecord(BaseModel):
+    """One sync run, for `leadq status` and reports.
+
+    Recording a run again under the same `run_id` (when it finishes) replaces the earlier record;
+    its `started_at` must stay the same.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    kind: RunKind
+    started_at: AwareDatetime
+    finished_at: AwareDatetime | None = None
+    status: str
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """The state every run shares. Both backends pass tests/unit/sync/test_state_contract.py."""
+
+    # Cursors
+    def get_cursor(self, name: str) -> datetime | None: ...
+
+    def advance_cursor(self, name: str, value: datetime) -> datetime:
+        """Move the cursor to `value` unless it is already later; return the stored value."""
+        ...
+
+    # Values leadq last wrote, per lead
+    def last_written(self, crm: str, lead_ids: Iterable[str]) -> dict[str, FieldValues]:
+        """The values leadq last wrote to each lead; leads never written are absent."""
+        ...
+
+    def record_written(
+        self, crm: str, values: Mapping[str, Mapping[str, Scalar]], run_id: str, at: datetime
+    ) -> None:
+        """Remember values written per lead: given fields replace earlier ones, others stay."""
+        ...
+
+    # Routing counters
+    def routing_snapshot(self, pool: str, day: date) -> RoutingSnapshot: ...
+
+    def commit_assignment(
+        self, pool: str, lead_id: str, owner_id: str, day: date, expected_version: int
+    ) -> AssignmentOutcome:
+        """Assign atomically: an existing assignment wins; else refuse if the pool moved since
+        `expected_version`; else count the owner (in all and on `day`) and bump the version."""
+        ...
+
+    def assignment_for(self, lead_id: str) -> str | None: ...
+
+    # Webhook dedupe
+    def first_sighting(self, key: str, now: datetime, ttl: timedelta) -> bool:
+        """True the first time `key` is seen, False for a repeat until the TTL has passed."""
+        ...
+
+    # Run leases
+    def acquire_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Take the lease if it is free, expired, or already this holder's (which extends it)."""
+        ...
+
+    def renew_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Extend the lease; only its holder can, and only before it expired."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up; a no-op for anyone but its holder."""
+        ...
+
+    # Audit log
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None: ...
+
+    def audit_for(self, lead_id: str, limit: int = 50) -> list[AuditEntry]:
+        """A lead's changes, newest first."""
+        ...
+
+    # Runs
+    def record_run(self, run: RunRecord) -> None: ...
+
+    def recent_runs(self, limit: int = 20) -> list[RunRecord]:
+        """Runs, the most recently started first."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# Encodings both backends share, so that they order and expire things identically.
+
+_FIELD_VALUES = TypeAdapter(dict[str, Scalar])
+
+
+def validated_values(values: Mapping[str, Mapping[str, Scalar]]) -> dict[str, FieldValues]:
+    """Refuse anything that would not round-trip exactly (NaN, infinities, objects)."""
+    return {
+        lead_id: _FIELD_VALUES.validate_python(dict(fields)) for lead_id, fields in values.items()
+    }
+
+
+def require_aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{moment!r} has no time zone; the state store only takes aware datetimes")
+    return moment
+
+
+def iso_utc(moment: datetime) -> str:
+    """Fixed-width ISO 8601 in UTC, so that comparing the text compares the times."""
+    return require_aware(moment).astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def epoch_seconds(moment: datetime) -> float:
+    return require_aware(moment).timestamp()
+
+
+def expiry_second(now: datetime, ttl: timedelta) -> int:
+    """When something seen at `now` with `ttl` expires: whole epoch seconds, rounded up."""
+    if ttl <= timedelta(0):
+        raise ValueError(f"a TTL must be positive, got {ttl}")
+    return math.ceil(epoch_seconds(now + ttl))
+
+
+def audit_sort_key(entry: AuditEntry) -> str:
+    """An entry's identity within its lead, and its place in time order."""
+    return f"{iso_utc(entry.at)}#{entry.run_id}#{entry.field}"
+
+
+def require_positive(limit: int) -> int:
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    return limit
+
+
+def chunked(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def open_state_store(url: str) -> StateStore:
+    """Open the store a URL names (see the module docstring for the forms)."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        from sync.state_sqlite import SqliteStateStore
+
+        return SqliteStateStore(_sqlite_path(url, parts.netloc, parts.path))
+    if parts.scheme == "dynamodb" and parts.netloc:
+        from sync.state_dynamodb import DynamoDBStateStore
+
+        return DynamoDBStateStore.connect(parts.netloc, **_dynamodb_options(url, parts.query))
+    raise ValueError(
+        f"state URL {url!r}: expected sqlite:///path/state.db or "
+        "dynamodb://table-name?region=eu-west-1"
+    )
+
+
+def _sqlite_path(url: str, host: str, path: str) -> str:
+    if host or not path.startswith("/") or len(path) < 2:
+        raise ValueError(
+            f"state URL {url!r}: write sqlite:///relative/state.db or sqlite:////absolute/state.db"
+        )
+    return path[1:]  # sqlite:///x.db is the relative x.db; sqlite:////x.db the absolute /x.db
+
+
+_DYNAMODB_OPTIONS = {"region": "region", "endpoint_url": "endpoint_url"}
+
+
+def _dynamodb_options(url: str, query: str) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for name, values in parse_qs(query, keep_blank_values=True, strict_parsing=False).items():
+        if name not in _DYNAMODB_OPTIONS:
+            raise ValueError(
+                f"state URL {url!r}: unknown option {name!r} (known: region, endpoint_url)"
+            )
+        options[_DYNAMODB_OPTIONS[name]] = values[-1]
+    return options

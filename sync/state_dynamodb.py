@@ -1,0 +1,619 @@
+"""The deployed state store: one DynamoDB table, on-demand billing, single-table design.
+
+Key schema (both keys strings; `serverless.yml` must declare the same table):
+
+    pk                      sk                                what
+    CURSOR#<name>           CURSOR                            cursor (ISO time)
+    LEAD#<crm>#<lead id>    WRITTEN                           crm, lead_id, field_values (map),
+                                                              floats, numbers_as_text, run_id,
+                                                              written_at
+    POOL#<pool>             VERSION                           version (number)
+    POOL#<pool>             OWNER#<owner id>                  assigned (number, all time)
+    POOL#<pool>             DAY#<yyyy-mm-dd>#OWNER#<owner id> assigned (number), expires_at
+    ASSIGN#<lead id>        ASSIGN                            pool, owner_id, day
+    DEDUPE#<key>            DEDUPE                            expires_at
+    LEASE#<name>            LEASE                             holder, expires_at
+    AUDIT#<lead id>         <ISO time>#<run id>#<field>       the entry's attributes
+    RUN                     <ISO started_at>#<run id>         the run's attributes
+
+`expires_at` (epoch seconds) is the table's TTL attribute: DynamoDB deletes expired dedupe keys,
+leases and old daily counters by itself, though only eventually, so every condition still checks
+`expires_at` against `now` rather than trusting an item's absence.
+
+Atomicity comes from condition expressions and `TransactWriteItems`; never from reading first.
+Numbers travel as DynamoDB numbers; floats go out as their shortest exact decimal (what
+`Decimal(repr(x))` gives). Since DynamoDB trims `3.0` to `3`, the names of float-valued
+attributes are kept beside them (`floats`); the rare number no DynamoDB number can hold (5e-324,
+a 40-digit integer) goes as text, named in `numbers_as_text`. So every value comes back exactly,
+type included. Batches
+respect DynamoDB's limits (100 keys per BatchGetItem, 25 items per BatchWriteItem) and retry the
+unprocessed part; throttling is retried by botocore's standard retry mode.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from sync.state import (
+    AssignmentOutcome,
+    AuditEntry,
+    FieldValues,
+    RoutingSnapshot,
+    RunRecord,
+    Scalar,
+    StateStoreError,
+    audit_sort_key,
+    chunked,
+    epoch_seconds,
+    expiry_second,
+    from_iso,
+    iso_utc,
+    require_positive,
+    validated_values,
+)
+
+AttributeValue = dict[str, Any]
+Item = dict[str, AttributeValue]
+
+BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
+DAILY_COUNTER_DAYS_KEPT = 35
+_UNPROCESSED_ATTEMPTS = 10
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+RETRY_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=10
+)
+
+
+_session_lock = threading.Lock()
+_sessions: list[boto3.session.Session] = []
+
+
+def dynamodb_client(region: str | None = None, endpoint_url: str | None = None) -> BaseClient:
+    """A DynamoDB client that retries throttling and transient errors (standard mode)."""
+    # One session for the process: loading the service model per session costs ~80 ms, and
+    # boto3 sessions are not safe to create clients from on several threads at once.
+    with _session_lock:
+        if not _sessions:
+            _sessions.append(boto3.session.Session())
+        return _sessions[0].client(
+            "dynamodb", region_name=region, endpoint_url=endpoint_url, config=RETRY_CONFIG
+        )
+
+
+def create_table(client: BaseClient, table_name: str) -> None:
+    """Create the state table (on demand, pk/sk strings, TTL on `expires_at`) and wait for it."""
+    client.create_table(
+        TableName=table_name,
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.get_waiter("table_exists").wait(
+        TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+    )
+    client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+    )
+
+
+class DynamoDBStateStore:
+    def __init__(
+        self, client: BaseClient, table_name: str, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.client = client
+        self.table_name = table_name
+        self._sleep = sleep
+
+    @classmethod
+    def connect(
+        cls, table_name: str, region: str | None = None, endpoint_url: str | None = None
+    ) -> DynamoDBStateStore:
+        return cls(dynamodb_client(region, endpoint_url), table_name)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # Cursors
+
+    def get_cursor(self, name: str) -> datetime | None:
+        item = self._get(f"CURSOR#{name}", "CURSOR")
+        return from_iso(item["cursor"]["S"]) if item else None
+
+    def advance_cursor(self, name: str, value: datetime) -> datetime:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(f"CURSOR#{name}", "CURSOR"),
+                UpdateExpression="SET #cursor = :value",
+                ConditionExpression="attribute_not_exists(pk) OR #cursor < :value",
+                ExpressionAttributeNames={"#cursor": "cursor"},
+                ExpressionAttributeValues={":value": {"S": iso_utc(value)}},
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            stored = self.get_cursor(name)
+            assert stored is not None  # the condition only fails against a stored cursor
+            return stored
+        return from_iso(iso_utc(value))
+
+    # Values leadq last wrote
+
+    def last_written(self, crm: str, lead_ids: Iterable[str]) -> dict[str, FieldValues]:
+        items = self._batch_get([_key(f"LEAD#{crm}#{lead_id}", "WRITTEN") for lead_id in lead_ids])
+        return {
+            item["lead_id"]["S"]: _decode_scalars(
+                item["field_values"]["M"], _NumberKinds.read(item)
+            )
+            for item in items
+        }
+
+    def record_written(
+        self, crm: str, values: Mapping[str, Mapping[str, Scalar]], run_id: str, at: datetime
+    ) -> None:
+        checked = validated_values(values)
+        written_at = iso_utc(at)
+        for chunk in chunked(list(checked), BATCH_GET_LIMIT):
+            earlier = self.last_written(crm, chunk)
+            self._batch_put(
+                [
+                    _written_item(
+                        crm,
+                        lead_id,
+                        {**earlier.get(lead_id, {}), **checked[lead_id]},
+                        run_id,
+                        written_at,
+                    )
+                    for lead_id in chunk
+                ]
+            )
+
+    # Routing counters
+
+    def routing_snapshot(self, pool: str, day: date) -> RoutingSnapshot:
+        # The version is read first: counters read after it can only be newer, and then the
+        # commit's version check refuses whatever was decided from them.
+        version_item = self._get(f"POOL#{pool}", "VERSION")
+        version = int(version_item["version"]["N"]) if version_item else 0
+        return RoutingSnapshot(
+            version=version,
+            assigned_total=self._pool_counts(pool, "OWNER#"),
+            assigned_today=self._pool_counts(pool, f"DAY#{day.isoformat()}#OWNER#"),
+        )
+
+    def commit_assignment(
+        self, pool: str, lead_id: str, owner_id: str, day: date, expected_version: int
+    ) -> AssignmentOutcome:
+        try:
+            self.client.transact_write_items(
+                TransactItems=self._assignment_writes(
+                    pool, lead_id, owner_id, day, expected_version
+                )
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            # Cancelled by a condition or by a concurrent transaction on the same items: an
+            # existing assignment wins; otherwise the pool moved and the caller decides again.
+            existing = self.assignment_for(lead_id)
+            if existing is not None:
+                return AssignmentOutcome(status="already_assigned", owner_id=existing)
+            return AssignmentOutcome(status="conflict")
+        return AssignmentOutcome(status="assigned", owner_id=owner_id, version=expected_version + 1)
+
+    def _assignment_writes(
+        self, pool: str, lead_id: str, owner_id: str, day: date, expected_version: int
+    ) -> list[dict[str, Any]]:
+        pool_key = f"POOL#{pool}"
+        day_text = day.isoformat()
+        version_condition = (
+            "attribute_not_exists(pk)" if expected_version == 0 else "#version = :expected"
+        )
+        version_values: Item = {":next": _number(expected_version + 1)}
+        if expected_version != 0:
+            version_values[":expected"] = _number(expected_version)
+        counter_expiry = expiry_second(_midnight_utc(day), timedelta(days=DAILY_COUNTER_DAYS_KEPT))
+        return [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": {
+                        **_key(f"ASSIGN#{lead_id}", "ASSIGN"),
+                        "pool": {"S": pool},
+                        "owner_id": {"S": owner_id},
+                        "day": {"S": day_text},
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": _key(pool_key, "VERSION"),
+                    "UpdateExpression": "SET #version = :next",
+                    "ConditionExpression": version_condition,
+                    "ExpressionAttributeNames": {"#version": "version"},
+                    "ExpressionAttributeValues": version_values,
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": _key(pool_key, f"OWNER#{owner_id}"),
+                    "UpdateExpression": "ADD assigned :one SET owner_id = :owner",
+                    "ExpressionAttributeValues": {":one": _number(1), ":owner": {"S": owner_id}},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": _key(pool_key, f"DAY#{day_text}#OWNER#{owner_id}"),
+                    "UpdateExpression": "ADD assigned :one SET owner_id = :owner, "
+                    "expires_at = :expires",
+                    "ExpressionAttributeValues": {
+                        ":one": _number(1),
+                        ":owner": {"S": owner_id},
+                        ":expires": _number(counter_expiry),
+                    },
+                }
+            },
+        ]
+
+    def assignment_for(self, lead_id: str) -> str | None:
+        item = self._get(f"ASSIGN#{lead_id}", "ASSIGN")
+        return item["owner_id"]["S"] if item else None
+
+    def _pool_counts(self, pool: str, prefix: str) -> dict[str, int]:
+        items = self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": f"POOL#{pool}"}, ":prefix": {"S": prefix}},
+        )
+        return {item["owner_id"]["S"]: int(item["assigned"]["N"]) for item in items}
+
+    # Webhook dedupe
+
+    def first_sighting(self, key: str, now: datetime, ttl: timedelta) -> bool:
+        return self._put_unless_live(
+            {**_key(f"DEDUPE#{key}", "DEDUPE"), "expires_at": _number(expiry_second(now, ttl))},
+            condition="attribute_not_exists(pk) OR expires_at <= :now",
+            values={":now": _number(epoch_seconds(now))},
+        )
+
+    # Run leases
+
+    def acquire_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        return self._put_unless_live(
+            {
+                **_key(f"LEASE#{name}", "LEASE"),
+                "holder": {"S": holder},
+                "expires_at": _number(expiry_second(now, ttl)),
+            },
+            condition="attribute_not_exists(pk) OR expires_at <= :now OR holder = :holder",
+            values={":now": _number(epoch_seconds(now)), ":holder": {"S": holder}},
+        )
+
+    def renew_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(f"LEASE#{name}", "LEASE"),
+                UpdateExpression="SET expires_at = :expires",
+                ConditionExpression="holder = :holder AND expires_at > :now",
+                ExpressionAttributeValues={
+                    ":expires": _number(expiry_second(now, ttl)),
+                    ":holder": {"S": holder},
+                    ":now": _number(epoch_seconds(now)),
+                },
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key=_key(f"LEASE#{name}", "LEASE"),
+                ConditionExpression="holder = :holder",
+                ExpressionAttributeValues={":holder": {"S": holder}},
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+    def _put_unless_live(self, item: Item, condition: str, values: Item) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    # Audit log
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        # One item per identity: a batch must not name a key twice, and the last entry wins.
+        items = {(entry.lead_id, audit_sort_key(entry)): _audit_item(entry) for entry in entries}
+        self._batch_put(list(items.values()))
+
+    def audit_for(self, lead_id: str, limit: int = 50) -> list[AuditEntry]:
+        items = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"AUDIT#{lead_id}"}},
+            ScanIndexForward=False,
+            limit=require_positive(limit),
+        )
+        return [_audit_entry(item) for item in items]
+
+    # Runs
+
+    def record_run(self, run: RunRecord) -> None:
+        self.client.put_item(TableName=self.table_name, Item=_run_item(run))
+
+    def recent_runs(self, limit: int = 20) -> list[RunRecord]:
+        items = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "RUN"}},
+            ScanIndexForward=False,
+            limit=require_positive(limit),
+        )
+        return [_run_record(item) for item in items]
+
+    # Requests
+
+    def _get(self, pk: str, sk: str) -> Item | None:
+        response = self.client.get_item(
+            TableName=self.table_name, Key=_key(pk, sk), ConsistentRead=True
+        )
+        return response.get("Item")
+
+    def _query(self, limit: int | None = None, **request: Any) -> list[Item]:
+        items: list[Item] = []
+        while True:
+            if limit is not None:
+                request["Limit"] = limit - len(items)
+            response = self.client.query(TableName=self.table_name, ConsistentRead=True, **request)
+            items.extend(response["Items"])
+            if "LastEvaluatedKey" not in response or (limit is not None and len(items) >= limit):
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _batch_get(self, keys: Iterable[Item]) -> list[Item]:
+        unique = list({(key["pk"]["S"], key["sk"]["S"]): key for key in keys}.values())
+        items: list[Item] = []
+        for chunk in chunked(unique, BATCH_GET_LIMIT):
+            pending: dict[str, Any] = {
+                self.table_name: {"Keys": list(chunk), "ConsistentRead": True}
+            }
+            for attempt in range(_UNPROCESSED_ATTEMPTS):
+                response = self.client.batch_get_item(RequestItems=pending)
+                items.extend(response["Responses"].get(self.table_name, []))
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                self._back_off(attempt)
+            else:
+                raise StateStoreError(
+                    f"DynamoDB left keys unprocessed {_UNPROCESSED_ATTEMPTS} times"
+                )
+        return items
+
+    def _batch_put(self, items: Sequence[Item]) -> None:
+        for chunk in chunked(items, BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {
+                self.table_name: [{"PutRequest": {"Item": item}} for item in chunk]
+            }
+            for attempt in range(_UNPROCESSED_ATTEMPTS):
+                response = self.client.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                self._back_off(attempt)
+            else:
+                raise StateStoreError(
+                    f"DynamoDB left items unprocessed {_UNPROCESSED_ATTEMPTS} times"
+                )
+
+    def _back_off(self, attempt: int) -> None:
+        # Unprocessed keys and items mean throttling: wait before the retry, as AWS advises.
+        self._sleep(min(0.05 * 2**attempt, 2.0))
+
+
+# Items and values
+
+
+def _key(pk: str, sk: str) -> Item:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _number(value: int | float) -> AttributeValue:
+    return {"N": repr(value)}
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == _CONDITION_FAILED
+
+
+def _midnight_utc(day: date) -> datetime:
+    return datetime.fromisoformat(f"{day.isoformat()}T00:00:00+00:00")
+
+
+def _fits_dynamodb_number(value: int | float) -> bool:
+    """DynamoDB numbers hold 38 significant digits, magnitudes from 1e-130 to below 1e126."""
+    number = Decimal(repr(value)).normalize()
+    if number.is_zero():
+        return True
+    return -130 <= number.adjusted() <= 125 and len(number.as_tuple().digits) <= 38
+
+
+@dataclass(frozen=True)
+class _NumberKinds:
+    """Which values are floats, and which numbers went as text because no DynamoDB number can
+    hold them (5e-324, 1e308, a 40-digit integer): what a map of values needs to come back
+    exactly, type included."""
+
+    floats: frozenset[str] = frozenset()
+    as_text: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, values: Mapping[str, Scalar]) -> _NumberKinds:
+        numbers = {
+            name: value
+            for name, value in values.items()
+            if isinstance(value, int | float) and not isinstance(value, bool)
+        }
+        return cls(
+            floats=frozenset(name for name, value in numbers.items() if isinstance(value, float)),
+            as_text=frozenset(
+                name for name, value in numbers.items() if not _fits_dynamodb_number(value)
+            ),
+        )
+
+    @classmethod
+    def read(cls, item: Item) -> _NumberKinds:
+        return cls(
+            floats=frozenset(item["floats"]["SS"]) if "floats" in item else frozenset(),
+            as_text=frozenset(item["numbers_as_text"]["SS"])
+            if "numbers_as_text" in item
+            else frozenset(),
+        )
+
+    def attributes(self) -> Item:
+        attributes: Item = {}  # DynamoDB refuses empty sets: an absent set means none
+        if self.floats:
+            attributes["floats"] = {"SS": sorted(self.floats)}
+        if self.as_text:
+            attributes["numbers_as_text"] = {"SS": sorted(self.as_text)}
+        return attributes
+
+    def encode(self, name: str, value: Scalar) -> AttributeValue:
+        if value is None:
+            return {"NULL": True}
+        if isinstance(value, bool):
+            return {"BOOL": value}
+        if isinstance(value, int | float):
+            return {"S": repr(value)} if name in self.as_text else _number(value)
+        return {"S": value}
+
+    def decode(self, name: str, value: AttributeValue) -> Scalar:
+        if "NULL" in value:
+            return None
+        if "BOOL" in value:
+            return bool(value["BOOL"])
+        if "N" in value or name in self.as_text:
+            text = value["N"] if "N" in value else value["S"]
+            return float(text) if name in self.floats else int(Decimal(text))
+        return str(value["S"])
+
+
+def _encode_scalars(values: Mapping[str, Scalar]) -> tuple[Item, Item]:
+    """The values as attributes, and the attributes that say which numbers are which."""
+    kinds = _NumberKinds.of(values)
+    return {name: kinds.encode(name, value) for name, value in values.items()}, kinds.attributes()
+
+
+def _decode_scalars(values: Item, kinds: _NumberKinds) -> dict[str, Scalar]:
+    return {name: kinds.decode(name, value) for name, value in values.items()}
+
+
+def _written_item(
+    crm: str, lead_id: str, values: FieldValues, run_id: str, written_at: str
+) -> Item:
+    encoded, number_kinds = _encode_scalars(values)
+    return {
+        **_key(f"LEAD#{crm}#{lead_id}", "WRITTEN"),
+        "crm": {"S": crm},
+        "lead_id": {"S": lead_id},
+        "field_values": {"M": encoded},
+        **number_kinds,
+        "run_id": {"S": run_id},
+        "written_at": {"S": written_at},
+    }
+
+
+def _audit_item(entry: AuditEntry) -> Item:
+    changes, number_kinds = _encode_scalars({"before": entry.before, "after": entry.after})
+    return {
+        **_key(f"AUDIT#{entry.lead_id}", audit_sort_key(entry)),
+        **changes,
+        **number_kinds,
+        "at": {"S": iso_utc(entry.at)},
+        "run_id": {"S": entry.run_id},
+        "crm": {"S": entry.crm},
+        "lead_id": {"S": entry.lead_id},
+        "field": {"S": entry.field},
+        "reasons": {"S": entry.reasons},
+        "model_version": {"S": entry.model_version},
+        "actor": {"S": entry.actor},
+    }
+
+
+def _audit_entry(item: Item) -> AuditEntry:
+    changes = _decode_scalars(
+        {"before": item["before"], "after": item["after"]}, _NumberKinds.read(item)
+    )
+    return AuditEntry(
+        at=from_iso(item["at"]["S"]),
+        run_id=item["run_id"]["S"],
+        crm=item["crm"]["S"],
+        lead_id=item["lead_id"]["S"],
+        field=item["field"]["S"],
+        before=changes["before"],
+        after=changes["after"],
+        reasons=item["reasons"]["S"],
+        model_version=item["model_version"]["S"],
+        actor=item["actor"]["S"],
+    )
+
+
+def _run_item(run: RunRecord) -> Item:
+    item: Item = {
+        **_key("RUN", f"{iso_utc(run.started_at)}#{run.run_id}"),
+        "run_id": {"S": run.run_id},
+        "kind": {"S": run.kind},
+        "started_at": {"S": iso_utc(run.started_at)},
+        "status": {"S": run.status},
+        "counts": {"M": {name: _number(count) for name, count in run.counts.items()}},
+    }
+    if run.finished_at is not None:
+        item["finished_at"] = {"S": iso_utc(run.finished_at)}
+    return item
+
+
+def _run_record(item: Item) -> RunRecord:
+    return RunRecord(
+        run_id=item["run_id"]["S"],
+        kind=item["kind"]["S"],
+        started_at=from_iso(item["started_at"]["S"]),
+        finished_at=from_iso(item["finished_at"]["S"]) if "finished_at" in item else None,
+        status=item["status"]["S"],
+        counts={name: int(value["N"]) for name, value in item["counts"]["M"].items()},
+    )

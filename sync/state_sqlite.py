@@ -1,0 +1,369 @@
+"""The embedded state store: one SQLite file, safe for several threads and processes at once.
+
+WAL mode lets readers proceed while one writer writes; `busy_timeout` makes a second writer wait
+for the lock instead of failing. Every read-decide-write happens inside `BEGIN IMMEDIATE`, which
+takes the write lock up front, so two processes can never both decide from the same state. Each
+thread gets its own connection (SQLite connections must not be shared between threads).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sync.state import (
+    AssignmentOutcome,
+    AuditEntry,
+    FieldValues,
+    RoutingSnapshot,
+    RunRecord,
+    Scalar,
+    StateStoreError,
+    audit_sort_key,
+    chunked,
+    epoch_seconds,
+    expiry_second,
+    from_iso,
+    iso_utc,
+    require_positive,
+    validated_values,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS written (
+    crm TEXT NOT NULL, lead_id TEXT NOT NULL, field_values TEXT NOT NULL,
+    run_id TEXT NOT NULL, written_at TEXT NOT NULL, PRIMARY KEY (crm, lead_id));
+CREATE TABLE IF NOT EXISTS pools (pool TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS owner_totals (
+    pool TEXT NOT NULL, owner_id TEXT NOT NULL, assigned INTEGER NOT NULL,
+    PRIMARY KEY (pool, owner_id));
+CREATE TABLE IF NOT EXISTS owner_days (
+    pool TEXT NOT NULL, day TEXT NOT NULL, owner_id TEXT NOT NULL, assigned INTEGER NOT NULL,
+    PRIMARY KEY (pool, day, owner_id));
+CREATE TABLE IF NOT EXISTS assignments (
+    lead_id TEXT PRIMARY KEY, pool TEXT NOT NULL, owner_id TEXT NOT NULL, day TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dedupe (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS dedupe_by_expiry ON dedupe (expires_at);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    lead_id TEXT NOT NULL, entry_key TEXT NOT NULL, entry TEXT NOT NULL,
+    PRIMARY KEY (lead_id, entry_key));
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
+"""
+
+_PURGE_EVERY = 256  # first_sighting calls between purges of expired dedupe keys
+_IN_CLAUSE_SIZE = 500
+
+
+class SqliteStateStore:
+    def __init__(self, path: str | Path, busy_timeout_ms: int = 30_000) -> None:
+        self.path = Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._sightings = itertools.count(1)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._create_schema()
+
+    # Connections and transactions
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._connect()
+            self._local.connection = connection
+            with self._connections_lock:
+                self._connections.append(connection)
+        return connection
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; every transaction here is explicit.
+        connection = sqlite3.connect(
+            self.path,
+            timeout=self._busy_timeout_ms / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")  # durable across a killed process in WAL
+        return connection
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction that holds the write lock from its first statement."""
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every statement in it sees the same snapshot."""
+        connection = self._connection()
+        connection.execute("BEGIN")
+        try:
+            yield connection
+        finally:
+            connection.execute("COMMIT")
+
+    def _create_schema(self) -> None:
+        with self._writing() as connection:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            row = connection.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+            if row is None:
+                connection.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StateStoreError(
+                    f"{self.path} holds state schema {row[0]}, written by a newer leadq; "
+                    f"this leadq reads schema {SCHEMA_VERSION}"
+                )
+
+    def close(self) -> None:
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
+        self._local = threading.local()
+
+    # Cursors
+
+    def get_cursor(self, name: str) -> datetime | None:
+        row = (
+            self._connection()
+            .execute("SELECT value FROM cursors WHERE name = ?", (name,))
+            .fetchone()
+        )
+        return from_iso(row[0]) if row else None
+
+    def advance_cursor(self, name: str, value: datetime) -> datetime:
+        with self._writing() as connection:
+            connection.execute(
+                "INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE "
+                "SET value = excluded.value WHERE excluded.value > cursors.value",
+                (name, iso_utc(value)),
+            )
+            (stored,) = connection.execute(
+                "SELECT value FROM cursors WHERE name = ?", (name,)
+            ).fetchone()
+        return from_iso(stored)
+
+    # Values leadq last wrote
+
+    def last_written(self, crm: str, lead_ids: Iterable[str]) -> dict[str, FieldValues]:
+        unique_ids = list(dict.fromkeys(lead_ids))
+        found: dict[str, FieldValues] = {}
+        with self._reading() as connection:
+            for chunk in chunked(unique_ids, _IN_CLAUSE_SIZE):
+                found.update(_written_rows(connection, crm, chunk))
+        return found
+
+    def record_written(
+        self, crm: str, values: Mapping[str, Mapping[str, Scalar]], run_id: str, at: datetime
+    ) -> None:
+        checked = validated_values(values)
+        written_at = iso_utc(at)
+        with self._writing() as connection:
+            for chunk in chunked(list(checked), _IN_CLAUSE_SIZE):
+                earlier = _written_rows(connection, crm, chunk)
+                connection.executemany(
+                    "INSERT OR REPLACE INTO written"
+                    " (crm, lead_id, field_values, run_id, written_at) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (
+                            crm,
+                            lead_id,
+                            json.dumps({**earlier.get(lead_id, {}), **checked[lead_id]}),
+                            run_id,
+                            written_at,
+                        )
+                        for lead_id in chunk
+                    ],
+                )
+
+    # Routing counters
+
+    def routing_snapshot(self, pool: str, day: date) -> RoutingSnapshot:
+        with self._reading() as connection:
+            version = _pool_version(connection, pool)
+            totals = connection.execute(
+                "SELECT owner_id, assigned FROM owner_totals WHERE pool = ?", (pool,)
+            ).fetchall()
+            today = connection.execute(
+                "SELECT owner_id, assigned FROM owner_days WHERE pool = ? AND day = ?",
+                (pool, day.isoformat()),
+            ).fetchall()
+        return RoutingSnapshot(
+            version=version, assigned_total=dict(totals), assigned_today=dict(today)
+        )
+
+    def commit_assignment(
+        self, pool: str, lead_id: str, owner_id: str, day: date, expected_version: int
+    ) -> AssignmentOutcome:
+        with self._writing() as connection:
+            existing = _assigned_owner(connection, lead_id)
+            if existing is not None:
+                return AssignmentOutcome(status="already_assigned", owner_id=existing)
+            version = _pool_version(connection, pool)
+            if version != expected_version:
+                return AssignmentOutcome(status="conflict")
+            _count_assignment(connection, pool, lead_id, owner_id, day.isoformat())
+        return AssignmentOutcome(status="assigned", owner_id=owner_id, version=version + 1)
+
+    def assignment_for(self, lead_id: str) -> str | None:
+        return _assigned_owner(self._connection(), lead_id)
+
+    # Webhook dedupe
+
+    def first_sighting(self, key: str, now: datetime, ttl: timedelta) -> bool:
+        expires_at = expiry_second(now, ttl)
+        now_seconds = epoch_seconds(now)
+        with self._writing() as connection:
+            if next(self._sightings) % _PURGE_EVERY == 0:
+                connection.execute("DELETE FROM dedupe WHERE expires_at <= ?", (now_seconds,))
+            cursor = connection.execute(
+                "INSERT INTO dedupe (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                "SET expires_at = excluded.expires_at WHERE dedupe.expires_at <= ?",
+                (key, expires_at, now_seconds),
+            )
+            return cursor.rowcount == 1
+
+    # Run leases
+
+    def acquire_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        with self._writing() as connection:
+            cursor = connection.execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                "expires_at = excluded.expires_at "
+                "WHERE leases.expires_at <= ? OR leases.holder = excluded.holder",
+                (name, holder, expiry_second(now, ttl), epoch_seconds(now)),
+            )
+            return cursor.rowcount == 1
+
+    def renew_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        with self._writing() as connection:
+            cursor = connection.execute(
+                "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ? AND expires_at > ?",
+                (expiry_second(now, ttl), name, holder, epoch_seconds(now)),
+            )
+            return cursor.rowcount == 1
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._writing() as connection:
+            connection.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    # Audit log
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        rows = {
+            (entry.lead_id, audit_sort_key(entry)): entry.model_dump_json() for entry in entries
+        }
+        with self._writing() as connection:
+            connection.executemany(
+                "INSERT OR REPLACE INTO audit (lead_id, entry_key, entry) VALUES (?, ?, ?)",
+                [(lead_id, key, entry) for (lead_id, key), entry in rows.items()],
+            )
+
+    def audit_for(self, lead_id: str, limit: int = 50) -> list[AuditEntry]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT entry FROM audit WHERE lead_id = ? ORDER BY entry_key DESC LIMIT ?",
+                (lead_id, require_positive(limit)),
+            )
+            .fetchall()
+        )
+        return [AuditEntry.model_validate_json(entry) for (entry,) in rows]
+
+    # Runs
+
+    def record_run(self, run: RunRecord) -> None:
+        with self._writing() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO runs (run_id, started_at, record) VALUES (?, ?, ?)",
+                (run.run_id, iso_utc(run.started_at), run.model_dump_json()),
+            )
+
+    def recent_runs(self, limit: int = 20) -> list[RunRecord]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT record FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?",
+                (require_positive(limit),),
+            )
+            .fetchall()
+        )
+        return [RunRecord.model_validate_json(record) for (record,) in rows]
+
+
+def _written_rows(
+    connection: sqlite3.Connection, crm: str, lead_ids: Sequence[str]
+) -> dict[str, FieldValues]:
+    placeholders = ", ".join("?" * len(lead_ids))
+    rows = connection.execute(
+        f"SELECT lead_id, field_values FROM written WHERE crm = ? AND lead_id IN ({placeholders})",
+        (crm, *lead_ids),
+    ).fetchall()
+    return {lead_id: json.loads(values) for lead_id, values in rows}
+
+
+def _pool_version(connection: sqlite3.Connection, pool: str) -> int:
+    row = connection.execute("SELECT version FROM pools WHERE pool = ?", (pool,)).fetchone()
+    return row[0] if row else 0
+
+
+def _assigned_owner(connection: sqlite3.Connection, lead_id: str) -> str | None:
+    row = connection.execute(
+        "SELECT owner_id FROM assignments WHERE lead_id = ?", (lead_id,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _count_assignment(
+    connection: sqlite3.Connection, pool: str, lead_id: str, owner_id: str, day: str
+) -> None:
+    connection.execute(
+        "INSERT INTO assignments (lead_id, pool, owner_id, day) VALUES (?, ?, ?, ?)",
+        (lead_id, pool, owner_id, day),
+    )
+    connection.execute(
+        "INSERT INTO pools (pool, version) VALUES (?, 1) "
+        "ON CONFLICT (pool) DO UPDATE SET version = version + 1",
+        (pool,),
+    )
+    connection.execute(
+        "INSERT INTO owner_totals (pool, owner_id, assigned) VALUES (?, ?, 1) "
+        "ON CONFLICT (pool, owner_id) DO UPDATE SET assigned = assigned + 1",
+        (pool, owner_id),
+    )
+    connection.execute(
+        "INSERT INTO owner_days (pool, day, owner_id, assigned) VALUES (?, ?, ?, 1) "
+        "ON CONFLICT (pool, day, owner_id) DO UPDATE SET assigned = assigned + 1",
+        (pool, day, owner_id),
+    )

@@ -1,0 +1,604 @@
+"""The state store's contract: every case runs against SQLite (a temporary file) and DynamoDB (moto's
+server on 127.0.0.1, with dummy credentials). A few backend-specific cases follow at the end."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.server import ThreadedMotoServer
+from pydantic import ValidationError
+
+from sync.state import (
+    AuditEntry,
+    RunRecord,
+    StateStore,
+    StateStoreError,
+    open_state_store,
+)
+from sync.state_dynamodb import DynamoDBStateStore, create_table, dynamodb_client
+from sync.state_sqlite import SqliteStateStore
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+TODAY = date(2026, 11, 1)
+REGION = "eu-west-1"
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            env.delenv(name, raising=False)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", REGION)
+        env.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+        server.stop()
+
+
+def new_dynamodb_url(endpoint: str) -> str:
+    table = f"leadq-state-{uuid.uuid4().hex[:12]}"
+    create_table(dynamodb_client(REGION, endpoint), table)
+    return f"dynamodb://{table}?region={REGION}&endpoint_url={endpoint}"
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/state.db"
+    return new_dynamodb_url(request.getfixturevalue("moto_endpoint"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[StateStore]:
+    opened = open_state_store(store_url)
+    yield opened
+    opened.close()
+
+
+def audit_entry(lead_id: str = "L1", minutes: int = 0, **values: Any) -> AuditEntry:
+    fields: dict[str, Any] = {
+        "at": NOW + timedelta(minutes=minutes),
+        "run_id": "run-1",
+        "crm": "hubspot",
+        "lead_id": lead_id,
+        "field": "leadq_score",
+        "before": 10,
+        "after": 20,
+        "reasons": "Demo request +25",
+        "model_version": "m1",
+    }
+    return AuditEntry(**(fields | values))
+
+
+def test_both_backends_follow_the_protocol(store: StateStore) -> None:
+    assert isinstance(store, StateStore)
+
+
+def test_state_survives_closing_and_reopening_the_store(store_url: str) -> None:
+    first = open_state_store(store_url)
+    first.advance_cursor("leads", NOW)
+    first.first_sighting("event-1", NOW, MINUTE)
+    first.close()
+
+    reopened = open_state_store(store_url)
+    assert reopened.get_cursor("leads") == NOW
+    assert reopened.first_sighting("event-1", NOW, MINUTE) is False
+    reopened.close()
+
+
+# Cursors
+
+
+def test_a_cursor_never_set_reads_as_none(store: StateStore) -> None:
+    assert store.get_cursor("leads") is None
+
+
+def test_an_advanced_cursor_reads_back_as_the_same_instant(store: StateStore) -> None:
+    paris_time = datetime(2026, 11, 1, 13, 0, 0, 123456, tzinfo=timezone(timedelta(hours=1)))
+
+    assert store.advance_cursor("leads", paris_time) == paris_time
+    assert store.get_cursor("leads") == paris_time
+    assert store.get_cursor("leads").utcoffset() == timedelta(0)  # type: ignore[union-attr]
+
+
+def test_a_cursor_never_moves_backwards(store: StateStore) -> None:
+    store.advance_cursor("leads", NOW)
+
+    assert store.advance_cursor("leads", NOW - timedelta(microseconds=1)) == NOW
+    assert store.get_cursor("leads") == NOW
+    assert store.advance_cursor("leads", NOW + MINUTE) == NOW + MINUTE
+
+
+def test_cursors_are_kept_per_name(store: StateStore) -> None:
+    store.advance_cursor("leads", NOW)
+    store.advance_cursor("activities", NOW - MINUTE)
+
+    assert store.get_cursor("leads") == NOW
+    assert store.get_cursor("activities") == NOW - MINUTE
+
+
+def test_a_time_without_a_time_zone_is_refused(store: StateStore) -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        store.advance_cursor("leads", datetime(2026, 11, 1, 12, 0))
+
+
+# Values leadq last wrote
+
+
+def test_a_lead_never_written_is_absent_from_last_written(store: StateStore) -> None:
+    store.record_written("hubspot", {"L1": {"leadq_score": 40}}, "run-1", NOW)
+
+    assert store.last_written("hubspot", ["L1", "L2"]) == {"L1": {"leadq_score": 40}}
+    assert store.last_written("hubspot", []) == {}
+
+
+def test_written_values_come_back_with_their_types(store: StateStore) -> None:
+    values = {
+        "score": 42,
+        "whole_float": 3.0,
+        "ratio": 0.1,
+        "tiny": 5e-324,
+        "huge": 1.7976931348623157e308,
+        "negative": -12.5,
+        "grade": "A",
+        "empty": "",
+        "qualified": True,
+        "owner": None,
+    }
+    store.record_written("hubspot", {"L1": values}, "run-1", NOW)
+
+    read = store.last_written("hubspot", ["L1"])["L1"]
+
+    assert read == values
+    assert {name: type(value) for name, value in read.items()} == {
+        name: type(value) for name, value in values.items()
+    }
+
+
+def test_recording_again_replaces_the_given_fields_and_keeps_the_others(
+    store: StateStore,
+) -> None:
+    store.record_written("hubspot", {"L1": {"score": 40, "grade": "B"}}, "run-1", NOW)
+    store.record_written("hubspot", {"L1": {"score": 55}}, "run-2", NOW + MINUTE)
+
+    assert store.last_written("hubspot", ["L1"]) == {"L1": {"score": 55, "grade": "B"}}
+
+
+def test_written_values_are_kept_per_crm(store: StateStore) -> None:
+    store.record_written("hubspot", {"L1": {"score": 40}}, "run-1", NOW)
+    store.record_written("salesforce", {"L1": {"score": 70}}, "run-1", NOW)
+
+    assert store.last_written("hubspot", ["L1"]) == {"L1": {"score": 40}}
+    assert store.last_written("salesforce", ["L1"]) == {"L1": {"score": 70}}
+
+
+def test_many_leads_are_written_and_read_across_batches(store: StateStore) -> None:
+    values = {f"L{number}": {"score": number, "grade": "C"} for number in range(260)}
+    store.record_written("hubspot", values, "run-1", NOW)
+
+    asked = [*values, "L0", "L1", "never-written"]  # repeats and a stranger in the request
+
+    assert store.last_written("hubspot", asked) == values
+
+
+def test_a_value_that_would_not_round_trip_is_refused(store: StateStore) -> None:
+    with pytest.raises(ValidationError):
+        store.record_written("hubspot", {"L1": {"score": float("nan")}}, "run-1", NOW)
+
+    assert store.last_written("hubspot", ["L1"]) == {}
+
+
+# Routing counters
+
+
+def test_an_unused_pool_is_at_version_zero_with_no_counts(store: StateStore) -> None:
+    snapshot = store.routing_snapshot("emea", TODAY)
+
+    assert (snapshot.version, snapshot.assigned_total, snapshot.assigned_today) == (0, {}, {})
+    assert store.assignment_for("L1") is None
+
+
+def test_an_assignment_counts_the_owner_in_all_and_today_and_moves_the_version(
+    store: StateStore,
+) -> None:
+    first = store.commit_assignment("emea", "L1", "ana", TODAY, expected_version=0)
+    second = store.commit_assignment("emea", "L2", "ana", TODAY, expected_version=1)
+    third = store.commit_assignment("emea", "L3", "bo", TODAY, expected_version=2)
+
+    assert [outcome.status for outcome in (first, second, third)] == ["assigned"] * 3
+    assert [outcome.version for outcome in (first, second, third)] == [1, 2, 3]
+    snapshot = store.routing_snapshot("emea", TODAY)
+    assert snapshot.version == 3
+    assert snapshot.assigned_total == {"ana": 2, "bo": 1}
+    assert snapshot.assigned_today == {"ana": 2, "bo": 1}
+    assert store.assignment_for("L1") == "ana"
+    assert store.assignment_for("L3") == "bo"
+
+
+def test_todays_counts_start_afresh_on_a_new_day(store: StateStore) -> None:
+    store.commit_assignment("emea", "L1", "ana", TODAY, expected_version=0)
+    tomorrow = TODAY + timedelta(days=1)
+    store.commit_assignment("emea", "L2", "bo", tomorrow, expected_version=1)
+
+    snapshot = store.routing_snapshot("emea", tomorrow)
+
+    assert snapshot.assigned_today == {"bo": 1}
+    assert snapshot.assigned_total == {"ana": 1, "bo": 1}
+
+
+def test_a_commit_from_a_stale_snapshot_is_refused_as_a_conflict(store: StateStore) -> None:
+    stale = store.routing_snapshot("emea", TODAY)
+    store.commit_assignment("emea", "L1", "ana", TODAY, expected_version=stale.version)
+
+    outcome = store.commit_assignment("emea", "L2", "ana", TODAY, expected_version=stale.version)
+
+    assert outcome.status == "conflict"
+    assert store.assignment_for("L2") is None
+    fresh = store.routing_snapshot("emea", TODAY)
+    assert (fresh.version, fresh.assigned_total) == (1, {"ana": 1})
+    retried = store.commit_assignment("emea", "L2", "bo", TODAY, expected_version=fresh.version)
+    assert (retried.status, retried.owner_id) == ("assigned", "bo")
+
+
+def test_a_lead_is_never_assigned_twice(store: StateStore) -> None:
+    store.commit_assignment("emea", "L1", "ana", TODAY, expected_version=0)
+
+    again = store.commit_assignment("emea", "L1", "bo", TODAY, expected_version=1)
+
+    assert (again.status, again.owner_id) == ("already_assigned", "ana")
+    snapshot = store.routing_snapshot("emea", TODAY)
+    assert (snapshot.version, snapshot.assigned_total) == (1, {"ana": 1})
+
+
+def test_a_retried_assignment_from_a_stale_snapshot_reports_the_existing_owner(
+    store: StateStore,
+) -> None:
+    store.commit_assignment("emea", "L1", "ana", TODAY, expected_version=0)
+    store.commit_assignment("emea", "L2", "bo", TODAY, expected_version=1)
+
+    retry = store.commit_assignment("emea", "L1", "ana", TODAY, expected_version=0)
+
+    assert (retry.status, retry.owner_id) == ("already_assigned", "ana")
+
+
+def test_a_lead_assigned_in_one_pool_is_not_assigned_again_in_another(store: StateStore) -> None:
+    store.commit_assignment("emea", "L1", "ana", TODAY, expected_version=0)
+
+    elsewhere = store.commit_assignment("amer", "L1", "cy", TODAY, expected_version=0)
+
+    assert (elsewhere.status, elsewhere.owner_id) == ("already_assigned", "ana")
+    assert store.routing_snapshot("amer", TODAY).assigned_total == {}
+
+
+def test_pools_keep_separate_counters(store: StateStore) -> None:
+    store.commit_assignment("emea", "L1", "ana", TODAY, expected_version=0)
+    store.commit_assignment("amer", "L2", "ana", TODAY, expected_version=0)
+    store.commit_assignment("amer", "L3", "cy", TODAY, expected_version=1)
+
+    assert store.routing_snapshot("emea", TODAY).assigned_total == {"ana": 1}
+    amer = store.routing_snapshot("amer", TODAY)
+    assert (amer.version, amer.assigned_total) == (2, {"ana": 1, "cy": 1})
+
+
+# Webhook dedupe
+
+
+def test_the_first_sighting_of_a_webhook_is_new(store: StateStore) -> None:
+    assert store.first_sighting("hubspot:event-1", NOW, MINUTE) is True
+    assert store.first_sighting("hubspot:event-2", NOW, MINUTE) is True
+
+
+def test_a_duplicate_webhook_within_its_ttl_is_recognised(store: StateStore) -> None:
+    store.first_sighting("hubspot:event-1", NOW, MINUTE)
+
+    assert store.first_sighting("hubspot:event-1", NOW, MINUTE) is False
+    assert store.first_sighting("hubspot:event-1", NOW + timedelta(seconds=59), MINUTE) is False
+
+
+def test_a_webhook_seen_again_after_its_ttl_counts_as_new_and_starts_a_new_ttl(
+    store: StateStore,
+) -> None:
+    store.first_sighting("hubspot:event-1", NOW, MINUTE)
+
+    assert store.first_sighting("hubspot:event-1", NOW + MINUTE, MINUTE) is True
+    assert store.first_sighting("hubspot:event-1", NOW + timedelta(seconds=90), MINUTE) is False
+
+
+def test_a_ttl_must_be_positive(store: StateStore) -> None:
+    with pytest.raises(ValueError, match="TTL"):
+        store.first_sighting("hubspot:event-1", NOW, timedelta(0))
+
+
+# Run leases
+
+
+def test_only_one_holder_gets_a_lease(store: StateStore) -> None:
+    assert store.acquire_lease("incremental", "worker-a", NOW, MINUTE) is True
+    assert store.acquire_lease("incremental", "worker-b", NOW + timedelta(seconds=30), MINUTE) is (
+        False
+    )
+    assert store.acquire_lease("full", "worker-b", NOW, MINUTE) is True
+
+
+def test_the_holder_may_acquire_its_own_lease_again(store: StateStore) -> None:
+    store.acquire_lease("incremental", "worker-a", NOW, MINUTE)
+
+    assert store.acquire_lease("incremental", "worker-a", NOW + timedelta(seconds=30), MINUTE)
+    assert not store.acquire_lease("incremental", "worker-b", NOW + timedelta(seconds=80), MINUTE)
+
+
+def test_an_expired_lease_can_be_taken_over(store: StateStore) -> None:
+    store.acquire_lease("incremental", "worker-a", NOW, MINUTE)
+
+    assert store.acquire_lease("incremental", "worker-b", NOW + MINUTE, MINUTE) is True
+    assert store.renew_lease("incremental", "worker-a", NOW + MINUTE, MINUTE) is False
+
+
+def test_only_the_holder_can_renew_a_lease(store: StateStore) -> None:
+    store.acquire_lease("incremental", "worker-a", NOW, MINUTE)
+
+    assert store.renew_lease("incremental", "worker-b", NOW, MINUTE) is False
+    assert store.renew_lease("incremental", "worker-a", NOW + timedelta(seconds=50), MINUTE)
+    assert not store.acquire_lease("incremental", "worker-b", NOW + timedelta(seconds=90), MINUTE)
+
+
+def test_a_lease_that_expired_cannot_be_renewed(store: StateStore) -> None:
+    store.acquire_lease("incremental", "worker-a", NOW, MINUTE)
+
+    assert store.renew_lease("incremental", "worker-a", NOW + 2 * MINUTE, MINUTE) is False
+
+
+def test_a_lease_never_taken_cannot_be_renewed(store: StateStore) -> None:
+    assert store.renew_lease("incremental", "worker-a", NOW, MINUTE) is False
+
+
+def test_a_released_lease_is_free_and_only_its_holder_can_release_it(store: StateStore) -> None:
+    store.acquire_lease("incremental", "worker-a", NOW, MINUTE)
+
+    store.release_lease("incremental", "worker-b")
+    assert store.acquire_lease("incremental", "worker-b", NOW, MINUTE) is False
+
+    store.release_lease("incremental", "worker-a")
+    assert store.acquire_lease("incremental", "worker-b", NOW, MINUTE) is True
+
+
+# Audit log
+
+
+def test_the_audit_log_lists_a_leads_changes_newest_first(store: StateStore) -> None:
+    oldest = audit_entry(minutes=0, after=20)
+    middle = audit_entry(minutes=5, after=30, field="leadq_grade", before="C")
+    newest = audit_entry(minutes=10, after="ana", field="owner", actor="rule:emea")
+    store.append_audit([middle, newest, oldest])
+    store.append_audit([audit_entry(lead_id="L2")])
+
+    assert store.audit_for("L1") == [newest, middle, oldest]
+
+
+def test_audit_entries_come_back_exactly(store: StateStore) -> None:
+    entries = [
+        audit_entry(field="score", before=None, after=42.0),
+        audit_entry(field="qualified", before=False, after=True),
+        audit_entry(field="ratio", before=0.1, after=12),
+        audit_entry(field="stage", before="lead", after="marketingqualifiedlead", minutes=1),
+    ]
+    store.append_audit(entries)
+
+    read = store.audit_for("L1")
+
+    assert sorted(read, key=lambda entry: (entry.at, entry.field)) == sorted(
+        entries, key=lambda entry: (entry.at, entry.field)
+    )
+    assert {(entry.field, type(entry.before), type(entry.after)) for entry in read} == {
+        (entry.field, type(entry.before), type(entry.after)) for entry in entries
+    }
+
+
+def test_the_audit_log_returns_at_most_the_limit(store: StateStore) -> None:
+    store.append_audit([audit_entry(minutes=minute) for minute in range(60)])
+
+    newest_five = store.audit_for("L1", limit=5)
+
+    assert [entry.at for entry in newest_five] == [
+        NOW + timedelta(minutes=minute) for minute in (59, 58, 57, 56, 55)
+    ]
+    assert len(store.audit_for("L1", limit=100)) == 60
+
+
+def test_a_retried_append_stores_each_entry_once(store: StateStore) -> None:
+    entries = [audit_entry(minutes=0), audit_entry(minutes=1)]
+    store.append_audit(entries)
+    store.append_audit(entries)
+
+    assert len(store.audit_for("L1")) == 2
+
+
+def test_a_lead_without_changes_has_an_empty_audit_log(store: StateStore) -> None:
+    assert store.audit_for("L1") == []
+
+
+# Runs
+
+
+def run_record(run_id: str, minutes: int, **values: Any) -> RunRecord:
+    fields: dict[str, Any] = {
+        "run_id": run_id,
+        "kind": "incremental",
+        "started_at": NOW + timedelta(minutes=minutes),
+        "status": "running",
+    }
+    return RunRecord(**(fields | values))
+
+
+def test_recent_runs_lists_the_latest_started_first_up_to_the_limit(store: StateStore) -> None:
+    for minutes in (0, 30, 15, 45):
+        store.record_run(run_record(f"run-{minutes}", minutes))
+
+    assert [run.run_id for run in store.recent_runs(limit=3)] == ["run-45", "run-30", "run-15"]
+
+
+def test_recording_a_finished_run_replaces_its_running_record(store: StateStore) -> None:
+    store.record_run(run_record("run-1", 0))
+    finished = run_record(
+        "run-1",
+        0,
+        kind="full",
+        status="succeeded",
+        finished_at=NOW + MINUTE,
+        counts={"pulled": 1200, "written": 37, "failed": 0},
+    )
+    store.record_run(finished)
+
+    assert store.recent_runs() == [finished]
+
+
+# Opening stores from URLs
+
+
+def test_a_relative_sqlite_url_names_a_file_under_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    store = open_state_store("sqlite:///state/leadq.db")
+    store.advance_cursor("leads", NOW)
+    store.close()
+
+    assert (tmp_path / "state" / "leadq.db").is_file()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://localhost/leadq",
+        "sqlite://",
+        "sqlite://host/state.db",
+        "dynamodb://",
+        "dynamodb://table?regoin=eu-west-1",
+    ],
+)
+def test_a_state_url_that_cannot_be_opened_says_what_to_write(url: str) -> None:
+    with pytest.raises(ValueError, match=r"state URL .*(sqlite:///|dynamodb://|region)"):
+        open_state_store(url)
+
+
+# SQLite only: the file itself
+
+
+def test_a_state_file_written_by_a_newer_leadq_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    SqliteStateStore(path).close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    connection.close()
+
+    with pytest.raises(StateStoreError, match="schema 99"):
+        SqliteStateStore(path)
+
+
+def test_the_sqlite_file_runs_in_wal_mode(tmp_path: Path) -> None:
+    SqliteStateStore(tmp_path / "state.db").close()
+
+    with sqlite3.connect(tmp_path / "state.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    connection.close()
+
+
+def test_expired_webhook_keys_are_purged_from_the_sqlite_file(tmp_path: Path) -> None:
+    store = SqliteStateStore(tmp_path / "state.db")
+    for number in range(300):
+        store.first_sighting(f"old-{number}", NOW, MINUTE)
+    later = NOW + timedelta(hours=1)
+    for number in range(300):
+        store.first_sighting(f"new-{number}", later, MINUTE)
+    store.close()
+
+    with sqlite3.connect(tmp_path / "state.db") as connection:
+        (old_keys,) = connection.execute(
+            "SELECT count(*) FROM dedupe WHERE key LIKE 'old-%'"
+        ).fetchone()
+    connection.close()
+    assert old_keys == 0
+
+
+# DynamoDB only: the table and the batch edges
+
+
+def test_the_dynamodb_table_is_on_demand_with_expiry_on_expires_at(moto_endpoint: str) -> None:
+    client = dynamodb_client(REGION, moto_endpoint)
+    create_table(client, "leadq-state-shape")
+
+    table = client.describe_table(TableName="leadq-state-shape")["Table"]
+    ttl = client.describe_time_to_live(TableName="leadq-state-shape")["TimeToLiveDescription"]
+
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert {key["AttributeName"]: key["KeyType"] for key in table["KeySchema"]} == {
+        "pk": "HASH",
+        "sk": "RANGE",
+    }
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+
+
+class ThrottlingClient:
+    """A DynamoDB client that, like a throttled table, leaves half of each first batch unprocessed."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.batch_calls = 0
+        self.throttled: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+        self.batch_calls += 1
+        ((table, request),) = RequestItems.items()
+        kept, left = self._split(request["Keys"], "get")
+        response = self.client.batch_get_item(RequestItems={table: {**request, "Keys": kept}})
+        if left:
+            response["UnprocessedKeys"] = {table: {**request, "Keys": left}}
+        return response
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+        self.batch_calls += 1
+        ((table, requests),) = RequestItems.items()
+        kept, left = self._split(requests, "write")
+        response = self.client.batch_write_item(RequestItems={table: kept})
+        if left:
+            response["UnprocessedItems"] = {table: left}
+        return response
+
+    def _split(self, requests: list[Any], kind: str) -> tuple[list[Any], list[Any]]:
+        if kind in self.throttled or len(requests) < 2:
+            return requests, []
+        self.throttled.add(kind)
+        half = len(requests) // 2
+        return requests[:half], requests[half:]
+
+
+def test_dynamodb_retries_what_a_throttled_batch_left_unprocessed(moto_endpoint: str) -> None:
+    url = new_dynamodb_url(moto_endpoint)
+    table = url.removeprefix("dynamodb://").split("?")[0]
+    client = ThrottlingClient(dynamodb_client(REGION, moto_endpoint))
+    pauses: list[float] = []
+    store = DynamoDBStateStore(client, table, sleep=pauses.append)  # type: ignore[arg-type]
+    values = {f"L{number}": {"score": number} for number in range(30)}
+
+    store.record_written("hubspot", values, "run-1", NOW)
+
+    assert store.last_written("hubspot", list(values)) == values
+    assert client.throttled == {"get", "write"}
+    assert len(pauses) == 2
