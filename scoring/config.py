@@ -197,6 +197,76 @@ class Output(Section):
     reasons_separator: str = "; "
 
 
+class CrmLifecycle(Section):
+    """How leadq's stages and recycling map onto one CRM's fields and values."""
+
+    stage_field: str | None = Field(
+        description="The CRM field holding the stage; null: not written"
+    )
+    stage_values: dict[str, str] = Field(description="leadq stage → the CRM's value")
+    stage_order: list[str] = Field(description="The CRM's stage values, earliest first")
+    status_field: str | None = None
+    untouched_statuses: list[str] = Field(
+        default_factory=list,
+        description="Statuses meaning sales has not worked the lead ('' = empty)",
+    )
+    recycle_status: str | None = Field(
+        default=None, description="Set when a qualified lead decays before sales worked it"
+    )
+    requalified_status: str | None = Field(
+        default=None, description="Set when a lead leadq recycled qualifies again"
+    )
+
+    @model_validator(mode="after")
+    def _stages_in_order(self) -> CrmLifecycle:
+        unknown = [value for value in self.stage_values.values() if value not in self.stage_order]
+        if unknown:
+            raise ValueError(f"stage value {unknown[0]!r} is missing from stage_order")
+        return self
+
+
+HUBSPOT_LIFECYCLE = CrmLifecycle(
+    stage_field="lifecyclestage",
+    stage_values={"lead": "lead", "mql": "marketingqualifiedlead"},
+    stage_order=[
+        "subscriber",
+        "lead",
+        "marketingqualifiedlead",
+        "salesqualifiedlead",
+        "opportunity",
+        "customer",
+        "evangelist",
+    ],
+    status_field="hs_lead_status",
+    untouched_statuses=["", "NEW"],
+    recycle_status="BAD_TIMING",
+    requalified_status="NEW",
+)
+SALESFORCE_LIFECYCLE = CrmLifecycle(
+    stage_field="Status",
+    stage_values={"lead": "Open - Not Contacted", "mql": "Marketing Qualified"},
+    stage_order=[
+        "Nurture",
+        "Open - Not Contacted",
+        "Marketing Qualified",
+        "Working - Contacted",
+        "Closed - Converted",
+        "Closed - Not Converted",
+    ],
+    status_field="Status",
+    untouched_statuses=["", "Open - Not Contacted", "Marketing Qualified"],
+    recycle_status="Nurture",
+    requalified_status="Marketing Qualified",
+)
+
+
+class Lifecycle(Section):
+    """Forward-only stages and recycling, per CRM. The defaults suit an untouched portal / org."""
+
+    hubspot: CrmLifecycle = HUBSPOT_LIFECYCLE
+    salesforce: CrmLifecycle = SALESFORCE_LIFECYCLE
+
+
 class CsvActivities(Section):
     lead_id: str = "lead_id"
     type: str = "type"
@@ -305,6 +375,7 @@ class ScoringModel(Section):
     output: Output = Output()
     csv: CsvMapping = CsvMapping()
     routing: Routing | None = None
+    lifecycle: Lifecycle = Lifecycle()
     predictive: Predictive | None = None
     learn: Learning = Learning()
 

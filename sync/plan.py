@@ -1,0 +1,286 @@
+"""From a scored lead to the CRM update it needs: the desired values, diffed against what the CRM
+holds now. Pure: the engine gathers the inputs and carries the plan out.
+
+Rules (DESIGN.md, "Lifecycle and status" and "A sync run"):
+- score moves smaller than `min_score_change` are not written unless grade, label or stage changed
+  (or the model did); no difference, no write;
+- the stage only moves forward in the CRM's order; a qualified lead that decays below the bar
+  before sales worked it gets the recycle status instead of a demotion;
+- a status somebody set by hand is never overwritten, nor an owner: the owner is written only for a
+  routing decision, which is made only for leads without a human owner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from connectors.records import Lead, LeadUpdate
+from scoring.config import CrmLifecycle, ScoringModel
+from scoring.routing import RoutingDecision
+
+Crm = Literal["hubspot", "salesforce"]
+NUMERIC_OUTPUTS = ("score", "fit", "engagement", "priority")
+DECISIVE_OUTPUTS = ("grade", "label", "model_version")
+
+
+def crm_field_name(crm: Crm, name: str) -> str:
+    """The CRM's name for one of leadq's output fields.
+
+    HubSpot takes the name as written (`leadq_score`); Salesforce custom fields carry `__c` and
+    title-cased words after the prefix (`leadq_Score__c`, `leadq_Model_Version__c`).
+    """
+    if crm == "hubspot" or name.endswith("__c"):
+        return name
+    prefix, *words = name.split("_")
+    return "_".join([prefix, *(word.capitalize() for word in words)]) + "__c"
+
+
+def output_fields(model: ScoringModel, crm: Crm) -> dict[str, str]:
+    """leadq output → CRM field, for the outputs the model writes."""
+    configured = model.output.fields.model_dump()
+    return {output: crm_field_name(crm, name) for output, name in configured.items() if name}
+
+
+@dataclass(frozen=True)
+class Result:
+    """What scoring concluded about one lead, as the planner needs it."""
+
+    score: int
+    fit: int
+    engagement: int
+    grade: str
+    label: str
+    priority: int
+    stage: str
+    reasons: str
+    model_version: str
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    before: Any
+    after: Any
+    why: str
+
+
+@dataclass
+class Plan:
+    lead_id: str
+    changes: list[Change] = field(default_factory=list)
+
+    def update(self, kind: Literal["lead", "contact"]) -> LeadUpdate | None:
+        if not self.changes:
+            return None
+        return LeadUpdate(
+            lead_id=self.lead_id,
+            kind=kind,
+            changes={change.field: change.after for change in self.changes},
+            before={change.field: change.before for change in self.changes},
+        )
+
+
+@dataclass(frozen=True)
+class Planner:
+    model: ScoringModel
+    crm: Crm
+    min_score_change: int = 3
+
+    @property
+    def lifecycle(self) -> CrmLifecycle:
+        return getattr(self.model.lifecycle, self.crm)
+
+    @property
+    def qualified_stages(self) -> list[str]:
+        """leadq stages that hand a lead to sales (routing's, or just `mql`)."""
+        return self.model.routing.assign_stages if self.model.routing else ["mql"]
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return output_fields(self.model, self.crm)
+
+    def read_fields(self) -> list[str]:
+        """CRM fields a connector must read so the planner can diff against them."""
+        lifecycle = self.lifecycle
+        extra = [lifecycle.stage_field, lifecycle.status_field]
+        return list(dict.fromkeys([*self.fields.values(), *(f for f in extra if f)]))
+
+    def plan(
+        self,
+        lead: Lead,
+        result: Result,
+        now: datetime,
+        routing: RoutingDecision | None = None,
+        recycled_by_us: bool = False,
+    ) -> Plan:
+        plan = Plan(lead.id)
+        outputs = self._output_changes(lead, result)
+        lifecycle = self._lifecycle_changes(lead, result, recycled_by_us)
+        owner = self._owner_change(lead, routing)
+        if outputs or lifecycle or owner:
+            plan.changes += outputs + lifecycle + owner
+            scored_at = self.fields.get("scored_at")
+            if scored_at:
+                plan.changes.append(
+                    Change(scored_at, lead.fields.get(scored_at), now.isoformat(), "scored")
+                )
+        return plan
+
+    def _output_changes(self, lead: Lead, result: Result) -> list[Change]:
+        desired = {
+            "score": result.score,
+            "fit": result.fit,
+            "engagement": result.engagement,
+            "grade": result.grade,
+            "label": result.label,
+            "priority": result.priority,
+            "reasons": result.reasons,
+            "model_version": result.model_version,
+        }
+        changed = {
+            output: (crm_field, lead.fields.get(crm_field), desired[output])
+            for output, crm_field in self.fields.items()
+            if output in desired and not _same(lead.fields.get(crm_field), desired[output])
+        }
+        decisive = any(output in changed for output in DECISIVE_OUTPUTS) or any(
+            _missing(before) for _, before, _ in changed.values()
+        )
+        big_move = any(
+            _moved(before, after, self.min_score_change)
+            for output, (_, before, after) in changed.items()
+            if output in NUMERIC_OUTPUTS
+        )
+        if not (decisive or big_move or self._stage_moves(lead, result)):
+            return []
+        return [
+            Change(crm_field, before, after, f"{output} {_show(before)} → {after}")
+            for output, (crm_field, before, after) in changed.items()
+        ]
+
+    def _stage_moves(self, lead: Lead, result: Result) -> bool:
+        return bool(self._lifecycle_changes(lead, result, recycled_by_us=False))
+
+    def _lifecycle_changes(self, lead: Lead, result: Result, recycled_by_us: bool) -> list[Change]:
+        lifecycle = self.lifecycle
+        current_stage = _crm_value(lead, lifecycle.stage_field)
+        current_status = _crm_value(lead, lifecycle.status_field)
+        changes = []
+        target = lifecycle.stage_values.get(result.stage)
+        promotes = result.stage != self.model.default_stage and target is not None
+        if promotes and lifecycle.stage_field and _is_forward(current_stage, target, lifecycle):
+            changes.append(
+                Change(
+                    lifecycle.stage_field, current_stage or None, target, f"stage → {result.stage}"
+                )
+            )
+        if result.stage in self.qualified_stages:
+            changes += self._requalify(lifecycle, current_status, recycled_by_us)
+        else:
+            changes += self._recycle(lifecycle, result, current_stage, current_status)
+        return changes
+
+    def _requalify(
+        self, lifecycle: CrmLifecycle, current_status: str, recycled_by_us: bool
+    ) -> list[Change]:
+        """A lead leadq recycled qualifies again: give back the fresh status (where separate)."""
+        status_field, fresh = lifecycle.status_field, lifecycle.requalified_status
+        if (
+            recycled_by_us
+            and current_status == lifecycle.recycle_status
+            and fresh
+            and status_field
+            and status_field != lifecycle.stage_field
+        ):
+            return [Change(status_field, current_status, fresh, "qualified again")]
+        return []
+
+    def _recycle(
+        self,
+        lifecycle: CrmLifecycle,
+        result: Result,
+        current_stage: str,
+        current_status: str,
+    ) -> list[Change]:
+        """A qualified lead decayed below the bar before sales worked it: recycle, not demote."""
+        qualified_values = {lifecycle.stage_values.get(s) for s in self.qualified_stages}
+        untouched = current_status in lifecycle.untouched_statuses
+        if (
+            current_stage in qualified_values
+            and untouched
+            and lifecycle.recycle_status
+            and lifecycle.status_field
+            and current_status != lifecycle.recycle_status
+        ):
+            return [
+                Change(
+                    lifecycle.status_field,
+                    current_status or None,
+                    lifecycle.recycle_status,
+                    f"decayed below the bar ({result.stage}) before sales worked it: recycled",
+                )
+            ]
+        return []
+
+    def _owner_change(self, lead: Lead, routing: RoutingDecision | None) -> list[Change]:
+        if routing is None or routing.owner_id is None or routing.owner_id == lead.owner_id:
+            return []
+        owner_field = "hubspot_owner_id" if self.crm == "hubspot" else "OwnerId"
+        return [Change(owner_field, lead.owner_id, routing.owner_id, routing.reason)]
+
+
+CANONICAL_ATTRIBUTES = {
+    "lifecyclestage": "lifecycle_stage",
+    "hs_lead_status": "lead_status",
+    "Status": "lead_status",
+}
+
+
+def _crm_value(lead: Lead, field_name: str | None) -> str:
+    """The CRM's current value of a field, wherever the connector put it."""
+    if field_name is None:
+        return ""
+    if field_name in lead.fields:
+        value = lead.fields[field_name]
+    else:
+        value = getattr(lead, CANONICAL_ATTRIBUTES.get(field_name, ""), None)
+    return str(value or "")
+
+
+def _is_forward(current: str, target: str, lifecycle: CrmLifecycle) -> bool:
+    """True when moving from `current` to `target` goes forward (an empty stage is the start)."""
+    if current == target:
+        return False
+    if not current:
+        return True
+    order = lifecycle.stage_order
+    if current not in order:
+        return False  # a value we do not know: somebody else's stage, leave it alone
+    return order.index(target) > order.index(current)
+
+
+def _same(before: Any, after: Any) -> bool:
+    if _missing(before):
+        return _missing(after)
+    if isinstance(after, int | float) and not isinstance(after, bool):
+        try:
+            return float(before) == float(after)
+        except (TypeError, ValueError):
+            return False
+    return str(before) == str(after)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _moved(before: Any, after: Any, threshold: int) -> bool:
+    try:
+        return abs(float(after) - float(before)) >= threshold
+    except (TypeError, ValueError):
+        return True
+
+
+def _show(value: Any) -> str:
+    return "(empty)" if _missing(value) else str(value)
