@@ -30,7 +30,7 @@ from connectors.records import Lead
 from scoring.backtest import LabelledLeads, roc_auc, score_as_of_cutoffs
 from scoring.conditions import FieldTest, normalise_text, walk
 from scoring.config import EngagementRule, Fit, FitRule, ScoringModel
-from scoring.frame import SCORE_FIELD_KINDS, TextColumn, lead_field_kind
+from scoring.frame import BANT_CRITERIA, SCORE_FIELD_KINDS, TextColumn, lead_field_kind
 
 # Einstein Lead Scoring asks for 1,000 leads and 120 conversions; so do we.
 MIN_LEADS = 1000
@@ -44,7 +44,7 @@ THRESHOLDS_PER_FIELD = 7  # octiles
 ACTIVITY_COUNT_CAP = 3.0  # a candidate activity rule counts at most three (decayed) activities
 DEFAULT_REGULARISATION = 0.01  # C of the logistic regression on standardised features
 POINTS_SPAN = 100  # the middle 98% of leads spread over about this many points
-MIN_CANDIDATE_POINTS = 2  # a new rule worth less is noise on the scorecard: left out, refitted
+MIN_RULE_POINTS = 2  # a rule worth less is noise on the scorecard: left out, and the rest refitted
 
 NEVER_CANDIDATES = frozenset(
     {"id", "email", "first_name", "last_name", "name", "owner_id", "company.id", "company.name"}
@@ -133,7 +133,7 @@ def candidate_fields(model: ScoringModel, leads: Sequence[Lead]) -> list[str]:
     """Fields worth trying: those the model reads, the usual CRM ones and every custom field."""
     paths: list[str] = []
     conditions = [rule.when for rule in model.fit.rules]
-    conditions += [c for c in (getattr(model.bant, n) for n in model.bant.model_fields) if c]
+    conditions += [c for c in (getattr(model.bant, n) for n in BANT_CRITERIA) if c]
     for condition in conditions:
         paths += [leaf.field for leaf in walk(condition) if isinstance(leaf, FieldTest)]
     paths += DEFAULT_CANDIDATES
@@ -525,6 +525,29 @@ class Learned:
     intercept: float
     weights: np.ndarray
     train: LabelledLeads
+    dropped: dict[str, Evidence] = field(default_factory=dict)  # the model's rules left out
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the training leads say about one rule."""
+
+    leads: int  # training leads the rule matched (engagement: with a counted activity)
+    converted: int
+    weight: float  # learned log-odds per match (engagement: per decayed activity)
+    note: str = ""  # why the points point the other way than the rule's own conversion rate
+
+    @property
+    def rate(self) -> float:
+        return self.converted / self.leads if self.leads else 0.0
+
+    def comment(self) -> str:
+        text = f"{self.leads:,} leads, {self.rate:.1%} converted, weight {self.weight:+.2f}"
+        return f"{text}; {self.note}" if self.note else text
+
+
+def evidence_of(matched: np.ndarray, converted: np.ndarray, weight: float) -> Evidence:
+    return Evidence(int(matched.sum()), int(converted[matched].sum()), weight)
 
 
 @dataclass
@@ -591,10 +614,15 @@ class Learner:
         regularisation = self.settings.regularisation
         intercept, weights = fit_logistic(matrix, train.converted, regularisation)
         keep = worth_keeping(features, matrix, weights)
+        dropped = {
+            f.id: evidence_of(matrix[:, i] > 0, train.converted, float(weights[i]))
+            for i, f in enumerate(features)
+            if f.existing and not keep[i]
+        }
         if not keep.all():
             features, matrix = _without(features, matrix, keep)
             intercept, weights = fit_logistic(matrix, train.converted, regularisation)
-        return Learned(features, matrix, train.converted, intercept, weights, train)
+        return Learned(features, matrix, train.converted, intercept, weights, train, dropped)
 
 
 def duplicate_columns(features: Sequence[Feature], matrix: np.ndarray) -> np.ndarray:
@@ -628,10 +656,9 @@ def points_per_logit(linear: np.ndarray) -> float:
 def worth_keeping(
     features: Sequence[Feature], matrix: np.ndarray, weights: np.ndarray
 ) -> np.ndarray:
+    """Rules worth at least MIN_RULE_POINTS on the scale the scorecard will use."""
     shifted = shift_exclusive_groups(features, weights)
-    points = np.abs(shifted * points_per_logit(matrix @ shifted))
-    candidate = np.array([not f.existing for f in features], dtype=bool)
-    return ~candidate | (points >= MIN_CANDIDATE_POINTS)
+    return np.abs(shifted * points_per_logit(matrix @ shifted)) >= MIN_RULE_POINTS
 
 
 def _without(

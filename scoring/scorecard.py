@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -48,11 +48,14 @@ from scoring.config import (
     StageRule,
     parse_model,
 )
-from scoring.frame import SCORE_FIELD_KINDS
+from scoring.frame import BANT_CRITERIA, SCORE_FIELD_KINDS
 from scoring.learn import (
+    MIN_RULE_POINTS,
+    Evidence,
     Feature,
     Learned,
     Learner,
+    evidence_of,
     field_slug,
     fit_logistic,
     points_per_logit,
@@ -113,20 +116,6 @@ def parse_capacity(text: str) -> Capacity:
 
 
 @dataclass(frozen=True)
-class Evidence:
-    leads: int  # training leads the rule matched (engagement: with a counted activity)
-    converted: int
-    weight: float  # learned log-odds per match (engagement: per decayed activity)
-
-    @property
-    def rate(self) -> float:
-        return self.converted / self.leads if self.leads else 0.0
-
-    def comment(self) -> str:
-        return f"{self.leads:,} leads, {self.rate:.1%} converted, weight {self.weight:+.2f}"
-
-
-@dataclass(frozen=True)
 class Change:
     kind: Literal["added", "changed", "removed"]
     what: str  # e.g. "fit rule senior_title", "grade A", "MQL threshold"
@@ -170,6 +159,9 @@ def build_scorecard(
     scale = points_per_logit(learned.matrix @ weights)
     points = np.rint(weights * scale)
     rules = _rules_from_points(learned, model, points, weights)
+    for rule_id, evidence in learned.dropped.items():
+        rules.removed[rule_id] = f"worth under {MIN_RULE_POINTS} points: it barely moves the odds"
+        rules.evidence[rule_id] = evidence
     for rule_id, why in (left_out or {}).items():
         rules.removed.setdefault(rule_id, why)
     draft = _draft_model(model, learned, rules, points)
@@ -195,7 +187,7 @@ def _rules_from_points(
     taken = {f.id for f in learned.features}
     merged_sources: set[tuple[str, float]] = set()
     for index, feature in enumerate(learned.features):
-        evidence = _evidence(learned, [index], float(weights[index]))
+        evidence = _evidence(learned, [index], float(weights[index]), points)
         value = float(points[index])
         if value == 0:
             if feature.existing:
@@ -213,20 +205,39 @@ def _rules_from_points(
                 merged_sources.add(key)
                 rule = _merged_rule(learned.features, twins, value, taken)
                 rules.fit.append(rule)
-                rules.evidence[rule.id] = _evidence(learned, twins, float(weights[index]))
+                weight = float(weights[index])
+                rules.evidence[rule.id] = _evidence(learned, twins, weight, points)
             continue
         rules.fit.append(feature.rule.model_copy(update={"points": value}))  # type: ignore[arg-type]
         rules.evidence[feature.id] = evidence
     return rules
 
 
-def _evidence(learned: Learned, columns: Sequence[int], weight: float) -> Evidence:
+def _evidence(
+    learned: Learned, columns: Sequence[int], weight: float, points: np.ndarray | None = None
+) -> Evidence:
     matched = (learned.matrix[:, list(columns)] > 0).any(axis=1)
-    return Evidence(
-        leads=int(matched.sum()),
-        converted=int(learned.converted[matched].sum()),
-        weight=weight,
-    )
+    evidence = evidence_of(matched, learned.converted, weight)
+    base = float(learned.converted.mean()) if len(learned.converted) else 0.0
+    against = (evidence.rate - base) * weight < 0 and evidence.leads > 0
+    if points is not None and against:
+        return replace(evidence, note=_overlap_note(learned, matched, list(columns), points))
+    return evidence
+
+
+def _overlap_note(learned: Learned, matched: np.ndarray, own: list[int], points: np.ndarray) -> str:
+    """Name the rule sharing most of these leads: the points are what is left after it."""
+    best, best_share = -1, 0.0
+    for index in range(len(learned.features)):
+        if index in own or points[index] == 0:
+            continue
+        share = float((matched & (learned.matrix[:, index] > 0)).sum()) / max(matched.sum(), 1)
+        if share > best_share:
+            best, best_share = index, share
+    if best < 0 or best_share < 0.5:
+        return "points net of the other rules these leads match"
+    other = learned.features[best]
+    return f"net of {other.label!r} ({int(points[best]):+d}), which {best_share:.0%} of them match"
 
 
 def _is_value_rule(feature: Feature) -> bool:
@@ -480,7 +491,13 @@ def _rule_changes(
         if rule.id not in old:
             changes.append(
                 Change(
-                    "added", f"{what} {rule.id}", rule.label, "—", _points(rule.points), evidence
+                    "added",
+                    f"{what} {rule.id}",
+                    rule.label,
+                    "—",
+                    _points(rule.points),
+                    evidence,
+                    evidence.note if evidence else "",
                 )
             )
         elif old[rule.id].points != rule.points:
@@ -492,6 +509,7 @@ def _rule_changes(
                     _points(old[rule.id].points),
                     _points(rule.points),
                     evidence,
+                    evidence.note if evidence else "",
                 )
             )
     for rule in before:
@@ -583,7 +601,7 @@ def render_yaml(card: Scorecard, header: Sequence[str] = ()) -> str:
     lines += ["", "fit:", f"  max: {_flow(_whole(model.fit.max))}"]
     lines.append(f"  grades: {_flow(_dump(model.fit.grades))}")
     lines += _rules_block(model.fit.rules, card)
-    if any(getattr(model.bant, name) for name in model.bant.model_fields):
+    if any(getattr(model.bant, name) for name in BANT_CRITERIA):
         lines += ["", *_block({"bant": _dump(model.bant)})]
     engagement = model.engagement
     lines += ["", "engagement:", f"  max: {_flow(_whole(engagement.max))}"]
