@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scoring.config import Predictive
+from scoring.conditions import FieldTest
+from scoring.config import FitRule, Predictive
 from scoring.qualify import ScoredBatch
 
 
@@ -50,9 +51,18 @@ def predict(scored: ScoredBatch, predictive: Predictive, separator: str = "; ") 
     )
 
 
+def is_every_lead(rule: FitRule) -> bool:
+    """A rule no lead can fail (every lead has an id): a constant, not a reason."""
+    when = rule.when
+    return isinstance(when, FieldTest) and when.field == "id" and when.op == "exists"
+
+
 def _odds_reasons(scored: ScoredBatch, predictive: Predictive, separator: str) -> np.ndarray:
     columns = scored.compiled.reason_columns.columns
-    rule_columns = np.flatnonzero(~scored.compiled.reason_columns.is_cap)
+    reasons = ~scored.compiled.reason_columns.is_cap
+    for index, rule in enumerate(scored.compiled.model.fit.rules):
+        reasons[index] &= not is_every_lead(rule)
+    rule_columns = np.flatnonzero(reasons)
     points = scored.contributions[:, rule_columns]
     top = min(predictive.reasons_top, points.shape[1])
     order = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :top]
@@ -61,7 +71,7 @@ def _odds_reasons(scored: ScoredBatch, predictive: Predictive, separator: str) -
     lines = np.full(len(points), "", dtype=object)
     for row in range(len(points)):
         pieces = [
-            f"{columns[rule_columns[column]].label} (×{factor:g} odds)"
+            f"{columns[rule_columns[column]].label} (×{factor:.1f} odds)"
             for column, factor, value in zip(order[row], factors[row], chosen[row], strict=True)
             if abs(value) >= 0.5 and factor != 1.0
         ]

@@ -4,7 +4,6 @@ capacity-based thresholds, the predictive score, and scikit-learn staying out of
 from __future__ import annotations
 
 import math
-import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -18,8 +17,8 @@ from connectors.records import Outcome
 from scoring.backtest import LabelledLeads, labelled_from_records, roc_auc, score_as_of_cutoffs
 from scoring.config import parse_model
 from scoring.learn import (
-    LearnSettings,
     Learner,
+    LearnSettings,
     TooFewOutcomesError,
     check_outcomes,
     nice_number,
@@ -235,27 +234,19 @@ def test_the_predictive_probability_is_calibrated_and_explained_in_odds(
 ) -> None:
     card = propose(Learner(labelled, HAND_MODEL), None)
     predictive = card.model.predictive
-    assert predictive is not None and predictive.points_per_logit > 0
-    scored = score_batch(labelled.leads, _activities(labelled), card.model, NOW)
-    prediction = predict(scored, predictive)
-    assert prediction.probability.mean() == pytest.approx(labelled.base_rate, abs=0.02)
-    gold_demo = [
-        i
-        for i, lead in enumerate(labelled.leads)
-        if lead.fields["tier"] == "gold" and _activities(labelled.subset(np.array([i])))
-    ][0]
-    odds = math.exp(card.evidence["demo"].weight)
-    assert "Requested a demo (×" in prediction.reasons_text[gold_demo]
-    assert prediction.probability[gold_demo] > 0.5 > odds / 100
-
-
-def _activities(labelled: LabelledLeads) -> list:
-    frame = labelled.activities()
-    codes, names = frame.text("type")
-    return [
-        activity(str(names[code]), 3, labelled.leads[lead].id)
-        for lead, code in zip(frame.lead_index.tolist(), codes.tolist(), strict=True)
-    ]
+    assert predictive is not None
+    probability = score_as_of_cutoffs(labelled, card.model).probability
+    assert probability is not None
+    assert probability.mean() == pytest.approx(labelled.base_rate, abs=0.02)
+    hot = make_lead("hot", fields={"tier": "gold", "colour": "blue"})
+    batch = score_batch([hot], [activity("demo_request", 3, "hot")], card.model, NOW)
+    prediction = predict(batch, predictive)
+    assert 0.6 < prediction.probability[0] < 0.82  # its true chance: 1 / (1 + e^-0.9) = 0.71
+    points = {rule.id: rule.points for rule in card.model.fit.rules}
+    gold_odds = math.exp(points["gold"] / predictive.points_per_logit)
+    assert prediction.reasons_text[0].startswith(f"Gold tier (×{gold_odds:.1f} odds); ")
+    assert "Requested a demo (×" in prediction.reasons_text[0]
+    assert "Base points" not in prediction.reasons_text[0]
 
 
 def test_rule_ids_and_thresholds_read_as_a_person_would_write_them() -> None:
