@@ -101,6 +101,17 @@ class Planner:
     def fields(self) -> dict[str, str]:
         return output_fields(self.model, self.crm)
 
+    def shown_stage(self, lead: Lead) -> str:
+        """The leadq stage the CRM shows now: qualified once at or past the qualified value."""
+        lifecycle = self.lifecycle
+        current = crm_value(lead, lifecycle.stage_field)
+        order = lifecycle.stage_order
+        for stage in self.qualified_stages:
+            value = lifecycle.stage_values.get(stage)
+            if value in order and current in order and order.index(current) >= order.index(value):
+                return stage
+        return self.model.default_stage
+
     def read_fields(self) -> list[str]:
         """CRM fields a connector must read so the planner can diff against them."""
         lifecycle = self.lifecycle
@@ -164,8 +175,8 @@ class Planner:
 
     def _lifecycle_changes(self, lead: Lead, result: Result, recycled_by_us: bool) -> list[Change]:
         lifecycle = self.lifecycle
-        current_stage = _crm_value(lead, lifecycle.stage_field)
-        current_status = _crm_value(lead, lifecycle.status_field)
+        current_stage = crm_value(lead, lifecycle.stage_field)
+        current_status = crm_value(lead, lifecycle.status_field)
         changes = []
         target = lifecycle.stage_values.get(result.stage)
         promotes = result.stage != self.model.default_stage and target is not None
@@ -237,7 +248,7 @@ CANONICAL_ATTRIBUTES = {
 }
 
 
-def _crm_value(lead: Lead, field_name: str | None) -> str:
+def crm_value(lead: Lead, field_name: str | None) -> str:
     """The CRM's current value of a field, wherever the connector put it."""
     if field_name is None:
         return ""

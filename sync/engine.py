@@ -1,0 +1,377 @@
+"""One sync run: pull → score → route → diff → write → checkpoint → report.
+
+Kinds: `incremental` (leads changed since the cursor), `full` (every lead: after a model change,
+and nightly so that decay shows), `ids` (the leads a webhook named). Scheduled runs hold a lease so
+two never overlap; id runs may overlap safely (assignments are atomic in the store, writes are
+idempotent diffs).
+
+The cursor advances only after a page's writes succeeded or were recorded as failed, so a run
+killed at any point leaves a cursor that has not passed an unwritten lead: the next run redoes that
+page, finds the leads already written (no diff) and carries on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from connectors.base import Connector, LeadPage
+from connectors.records import Lead, LeadUpdate, WriteResult
+from scoring.config import ScoringModel
+from scoring.frame import ActivityFrame, LeadFrame
+from scoring.qualify import ScoredBatch, compile_model, score_frame
+from scoring.routing import Directory, Router, RoutingDecision
+from sync.plan import Change, Planner, Result
+from sync.state import AuditEntry, RunRecord, StateStore
+
+RunKind = Literal["incremental", "full", "ids"]
+LEASE = "scheduled-sync"
+ASSIGN_ATTEMPTS = 5
+
+
+class RunInProgressError(RuntimeError):
+    """Another scheduled run holds the lease."""
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    min_score_change: int = 3
+    activity_days: int = 365
+    lease_ttl: timedelta = timedelta(minutes=15)
+    integration_owner_ids: frozenset[str] = frozenset()
+
+
+@dataclass
+class PlannedChange:
+    lead_id: str
+    lead_name: str
+    field: str
+    before: object
+    after: object
+    why: str
+
+
+@dataclass
+class Assignment:
+    lead_id: str
+    lead_name: str
+    owner_id: str
+    owner_name: str
+    reason: str
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    kind: RunKind
+    dry_run: bool
+    started_at: datetime
+    finished_at: datetime | None = None
+    pulled: int = 0
+    scored: int = 0
+    changed: int = 0
+    written: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    assignments: list[Assignment] = field(default_factory=list)
+    planned: list[PlannedChange] = field(default_factory=list)
+    requests: dict[str, int] = field(default_factory=dict)
+    retries: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        end = self.finished_at or self.started_at
+        return (end - self.started_at).total_seconds()
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "pulled": self.pulled,
+            "scored": self.scored,
+            "changed": self.changed,
+            "written": self.written,
+            "failed": len(self.failed),
+            "assigned": len(self.assignments),
+            "requests": sum(self.requests.values()),
+            "retries": sum(self.retries.values()),
+        }
+
+
+ProgressCallback = Callable[[int], None]
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        connector: Connector,
+        store: StateStore,
+        model: ScoringModel,
+        options: EngineOptions | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        from datetime import UTC
+
+        self.connector = connector
+        self.store = store
+        self.model = model
+        self.compiled = compile_model(model)
+        self.options = options or EngineOptions()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.planner = Planner(model, connector.crm, self.options.min_score_change)
+        self.router = Router(model.routing) if model.routing else None
+        self._directory: Directory | None = None
+        self._plans: dict[str, list[Change]] = {}  # changes planned per lead, until written
+
+    @property
+    def cursor_name(self) -> str:
+        return f"{self.connector.crm}:leads"
+
+    def run(
+        self,
+        kind: RunKind = "incremental",
+        ids: Sequence[str] = (),
+        dry_run: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> RunReport:
+        now = self.clock()
+        report = RunReport(run_id=uuid.uuid4().hex[:12], kind=kind, dry_run=dry_run, started_at=now)
+        scheduled = kind != "ids" and not dry_run
+        if scheduled and not self.store.acquire_lease(
+            LEASE, report.run_id, now, self.options.lease_ttl
+        ):
+            raise RunInProgressError("another scheduled sync is running; try again when it ends")
+        status = "failed"
+        try:
+            for page in self._pages(kind, ids):
+                self._handle_page(page, now, report, advance=kind != "ids" and not dry_run)
+                if scheduled:
+                    self.store.renew_lease(
+                        LEASE, report.run_id, self.clock(), self.options.lease_ttl
+                    )
+                if progress:
+                    progress(report.pulled)
+            status = "succeeded" if not report.failed else "succeeded with failures"
+        finally:
+            report.finished_at = self.clock()
+            report.requests = dict(self.connector.stats.requests)
+            report.retries = dict(self.connector.stats.retries)
+            if not dry_run:
+                self.store.record_run(
+                    RunRecord(
+                        run_id=report.run_id,
+                        kind=kind,
+                        started_at=report.started_at,
+                        finished_at=report.finished_at,
+                        status=status,
+                        counts=report.counts(),
+                    )
+                )
+            if scheduled:
+                self.store.release_lease(LEASE, report.run_id)
+        return report
+
+    def _pages(self, kind: RunKind, ids: Sequence[str]) -> Iterator[LeadPage]:
+        if kind == "ids":
+            wanted = list(dict.fromkeys(ids))
+            for start in range(0, len(wanted), 100):
+                yield LeadPage(self.connector.read_leads(wanted[start : start + 100]), None)
+            return
+        since = self.store.get_cursor(self.cursor_name) if kind == "incremental" else None
+        yield from self.connector.pull_changed(since)
+
+    def _handle_page(self, page: LeadPage, now: datetime, report: RunReport, advance: bool) -> None:
+        leads = page.leads
+        report.pulled += len(leads)
+        if leads:
+            plans = self._plan(leads, now, report)
+            updates = [update for update in plans if update is not None]
+            report.changed += len(updates)
+            if report.dry_run:
+                self._remember_planned(leads, updates, report)
+            elif updates:
+                self._write(leads, updates, now, report)
+        if advance and page.cursor is not None:
+            self.store.advance_cursor(self.cursor_name, page.cursor)
+
+    def _plan(self, leads: list[Lead], now: datetime, report: RunReport) -> list[LeadUpdate | None]:
+        since = now - timedelta(days=self.options.activity_days)
+        activities = self.connector.pull_activities(leads, since)
+        position = {lead.id: index for index, lead in enumerate(leads)}
+        frame = LeadFrame(
+            leads,
+            ActivityFrame.from_records(activities, position, now.timestamp()),
+            now.timestamp(),
+            self.compiled.where_of,
+        )
+        scored = score_frame(frame, self.compiled)
+        report.scored += len(leads)
+        written = self.store.last_written(self.connector.crm, [lead.id for lead in leads])
+        routing = self._route(leads, frame, scored, report)
+        recycle = self.planner.lifecycle.recycle_status
+        status_field = self.planner.lifecycle.status_field
+        updates = []
+        for index, lead in enumerate(leads):
+            recycled = bool(status_field and written.get(lead.id, {}).get(status_field) == recycle)
+            plan = self.planner.plan(
+                lead, _result(scored, index), now, routing.get(lead.id), recycled_by_us=recycled
+            )
+            self._plans[lead.id] = plan.changes
+            updates.append(plan.update(lead.kind))
+        return updates
+
+    def _route(
+        self, leads: list[Lead], frame: LeadFrame, scored: ScoredBatch, report: RunReport
+    ) -> dict[str, RoutingDecision]:
+        if self.router is None:
+            return {}
+        directory = self.directory()
+        wanting = [
+            index
+            for index, lead in enumerate(leads)
+            if self.router.wants_owner(
+                lead, str(scored.stage[index]), self.planner.shown_stage(lead), directory
+            )
+        ]
+        if not wanting:
+            return {}
+        domains = sorted({d for i in wanting if (d := leads[i].email_domain)})
+        accounts = self.connector.account_owners(domains) if domains else {}
+        directory = Directory(directory.owners, accounts, directory.integration_owner_ids)
+        matches = self.router.rule_matches(frame)
+        decisions = {}
+        for index in wanting:
+            lead = leads[index]
+            decision = self._assign(lead, matches[index].tolist(), directory, report.dry_run)
+            if decision.owner_id is not None:
+                decisions[lead.id] = decision
+                owner = directory.find(decision.owner_id)
+                report.assignments.append(
+                    Assignment(
+                        lead.id,
+                        lead.name or lead.id,
+                        decision.owner_id,
+                        (owner.email or owner.name or owner.id) if owner else decision.owner_id,
+                        decision.reason,
+                    )
+                )
+        return decisions
+
+    def _assign(
+        self, lead: Lead, matches: list[bool], directory: Directory, dry_run: bool
+    ) -> RoutingDecision:
+        """Decide, then commit atomically; if another run moved the pool, decide again."""
+        assert self.router is not None
+        day = self.clock().date()
+        existing = self.store.assignment_for(lead.id)
+        if existing is not None:
+            return RoutingDecision(
+                owner_id=existing, source="earlier", pool=None, reason="assigned by an earlier run"
+            )
+        pools = [rule.id for rule in self.router.routing.rules]
+        for _ in range(ASSIGN_ATTEMPTS):
+            snapshots = {pool: self.store.routing_snapshot(pool, day) for pool in pools}
+            decision = self.router.decide(lead, matches, directory, snapshots)
+            if dry_run or decision.owner_id is None:
+                return decision
+            pool = decision.pool or decision.source
+            expected = (
+                snapshots[pool].version
+                if pool in snapshots
+                else (self.store.routing_snapshot(pool, day).version)
+            )
+            outcome = self.store.commit_assignment(pool, lead.id, decision.owner_id, day, expected)
+            if outcome.status == "assigned":
+                return decision
+            if outcome.status == "already_assigned" and outcome.owner_id:
+                return RoutingDecision(
+                    owner_id=outcome.owner_id,
+                    source="earlier",
+                    pool=None,
+                    reason="assigned by a concurrent run",
+                )
+        raise RuntimeError(f"could not assign lead {lead.id}: the pools kept changing")
+
+    def directory(self) -> Directory:
+        if self._directory is None:
+            self._directory = Directory(
+                self.connector.list_owners(),
+                integration_owner_ids=self.options.integration_owner_ids,
+            )
+        return self._directory
+
+    def _write(
+        self, leads: list[Lead], updates: list[LeadUpdate], now: datetime, report: RunReport
+    ) -> None:
+        results = self.connector.write(updates)
+        by_lead = {update.lead_id: update for update in updates}
+        ok = [result for result in results if result.ok]
+        report.written += len(ok)
+        report.failed += [(r.lead_id, r.error or "failed") for r in results if not r.ok]
+        self.store.record_written(
+            self.connector.crm,
+            {r.lead_id: _scalars(by_lead[r.lead_id].changes) for r in ok},
+            report.run_id,
+            now,
+        )
+        self.store.append_audit(self._audit(ok, now, report.run_id))
+
+    def _audit(self, written: list[WriteResult], now: datetime, run_id: str) -> list[AuditEntry]:
+        entries = []
+        for result in written:
+            for change in self._plans.pop(result.lead_id, []):
+                entries.append(
+                    AuditEntry(
+                        at=now,
+                        run_id=run_id,
+                        crm=self.connector.crm,
+                        lead_id=result.lead_id,
+                        field=change.field,
+                        before=_scalar(change.before),
+                        after=_scalar(change.after),
+                        reasons=change.why,
+                        model_version=self.compiled.version,
+                    )
+                )
+        return entries
+
+    def _remember_planned(
+        self, leads: list[Lead], updates: list[LeadUpdate], report: RunReport
+    ) -> None:
+        names = {lead.id: lead.name or lead.email or lead.id for lead in leads}
+        for update in updates:
+            for change in self._plans.pop(update.lead_id, []):
+                report.planned.append(
+                    PlannedChange(
+                        update.lead_id,
+                        names[update.lead_id],
+                        change.field,
+                        change.before,
+                        change.after,
+                        change.why,
+                    )
+                )
+
+
+def _result(scored: ScoredBatch, index: int) -> Result:
+    return Result(
+        score=int(scored.score[index]),
+        fit=int(scored.fit[index]),
+        engagement=int(scored.engagement[index]),
+        grade=str(scored.grade[index]),
+        label=str(scored.label[index]),
+        priority=int(scored.priority[index]),
+        stage=str(scored.stage[index]),
+        reasons=str(scored.reasons_text[index]),
+        model_version=scored.compiled.version,
+    )
+
+
+def _scalar(value: object) -> str | int | float | bool | None:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _scalars(values: dict[str, object]) -> dict[str, str | int | float | bool | None]:
+    return {name: _scalar(value) for name, value in values.items()}
