@@ -10,10 +10,11 @@ than routine. Every request and retry is counted for the run report.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -26,6 +27,7 @@ from tenacity import (
 )
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 SHORTEST_PAUSE = 0.001  # seconds: float error must not turn a wait into a busy loop
 
 
@@ -194,6 +196,36 @@ class CallPolicy:
                 f"or {settings.budget_seconds:g} s. Try again later; nothing was lost."
             ) from error
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def call_batch(
+        self,
+        kind: str,
+        items: Sequence[Item],
+        send: Callable[[Sequence[Item]], Sequence[Item]],
+        limiter: str = "default",
+        cause: str = "record_lock",
+    ) -> list[Item]:
+        """Send a batch, then resend only the items that failed transiently, until none are left.
+
+        `send(items)` makes one request (run by `call`, so the request itself is rate-limited and
+        retried) and returns the items that failed in a way worth retrying (a record lock, a
+        concurrent write). Those alone go out again after a backoff with jitter, each counted as a
+        retry of `cause`, within the same attempts and time budget as `call`. Returns the items
+        still failing when the attempts or the budget run out (empty when every item landed).
+        """
+        settings = self.settings
+        deadline = self._clock() + settings.budget_seconds
+        pending = list(items)
+        for attempt in range(1, settings.max_attempts + 1):
+            pending = list(self.call(kind, lambda batch=pending: send(batch), limiter))
+            remaining = deadline - self._clock()
+            if not pending or attempt == settings.max_attempts or remaining <= 0:
+                return pending
+            for _ in pending:
+                self.stats.count_retry(cause)
+            backoff = min(settings.initial_wait * 2 ** (attempt - 1), settings.max_wait)
+            self._sleep(min(backoff + random.uniform(0, settings.jitter), remaining))
+        return pending
 
     def _past(self, deadline: float) -> Callable[[RetryCallState], bool]:
         return lambda _state: self._clock() >= deadline
