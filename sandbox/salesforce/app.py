@@ -48,6 +48,7 @@ from sandbox.salesforce.writes import RecordWriter
 from sandbox.server import Emulator, RollingWindowLimit
 
 API_VERSION = re.compile(r"^\d{2,3}\.\d$")
+MAX_URI_LENGTH = 16_384  # longer request URIs are refused before anything else is looked at
 DATA = "/services/data/v<version>"
 XML_CONTENT_TYPE = "text/xml; charset=utf-8"
 
@@ -82,6 +83,12 @@ URL_MAP = Map(
             f"{DATA}/composite/sobjects/<sobject>", endpoint="collection_read",
             methods=["GET", "POST"],
         ),
+        Rule(f"{DATA}/jobs/query", endpoint="bulk_create", methods=["POST"]),
+        Rule(f"{DATA}/jobs/query", endpoint="bulk_list", methods=["GET"]),
+        Rule(f"{DATA}/jobs/query/<job_id>", endpoint="bulk_status", methods=["GET"]),
+        Rule(f"{DATA}/jobs/query/<job_id>", endpoint="bulk_abort", methods=["PATCH"]),
+        Rule(f"{DATA}/jobs/query/<job_id>", endpoint="bulk_delete", methods=["DELETE"]),
+        Rule(f"{DATA}/jobs/query/<job_id>/results", endpoint="bulk_results", methods=["GET"]),
     ],
     strict_slashes=False,
     merge_slashes=False,
@@ -105,6 +112,14 @@ REST_HANDLERS: dict[str, Callable[..., Response]] = {
     "collection_create": composite.create,
     "collection_delete": composite.delete,
     "collection_read": composite.read,
+    "bulk_create": lambda call: call.org.bulk.create(call.json_body(), call.user_id, call.version),
+    "bulk_list": lambda call: call.org.bulk.all_jobs(),
+    "bulk_status": lambda call, job_id: call.org.bulk.status(job_id),
+    "bulk_abort": lambda call, job_id: call.org.bulk.abort(job_id, call.json_body()),
+    "bulk_delete": lambda call, job_id: call.org.bulk.delete(job_id),
+    "bulk_results": lambda call, job_id: call.org.bulk.results(
+        job_id, call.request.args.get("maxRecords"), call.request.args.get("locator")
+    ),
 }
 
 
@@ -162,6 +177,7 @@ class SalesforceEmulator(Emulator):
         self.usage = ApiUsage(daily_limit)
         self.rolling_limit = rolling_limit
         self.allow_password_without_token = False
+        self.api_enabled = True  # False: the integration user lacks the "API Enabled" permission
         self.synth_org: SynthOrg | None = None
         self._outbound_session: str | None = None
 
@@ -212,6 +228,10 @@ class SalesforceEmulator(Emulator):
     # ---- REST -------------------------------------------------------------------------------
     def rest(self, request: Request, endpoint: str, arguments: dict[str, Any]) -> Response:
         version = arguments.pop("version")
+        if len(request.path) + 1 + len(request.query_string) > MAX_URI_LENGTH:
+            return error_response(SalesforceApiError(
+                414, "URI_TOO_LONG", f"The request URI is longer than {MAX_URI_LENGTH} characters"
+            ))
         if not API_VERSION.match(version):
             return error_response(SalesforceApiError(
                 404, "NOT_FOUND", "The requested resource does not exist"
@@ -219,6 +239,10 @@ class SalesforceEmulator(Emulator):
         user_id = self.sessions.user_for(bearer_token(request.headers.get("Authorization")))
         if user_id is None:
             return error_response(invalid_session())
+        if not self.api_enabled:
+            return error_response(SalesforceApiError(
+                403, "API_CURRENTLY_DISABLED", "API is disabled for this User"
+            ))
         if not self.admit():
             return self.with_limit_info(error_response(request_limit_exceeded()))
         call = Call(self.org, request, version, user_id)

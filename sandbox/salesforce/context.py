@@ -11,6 +11,7 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from sandbox.salesforce.assignment import auto_assign_requested
+from sandbox.salesforce.bulk import BulkQueries
 from sandbox.salesforce.errors import SalesforceApiError
 from sandbox.salesforce.queries import QueryEngine
 from sandbox.salesforce.schema import SObjectDef
@@ -25,6 +26,7 @@ class Org:
     queries: QueryEngine
     clock: Callable[[], datetime]
     record_fails: Callable[[], bool]
+    bulk: BulkQueries
 
 
 @dataclass

@@ -27,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from sandbox.orgs import OrgSpec, SynthOrg
 from sandbox.salesforce.app import Identity, SalesforceEmulator, utc_now
 from sandbox.salesforce.assignment import AssignmentRule
+from sandbox.salesforce.bulk import BulkQueries
 from sandbox.salesforce.context import Org
 from sandbox.salesforce.outbound import OUTBOUND_FIELDS, OutboundMessenger, OutboundSettings
 from sandbox.salesforce.queries import QueryEngine
@@ -189,6 +190,7 @@ class RunningSalesforce:
     def stop(self) -> None:
         self.server.stop()
         self.stop_outbound()
+        self.emulator.org.bulk.close()
         self.emulator.queries.close()
         self.store.close()
         if self._workdir is not None:
@@ -223,8 +225,9 @@ def build_emulator(
     baseline = seed_baseline(store, utc_now(), credentials.username)
     writer = RecordWriter(store, utc_now, lambda: baseline.integration_user_id)
     queries = QueryEngine(store, store.schema, lambda: utc_now().date())
+    bulk = BulkQueries(queries, utc_now, store.path.parent)
     emulator = SalesforceEmulator(
-        Org(store, writer, queries, utc_now, lambda: emulator.faults.record_fails()),
+        Org(store, writer, queries, utc_now, lambda: emulator.faults.record_fails(), bulk),
         credentials,
         Identity(baseline.organization_id, baseline.integration_user_id),
         daily_limit=daily_limit,

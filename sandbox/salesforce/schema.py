@@ -107,6 +107,9 @@ OPPORTUNITY_STAGES = (
 # Our output fields; they exist only when the emulator is started with custom_fields=True.
 LEADQ_CUSTOM_FIELDS = (
     ("leadq_Score__c", "double"),
+    ("leadq_Fit__c", "double"),
+    ("leadq_Engagement__c", "double"),
+    ("leadq_Priority__c", "double"),
     ("leadq_Grade__c", "string"),
     ("leadq_Label__c", "string"),
     ("leadq_Reasons__c", "textarea"),

@@ -3,6 +3,7 @@ codes, timestamps, the lead assignment rule, and change notifications for Leads.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,6 +76,10 @@ class RecordWriter:
         self.default_owner_id = default_owner_id
         self.assignment_rule: AssignmentRule | None = None
         self.lead_listeners: list[Callable[[list[str]], None]] = []
+        # sObjects the API user may read but not edit (its profile or sharing says read only)
+        self.no_edit_access: set[str] = set()
+        # how many times each record id was written: proves retried writes land exactly once
+        self.applied: Counter[str] = Counter()
 
     # ---- public -----------------------------------------------------------------------------
     def write_one(self, request: WriteRequest, options: WriteOptions) -> str:
@@ -153,6 +158,11 @@ class RecordWriter:
         if sobject is None:
             raise SalesforceApiError(
                 400, "INVALID_TYPE", f"sObject type '{request.sobject}' is not supported."
+            )
+        if sobject.name in self.no_edit_access:
+            raise SalesforceApiError(
+                400, "INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id",
+                [],
             )
         creating = request.record_id is None
         existing: dict[str, Any] = {}
@@ -282,6 +292,7 @@ class RecordWriter:
                     self.store.insert(write.sobject, [write.values])
                 else:
                     self.store.update(write.sobject, write.record_id, write.values)
+        self.applied.update(write.record_id for write in writes)
         lead_ids = [write.record_id for write in writes if write.sobject.name == "Lead"]
         if lead_ids:
             self.notify(lead_ids)
