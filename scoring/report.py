@@ -195,7 +195,7 @@ class _Frame:
 def _svg(content: str, label: str) -> str:
     return (
         f"<svg viewBox='0 0 {WIDTH} {HEIGHT}' width='100%' role='img' "
-        f"aria-label='{escape(label)}' xmlns='http://www.w3.org/2000/svg'>{content}</svg>"
+        f"aria-label='{escape(label)}'>{content}</svg>"
     )
 
 

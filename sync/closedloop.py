@@ -616,7 +616,7 @@ def _yaml_header(
             f"ROC AUC, this proposal on leads it did not learn from: "
             f"{estimated.mean_fold_auc:.3f} ({len(estimated.fold_aucs)}-fold)"
             + (
-                f", {estimated.latest.auc:.3f} ({estimated.latest.split})."
+                f", {estimated.latest.auc:.3f} on the {estimated.latest.split}."
                 if estimated.latest
                 else "."
             )
