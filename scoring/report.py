@@ -199,7 +199,13 @@ def _svg(content: str, label: str) -> str:
     )
 
 
-def _axes(frame: _Frame, x_ticks: Sequence[tuple[float, str]], y_ticks, x_title, y_title) -> str:
+def _axes(
+    frame: _Frame,
+    x_ticks: Sequence[tuple[float, str]],
+    y_ticks: Sequence[tuple[float, str]],
+    x_title: str,
+    y_title: str,
+) -> str:
     parts = [
         f"<g class='axis'><line x1='{MARGIN_LEFT}' y1='{frame.y(0):.1f}' "
         f"x2='{WIDTH - MARGIN_RIGHT}' y2='{frame.y(0):.1f}'/>"
@@ -333,7 +339,11 @@ def _threshold_chart(result: BacktestResult) -> str:
         )
     ]
     lines = (
-        ("precision", COLOURS[0], [(r.threshold, r.precision) for r in result.thresholds]),
+        (
+            "precision",
+            COLOURS[0],
+            [(r.threshold, r.precision) for r in result.thresholds if r.leads],  # none: undefined
+        ),
         ("recall", COLOURS[1], [(r.threshold, r.recall) for r in result.thresholds]),
         ("leads passed", COLOURS[2], [(r.threshold, r.share) for r in result.thresholds]),
     )
