@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,10 @@ from scoring.backtest import (
     threshold_table,
     time_ordered_split,
 )
+from scoring.config import load_model
+from sync.csvscore import CsvScoringRun
+
+EXAMPLES = Path(__file__).parents[3] / "examples"
 
 DEMO_MODEL = model_from(
     """
@@ -142,3 +147,15 @@ def test_stratified_folds_share_out_the_conversions_evenly_and_cover_every_lead_
     tested = np.concatenate([test for _, test in folds])
     assert sorted(tested.tolist()) == list(range(50))
     assert [int(converted[test].sum()) for _, test in folds] == [2, 2, 2, 2, 2]
+
+
+def test_a_backtest_at_the_end_of_the_data_scores_exactly_as_leadq_score_does() -> None:
+    model = load_model(EXAMPLES / "scoring.yaml")
+    (batch,) = CsvScoringRun(model, EXAMPLES / "leads.csv", EXAMPLES / "activities.csv").batches(
+        NOW
+    )
+    labelled = labelled_from_records(batch.leads, batch.activities, [], NOW)
+    scored = score_as_of_cutoffs(labelled, model)
+    assert scored.score.tolist() == batch.scored.score.tolist()
+    assert scored.stage.tolist() == batch.scored.stage.tolist()
+    assert np.array_equal(scored.contributions, batch.scored.contributions)
