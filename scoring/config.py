@@ -24,6 +24,7 @@ from scoring.conditions import (
     Condition,
     FieldTest,
     NotOf,
+    walk,
 )
 from scoring.frame import (
     ACTIVITY_FIELD_KINDS,
@@ -378,6 +379,29 @@ class ScoringModel(Section):
     lifecycle: Lifecycle = Lifecycle()
     predictive: Predictive | None = None
     learn: Learning = Learning()
+
+    def conditions(self) -> list[Condition]:
+        """Every condition over leads in the model (fit, BANT, stages, routing)."""
+        found: list[Condition] = [rule.when for rule in self.fit.rules]
+        found += [c for c in (getattr(self.bant, n) for n in BANT_CRITERIA) if c is not None]
+        found += [stage.when for stage in self.stages]
+        if self.routing:
+            found += [rule.when for rule in self.routing.rules if rule.when is not None]
+        return found
+
+    def custom_fields(self) -> tuple[list[str], list[str]]:
+        """The custom lead fields and company fields the rules read (CRM property names)."""
+        paths = {
+            leaf.field
+            for condition in self.conditions()
+            for leaf in walk(condition)
+            if isinstance(leaf, FieldTest)
+        }
+        lead = sorted(p.removeprefix("fields.") for p in paths if p.startswith("fields."))
+        company = sorted(
+            p.removeprefix("company.fields.") for p in paths if p.startswith("company.fields.")
+        )
+        return lead, company
 
     @property
     def version(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -10,6 +12,8 @@ from rich.text import Text
 from connectors.records import Lead
 from scoring.explain import Explanation
 from sync.csvscore import CsvScoreReport
+from sync.engine import RunReport
+from sync.state import AuditEntry
 
 GRADE_STYLE = {"A": "bold green", "B": "green", "C": "yellow", "D": "red", "F": "bold red"}
 
@@ -119,3 +123,86 @@ def _engagement_table(explanation: Explanation) -> Table:
 
 def error_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def run_summary(report: RunReport) -> Table:
+    title = f"{'Dry run' if report.dry_run else 'Sync'} {report.kind} · run {report.run_id}"
+    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    rows = [
+        ("leads pulled", report.pulled),
+        ("scored", report.scored),
+        ("with changes" if report.dry_run else "changed", report.changed),
+        ("written", report.written),
+        ("failed", len(report.failed)),
+        ("owners assigned", len(report.assignments)),
+        ("API requests", ", ".join(f"{k} {v}" for k, v in sorted(report.requests.items())) or "0"),
+        ("retries", ", ".join(f"{k} {v}" for k, v in sorted(report.retries.items())) or "0"),
+        ("time", f"{report.seconds:.1f} s"),
+    ]
+    for what, value in rows:
+        table.add_row(what, str(value))
+    return table
+
+
+def planned_changes_table(report: RunReport, limit: int | None = None) -> Table:
+    table = Table(title="Planned changes (nothing written)", title_justify="left")
+    for column in ("Lead", "Field", "Before", "After", "Why"):
+        table.add_column(column, overflow="fold")
+    shown = report.planned if limit is None else report.planned[:limit]
+    for change in shown:
+        table.add_row(
+            f"{change.lead_name}\n[dim]{change.lead_id}[/dim]",
+            change.field,
+            _value(change.before),
+            _value(change.after),
+            change.why,
+        )
+    if limit is not None and len(report.planned) > limit:
+        table.caption = f"… and {len(report.planned) - limit} more changes"
+    return table
+
+
+def assignments_table(report: RunReport, title: str = "Owners assigned") -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("Lead")
+    table.add_column("Owner")
+    table.add_column("Why", overflow="fold")
+    for assignment in report.assignments:
+        table.add_row(
+            f"{assignment.lead_name}\n[dim]{assignment.lead_id}[/dim]",
+            assignment.owner_name,
+            assignment.reason,
+        )
+    return table
+
+
+def failures_table(report: RunReport) -> Table:
+    table = Table(title="Not written", title_justify="left")
+    table.add_column("Lead")
+    table.add_column("Why", overflow="fold")
+    for lead_id, error in report.failed:
+        table.add_row(lead_id, error)
+    return table
+
+
+def audit_table(lead_id: str, entries: Sequence[AuditEntry]) -> Table:
+    table = Table(title=f"History of lead {lead_id} (newest first)", title_justify="left")
+    for column in ("When", "Field", "Before", "After", "Why", "Model", "Run"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        table.add_row(
+            f"{entry.at:%Y-%m-%d %H:%M}",
+            entry.field,
+            _value(entry.before),
+            _value(entry.after),
+            entry.reasons,
+            entry.model_version,
+            entry.run_id,
+        )
+    return table
+
+
+def _value(value: object) -> str:
+    return "[dim](empty)[/dim]" if value in (None, "") else str(value)

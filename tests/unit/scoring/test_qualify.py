@@ -185,3 +185,8 @@ def test_scoring_a_batch_gives_each_lead_what_scoring_it_alone_gives(people) -> 
     for index, lead in enumerate(leads):
         alone = score(lead, [a for a in activities if a.lead_id == lead.id], model, NOW)
         assert batch.qualification(index) == alone
+
+
+def test_the_model_lists_the_custom_fields_its_rules_read() -> None:
+    model = load_model(EXAMPLES / "scoring.yaml")
+    assert model.custom_fields() == (["budget_confirmed", "tech_stack", "timeline", "use_case"], [])
