@@ -64,11 +64,20 @@ class StoredLeadFrame(LeadFrame):
         super().__init__([store.leads[i] for i in rows.tolist()], activities, now, compile_where)
         self._store = store.columns
         self._rows = rows
+        self._texts: dict[str, TextColumn] = {}
 
     def text(self, path: str) -> TextColumn:
         if path in SCORE_FIELD_KINDS:  # computed by this pass: fit, grade, bant.count, …
             return super().text(path)
-        return self._store.text(path).take(self._rows)
+        if path not in self._texts:
+            self._texts[path] = self._only_values_present(self._store.text(path))
+        return self._texts[path]
+
+    def _only_values_present(self, column: TextColumn) -> TextColumn:
+        """The store's column for these rows, listing only the values they hold: conditions
+        test each distinct value once, so a batch must not carry every value of every lead."""
+        used, local = np.unique(column.codes[self._rows], return_inverse=True)
+        return TextColumn(local.astype(np.int32).ravel(), [column.distinct[i] for i in used])
 
     def number(self, path: str) -> np.ndarray:
         if path in SCORE_FIELD_KINDS:
