@@ -270,15 +270,15 @@ def _sqlite_path(url: str, host: str, path: str) -> str:
     return path[1:]  # sqlite:///x.db is the relative x.db; sqlite:////x.db the absolute /x.db
 
 
-_DYNAMODB_OPTIONS = {"region": "region", "endpoint_url": "endpoint_url"}
+_DYNAMODB_OPTIONS = ("region", "endpoint_url")
 
 
 def _dynamodb_options(url: str, query: str) -> dict[str, str]:
-    options: dict[str, str] = {}
-    for name, values in parse_qs(query, keep_blank_values=True, strict_parsing=False).items():
-        if name not in _DYNAMODB_OPTIONS:
-            raise ValueError(
-                f"state URL {url!r}: unknown option {name!r} (known: region, endpoint_url)"
-            )
-        options[_DYNAMODB_OPTIONS[name]] = values[-1]
+    options = {name: values[-1] for name, values in parse_qs(query).items()}
+    unknown = sorted(set(options) - set(_DYNAMODB_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"state URL {url!r}: unknown option {', '.join(unknown)} "
+            f"(known: {', '.join(_DYNAMODB_OPTIONS)})"
+        )
     return options

@@ -211,7 +211,7 @@ class DynamoDBStateStore:
                 )
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
+            if not _cancelled_by_a_race(error):
                 raise
             # Cancelled by a condition or by a concurrent transaction on the same items: an
             # existing assignment wins; otherwise the pool moved and the caller decides again.
@@ -460,6 +460,26 @@ def _number(value: int | float) -> AttributeValue:
 
 def _condition_failed(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == _CONDITION_FAILED
+
+
+_RACE_REASONS = frozenset(
+    {
+        "None",  # this item was fine; another one cancelled the transaction
+        "ConditionalCheckFailed",
+        "TransactionConflict",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+    }
+)
+
+
+def _cancelled_by_a_race(error: ClientError) -> bool:
+    """A transaction cancelled by what deciding again can cure, not by a malformed request
+    (which would otherwise make the caller retry forever)."""
+    if error.response["Error"]["Code"] != "TransactionCanceledException":
+        return False
+    reasons = error.response.get("CancellationReasons", [])
+    return all(str(reason.get("Code")) in _RACE_REASONS for reason in reasons)
 
 
 def _midnight_utc(day: date) -> datetime:

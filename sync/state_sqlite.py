@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -68,13 +70,30 @@ _PURGE_EVERY = 256  # first_sighting calls between purges of expired dedupe keys
 _IN_CLAUSE_SIZE = 500
 
 
+class _ThreadConnection:
+    """One thread's connection, closed when the thread ends (only that thread's local storage
+    holds it), so that a threaded server does not keep one open per finished request thread.
+    The store tracks it weakly to close it on `close()`."""
+
+    __slots__ = ("__weakref__", "connection", "pid")
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self.pid = os.getpid()
+
+    def __del__(self, getpid: Callable[[], int] = os.getpid) -> None:
+        # getpid is bound early: at interpreter exit the os module may already be gone.
+        if self.pid == getpid():  # a forked child leaves its parent's connection alone
+            self.connection.close()
+
+
 class SqliteStateStore:
     def __init__(self, path: str | Path, busy_timeout_ms: int = 30_000) -> None:
         self.path = Path(path)
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
+        self._open: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
+        self._open_lock = threading.Lock()
         self._sightings = itertools.count(1)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._create_schema()
@@ -82,13 +101,13 @@ class SqliteStateStore:
     # Connections and transactions
 
     def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._connect()
-            self._local.connection = connection
-            with self._connections_lock:
-                self._connections.append(connection)
-        return connection
+        mine: _ThreadConnection | None = getattr(self._local, "connection", None)
+        if mine is None or mine.pid != os.getpid():  # a forked child must not reuse the parent's
+            mine = _ThreadConnection(self._connect())
+            self._local.connection = mine
+            with self._open_lock:
+                self._open.add(mine)
+        return mine.connection
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions; every transaction here is explicit.
@@ -145,10 +164,10 @@ class SqliteStateStore:
                 )
 
     def close(self) -> None:
-        with self._connections_lock:
-            connections, self._connections = self._connections, []
-        for connection in connections:
-            connection.close()
+        with self._open_lock:
+            still_open, self._open = list(self._open), weakref.WeakSet()
+        for mine in still_open:
+            mine.connection.close()
         self._local = threading.local()
 
     # Cursors

@@ -3,6 +3,7 @@ backend (DynamoDB through moto's server on 127.0.0.1)."""
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import threading
 import uuid
@@ -18,6 +19,7 @@ from moto.server import ThreadedMotoServer
 
 from sync.state import AssignmentOutcome, StateStore, open_state_store
 from sync.state_dynamodb import create_table, dynamodb_client
+from sync.state_sqlite import SqliteStateStore
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 1)
@@ -124,6 +126,25 @@ def test_two_processes_see_each_webhook_key_first_exactly_once(tmp_path: Path) -
     first, second = in_two_processes(sight_all, url, keys)
 
     assert sorted(first + second) == sorted(keys)
+
+
+def open_handles(path: Path) -> int:
+    return sum(1 for fd in Path("/proc/self/fd").iterdir() if fd.resolve() == path.resolve())
+
+
+def test_threads_that_ended_leave_no_sqlite_connection_open(tmp_path: Path) -> None:
+    store = SqliteStateStore(tmp_path / "state.db")
+    for _ in range(20):  # as a threaded web server runs each request on a new thread
+        request = threading.Thread(target=store.advance_cursor, args=("leads", NOW))
+        request.start()
+        request.join()
+    gc.collect()
+
+    # The opening thread's own, and at most one that SQLite keeps for reuse while another
+    # connection of this process holds a lock on the file.
+    assert open_handles(tmp_path / "state.db") <= 2
+    store.close()
+    assert open_handles(tmp_path / "state.db") == 0
 
 
 # Threads, on both backends
