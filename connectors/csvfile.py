@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from pydantic import ValidationError
 
@@ -221,16 +221,17 @@ class CsvLeadReader:
         return f"{self.path.name} line {line}: {column}: {value!r} is not valid ({detail['msg']})"
 
 
-@dataclass(frozen=True)
-class ActivityColumns:
-    lead_id: str = "lead_id"
-    type: str = "type"
-    occurred_at: str = "occurred_at"
-    url: str | None = "url"
-    form: str | None = "form"
-    campaign: str | None = "campaign"
-    subject: str | None = "subject"
-    types: dict[str, str] | None = None
+class ActivityColumns(Protocol):
+    """Which column holds each part of an activity (the model's `csv.activities`)."""
+
+    lead_id: str
+    type: str
+    occurred_at: str
+    url: str | None
+    form: str | None
+    campaign: str | None
+    subject: str | None
+    types: dict[str, str]
 
 
 DETAILS = ("url", "form", "campaign", "subject")

@@ -25,7 +25,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from connectors.csvfile import (
-    ActivityColumns,
     ActivityIndex,
     CsvInputError,
     CsvLeadReader,
@@ -200,7 +199,7 @@ class CsvOutcomes:
     def _activities(self, model: ScoringModel, leads: list[Lead]) -> list[Activity]:
         if self.activities is None:
             return []
-        mapping = ActivityColumns(**model.csv.activities.model_dump())
+        mapping = model.csv.activities
         with ActivityIndex(self.activities, mapping, encoding=self.encoding) as index:
             return index.for_leads(lead.id for lead in leads)
 

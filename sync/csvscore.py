@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 from connectors.csvfile import (
-    ActivityColumns,
     ActivityIndex,
     CsvInputError,
     CsvLeadReader,
@@ -78,8 +77,7 @@ class CsvScoringRun:
     def _activity_index(self) -> ActivityIndex | None:
         if self.activities is None:
             return None
-        mapping = ActivityColumns(**self.model.csv.activities.model_dump())
-        return ActivityIndex(self.activities, mapping, encoding=self.encoding)
+        return ActivityIndex(self.activities, self.model.csv.activities, encoding=self.encoding)
 
 
 def score_csv(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from builders import NOW, model_from
 
-from connectors.csvfile import ActivityColumns, ActivityIndex, CsvInputError, CsvLeadReader
+from connectors.csvfile import ActivityIndex, CsvInputError, CsvLeadReader
 from sync.csvscore import CsvScoringRun, score_csv
 
 MODEL = model_from(
@@ -115,7 +115,7 @@ def test_activities_are_found_per_lead_with_their_types_mapped(tmp_path: Path) -
         "Lead ID,What,When\nA,Visited page,2026/10/30 10:00\nB,email_open,2026-10-01\n"
         "A,demo_request,2026-10-31T09:00:00Z\n",
     )
-    columns = ActivityColumns(**MODEL.csv.activities.model_dump())
+    columns = MODEL.csv.activities
     with ActivityIndex(path, columns) as index:
         found = sorted((a.lead_id, a.type) for a in index.for_leads(["A"]))
     assert found == [("A", "demo_request"), ("A", "page_view")]
@@ -123,7 +123,7 @@ def test_activities_are_found_per_lead_with_their_types_mapped(tmp_path: Path) -
 
 def test_an_activity_without_a_readable_time_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path / "a.csv", "Lead ID,What,When\nA,page_view,yesterday\n")
-    columns = ActivityColumns(**MODEL.csv.activities.model_dump())
+    columns = MODEL.csv.activities
     with pytest.raises(CsvInputError) as caught:
         ActivityIndex(path, columns)
     assert str(caught.value) == "a.csv line 2: 'yesterday' is not a date and time"
