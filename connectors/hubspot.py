@@ -1,0 +1,495 @@
+"""HubSpot contacts as leadq leads, through `hubspot-api-client`, in pages and batches only.
+
+    connector = HubSpotConnector(access_token="pat-…", output_properties=["leadq_score", …])
+    for page in connector.pull_changed(since=cursor):
+        activities = connector.pull_activities(page.leads, since=horizon)
+        …
+        connector.write(updates)
+
+Reading
+-------
+* **Incremental** (`pull_changed(since)`): a search on `lastmodifieddate` ≥ `since` minus
+  `overlap_seconds` (search shows new writes only after a few seconds), ascending, 200 a page.
+  Every page restarts the query from the last timestamp it saw (keyset paging), so a pull never
+  pages towards search's 10,000-result cap however many contacts changed, and a contact modified
+  during the pull moves to the end instead of shifting the pages; contacts seen at the boundary
+  timestamp are not returned twice. Each page's cursor is the last `lastmodifieddate` it holds.
+  Search has its own limit (about 5 requests/s), kept by a second limiter ("search").
+* **Full** (`pull_changed(None)`): the contacts list, 100 a page by `after` (no search cap), with
+  each contact's companies in the same response. Pages come in id order, so only the last page
+  carries a cursor: the earlier of the newest `lastmodifieddate` seen and the pull's start.
+* Properties: the canonical ones, the summary properties (hubspot_activities), `extra_properties`
+  (custom fields the scoring model reads: the portal must have them) and `output_properties`
+  (leadq's own, read where they exist so the engine can diff) land in `Lead.fields`, typed.
+* **Companies**: contact→company associations in v4 batches (1,000 ids), companies in batch reads
+  of 100, cached for the rest of the pull; the primary company is `Lead.company`, its
+  `hubspot_owner_id` is `Company.owner_id`.
+* **Activities**: hubspot_activities. **Owners**: `/crm/v3/owners/`, active ones then archived
+  ones (`archived=true`, marked inactive); queues are `kind="queue"`. **Account owners**: a
+  companies search on `domain` IN (100 domains a request), the oldest company with an owner wins.
+* **Outcomes**: a contact converted when its lifecycle stage reached `opportunity` or later in the
+  portal's order (not `other`), at the earliest `hs_lifecyclestage_<stage>_date` of those stages
+  (None where the portal does not keep them), valued by `total_revenue` where present. HubSpot
+  moves contacts with a closed-won deal to `customer` by default, so deals are covered through the
+  stage; deals are not read one by one (the sandbox has none).
+
+Writing: hubspot_writes. Errors: hubspot_api (one translation for every request).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from hubspot import HubSpot
+
+from connectors.base import CrmKind, FieldsReport, LeadPage, OutputField
+from connectors.hubspot_activities import (
+    ENGAGEMENT_TYPES,
+    SUMMARY_PROPERTIES,
+    ActivityReader,
+    ActivitySource,
+)
+from connectors.hubspot_api import (
+    ACCESS_TOKEN_VARIABLE,
+    OAUTH_VARIABLES,
+    HubSpotApi,
+    OAuthApp,
+    missing_properties_message,
+)
+from connectors.hubspot_properties import PortalSchema, ensure_output_properties, load_schema
+from connectors.hubspot_records import (
+    COMPANY_PROPERTIES,
+    CONTACT_PROPERTIES,
+    MODIFIED,
+    chunked,
+    company_from,
+    epoch_ms,
+    lead_from,
+    modified_at,
+    owner_from,
+    primary_company_ids,
+)
+from connectors.hubspot_writes import BATCH_SIZE, ContactWriter
+from connectors.records import (
+    Activity,
+    Company,
+    Lead,
+    LeadUpdate,
+    Outcome,
+    Owner,
+    WriteResult,
+    parse_timestamp,
+)
+from connectors.retry import (
+    AuthenticationError,
+    CallPolicy,
+    ConnectorError,
+    MissingFieldError,
+    RequestStats,
+    RetrySettings,
+    RollingWindowLimiter,
+)
+
+if TYPE_CHECKING:
+    from sync.settings import Settings
+
+__all__ = ["HubSpotConnector", "OAuthApp"]
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+SEARCH_PAGE = 200
+SEARCH_CAP = 10_000
+LIST_PAGE_MAX = 100
+OWNERS_PAGE = 500
+ASSOCIATION_BATCH = 1_000
+DOMAINS_PER_FILTER = 100
+COMPANY_CACHE_LIMIT = 50_000
+RATE_WINDOW_SECONDS = 10.0
+CONVERTED_FROM = "opportunity"
+NEVER_CONVERTED = frozenset({"other"})
+OUTCOME_PROPERTIES = ("lifecyclestage", "createdate", MODIFIED, "total_revenue")
+
+
+class HubSpotConnector:
+    """The `Connector` for HubSpot (connectors/base.py)."""
+
+    crm: CrmKind = "hubspot"
+    write_batch_size: int = BATCH_SIZE
+
+    def __init__(
+        self,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        access_token: str | None = None,
+        oauth: OAuthApp | None = None,
+        client: HubSpot | None = None,
+        extra_properties: Sequence[str] = (),
+        output_properties: Sequence[str] = (),
+        company_properties: Sequence[str] = (),
+        rate_limit: int = 100,
+        search_rate: int = 4,
+        overlap_seconds: float = 300.0,
+        page_size: int = LIST_PAGE_MAX,
+        activity_source: ActivitySource = "auto",
+        engagement_types: Sequence[str] = ENGAGEMENT_TYPES,
+        events_page_size: int = 1_000,
+        retry: RetrySettings | None = None,
+        stats: RequestStats | None = None,
+        clock: Callable[[], float] = time.time,
+        timeout: tuple[float, float] = (5.0, 30.0),
+    ) -> None:
+        """`access_token` is a private app's token; `oauth` a public app's credentials (used
+        when there is no access token). `client` replaces the client built from `base_url`
+        (then its credentials are used as they are). `rate_limit` is requests per 10 s,
+        `search_rate` search requests per second."""
+        if client is None:
+            if not access_token and oauth is None:
+                raise AuthenticationError(
+                    f"HubSpot needs credentials: set {ACCESS_TOKEN_VARIABLE} (a private app's "
+                    f"token), or {OAUTH_VARIABLES} for a public app"
+                )
+            # retry=False: urllib3 must not retry behind the policy's back (uncounted, unlimited)
+            client = HubSpot(access_token=access_token or None, host=base_url.rstrip("/"),
+                             retry=False)
+        self.stats = stats or RequestStats()
+        limiters = {
+            "default": RollingWindowLimiter(rate_limit, RATE_WINDOW_SECONDS),
+            # the setting already sits under HubSpot's ~5/s, so no headroom on top of it
+            "search": RollingWindowLimiter(search_rate, 1.0, headroom=0.0),
+        }
+        self.api = HubSpotApi(client, CallPolicy(limiters, retry, self.stats),
+                              oauth=None if access_token else oauth, clock=clock,
+                              timeout=timeout)
+        self.extra_properties = tuple(dict.fromkeys(extra_properties))
+        self.output_properties = tuple(dict.fromkeys(output_properties))
+        self.company_properties = tuple(dict.fromkeys([*COMPANY_PROPERTIES, *company_properties]))
+        self.overlap_seconds = overlap_seconds
+        self.page_size = max(1, min(page_size, LIST_PAGE_MAX))
+        self._clock = clock
+        self.activities = ActivityReader(self.api, activity_source, engagement_types,
+                                         events_page_size)
+        self._contacts: PortalSchema | None = None
+        self._companies: PortalSchema | None = None
+        self._company_cache: dict[str, Company | None] = {}
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        extra_properties: Sequence[str] = (),
+        output_properties: Sequence[str] = (),
+        **options: Any,
+    ) -> HubSpotConnector:
+        """The connector the settings describe (`LEADQ_HUBSPOT_*`, overlap and page size)."""
+        token = settings.hubspot_access_token
+        oauth = None
+        if settings.hubspot_client_id and settings.hubspot_client_secret and \
+                settings.hubspot_refresh_token:
+            oauth = OAuthApp(settings.hubspot_client_id,
+                             settings.hubspot_client_secret.get_secret_value(),
+                             settings.hubspot_refresh_token.get_secret_value())
+        return cls(
+            base_url=settings.hubspot_base_url,
+            access_token=token.get_secret_value() if token else None,
+            oauth=oauth,
+            extra_properties=extra_properties,
+            output_properties=output_properties,
+            rate_limit=settings.hubspot_rate_limit,
+            search_rate=settings.hubspot_search_rate,
+            overlap_seconds=float(settings.overlap_seconds),
+            page_size=settings.read_page_size,
+            **options,
+        )
+
+    # ---- leads ----------------------------------------------------------------------------------
+
+    def pull_changed(self, since: datetime | None) -> Iterator[LeadPage]:
+        self._company_cache.clear()
+        properties = self._contact_properties()
+        if since is None:
+            for records, cursor in self._listed(properties, with_companies=True):
+                yield LeadPage(self._leads(records, listed=True), cursor)
+        else:
+            for records, cursor in self._searched(since, properties):
+                yield LeadPage(self._leads(records, listed=False), cursor)
+
+    def read_leads(self, ids: Sequence[str]) -> list[Lead]:
+        properties = self._contact_properties()
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in chunked(dict.fromkeys(str(i) for i in ids), BATCH_SIZE):
+            answer = self.api.call(
+                "batch_read", "reading contacts by id", "crm.contacts.batch_api.read",
+                {"inputs": [{"id": lead_id} for lead_id in chunk], "properties": properties},
+            )
+            found.update({str(record["id"]): record for record in answer.get("results") or []})
+        records = [found[lead_id] for lead_id in dict.fromkeys(map(str, ids)) if lead_id in found]
+        return self._leads(records, listed=False)
+
+    def pull_activities(self, leads: Sequence[Lead], since: datetime | None) -> list[Activity]:
+        return self.activities.read(leads, since)
+
+    def pull_outcomes(self, since: datetime | None) -> Iterator[Outcome]:
+        schema = self._contact_schema()
+        stages = schema.lifecycle_stages
+        converted = self._converted_stages(stages)
+        dates = [f"hs_lifecyclestage_{stage}_date" for stage in converted]
+        properties = [*OUTCOME_PROPERTIES, *dates]
+        pages = self._listed(properties, with_companies=False) if since is None \
+            else self._searched(since, properties)
+        for records, _ in pages:
+            for record in records:
+                yield _outcome(record, converted, dates)
+
+    # ---- owners and accounts --------------------------------------------------------------------
+
+    def list_owners(self) -> list[Owner]:
+        owners: list[Owner] = []
+        for archived in (False, True):
+            after = None
+            while True:
+                answer = self.api.call(
+                    "read", "listing owners", "crm.owners.owners_api.get_page",
+                    limit=OWNERS_PAGE, after=after, archived=archived,
+                )
+                owners.extend(owner_from({**record, "archived": archived or
+                                          record.get("archived", False)})
+                              for record in answer.get("results") or [])
+                after = _next_after(answer)
+                if after is None:
+                    break
+        return owners
+
+    def account_owners(self, domains: Sequence[str]) -> dict[str, str]:
+        wanted = {domain: _bare_domain(domain) for domain in domains if domain and domain.strip()}
+        owners: dict[str, str] = {}
+        for chunk in chunked(sorted(set(wanted.values())), DOMAINS_PER_FILTER):
+            owners.update(self._owners_at(chunk))
+        return {domain: owners[bare] for domain, bare in wanted.items() if bare in owners}
+
+    def _owners_at(self, domains: list[str]) -> dict[str, str]:
+        owners: dict[str, str] = {}
+        offset = 0
+        while True:
+            answer = self.api.call(
+                "search", "the companies search by domain", "crm.companies.search_api.do_search",
+                {"filterGroups": [{"filters": [{"propertyName": "domain", "operator": "IN",
+                                                "values": domains}]}],
+                 "sorts": [{"propertyName": "createdate", "direction": "ASCENDING"}],
+                 "properties": ["domain", "hubspot_owner_id"], "limit": SEARCH_PAGE,
+                 "after": offset or None},
+                limiter="search",
+            )
+            for record in answer.get("results") or []:
+                properties = record.get("properties") or {}
+                bare = _bare_domain(properties.get("domain") or "")
+                owner = properties.get("hubspot_owner_id")
+                if owner and bare in domains and bare not in owners:
+                    owners[bare] = str(owner)
+            after = _next_after(answer)
+            if after is None or int(after) + SEARCH_PAGE > SEARCH_CAP:
+                return owners
+            offset = int(after)
+
+    # ---- writes and fields ----------------------------------------------------------------------
+
+    def write(self, updates: Sequence[LeadUpdate]) -> list[WriteResult]:
+        if not updates:
+            return []
+        return ContactWriter(self.api, self._contact_schema()).write(updates)
+
+    def ensure_fields(self, fields: Sequence[OutputField]) -> FieldsReport:
+        report = ensure_output_properties(self.api, self._contact_schema(), fields)
+        if report.created:
+            self._contacts = None  # read the definitions again, with ours
+        return report
+
+    # ---- pages ----------------------------------------------------------------------------------
+
+    def _listed(self, properties: list[str], with_companies: bool
+                ) -> Iterator[tuple[list[dict[str, Any]], datetime | None]]:
+        started = datetime.fromtimestamp(self._clock(), tz=UTC)
+        newest: datetime | None = None
+        after = None
+        while True:
+            answer = self.api.call(
+                "read", "listing contacts", "crm.contacts.basic_api.get_page",
+                limit=self.page_size, after=after, properties=properties,
+                associations=["companies"] if with_companies else None, archived=False,
+            )
+            records = answer.get("results") or []
+            for record in records:
+                modified = modified_at(record)
+                if modified is not None and (newest is None or modified > newest):
+                    newest = modified
+            after = _next_after(answer)
+            if after is None:
+                yield records, min(newest, started) if newest else started
+                return
+            yield records, None
+
+    def _searched(self, since: datetime, properties: list[str]
+                  ) -> Iterator[tuple[list[dict[str, Any]], datetime | None]]:
+        lower_ms = epoch_ms(since) - round(self.overlap_seconds * 1000)
+        seen_at_lower: set[str] = set()  # ids already returned whose timestamp is lower_ms
+        offset = 0
+        while True:
+            answer = self._search_contacts(lower_ms, properties, offset)
+            records = answer.get("results") or []
+            fresh = [record for record in records
+                     if not (_modified_ms(record) == lower_ms and str(record["id"]) in
+                             seen_at_lower)]
+            if fresh:
+                yield fresh, modified_at(fresh[-1])
+            if _next_after(answer) is None or not records:
+                return
+            last_ms = _modified_ms(records[-1])
+            at_last = {str(record["id"]) for record in records if _modified_ms(record) == last_ms}
+            if last_ms == lower_ms:  # a whole page on one timestamp: page on inside the query
+                seen_at_lower |= at_last
+                offset += len(records)
+                if offset + SEARCH_PAGE > SEARCH_CAP:
+                    raise ConnectorError(
+                        f"more than {SEARCH_CAP:,} HubSpot contacts share one last-modified "
+                        "time; the incremental pull cannot page past them: run a full sync"
+                    )
+            else:
+                lower_ms, seen_at_lower, offset = last_ms, at_last, 0
+
+    def _search_contacts(self, lower_ms: int, properties: list[str], offset: int) -> Any:
+        return self.api.call(
+            "search", "the contacts search", "crm.contacts.search_api.do_search",
+            {"filterGroups": [{"filters": [{"propertyName": MODIFIED, "operator": "GTE",
+                                            "value": str(lower_ms)}]}],
+             "sorts": [{"propertyName": MODIFIED, "direction": "ASCENDING"}],
+             "properties": properties, "limit": SEARCH_PAGE, "after": offset or None},
+            limiter="search",
+        )
+
+    # ---- companies ------------------------------------------------------------------------------
+
+    def _leads(self, records: list[dict[str, Any]], listed: bool) -> list[Lead]:
+        if listed:
+            links = {str(record["id"]): primary_company_ids(record) for record in records}
+        else:
+            links = self._company_links([str(record["id"]) for record in records])
+        companies = self._companies_by_id(
+            [ids[0] for ids in links.values() if ids]
+        )
+        types = self._contact_schema().types
+        return [
+            lead_from(record, types, _first(links.get(str(record["id"])), companies))
+            for record in records
+        ]
+
+    def _company_links(self, contact_ids: list[str]) -> dict[str, list[str]]:
+        """Contact id → its company ids, the primary one first (v4 batch read)."""
+        links: dict[str, list[str]] = {}
+        for chunk in chunked(contact_ids, ASSOCIATION_BATCH):
+            answer = self.api.call(
+                "associations", "reading contacts' companies",
+                "crm.associations.v4.batch_api.get_page", "contacts", "companies",
+                {"inputs": [{"id": contact_id} for contact_id in chunk]},
+            )
+            for result in answer.get("results") or []:
+                targets = result.get("to") or []
+                primary = [str(t["toObjectId"]) for t in targets if _is_primary(t)]
+                others = [str(t["toObjectId"]) for t in targets]
+                links[str((result.get("from") or {}).get("id"))] = list(
+                    dict.fromkeys([*primary, *others]))
+        return links
+
+    def _companies_by_id(self, ids: list[str]) -> dict[str, Company | None]:
+        cache = self._company_cache
+        missing = [company_id for company_id in dict.fromkeys(ids) if company_id not in cache]
+        if len(cache) + len(missing) > COMPANY_CACHE_LIMIT:
+            cache.clear()
+            missing = list(dict.fromkeys(ids))
+        if missing:
+            types = self._company_schema().types
+            for chunk in chunked(missing, BATCH_SIZE):
+                answer = self.api.call(
+                    "batch_read", "reading companies", "crm.companies.batch_api.read",
+                    {"inputs": [{"id": company_id} for company_id in chunk],
+                     "properties": list(self.company_properties)},
+                )
+                for record in answer.get("results") or []:
+                    cache[str(record["id"])] = company_from(record, types)
+                for company_id in chunk:
+                    cache.setdefault(company_id, None)  # deleted: remember, do not ask again
+        return {company_id: cache.get(company_id) for company_id in ids}
+
+    # ---- schema ---------------------------------------------------------------------------------
+
+    def _contact_schema(self) -> PortalSchema:
+        if self._contacts is None:
+            schema = load_schema(self.api, "contacts")
+            missing = schema.lacks(self.extra_properties)
+            if missing:
+                raise MissingFieldError(missing_properties_message(missing, "contact"))
+            self._contacts = schema
+        return self._contacts
+
+    def _company_schema(self) -> PortalSchema:
+        if self._companies is None:
+            schema = load_schema(self.api, "companies")
+            missing = schema.lacks(self.company_properties)
+            if missing:
+                raise MissingFieldError(missing_properties_message(missing, "company"))
+            self._companies = schema
+        return self._companies
+
+    def _contact_properties(self) -> list[str]:
+        schema = self._contact_schema()
+        present_outputs = [name for name in self.output_properties if name in schema.types]
+        return list(dict.fromkeys([*CONTACT_PROPERTIES, *SUMMARY_PROPERTIES,
+                                   *self.extra_properties, *present_outputs]))
+
+    @staticmethod
+    def _converted_stages(stages: tuple[str, ...]) -> list[str]:
+        if CONVERTED_FROM not in stages:
+            return [stage for stage in ("customer",) if stage in stages]
+        start = stages.index(CONVERTED_FROM)
+        return [stage for stage in stages[start:] if stage not in NEVER_CONVERTED]
+
+
+def _outcome(record: dict[str, Any], converted: list[str], dates: list[str]) -> Outcome:
+    properties = record.get("properties") or {}
+    stage = properties.get("lifecyclestage")
+    reached = stage in converted
+    moments = [properties.get(name) for name in dates if properties.get(name)]
+    at = min((parsed for parsed in map(parse_timestamp, moments) if parsed), default=None)
+    return Outcome(
+        lead_id=str(record["id"]),
+        converted=reached,
+        at=at if reached else None,
+        value=properties.get("total_revenue") if reached else None,
+    )
+
+
+def _modified_ms(record: dict[str, Any]) -> int:
+    moment = modified_at(record)
+    return epoch_ms(moment) if moment else 0
+
+
+def _next_after(answer: dict[str, Any]) -> str | None:
+    after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+    return str(after) if after not in (None, "") else None
+
+
+def _is_primary(target: dict[str, Any]) -> bool:
+    return any(kind.get("typeId") == 1 or kind.get("label") == "Primary"
+               for kind in target.get("associationTypes") or [])
+
+
+def _first(ids: list[str] | None, companies: dict[str, Company | None]) -> Company | None:
+    return companies.get(ids[0]) if ids else None
+
+
+def _bare_domain(domain: str) -> str:
+    bare = domain.strip().lower()
+    for prefix in ("https://", "http://", "www."):
+        bare = bare.removeprefix(prefix)
+    return bare.split("/", 1)[0]
