@@ -1,0 +1,433 @@
+"""leadq's Salesforce connector, through simple-salesforce.
+
+- **Leads** (and, when configured, **Contacts** with their Account) are pulled incrementally on
+  `SystemModstamp` (`WHERE SystemModstamp > cursor − overlap ORDER BY SystemModstamp, Id`) in
+  pages of up to 2,000 (`Sforce-Query-Options: batchSize`), Leads and Contacts merged in stamp
+  order so every page's cursor is safe to resume from. Converted Leads are left out: Salesforce
+  keeps them read-only (they still count as outcomes). A full pull of more records than the bulk
+  threshold (one `COUNT()` per object decides) runs as Bulk API 2.0 query jobs instead.
+- **Activities** come from Tasks, Events and CampaignMembers queried for many people at once
+  (`WhoId IN (…)`, `LeadId IN (…)`), the id lists cut so every URL stays under 16 KB; see
+  salesforce_records.py for the mapping and what Salesforce cannot give.
+- **Owners** are active and inactive Users plus queues; **accounts** are matched to e-mail or
+  website domains through Account.Website; **outcomes** are Lead conversions and won
+  Opportunities.
+- **Writes** go through sObject Collections with `Sforce-Auto-Assign: FALSE`
+  (salesforce_writes.py). **Custom fields** are checked by describe.
+
+Every request runs through `SalesforceCalls` (salesforce_calls.py): the shared rate limiter and
+retry policy, one translation of errors, re-login on an expired session, and a count by kind in
+`stats`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from simple_salesforce import Salesforce
+
+from connectors.base import CrmKind, FieldsReport, LeadPage, OutputField
+from connectors.records import Activity, Lead, LeadUpdate, Outcome, Owner, WriteResult
+from connectors.retry import (
+    CallPolicy,
+    RequestStats,
+    RetrySettings,
+    RollingWindowLimiter,
+)
+from connectors.salesforce_bulk import BulkQuery, BulkSettings
+from connectors.salesforce_calls import DEFAULT_TIMEOUT, SalesforceCalls, logged_in_client
+from connectors.salesforce_login import Login, settings_logins
+from connectors.salesforce_records import (
+    EVENT_FIELDS,
+    MEMBER_FIELDS,
+    PERSON_FIELDS,
+    TASK_FIELDS,
+    FieldKind,
+    Row,
+    dedupe,
+    event_activity,
+    flatten,
+    member_activities,
+    person_field_activities,
+    person_from_row,
+    queue_owner,
+    sobject_of,
+    task_activity,
+    typed,
+    typed_row,
+    user_owner,
+    website_domain,
+)
+from connectors.salesforce_soql import (
+    MAX_URI_LENGTH,
+    contains_pattern,
+    datetime_literal,
+    encoded_length,
+    string_literal,
+    within_uri,
+)
+from connectors.salesforce_writes import COLLECTION_LIMIT, CollectionWriter, FieldCheck
+from sync.settings import Settings
+
+MAX_PAGE = 2000
+MIN_PAGE = 200
+RATE_WINDOW_SECONDS = 10.0
+DESCRIBE_KINDS: dict[str, FieldKind] = {
+    "boolean": "bool", "int": "int", "double": "float", "currency": "float", "percent": "float",
+    "datetime": "datetime", "date": "date",
+}
+
+
+@dataclass(frozen=True)
+class SalesforceOptions:
+    """What to read and how. `extra_fields` (custom fields the model mentions, leadq's output
+    fields) are read into `Lead.fields` from every object in `objects`."""
+
+    objects: tuple[str, ...] = ("Lead",)
+    extra_fields: tuple[str, ...] = ()
+    page_size: int = MAX_PAGE
+    bulk_threshold: int = 50_000
+    overlap: timedelta = timedelta(seconds=300)
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    bulk: BulkSettings = field(default_factory=BulkSettings)
+    max_uri_length: int = MAX_URI_LENGTH
+
+    def __post_init__(self) -> None:
+        unknown = set(self.objects) - set(PERSON_FIELDS)
+        if unknown or not self.objects:
+            raise ValueError(f"objects must be Lead and/or Contact, not {sorted(unknown)}")
+        object.__setattr__(self, "page_size", max(MIN_PAGE, min(MAX_PAGE, self.page_size)))
+
+
+def default_policy(requests_per_10_seconds: int = 100) -> CallPolicy:
+    limiter = RollingWindowLimiter(requests_per_10_seconds, RATE_WINDOW_SECONDS)
+    return CallPolicy({"default": limiter}, RetrySettings(), RequestStats())
+
+
+def settings_session(settings: Settings) -> requests.Session:
+    session = requests.Session()
+    if settings.salesforce_ca_bundle:
+        # with trust_env on, REQUESTS_CA_BUNDLE from the environment would override `verify`
+        session.trust_env = False
+        session.verify = str(settings.salesforce_ca_bundle)
+    return session
+
+
+def settings_options(settings: Settings, extra_fields: Sequence[str] = ()) -> SalesforceOptions:
+    page_size = MAX_PAGE
+    if "read_page_size" in settings.model_fields_set:
+        page_size = settings.read_page_size
+    return SalesforceOptions(
+        objects=tuple(settings.salesforce_objects),
+        extra_fields=tuple(extra_fields),
+        page_size=page_size,
+        bulk_threshold=settings.salesforce_bulk_threshold,
+        overlap=timedelta(seconds=settings.overlap_seconds),
+    )
+
+
+class SalesforceConnector:
+    crm: CrmKind = "salesforce"
+    write_batch_size = COLLECTION_LIMIT
+
+    def __init__(
+        self,
+        client: Salesforce,
+        *,
+        options: SalesforceOptions | None = None,
+        policy: CallPolicy | None = None,
+        logins: Sequence[Login] = (),
+    ) -> None:
+        """`client` is a logged-in simple-salesforce client; `logins`, when given, let the
+        connector log in again once its session expires."""
+        self.options = options or SalesforceOptions()
+        self.calls = SalesforceCalls(client, policy or default_policy(), logins,
+                                     self.options.timeout)
+        self.stats: RequestStats = self.calls.policy.stats
+        self.bulk = BulkQuery(self.calls, self.options.bulk)
+        self.writer = CollectionWriter(self.calls)
+        self.fields_check = FieldCheck(self.calls, self.options.objects)
+
+    @classmethod
+    def connect(
+        cls,
+        logins: Sequence[Login],
+        session: requests.Session,
+        *,
+        options: SalesforceOptions | None = None,
+        policy: CallPolicy | None = None,
+        version: str = "59.0",
+    ) -> SalesforceConnector:
+        """Log in with the first of `logins` (counted as an "auth" request) and connect."""
+        policy = policy or default_policy()
+        client = logged_in_client(logins, session, policy, version)
+        return cls(client, options=options, policy=policy, logins=logins)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        session: requests.Session | None = None,
+        *,
+        extra_fields: Sequence[str] = (),
+        retry: RetrySettings | None = None,
+    ) -> SalesforceConnector:
+        """Log in as the settings describe (session id, JWT, client credentials or password)."""
+        limiter = RollingWindowLimiter(settings.salesforce_rate_limit, RATE_WINDOW_SECONDS)
+        policy = CallPolicy({"default": limiter}, retry or RetrySettings(), RequestStats())
+        return cls.connect(
+            settings_logins(settings),
+            session or settings_session(settings),
+            options=settings_options(settings, extra_fields),
+            policy=policy,
+            version=settings.salesforce_api_version,
+        )
+
+    @property
+    def client(self) -> Salesforce:
+        return self.calls.client
+
+    # ---- leads ------------------------------------------------------------------------------
+    def pull_changed(self, since: datetime | None) -> Iterator[LeadPage]:
+        """Leads (and Contacts) changed after `since` − overlap, oldest first, in pages whose
+        cursor is safe to resume from. A full pull above the bulk threshold runs through Bulk
+        API 2.0: its pages come unordered, so each carries the cursor it started from (None)
+        and only the last one the newest stamp seen."""
+        if since is None and self.total_people() > self.options.bulk_threshold:
+            yield from self.bulk_pages()
+            return
+        after = since - self.options.overlap if since is not None else None
+        streams = [self.ordered_people(sobject, after) for sobject in self.options.objects]
+        merged = heapq.merge(*streams, key=lambda lead: (stamp(lead), lead.id))
+        for chunk in chunked(merged, self.options.page_size):
+            yield LeadPage(chunk, cursor=stamp(chunk[-1]))
+
+    def read_leads(self, ids: Sequence[str]) -> list[Lead]:
+        """The named Leads / Contacts (converted Leads and unknown ids left out), in the order
+        asked, read with `Id IN (…)` queries."""
+        found: dict[str, Lead] = {}
+        for sobject in self.options.objects:
+            wanted = [record_id for record_id in dict.fromkeys(ids)
+                      if sobject_of(record_id) == sobject]
+            conditions = live_people(sobject)
+            for soql in self.id_queries(
+                lambda id_text, s=sobject, c=conditions: self.people_soql(
+                    s, [f"Id IN ({id_text})", *c]
+                ),
+                wanted,
+            ):
+                for lead in self.query_people(sobject, soql, kind="read"):
+                    found[lead.id] = lead
+        by_18 = {record_id[:15]: lead for record_id, lead in found.items()}
+        return [lead for record_id in ids if (lead := by_18.get(record_id[:15])) is not None]
+
+    def total_people(self) -> int:
+        return sum(
+            self.calls.count(f"SELECT COUNT() FROM {sobject}" + where(live_people(sobject)))
+            for sobject in self.options.objects
+        )
+
+    def ordered_people(self, sobject: str, after: datetime | None) -> Iterator[Lead]:
+        conditions = live_people(sobject)
+        if after is not None:
+            conditions.append(f"SystemModstamp > {datetime_literal(after)}")
+        soql = self.people_soql(sobject, conditions) + " ORDER BY SystemModstamp, Id"
+        yield from self.query_people(sobject, soql, kind="query")
+
+    def query_people(self, sobject: str, soql: str, kind: str) -> Iterator[Lead]:
+        kinds = self.field_kinds(sobject)
+        for records in self.calls.query_pages(soql, kind, self.options.page_size):
+            for record in records:
+                yield person_from_row(sobject, typed_row(flatten(record), kinds))
+
+    def people_soql(self, sobject: str, conditions: Sequence[str]) -> str:
+        return f"SELECT {', '.join(self.field_kinds(sobject))} FROM {sobject}" + where(conditions)
+
+    def field_kinds(self, sobject: str, described: bool = False) -> dict[str, FieldKind]:
+        """The fields read from `sobject` and their kinds; the extra fields' kinds come from
+        describe only when `described` (Bulk CSV answers carry no types)."""
+        base = PERSON_FIELDS[sobject]
+        kinds: dict[str, FieldKind] = dict(base)
+        entries = self.fields_check.describe(sobject) if described else {}
+        for name in dedupe(self.options.extra_fields, list(base)):
+            entry = entries.get(name.lower(), {})
+            kinds[name] = DESCRIBE_KINDS.get(str(entry.get("type")), "text" if entry else "auto")
+        return kinds
+
+    def bulk_pages(self) -> Iterator[LeadPage]:
+        newest: datetime | None = None
+        pending: list[Lead] | None = None
+        for sobject in self.options.objects:
+            kinds = self.field_kinds(sobject, described=bool(self.options.extra_fields))
+            soql = self.people_soql(sobject, live_people(sobject))
+            for rows in self.bulk.pages(soql):
+                people = [person_from_row(sobject, typed_row(row, kinds)) for row in rows]
+                for chunk in chunked(people, self.options.page_size):
+                    chunk_newest = max(map(stamp, chunk))
+                    newest = chunk_newest if newest is None else max(newest, chunk_newest)
+                    if pending is not None:
+                        yield LeadPage(pending, cursor=None)
+                    pending = chunk
+        if pending is not None:
+            yield LeadPage(pending, cursor=newest)
+
+    # ---- activities -------------------------------------------------------------------------
+    def pull_activities(self, leads: Sequence[Lead], since: datetime | None) -> list[Activity]:
+        """Tasks, Events and CampaignMembers of these people (plus unsubscribes and bounces
+        from their own fields), after `since` if given, oldest first per person."""
+        wanted = {lead.id for lead in leads}
+        people = [lead.id for lead in leads]
+        lead_ids = [lead.id for lead in leads if lead.kind == "lead"]
+        contact_ids = [lead.id for lead in leads if lead.kind == "contact"]
+        activities = [item for lead in leads for item in person_field_activities(lead)]
+        changed = [f"SystemModstamp > {datetime_literal(since)}"] if since else []
+        queries: list[tuple[str, list[str], Any]] = [
+            (f"SELECT {', '.join(TASK_FIELDS)} FROM Task WHERE WhoId IN ({{}})", people,
+             lambda row: [task_activity(row)]),
+            (f"SELECT {', '.join(EVENT_FIELDS)} FROM Event WHERE WhoId IN ({{}})", people,
+             lambda row: [event_activity(row)]),
+            (f"SELECT {', '.join(MEMBER_FIELDS)} FROM CampaignMember WHERE LeadId IN ({{}})",
+             lead_ids, member_activities),
+            (f"SELECT {', '.join(MEMBER_FIELDS)} FROM CampaignMember WHERE ContactId IN ({{}})",
+             contact_ids, member_activities),
+        ]
+        suffix = "".join(f" AND {condition}" for condition in changed)
+        for template, ids, to_activities in queries:
+            for soql in self.id_queries(lambda text, t=template: t.format(text) + suffix, ids):
+                for row in self.query_rows(soql, "query"):
+                    activities.extend(item for item in to_activities(row) if item is not None)
+        kept = [
+            activity for activity in activities
+            if activity.lead_id in wanted and (since is None or activity.occurred_at > since)
+        ]
+        return sorted(kept, key=lambda item: (item.lead_id, item.occurred_at, item.type))
+
+    # ---- owners, accounts, outcomes ---------------------------------------------------------
+    def list_owners(self) -> list[Owner]:
+        users = self.query_rows(
+            "SELECT Id, Name, Email, IsActive, Department FROM User "
+            "WHERE UserType = 'Standard' ORDER BY Id", "query"
+        )
+        queues = self.query_rows(
+            "SELECT Id, Name, Email FROM Group WHERE Type = 'Queue' ORDER BY Id", "query"
+        )
+        return [*map(user_owner, users), *map(queue_owner, queues)]
+
+    def account_owners(self, domains: Sequence[str]) -> dict[str, str]:
+        """E-mail or website domain → the OwnerId of the Account whose Website is on it (the
+        oldest such Account with an active owner, else the oldest)."""
+        wanted = sorted({d for raw in domains if (d := website_domain(raw)) is not None})
+        terms = [f"Website LIKE {contains_pattern(domain)}" for domain in wanted]
+        head = ("SELECT Id, Website, OwnerId, Owner.IsActive, CreatedDate FROM Account WHERE ")
+        tail = " ORDER BY CreatedDate, Id"
+        chosen: dict[str, tuple[bool, str]] = {}
+        fixed = self.query_url_length(head + tail)
+        for batch in within_uri(terms, fixed, " OR ", self.options.max_uri_length):
+            for row in self.query_rows(head + " OR ".join(batch) + tail, "query"):
+                domain = website_domain(row.get("Website"))
+                if domain not in wanted or not row.get("OwnerId"):
+                    continue
+                active = bool(row.get("Owner.IsActive"))
+                if domain not in chosen or (active and not chosen[domain][0]):
+                    chosen[domain] = (active, row["OwnerId"])
+        return {domain: owner for domain, (_, owner) in chosen.items()}
+
+    def pull_outcomes(self, since: datetime | None) -> Iterator[Outcome]:
+        """One outcome per Lead (converted = IsConverted, dated ConvertedDate, valued at the
+        converted Opportunity's Amount when won) and, with Contacts configured, per Contact
+        (converted = has a won Opportunity: its earliest CloseDate, the sum of Amounts)."""
+        changed = [f"SystemModstamp > {datetime_literal(since)}"] if since else []
+        if "Lead" in self.options.objects:
+            soql = (
+                "SELECT Id, IsConverted, ConvertedDate, ConvertedOpportunity.IsWon, "
+                "ConvertedOpportunity.Amount FROM Lead" + where(changed) + " ORDER BY Id"
+            )
+            for row in self.query_rows(soql, "query"):
+                won = bool(row.get("ConvertedOpportunity.IsWon"))
+                yield Outcome(
+                    lead_id=row["Id"], converted=bool(row.get("IsConverted")),
+                    at=row.get("ConvertedDate"),
+                    value=row.get("ConvertedOpportunity.Amount") if won else None,
+                )
+        if "Contact" in self.options.objects:
+            won = self.won_by_contact()
+            soql = "SELECT Id FROM Contact" + where(changed) + " ORDER BY Id"
+            for row in self.query_rows(soql, "query"):
+                deal = won.get(row["Id"])
+                yield Outcome(lead_id=row["Id"], converted=deal is not None,
+                              at=deal[0] if deal else None, value=deal[1] if deal else None)
+
+    def won_by_contact(self) -> dict[str, tuple[Any, float | None]]:
+        won: dict[str, tuple[Any, float | None]] = {}
+        soql = ("SELECT ContactId, CloseDate, Amount FROM Opportunity "
+                "WHERE IsWon = true AND ContactId != null ORDER BY CloseDate, Id")
+        for row in self.query_rows(soql, "query"):
+            contact_id = row["ContactId"]
+            first_close, total = won.get(contact_id, (row.get("CloseDate"), None))
+            amount = row.get("Amount")
+            if amount is not None:
+                total = (total or 0.0) + float(amount)
+            won[contact_id] = (first_close, total)
+        return won
+
+    # ---- writes and fields ------------------------------------------------------------------
+    def write(self, updates: Sequence[LeadUpdate]) -> list[WriteResult]:
+        """sObject Collections of up to 200 with `Sforce-Auto-Assign: FALSE`; one result per
+        update, in order."""
+        return self.writer.write(updates)
+
+    def ensure_fields(self, fields: Sequence[OutputField]) -> FieldsReport:
+        """Checks by describe that leadq's output fields exist on every configured object;
+        raises MissingFieldError listing the missing ones with the type to create."""
+        return self.fields_check.ensure(fields)
+
+    def check_fields(self, fields: Sequence[OutputField]) -> FieldsReport:
+        """Like ensure_fields, but reports what is missing instead of raising."""
+        return self.fields_check.report(fields)[0]
+
+    # ---- plumbing ---------------------------------------------------------------------------
+    def query_rows(self, soql: str, kind: str) -> Iterator[Row]:
+        for records in self.calls.query_pages(soql, kind, self.options.page_size):
+            for record in records:
+                yield {name: typed_value(value) for name, value in flatten(record).items()}
+
+    def query_url_length(self, soql: str) -> int:
+        return len(self.client.base_url) + len("query/?q=") + encoded_length(soql)
+
+    def id_queries(self, build: Callable[[str], str], ids: Sequence[str]) -> Iterator[str]:
+        """SOQL texts `build(id list)` covering `ids`, as few as the URI limit allows."""
+        if not ids:
+            return
+        fixed = self.query_url_length(build(""))
+        quoted = [string_literal(record_id) for record_id in ids]
+        for batch in within_uri(quoted, fixed, ",", self.options.max_uri_length):
+            yield build(",".join(batch))
+
+
+def typed_value(value: Any) -> Any:
+    return typed(value, "auto")
+
+
+def stamp(lead: Lead) -> datetime:
+    return lead.fields["SystemModstamp"]
+
+
+def live_people(sobject: str) -> list[str]:
+    return ["IsConverted = false"] if sobject == "Lead" else []
+
+
+def where(conditions: Sequence[str]) -> str:
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def chunked(items: Iterable[Lead], size: int) -> Iterator[list[Lead]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+

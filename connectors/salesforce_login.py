@@ -1,0 +1,251 @@
+"""The four ways leadq logs in to Salesforce, each through simple-salesforce's `SalesforceLogin`:
+
+- username + password (+ security token): the SOAP login;
+- a session id + instance URL handed to us (cannot log in again by itself);
+- OAuth 2.0 JWT bearer: consumer key + the private key whose certificate the connected app holds;
+- OAuth 2.0 client credentials: consumer key + secret, against the org's My Domain.
+
+Each login answers (session id, instance host) and, when Salesforce refuses it, an
+`AuthenticationError` naming the LEADQ_ variables to check. Messages never contain a secret or
+the username (an e-mail address).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import requests
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+from simple_salesforce.login import SalesforceLogin
+
+from connectors.retry import AuthenticationError, TransientError
+from sync.settings import Settings, variable
+
+SALESFORCE_HOST_SUFFIX = ".salesforce.com"
+TRANSIENT_LOGIN_CODES = frozenset({"SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"})
+
+
+class Login(Protocol):
+    kind: str
+    can_log_in: bool  # False for a session id handed to us: it cannot be renewed
+
+    def log_in(self, session: requests.Session, version: str) -> tuple[str, str]:
+        """Log in; return (session id, instance host[:port])."""
+        ...
+
+    def refused(self, code: object, message: str) -> AuthenticationError:
+        """The error to raise when Salesforce refuses this login."""
+        ...
+
+
+@dataclass(frozen=True)
+class PasswordLogin:
+    username: str
+    password: str
+    security_token: str | None
+    domain: str = "login"
+    kind: str = "password"
+    can_log_in: bool = True
+
+    def log_in(self, session: requests.Session, version: str) -> tuple[str, str]:
+        return SalesforceLogin(
+            username=self.username, password=self.password, security_token=self.security_token,
+            domain=self.domain, session=session, sf_version=version,
+        )
+
+    def refused(self, code: object, message: str) -> AuthenticationError:
+        return AuthenticationError(
+            f"Salesforce refused the password login ({code}: {message}). Check "
+            f"{variable('salesforce_username')}, {variable('salesforce_password')} and "
+            f"{variable('salesforce_security_token')} (resetting the password e-mails a new "
+            f"token), and {variable('salesforce_login_url')} (https://test.salesforce.com for a "
+            "sandbox org)."
+        )
+
+
+@dataclass(frozen=True)
+class SessionLogin:
+    session_id: str
+    instance: str
+    kind: str = "session"
+    can_log_in: bool = False
+
+    def log_in(self, session: requests.Session, version: str) -> tuple[str, str]:
+        return self.session_id, self.instance
+
+    def refused(self, code: object, message: str) -> AuthenticationError:
+        return AuthenticationError(
+            f"Salesforce rejected the session ({code}: {message}): "
+            f"{variable('salesforce_session_id')} has expired or does not belong to "
+            f"{variable('salesforce_instance_url')}. Set a fresh session id, or set login "
+            f"credentials ({variable('salesforce_username')} and "
+            f"{variable('salesforce_password')}, or {variable('salesforce_consumer_key')}) so "
+            "leadq can log in again by itself."
+        )
+
+
+@dataclass(frozen=True)
+class JwtLogin:
+    username: str
+    consumer_key: str
+    private_key: str
+    domain: str = "login"
+    kind: str = "jwt"
+    can_log_in: bool = True
+
+    def log_in(self, session: requests.Session, version: str) -> tuple[str, str]:
+        return SalesforceLogin(
+            username=self.username, consumer_key=self.consumer_key, privatekey=self.private_key,
+            domain=self.domain, session=session, sf_version=version,
+        )
+
+    def refused(self, code: object, message: str) -> AuthenticationError:
+        return AuthenticationError(
+            f"Salesforce refused the JWT bearer login ({code}: {message}). Check "
+            f"{variable('salesforce_consumer_key')} (the connected app's consumer key), "
+            f"{variable('salesforce_private_key_file')} (its certificate must be the one uploaded "
+            f"to the connected app), {variable('salesforce_username')} (a user pre-authorised "
+            f"for the app) and {variable('salesforce_login_url')}."
+        )
+
+
+@dataclass(frozen=True)
+class ClientCredentialsLogin:
+    consumer_key: str
+    consumer_secret: str
+    domain: str
+    kind: str = "client_credentials"
+    can_log_in: bool = True
+
+    def log_in(self, session: requests.Session, version: str) -> tuple[str, str]:
+        return SalesforceLogin(
+            consumer_key=self.consumer_key, consumer_secret=self.consumer_secret,
+            domain=self.domain, session=session, sf_version=version,
+        )
+
+    def refused(self, code: object, message: str) -> AuthenticationError:
+        return AuthenticationError(
+            f"Salesforce refused the client-credentials login ({code}: {message}). Check "
+            f"{variable('salesforce_consumer_key')}, {variable('salesforce_consumer_secret')} and "
+            f"{variable('salesforce_login_url')} (your My Domain, "
+            "https://yourcompany.my.salesforce.com); the connected app needs the client "
+            "credentials flow enabled with a Run As user."
+        )
+
+
+def attempt_login(login: Login, session: requests.Session, version: str) -> tuple[str, str]:
+    """One login request; refusals become AuthenticationError, outages TransientError."""
+    try:
+        return login.log_in(session, version)
+    except SalesforceAuthenticationFailed as error:
+        if is_transient_login_failure(error.code):
+            raise TransientError(
+                f"the Salesforce login answered {error.code}", kind="server_error"
+            ) from error
+        raise login.refused(error.code, one_line(error.message)) from None
+    except requests.Timeout as error:
+        raise TransientError("the Salesforce login timed out", kind="timeout") from error
+    except requests.ConnectionError as error:
+        raise TransientError("the Salesforce login lost its connection", kind="connection") from (
+            error
+        )
+
+
+def is_transient_login_failure(code: object) -> bool:
+    if isinstance(code, int):
+        return code >= 500 or code == 429
+    return str(code) in TRANSIENT_LOGIN_CODES
+
+
+def one_line(text: object) -> str:
+    return " ".join(str(text).split())[:300]
+
+
+# ---- from settings -----------------------------------------------------------------------------
+def login_domain(login_url: str) -> str:
+    """`https://login.salesforce.com` → "login"; `https://acme.my.salesforce.com` → "acme.my"."""
+    host = (urlsplit(login_url).hostname or "").lower()
+    if not host.endswith(SALESFORCE_HOST_SUFFIX) or host == SALESFORCE_HOST_SUFFIX[1:]:
+        raise AuthenticationError(
+            f"{variable('salesforce_login_url')} must be https://login.salesforce.com, "
+            "https://test.salesforce.com or your My Domain (https://yourcompany.my.salesforce.com)"
+            f"; got {login_url!r}"
+        )
+    return host.removesuffix(SALESFORCE_HOST_SUFFIX)
+
+
+def instance_host(instance_url: str) -> str:
+    """`https://acme.my.salesforce.com` → "acme.my.salesforce.com" (a port is kept)."""
+    parts = urlsplit(instance_url if "//" in instance_url else f"https://{instance_url}")
+    if not parts.hostname:
+        raise AuthenticationError(
+            f"{variable('salesforce_instance_url')} is not a URL: {instance_url!r}"
+        )
+    return parts.netloc
+
+
+def secret(value: object) -> str | None:
+    if value is None:
+        return None
+    reveal = getattr(value, "get_secret_value", None)
+    return str(reveal() if reveal else value)
+
+
+def settings_logins(settings: Settings) -> list[Login]:
+    """Every login the settings make possible, the one to start with first: a session id, then
+    JWT, client credentials and password. Later ones renew an expired session id."""
+    logins: list[Login] = []
+    session_id = secret(settings.salesforce_session_id)
+    if session_id and settings.salesforce_instance_url:
+        logins.append(SessionLogin(session_id, instance_host(settings.salesforce_instance_url)))
+    domain = login_domain(settings.salesforce_login_url)
+    key_file = settings.salesforce_private_key_file
+    if settings.salesforce_consumer_key and key_file and settings.salesforce_username:
+        logins.append(JwtLogin(
+            settings.salesforce_username, settings.salesforce_consumer_key,
+            read_private_key(key_file), domain,
+        ))
+    consumer_secret = secret(settings.salesforce_consumer_secret)
+    if settings.salesforce_consumer_key and consumer_secret and domain not in ("login", "test"):
+        logins.append(ClientCredentialsLogin(
+            settings.salesforce_consumer_key, consumer_secret, domain
+        ))
+    password = secret(settings.salesforce_password)
+    if settings.salesforce_username and password:
+        logins.append(PasswordLogin(
+            settings.salesforce_username, password, secret(settings.salesforce_security_token),
+            domain,
+        ))
+    if not logins:
+        raise AuthenticationError(no_credentials_message(consumer_secret is not None))
+    return logins
+
+
+def no_credentials_message(has_consumer_secret: bool) -> str:
+    if has_consumer_secret:
+        return (
+            f"the client-credentials login needs your My Domain in "
+            f"{variable('salesforce_login_url')} (https://yourcompany.my.salesforce.com), not "
+            "login.salesforce.com or test.salesforce.com"
+        )
+    return (
+        "Salesforce needs credentials: set "
+        f"{variable('salesforce_username')}, {variable('salesforce_password')} and "
+        f"{variable('salesforce_security_token')}; or {variable('salesforce_consumer_key')} with "
+        f"{variable('salesforce_consumer_secret')} (client credentials) or "
+        f"{variable('salesforce_private_key_file')} and {variable('salesforce_username')} (JWT); "
+        f"or {variable('salesforce_session_id')} with {variable('salesforce_instance_url')}"
+    )
+
+
+def read_private_key(path: Path) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as error:
+        raise AuthenticationError(
+            f"{variable('salesforce_private_key_file')} cannot be read ({error.strerror}): "
+            f"{path}"
+        ) from None
