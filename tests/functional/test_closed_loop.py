@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from scoring.config import load_model
 from sync.cli import app
@@ -20,8 +20,13 @@ B2B_MODEL = str(EXAMPLES / "scoring.yaml")
 runner = CliRunner()
 
 
-def leadq(*args: str):
+def leadq(*args: str) -> Result:
     return runner.invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def said(result: Result) -> str:
+    """What the command printed, with the terminal's line wrapping undone."""
+    return " ".join(result.output.split())
 
 
 def first_rows(path: Path, rows: int, target: Path) -> Path:
@@ -47,13 +52,13 @@ def header_figures(proposal: str) -> dict[str, float]:
 def test_crm_outcomes_wait_for_the_connectors_and_say_to_use_csv() -> None:
     result = leadq("backtest", "--model", B2B_MODEL, "--crm")
     assert result.exit_code == 2
-    assert result.output.strip() == "error: CRM outcomes need the connectors; use --csv"
+    assert said(result) == "error: CRM outcomes need the connectors; use --csv"
 
 
 def test_a_csv_without_a_label_column_named_is_refused() -> None:
     result = leadq("backtest", "--model", BANK_MODEL, "--csv", str(BANK_DATA))
     assert result.exit_code == 2
-    assert "error: --csv needs --label: the column that says who converted" in result.output
+    assert "error: --csv needs --label: the column that says who converted" in said(result)
 
 
 def test_backtest_on_the_bank_data_reports_auc_lift_and_what_sales_gets(tmp_path: Path) -> None:
@@ -63,9 +68,9 @@ def test_backtest_on_the_bank_data_reports_auc_lift_and_what_sales_gets(tmp_path
         "--report", str(report),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "41,188 leads, 4,640 converted (11.3%)" in result.output
-    assert "ROC AUC 0.774; top-decile lift 3.98×" in result.output
-    assert "Stage rules pass 3,546 leads (8.6%) to sales: 48.9% converted" in result.output
+    assert "41,188 leads, 4,640 converted (11.3%)" in said(result)
+    assert "ROC AUC 0.774; top-decile lift 3.98×" in said(result)
+    assert "Stage rules pass 3,546 leads (8.6%) to sales: 48.9% converted" in said(result)
     page = report.read_text(encoding="utf-8")
     for chart in ("Lift curve", "Conversion by score decile", "MQL threshold trade-off",
                   "Score distribution by outcome", "Calibration of the score bands"):  # fmt: skip
@@ -80,8 +85,8 @@ def test_a_time_ordered_backtest_measures_the_latest_leads_only() -> None:
         "--time-split", "0.2",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "measured on the latest 20% of leads by source order: 8,238 of 41,188" in result.output
-    assert "ROC AUC 0.7" in result.output
+    assert "measured on the latest 20% of leads by source order: 8,238 of 41,188" in said(result)
+    assert "ROC AUC 0.7" in said(result)
 
 
 def test_learn_on_the_bank_data_meets_the_auc_targets_without_duration(tmp_path: Path) -> None:
@@ -98,8 +103,8 @@ def test_learn_on_the_bank_data_meets_the_auc_targets_without_duration(tmp_path:
     assert model.name == "Bank term deposit (learned)"
     assert not any("duration" in rule.id for rule in model.fit.rules)
     assert model.predictive is not None
-    assert "Proposed changes, with their evidence" in result.output
-    assert "Wrote " in result.output and "a leadq model" in result.output
+    assert "Proposed changes, with their evidence" in said(result)
+    assert "Wrote " in said(result) and "a leadq model" in said(result)
 
 
 def test_learn_warns_that_the_call_duration_leaks_the_outcome_and_leaves_it_out(
@@ -114,7 +119,7 @@ def test_learn_warns_that_the_call_duration_leaks_the_outcome_and_leaves_it_out(
                    "--folds", "0", "-o", str(proposal))  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "warning: fields.duration looks like it leaks the outcome: alone it ranks" in (
-        " ".join(result.output.split())
+        said(result)
     )
     assert "fields.duration" not in proposal.read_text(encoding="utf-8").split("\ncsv:")[0]
 
@@ -125,7 +130,7 @@ def test_learn_refuses_too_few_outcomes_and_says_how_many_it_needs(tmp_path: Pat
     result = leadq("learn", "-m", BANK_MODEL, "--csv", str(sample), "--label", "y",
                    "-o", str(proposal))  # fmt: skip
     assert result.exit_code == 2
-    output = " ".join(result.output.split())
+    output = said(result)
     assert output.startswith("error: too few outcomes to learn from: 600 leads, ")
     assert "learn needs at least 1,000 leads with 120 converted and 120 not converted" in output
     assert not proposal.exists()
@@ -137,7 +142,7 @@ def test_a_capacity_per_month_needs_creation_dates(tmp_path: Path) -> None:
                    "--capacity", "200/month", "--folds", "0", "-o", str(tmp_path / "p.yaml"))  # fmt: skip
     assert result.exit_code == 2
     assert "--capacity 200/month needs the leads' creation dates (created_at)" in (
-        " ".join(result.output.split())
+        said(result)
     )
 
 
@@ -148,7 +153,7 @@ def test_learn_on_a_synthetic_org_beats_the_hand_written_model_and_shows_top_dec
     result = leadq("learn", "-m", B2B_MODEL, "--sandbox", "3000", "--capacity", "20/month",
                    "-o", str(proposal), "--report", str(report))  # fmt: skip
     assert result.exit_code == 0, result.output
-    output = " ".join(result.output.split())
+    output = said(result)
     assert "warning: lifecycle_stage looks like it leaks the outcome" in output
     figures = header_figures(proposal.read_text(encoding="utf-8"))
     assert figures["learned"] > figures["current"] + 0.01
@@ -206,12 +211,12 @@ def test_a_csv_backtest_scores_each_lead_before_its_outcome_so_later_activity_ca
     honest = leadq(*common, "--outcome-at", "Won On")
     assert honest.exit_code == 0, honest.output
     assert "2 leads scored as of their outcome (activities before it only), 2 as of 2026-11-01" in (
-        honest.output
+        said(honest)
     )
-    assert "ROC AUC 0.500" in honest.output  # B's demo came after it converted: it does not count
+    assert "ROC AUC 0.500" in said(honest)  # B's demo came after it converted: it does not count
     leaky = leadq(*common)
-    assert "ROC AUC 0.750" in leaky.output
-    assert "note: no --outcome-at column" in " ".join(leaky.output.split())
+    assert "ROC AUC 0.750" in said(leaky)
+    assert "note: no --outcome-at column" in said(leaky)
 
 
 def test_a_label_with_no_value_meaning_converted_asks_for_positive(
@@ -222,5 +227,5 @@ def test_a_label_with_no_value_meaning_converted_asks_for_positive(
     assert result.exit_code == 2
     assert (
         "error: leads.csv: none of the values of Stage ('open', 'signed') means converted; name the "
-        "one that does with --positive" in " ".join(result.output.split())
+        "one that does with --positive" in said(result)
     )
