@@ -18,9 +18,11 @@ each). `e_visited_page` is `page_view` (`pricing_page_view` under /pricing), `e_
 `name`; any other event keeps HubSpot's own event type.
 
 **Summary properties** (every portal; read with the contact at no extra request). When the events
-API answers 403 (not Enterprise, or no scope), activity types come from these properties instead;
-with the events API, they fill in only the types the API never delivered in the window (HubSpot's
-events API leaves out marketing e-mail opens, clicks and bounces).
+API answers 403 (not Enterprise, or no scope), web and e-mail activity comes from these properties
+instead. With the events API they fill in only the marketing e-mail types (opens, clicks, bounces,
+unsubscribes) that the API does not deliver — HubSpot documents that it leaves them out: a type
+seen in the window is delivered; one not seen in a window since some moment is looked up once per
+connector (one request of one event).
 
 What the summary fallback loses (README)
 ----------------------------------------
@@ -83,14 +85,16 @@ SUMMARY_PROPERTIES: tuple[str, ...] = (
     "hs_email_optout",
 )
 ASSOCIATION_BATCH = 1_000
+REMEMBERED_CONTACTS = 10_000  # engagement links kept from list pages, waiting for `read`
 READ_BATCH = 100
 PRICING_PATH = "/pricing"
-_STANDARD_EVENTS = {
-    "e_opened_email": "email_open",
-    "e_clicked_email": "email_click",
-    "e_unsubscribed_email": "unsubscribe",
-    "e_bounced_email": "bounce",
+_EMAIL_EVENTS = {
+    "email_open": "e_opened_email",
+    "email_click": "e_clicked_email",
+    "unsubscribe": "e_unsubscribed_email",
+    "bounce": "e_bounced_email",
 }
+_STANDARD_EVENTS = {event_type: kind for kind, event_type in _EMAIL_EVENTS.items()}
 _CUSTOM_EVENT = re.compile(r"^pe\d+_(.+)$")
 _DEMO_FORM = re.compile(r"\bdemo\b", re.IGNORECASE)
 _DOWNLOAD_FORM = re.compile(
@@ -186,6 +190,8 @@ class ActivityReader:
         self._clock = clock
         self._events_available = source != "summary"
         self._window: EventWindow | None = None
+        self._links: dict[str, dict[str, list[str]]] = {}
+        self._delivered: dict[str, bool] = {}  # e-mail activity type → the events API has it
 
     def read(self, leads: Sequence[Lead], since: datetime | None) -> list[Activity]:
         ids = [lead.id for lead in leads]
@@ -194,7 +200,7 @@ class ActivityReader:
         window = self._events(since)
         if window is not None:
             activities.extend(_window_activities(window, ids))
-            summary_types -= window.types_seen
+            summary_types = self._undelivered_email_types(window)
         for lead in leads:
             activities.extend(a for a in summary_activities(lead) if a.type in summary_types)
         kept = [a for a in activities if since is None or a.occurred_at > since]
@@ -202,16 +208,37 @@ class ActivityReader:
 
     # ---- engagements ----------------------------------------------------------------------------
 
+    def remember_links(self, contact_id: str, linked: Mapping[str, Sequence[str]]) -> None:
+        """Engagement ids a contacts list page already carried (`associations=`), so that the
+        next `read` of this contact needs no association request. Only recent pages are kept."""
+        self._links[contact_id] = {kind: list(ids) for kind, ids in linked.items()}
+        while len(self._links) > REMEMBERED_CONTACTS:
+            del self._links[next(iter(self._links))]
+
     def _engagements(self, contact_ids: Sequence[str]) -> list[Activity]:
-        activities: list[Activity] = []
-        for chunk in chunked(contact_ids, ASSOCIATION_BATCH):
+        contacts_of: dict[str, dict[str, list[str]]] = {
+            object_type: defaultdict(list) for object_type in self.engagement_types
+        }
+        unknown = []
+        for contact_id in contact_ids:
+            linked = self._links.pop(contact_id, None)
+            if linked is None:
+                unknown.append(contact_id)
+                continue
             for object_type in self.engagement_types:
-                contacts_of = self._associated(chunk, object_type)
-                for record in self._read_objects(object_type, list(contacts_of)):
-                    for contact_id in contacts_of.get(str(record.get("id")), ()):
-                        activity = _engagement_activity(object_type, record, contact_id)
-                        if activity is not None:
-                            activities.append(activity)
+                for engagement_id in linked.get(object_type, ()):
+                    contacts_of[object_type][engagement_id].append(contact_id)
+        for chunk in chunked(unknown, ASSOCIATION_BATCH):
+            for object_type in self.engagement_types:
+                for engagement_id, contacts in self._associated(chunk, object_type).items():
+                    contacts_of[object_type][engagement_id].extend(contacts)
+        activities: list[Activity] = []
+        for object_type, contacts_by_engagement in contacts_of.items():
+            for record in self._read_objects(object_type, list(contacts_by_engagement)):
+                for contact_id in contacts_by_engagement.get(str(record.get("id")), ()):
+                    activity = _engagement_activity(object_type, record, contact_id)
+                    if activity is not None:
+                        activities.append(activity)
         return activities
 
     def _associated(self, contact_ids: list[str], object_type: str) -> dict[str, list[str]]:
@@ -260,6 +287,27 @@ class ActivityReader:
             self._events_available = False
             return None
         return window
+
+    def _undelivered_email_types(self, window: EventWindow) -> set[str]:
+        """The marketing e-mail activity types this portal's events API does not deliver (HubSpot
+        documents that it leaves them out), to be read from the summary properties instead."""
+        undelivered = set()
+        for kind, event_type in _EMAIL_EVENTS.items():
+            if kind in window.types_seen:
+                self._delivered[kind] = True
+            elif kind not in self._delivered:
+                # a window since a recent moment may hold none: ask once whether any exists
+                self._delivered[kind] = window.since_ms is not None and self._any_event(event_type)
+            if not self._delivered[kind]:
+                undelivered.add(kind)
+        return undelivered
+
+    def _any_event(self, event_type: str) -> bool:
+        answer = self.api.call(
+            "events", f"looking for {event_type} events", "events.events_api.get_page",
+            object_type="contact", event_type=event_type, limit=1,
+        )
+        return bool(answer.get("results"))
 
     def _read_events(self, window: EventWindow, after: datetime | None) -> None:
         cursor = None
