@@ -12,6 +12,7 @@ the username (an e-mail address).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -145,7 +146,7 @@ def attempt_login(login: Login, session: requests.Session, version: str) -> tupl
             raise TransientError(
                 f"the Salesforce login answered {error.code}", kind="server_error"
             ) from error
-        raise login.refused(error.code, one_line(error.message)) from None
+        raise login.refused(error.code, one_line(error.auth_message)) from None
     except requests.Timeout as error:
         raise TransientError("the Salesforce login timed out", kind="timeout") from error
     except requests.ConnectionError as error:
@@ -160,8 +161,15 @@ def is_transient_login_failure(code: object) -> bool:
     return str(code) in TRANSIENT_LOGIN_CODES
 
 
-def one_line(text: object) -> str:
-    return " ".join(str(text).split())[:300]
+def one_line(text: object, limit: int = 300) -> str:
+    """A Salesforce message on one line. Query errors quote the whole query and point at the
+    culprit ("ERROR at Row:1:Column:8"): only what follows that marker is kept."""
+    words = str(text)
+    marker = re.search(r"ERROR at Row:\d+:Column:\d+", words)
+    if marker is not None:
+        words = words[marker.end():]
+    flat = " ".join(words.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 # ---- from settings -----------------------------------------------------------------------------
