@@ -10,10 +10,12 @@ Reading
 -------
 * **Incremental** (`pull_changed(since)`): a search on `lastmodifieddate` ≥ `since` minus
   `overlap_seconds` (search shows new writes only after a few seconds), ascending, 200 a page.
-  Every page restarts the query from the last timestamp it saw (keyset paging), so a pull never
-  pages towards search's 10,000-result cap however many contacts changed, and a contact modified
-  during the pull moves to the end instead of shifting the pages; contacts seen at the boundary
-  timestamp are not returned twice. Each page's cursor is the last `lastmodifieddate` it holds.
+  Every page restarts the query from the last timestamp it saw, leaving out the contacts already
+  returned at that timestamp (keyset paging, hubspot_search), so a pull never pages towards
+  search's 10,000-result cap however many contacts changed, reads no contact twice, and misses
+  none when contacts change between pages. The query stops at the moment the pull began:
+  contacts changed later (leadq's own writes of this run among them) come in the next run. Each
+  page's cursor is the last `lastmodifieddate` it holds.
   Search has its own limit (about 5 requests/s), kept by a second limiter ("search").
 * **Full** (`pull_changed(None)`): the contacts list, 100 a page by `after` (no search cap), with
   each contact's companies in the same response. Pages come in id order, so only the last page
@@ -64,6 +66,7 @@ from connectors.hubspot_records import (
     COMPANY_PROPERTIES,
     CONTACT_PROPERTIES,
     MODIFIED,
+    associated_ids,
     chunked,
     company_from,
     epoch_ms,
@@ -72,6 +75,7 @@ from connectors.hubspot_records import (
     owner_from,
     primary_company_ids,
 )
+from connectors.hubspot_search import changed_records
 from connectors.hubspot_writes import BATCH_SIZE, ContactWriter
 from connectors.records import (
     Activity,
@@ -86,7 +90,6 @@ from connectors.records import (
 from connectors.retry import (
     AuthenticationError,
     CallPolicy,
-    ConnectorError,
     MissingFieldError,
     RequestStats,
     RetrySettings,
@@ -317,7 +320,8 @@ class HubSpotConnector:
             answer = self.api.call(
                 "read", "listing contacts", "crm.contacts.basic_api.get_page",
                 limit=self.page_size, after=after, properties=properties,
-                associations=["companies"] if with_companies else None, archived=False,
+                associations=self._listed_associations() if with_companies else None,
+                archived=False,
             )
             records = answer.get("results") or []
             for record in records:
@@ -333,46 +337,26 @@ class HubSpotConnector:
     def _searched(self, since: datetime, properties: list[str]
                   ) -> Iterator[tuple[list[dict[str, Any]], datetime | None]]:
         lower_ms = epoch_ms(since) - round(self.overlap_seconds * 1000)
-        seen_at_lower: set[str] = set()  # ids already returned whose timestamp is lower_ms
-        offset = 0
-        while True:
-            answer = self._search_contacts(lower_ms, properties, offset)
-            records = answer.get("results") or []
-            fresh = [record for record in records
-                     if not (_modified_ms(record) == lower_ms and str(record["id"]) in
-                             seen_at_lower)]
-            if fresh:
-                yield fresh, modified_at(fresh[-1])
-            if _next_after(answer) is None or not records:
-                return
-            last_ms = _modified_ms(records[-1])
-            at_last = {str(record["id"]) for record in records if _modified_ms(record) == last_ms}
-            if last_ms == lower_ms:  # a whole page on one timestamp: page on inside the query
-                seen_at_lower |= at_last
-                offset += len(records)
-                if offset + SEARCH_PAGE > SEARCH_CAP:
-                    raise ConnectorError(
-                        f"more than {SEARCH_CAP:,} HubSpot contacts share one last-modified "
-                        "time; the incremental pull cannot page past them: run a full sync"
-                    )
-            else:
-                lower_ms, seen_at_lower, offset = last_ms, at_last, 0
+        # contacts changed after the pull began (our own writes among them) wait for the next
+        # run: every page written would otherwise come back at the end of this one
+        upper_ms = round(self._clock() * 1000)
 
-    def _search_contacts(self, lower_ms: int, properties: list[str], offset: int) -> Any:
-        return self.api.call(
-            "search", "the contacts search", "crm.contacts.search_api.do_search",
-            {"filterGroups": [{"filters": [{"propertyName": MODIFIED, "operator": "GTE",
-                                            "value": str(lower_ms)}]}],
-             "sorts": [{"propertyName": MODIFIED, "direction": "ASCENDING"}],
-             "properties": properties, "limit": SEARCH_PAGE, "after": offset or None},
-            limiter="search",
-        )
+        def search(body: dict[str, Any]) -> list[dict[str, Any]]:
+            answer = self.api.call("search", "the contacts search",
+                                   "crm.contacts.search_api.do_search", body, limiter="search")
+            return list(answer.get("results") or [])
+
+        for records in changed_records(search, lower_ms, upper_ms, properties):
+            yield records, modified_at(records[-1])
 
     # ---- companies ------------------------------------------------------------------------------
 
     def _leads(self, records: list[dict[str, Any]], listed: bool) -> list[Lead]:
         if listed:
             links = {str(record["id"]): primary_company_ids(record) for record in records}
+            for record in records:
+                self.activities.remember_links(str(record["id"]), associated_ids(
+                    record, self.activities.engagement_types))
         else:
             links = self._company_links([str(record["id"]) for record in records])
         companies = self._companies_by_id(
@@ -440,6 +424,10 @@ class HubSpotConnector:
                 raise MissingFieldError(missing_properties_message(missing, "company"))
             self._companies = schema
         return self._companies
+
+    def _listed_associations(self) -> list[str]:
+        """A list page brings each contact's companies and engagement ids along for free."""
+        return ["companies", *self.activities.engagement_types]
 
     def _contact_properties(self) -> list[str]:
         schema = self._contact_schema()

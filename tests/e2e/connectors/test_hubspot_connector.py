@@ -235,20 +235,23 @@ def test_an_incremental_pull_past_10000_changed_leads_restarts_the_search_and_re
                 {"properties": {"email": f"new{batch}-{n}@example.org", "firstname": "New"}}
                 for n in range(100)
             ]})
-        running.emulator.log.clear()
         connector = connector_for(running)
+        connector.ensure_fields(OUTPUTS)
+        running.emulator.log.clear()
 
-        pages = list(connector.pull_changed(datetime(2000, 1, 1, tzinfo=UTC)))
+        pages = []
+        for page in connector.pull_changed(datetime(2000, 1, 1, tzinfo=UTC)):
+            pages.append(page)  # each page written before the next, moving its contacts' times
+            connector.write([LeadUpdate(lead_id=lead.id, changes={"leadq_score": 1})
+                             for lead in page.leads])
 
         ids = [lead.id for page in pages for lead in page.leads]
         assert len(ids) == BIG_ORG + 300 > 10_000
         assert len(set(ids)) == len(ids)
         assert set(ids) == set(stored_contacts(running))
         searches = requests_to(running, "POST", "/crm/v3/objects/contacts/search")
-        assert searches <= math.ceil(len(ids) / 200) + 2
-        assert requests_to(running, "POST", "/crm/v3/objects/contacts/search") == sum(
-            1 for entry in running.emulator.log.entries()
-            if entry.path.endswith("/search") and entry.status == 200)
+        assert searches == math.ceil(len(ids) / 200)
+        assert all(entry.status < 400 for entry in running.emulator.log.entries())
         cursors = [page.cursor for page in pages]
         assert cursors == sorted(cursors)
         assert cursors[-1] == max(lead.updated_at for page in pages for lead in page.leads)
