@@ -65,6 +65,7 @@ from scoring.scorecard import (
 from sync.render import error_console
 
 if TYPE_CHECKING:
+    from connectors.base import Connector
     from sandbox.orgs import SynthActivity, SynthCompany, SynthOrg, SynthPerson
 
 POSITIVE_VALUES = frozenset({"yes", "y", "true", "1", "won", "converted", "closed won"})
@@ -90,12 +91,24 @@ class Loaded:
 
 
 @dataclass(frozen=True)
-class CrmOutcomes:
-    """Leads, activities and Outcome records pulled through the configured CRM connector.
+class ConnectorOutcomes:
+    """Leads, their activities and the Outcome stream, pulled through a CRM connector."""
 
-    When connectors exist this pulls `leads()`, `activities()` and `outcomes()` from the
-    connector and hands them to `labelled_from_records`; until then it refuses clearly.
-    """
+    connector: Connector
+
+    def labelled(self, model: ScoringModel, now: datetime | None) -> Loaded:
+        leads = [lead for page in self.connector.pull_changed(None) for lead in page.leads]
+        activities = self.connector.pull_activities(leads, None)
+        outcomes = list(self.connector.pull_outcomes(None))
+        end = now or _latest_moment(leads, activities, [_epoch(o.at) for o in outcomes])
+        labelled = labelled_from_records(leads, activities, outcomes, end)
+        return Loaded(labelled, f"{self.connector.crm} ({len(leads):,} leads)")
+
+
+@dataclass(frozen=True)
+class CrmOutcomes:
+    """`--crm`: the configured CRM. Once sync can build a connector from the settings, this
+    becomes `ConnectorOutcomes(<that connector>).labelled(model, now)`; until then it refuses."""
 
     def labelled(self, model: ScoringModel, now: datetime | None) -> Loaded:
         raise ClosedLoopError("CRM outcomes need the connectors; use --csv")
@@ -216,6 +229,10 @@ def _without_fields(lead: Lead, paths: set[str]) -> Lead:
         return lead
     kept = {key: value for key, value in lead.fields.items() if key not in custom}
     return lead.model_copy(update={"fields": kept})
+
+
+def _epoch(moment: datetime | None) -> float:
+    return math.nan if moment is None else moment.timestamp()
 
 
 def _latest_moment(leads: list[Lead], activities: list[Activity], times: list[float]) -> datetime:

@@ -4,13 +4,20 @@ outcomes, on a synthetic sandbox org, and on small CSV exports with dates and ac
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from connectors.base import LeadPage
+from connectors.records import Activity, Lead, Outcome
+from sandbox.orgs import OrgSpec, SynthOrg
+from scoring.backtest import run_backtest
 from scoring.config import load_model
 from sync.cli import app
+from sync.closedloop import ConnectorOutcomes, records_from_org
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples"
@@ -39,7 +46,9 @@ def first_rows(path: Path, rows: int, target: Path) -> Path:
 def header_figures(proposal: str) -> dict[str, float]:
     """The ROC AUC figures `learn` writes at the top of the proposal."""
     current = re.search(r"current model: (0\.\d+) on all leads, (0\.\d+) on the latest", proposal)
-    learned = re.search(r"did not learn from: (0\.\d+) \(5-fold\), (0\.\d+) on the latest", proposal)
+    learned = re.search(
+        r"did not learn from: (0\.\d+) \(5-fold\), (0\.\d+) on the latest", proposal
+    )
     assert current and learned, proposal[:800]
     return {
         "current": float(current.group(1)),
@@ -53,6 +62,41 @@ def test_crm_outcomes_wait_for_the_connectors_and_say_to_use_csv() -> None:
     result = leadq("backtest", "--model", B2B_MODEL, "--crm")
     assert result.exit_code == 2
     assert said(result) == "error: CRM outcomes need the connectors; use --csv"
+
+
+class OrgConnector:
+    """A connector reading a synthetic sandbox org from memory: the Connector calls that
+    backtest and learn make, nothing else."""
+
+    crm = "hubspot"
+
+    def __init__(self, leads: int) -> None:
+        self.leads, self.activities, self.outcomes = records_from_org(
+            SynthOrg(OrgSpec(leads=leads, seed=5))
+        )
+
+    def pull_changed(self, since: datetime | None) -> Iterator[LeadPage]:
+        for start in range(0, len(self.leads), 100):
+            yield LeadPage(self.leads[start : start + 100], None)
+
+    def pull_activities(self, leads: Sequence[Lead], since: datetime | None) -> list[Activity]:
+        wanted = {lead.id for lead in leads}
+        return [a for a in self.activities if a.lead_id in wanted]
+
+    def pull_outcomes(self, since: datetime | None) -> Iterator[Outcome]:
+        return iter(self.outcomes)
+
+
+def test_a_connectors_outcome_stream_feeds_the_backtest() -> None:
+    model = load_model(B2B_MODEL)
+    connector = OrgConnector(1000)
+    loaded = ConnectorOutcomes(connector).labelled(model, None)  # type: ignore[arg-type]
+    assert loaded.source == "hubspot (1,000 leads)"
+    converted = sum(outcome.converted for outcome in connector.outcomes)
+    assert loaded.labelled.converted_count == converted > 50
+    result = run_backtest(loaded.labelled, model)
+    assert result.cutoffs.startswith(f"{converted:,} leads scored as of their outcome")
+    assert 0.75 < result.auc < 0.95
 
 
 def test_a_csv_without_a_label_column_named_is_refused() -> None:
@@ -141,9 +185,7 @@ def test_a_capacity_per_month_needs_creation_dates(tmp_path: Path) -> None:
     result = leadq("learn", "-m", BANK_MODEL, "--csv", str(sample), "--label", "y",
                    "--capacity", "200/month", "--folds", "0", "-o", str(tmp_path / "p.yaml"))  # fmt: skip
     assert result.exit_code == 2
-    assert "--capacity 200/month needs the leads' creation dates (created_at)" in (
-        said(result)
-    )
+    assert "--capacity 200/month needs the leads' creation dates (created_at)" in (said(result))
 
 
 def test_learn_on_a_synthetic_org_beats_the_hand_written_model_and_shows_top_decile_lift(
