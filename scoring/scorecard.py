@@ -62,7 +62,7 @@ from scoring.learn import (
     shift_exclusive_groups,
     unique_id,
 )
-from scoring.predictive import rule_points
+from scoring.predictive import is_every_lead, rule_points
 
 DEFAULT_SHARE = 0.10
 BASE_RULE_ID = "base"
@@ -497,7 +497,7 @@ def _rule_changes(
                     "—",
                     _points(rule.points),
                     evidence,
-                    evidence.note if evidence else "",
+                    evidence.note if evidence else _why_added(rule),
                 )
             )
         elif old[rule.id].points != rule.points:
@@ -526,6 +526,12 @@ def _rule_changes(
                 )
             )
     return changes
+
+
+def _why_added(rule: FitRule | EngagementRule) -> str:
+    if isinstance(rule, FitRule) and is_every_lead(rule):
+        return "every lead starts with these, so no lead's fit falls below 0 and ties there"
+    return ""
 
 
 def _points(value: float) -> str:
