@@ -3,6 +3,8 @@ over TLS on loopback (plus raw `requests` where the wire format itself is the po
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -79,6 +81,9 @@ def small(small_org: RunningSalesforce) -> Iterator[RunningSalesforce]:
     emulator.usage = ApiUsage(100_000)
     emulator.rolling_limit = None
     emulator.sessions.ttl_seconds = 7200.0
+    emulator.api_enabled = True
+    emulator.writer.no_edit_access.clear()
+    emulator.org.bulk.polls_before_complete = 1
 
 
 def password_login(running: RunningSalesforce) -> Salesforce:
@@ -1008,3 +1013,135 @@ def test_the_seeded_org_renders_the_synthetic_org_in_salesforce_shape() -> None:
         assert record["Owner"]["Type"] == ("Queue" if sample.owner_key is None else "User")
         calls = sum(1 for p in people for a in p.activities if a.type == "call")
         assert count("SELECT COUNT() FROM Task WHERE TaskSubtype = 'Call'") == calls
+
+
+# ---- Bulk API 2.0 query jobs --------------------------------------------------------------------
+BULK_QUERY = "SELECT Id, Email, Owner.IsActive, IsConverted, AnnualRevenue, SystemModstamp FROM Lead"
+
+
+def bulk_request(running: RunningSalesforce, method: str, path: str, **kwargs: Any) -> (
+    requests.Response
+):
+    session = running.session()
+    token = running.emulator.open_session()
+    return session.request(
+        method, f"{running.base_url}/services/data/v59.0/jobs/query{path}",
+        headers={"Authorization": f"Bearer {token}"}, **kwargs,
+    )
+
+
+def test_bulk2_query_pages_hold_every_record_as_csv(sf: Salesforce) -> None:
+    pages = list(sf.bulk2.Lead.query(BULK_QUERY, max_records=250, wait=0))
+    rows = [row for page in pages for row in csv.DictReader(io.StringIO(page))]
+    rest = sf.query_all(BULK_QUERY)["records"]
+
+    assert [len(list(csv.DictReader(io.StringIO(page)))) for page in pages[:-1]] == [250] * (
+        len(pages) - 1)
+    assert sorted(row["Id"] for row in rows) == sorted(record["Id"] for record in rest)
+    assert list(rows[0]) == ["Id", "Email", "Owner.IsActive", "IsConverted", "AnnualRevenue",
+                             "SystemModstamp"]
+
+
+def test_bulk2_csv_values_follow_bulk_api_conventions(sf: Salesforce) -> None:
+    rest = {record["Id"]: record for record in sf.query_all(BULK_QUERY)["records"]}
+    page = next(iter(sf.bulk2.Lead.query(BULK_QUERY, wait=0)))
+    row = next(csv.DictReader(io.StringIO(page)))
+    record = rest[row["Id"]]
+
+    assert row["IsConverted"] == str(record["IsConverted"]).lower()
+    assert row["Owner.IsActive"] == str(record["Owner"]["IsActive"]).lower()
+    assert row["SystemModstamp"] == record["SystemModstamp"].replace("+0000", "Z")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", row["SystemModstamp"])
+    assert row["Email"] == (record["Email"] or "")
+
+
+def test_a_bulk2_job_is_in_progress_until_polled_and_its_results_page_with_locators(
+    small: RunningSalesforce,
+) -> None:
+    created = bulk_request(small, "POST", "", json={"operation": "query", "query": BULK_QUERY})
+    job_id = created.json()["id"]
+    early = bulk_request(small, "GET", f"/{job_id}/results")
+    states = [bulk_request(small, "GET", f"/{job_id}").json()["state"] for _ in range(2)]
+    total = small.store.count(small.store.sobject("Lead"))
+    first = bulk_request(small, "GET", f"/{job_id}/results", params={"maxRecords": total - 1})
+    last = bulk_request(small, "GET", f"/{job_id}/results",
+                        params={"maxRecords": total - 1,
+                                "locator": first.headers["Sforce-Locator"]})
+
+    assert (created.status_code, created.json()["state"]) == (200, "UploadComplete")
+    assert (early.status_code, early.json()[0]["errorCode"]) == (409, "API_ERROR")
+    assert states == ["InProgress", "JobComplete"]
+    assert first.headers["Sforce-NumberOfRecords"] == str(total - 1)
+    assert first.headers["Sforce-Locator"] != "null"
+    assert (last.headers["Sforce-NumberOfRecords"], last.headers["Sforce-Locator"]) == ("1", "null")
+    assert last.text.count("\n") == 2  # the header row and the one record
+
+
+def test_bulk2_refuses_aggregates_and_offset_with_invalidjob(small: RunningSalesforce) -> None:
+    for query in ("SELECT COUNT() FROM Lead", "SELECT Id FROM Lead OFFSET 5"):
+        answer = bulk_request(small, "POST", "", json={"operation": "query", "query": query})
+        assert (answer.status_code, answer.json()[0]["errorCode"]) == (400, "INVALIDJOB")
+
+
+def test_bulk2_jobs_can_be_listed_aborted_and_deleted(small: RunningSalesforce) -> None:
+    small.emulator.org.bulk.polls_before_complete = 5
+    job_id = bulk_request(small, "POST", "", json={"operation": "query",
+                                                   "query": "SELECT Id FROM Lead"}).json()["id"]
+    listed = [job["id"] for job in bulk_request(small, "GET", "").json()["records"]]
+    aborted = bulk_request(small, "PATCH", f"/{job_id}", json={"state": "Aborted"})
+    deleted = bulk_request(small, "DELETE", f"/{job_id}")
+    gone = bulk_request(small, "GET", f"/{job_id}")
+
+    assert job_id in listed
+    assert aborted.json()["state"] == "Aborted"
+    assert (deleted.status_code, gone.status_code) == (204, 404)
+
+
+def test_bulk2_requests_count_against_the_api_limits(small: RunningSalesforce) -> None:
+    used = small.emulator.usage.used
+    bulk_request(small, "POST", "", json={"operation": "query", "query": "SELECT Id FROM Lead"})
+    assert small.emulator.usage.used == used + 1
+
+
+# ---- levers added for the connector's tests ------------------------------------------------
+def test_a_request_uri_over_16384_characters_answers_414(small: RunningSalesforce) -> None:
+    ids = ",".join(f"'00Q5g00000{index:08d}'" for index in range(800))
+    answer = raw_get(small, "/services/data/v59.0/query/",
+                     params={"q": f"SELECT Id FROM Lead WHERE Id IN ({ids})"})
+    assert (answer.status_code, answer.json()[0]["errorCode"]) == (414, "URI_TOO_LONG")
+
+
+def test_a_user_without_api_access_gets_403_api_currently_disabled(
+    small: RunningSalesforce,
+) -> None:
+    client = password_login(small)
+    small.emulator.api_enabled = False
+    with pytest.raises(SalesforceRefusedRequest) as failure:
+        client.query("SELECT COUNT() FROM Lead")
+    assert failure.value.content == [
+        {"message": "API is disabled for this User", "errorCode": "API_CURRENTLY_DISABLED"}
+    ]
+
+
+def test_records_of_an_object_without_edit_access_fail_with_insufficient_access(
+    small: RunningSalesforce,
+) -> None:
+    client = password_login(small)
+    (lead_id,) = lead_ids(client, limit=1)
+    small.emulator.writer.no_edit_access.add("Lead")
+    answer = client.restful("composite/sobjects", method="PATCH", headers=NO_AUTO_ASSIGN, json={
+        "allOrNone": False,
+        "records": [{"attributes": {"type": "Lead"}, "id": lead_id, "leadq_Score__c": 3}],
+    })
+    assert answer == [{"id": lead_id, "success": False, "errors": [{
+        "statusCode": "INSUFFICIENT_ACCESS_OR_READONLY",
+        "message": "insufficient access rights on object id", "fields": []}]}]
+
+
+def test_the_writer_counts_how_often_each_record_was_written(small: RunningSalesforce) -> None:
+    client = password_login(small)
+    (lead_id,) = lead_ids(client, limit=1)
+    before = small.emulator.writer.applied[lead_id]
+    client.Lead.update(lead_id, {"leadq_Fit__c": 40, "leadq_Engagement__c": 20,
+                                 "leadq_Priority__c": 2}, headers=NO_AUTO_ASSIGN)
+    assert small.emulator.writer.applied[lead_id] == before + 1
