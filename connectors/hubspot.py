@@ -341,10 +341,9 @@ class HubSpotConnector:
         # run: every page written would otherwise come back at the end of this one
         upper_ms = round(self._clock() * 1000)
 
-        def search(body: dict[str, Any]) -> list[dict[str, Any]]:
-            answer = self.api.call("search", "the contacts search",
-                                   "crm.contacts.search_api.do_search", body, limiter="search")
-            return list(answer.get("results") or [])
+        def search(body: dict[str, Any]) -> dict[str, Any]:
+            return self.api.call("search", "the contacts search",
+                                 "crm.contacts.search_api.do_search", body, limiter="search")
 
         for records in changed_records(search, lower_ms, upper_ms, properties):
             yield records, modified_at(records[-1])

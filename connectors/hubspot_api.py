@@ -137,7 +137,9 @@ def translate_error(error: Exception, what: str, oauth: bool) -> Exception | Non
 
     `what` completes "HubSpot refused …", e.g. "the contacts search".
     """
-    if isinstance(error, urllib3.exceptions.TimeoutError):
+    # NewConnectionError (refused) subclasses ConnectTimeoutError: name it for what it is
+    is_timeout = not isinstance(error, urllib3.exceptions.NewConnectionError)
+    if isinstance(error, urllib3.exceptions.TimeoutError) and is_timeout:
         return TransientError(f"HubSpot did not answer {what} in time", kind="timeout")
     if isinstance(error, urllib3.exceptions.HTTPError | ConnectionError):
         return TransientError(f"the connection to HubSpot broke during {what}", kind="connection")

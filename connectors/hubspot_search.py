@@ -25,7 +25,7 @@ PAGE = 200
 NOT_IN_LIMIT = 100
 OBJECT_ID = "hs_object_id"
 
-Search = Callable[[dict[str, Any]], dict[str, Any]]  # one search request: body → answer
+Search = Callable[[dict[str, Any]], dict[str, Any]]  # one search request: body → answer JSON
 Page = list[dict[str, Any]]
 
 
@@ -43,18 +43,19 @@ def changed_records(search: Search, lower_ms: int, upper_ms: int,
             groups = [_range(lower_ms, upper_ms, after_boundary=False)]
         else:
             groups = [_at(boundary, returned), _range(boundary, upper_ms, after_boundary=True)]
-        records = search(_body(groups, MODIFIED, properties))
+        answer = search(_body(groups, MODIFIED, properties))
+        records = list(answer.get("results") or [])
         if not records:
             return
         yield records
+        if len(records) < PAGE or _nothing_after(answer, records):
+            return
         last_ms = _ms(records[-1])
         at_last = {str(record["id"]) for record in records if _ms(record) == last_ms}
         if last_ms == boundary:
             returned |= at_last
         else:
             boundary, returned = last_ms, at_last
-        if len(records) < PAGE:
-            return
 
 
 def _drain(search: Search, at_ms: int, returned: set[str], properties: list[str]
@@ -63,13 +64,20 @@ def _drain(search: Search, at_ms: int, returned: set[str], properties: list[str]
     last_id = 0
     while True:
         filters = [_filter(MODIFIED, "EQ", at_ms), _filter(OBJECT_ID, "GT", last_id)]
-        records = search(_body([{"filters": filters}], OBJECT_ID, properties))
+        answer = search(_body([{"filters": filters}], OBJECT_ID, properties))
+        records = list(answer.get("results") or [])
         fresh = [record for record in records if str(record["id"]) not in returned]
         if fresh:
             yield fresh
-        if len(records) < PAGE:
+        if len(records) < PAGE or _nothing_after(answer, records):
             return
         last_id = int(records[-1]["id"])
+
+
+def _nothing_after(answer: dict[str, Any], records: Page) -> bool:
+    """The query's `total` says this page held all it matched: save the empty last request."""
+    total = answer.get("total")
+    return isinstance(total, int) and total <= len(records)
 
 
 def _range(low_ms: int, upper_ms: int, after_boundary: bool) -> dict[str, Any]:

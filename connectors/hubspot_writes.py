@@ -139,6 +139,8 @@ class ContactWriter:
                 datetime(value.year, value.month, value.day)))
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
+        if isinstance(value, list | tuple | set | frozenset):
+            return ";".join(str(item) for item in value)  # a multiple checkbox's options
         return str(value)
 
     # ---- sending --------------------------------------------------------------------------------
