@@ -137,6 +137,17 @@ def primary_company_ids(record: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys([*primary, *others]))
 
 
+def associated_ids(record: Mapping[str, Any], object_types: Iterable[str]) -> dict[str, list[str]]:
+    """Ids of each object type in a v3 `associations` block (engagements of a listed contact)."""
+    block = record.get("associations") or {}
+    return {
+        object_type: list(dict.fromkeys(
+            str(link["id"]) for link in (block.get(object_type) or {}).get("results") or []
+        ))
+        for object_type in object_types
+    }
+
+
 def chunked(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
     chunk: list[Any] = []
     for item in items:
