@@ -138,6 +138,7 @@ class HubSpotConnector:
         activity_source: ActivitySource = "auto",
         engagement_types: Sequence[str] = ENGAGEMENT_TYPES,
         events_page_size: int = 1_000,
+        events_refresh_seconds: float = 60.0,
         retry: RetrySettings | None = None,
         stats: RequestStats | None = None,
         clock: Callable[[], float] = time.time,
@@ -146,7 +147,10 @@ class HubSpotConnector:
         """`access_token` is a private app's token; `oauth` a public app's credentials (used
         when there is no access token). `client` replaces the client built from `base_url`
         (then its credentials are used as they are). `rate_limit` is requests per 10 s,
-        `search_rate` search requests per second."""
+        `search_rate` search requests per second. `activity_source` "auto" uses the events API
+        where the portal has it, "summary" never asks it, "events" requires it.
+        `events_page_size` (1,000; HubSpot documents no maximum) and `events_refresh_seconds`
+        (how old the kept events window may get before it is topped up) tune the events API."""
         if client is None:
             if not access_token and oauth is None:
                 raise AuthenticationError(
@@ -172,7 +176,7 @@ class HubSpotConnector:
         self.page_size = max(1, min(page_size, LIST_PAGE_MAX))
         self._clock = clock
         self.activities = ActivityReader(self.api, activity_source, engagement_types,
-                                         events_page_size)
+                                         events_page_size, events_refresh_seconds)
         self._contacts: PortalSchema | None = None
         self._companies: PortalSchema | None = None
         self._company_cache: dict[str, Company | None] = {}

@@ -609,6 +609,27 @@ def test_an_incremental_pull_after_new_activity_returns_the_changed_contacts_and
     assert len(fresh) == len([a for a in simulated if a.occurred_at > later - timedelta(days=1)])
 
 
+def test_the_events_window_is_read_once_and_later_calls_only_top_it_up(
+    hubspot: RunningHubSpot, small_org: SynthOrg
+) -> None:
+    connector = connector_for(hubspot, events_refresh_seconds=0)
+    leads = [lead for page in connector.pull_changed(None) for lead in page.leads]
+    horizon = small_org.spec.now - timedelta(days=30)
+    connector.pull_activities(leads[:500], horizon)
+    window_pages = requests_to(hubspot, "GET", "/events/v3/events/")
+    hubspot.emulator.simulate_activity(20, small_org.spec.now + timedelta(hours=1), seed=8)
+
+    activities = connector.pull_activities(leads, horizon)
+
+    assert requests_to(hubspot, "GET", "/events/v3/events/") == window_pages + 1
+    engagements = {"call", "email_reply", "meeting_booked"}
+    expected = Counter(
+        row.kind for lead in leads for row in hubspot.store.activities_of(int(lead.id))
+        if row.kind not in engagements and row.occurred_ms > horizon.timestamp() * 1000
+    )
+    assert Counter(a.type for a in activities if a.type not in engagements) == expected
+
+
 def test_search_keeps_under_its_own_per_second_limit(hubspot: RunningHubSpot) -> None:
     hubspot.emulator.limits.search_window.max_requests = 5  # HubSpot's own limit
     connector = connector_for(hubspot, search_rate=4)  # leadq's default setting
