@@ -13,6 +13,7 @@ page, finds the leads already written (no diff) and carries on.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -136,6 +137,8 @@ class SyncEngine:
     ) -> RunReport:
         now = self.clock()
         report = RunReport(run_id=uuid.uuid4().hex[:12], kind=kind, dry_run=dry_run, started_at=now)
+        requests_before = Counter(self.connector.stats.requests)
+        retries_before = Counter(self.connector.stats.retries)
         scheduled = kind != "ids" and not dry_run
         if scheduled and not self.store.acquire_lease(
             LEASE, report.run_id, now, self.options.lease_ttl
@@ -154,8 +157,8 @@ class SyncEngine:
             status = "succeeded" if not report.failed else "succeeded with failures"
         finally:
             report.finished_at = self.clock()
-            report.requests = dict(self.connector.stats.requests)
-            report.retries = dict(self.connector.stats.retries)
+            report.requests = dict(Counter(self.connector.stats.requests) - requests_before)
+            report.retries = dict(Counter(self.connector.stats.retries) - retries_before)
             if not dry_run:
                 self.store.record_run(
                     RunRecord(

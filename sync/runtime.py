@@ -1,0 +1,101 @@
+"""Put a run together from settings: the model, the connector the CRM needs, the state store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from connectors.base import Connector, OutputField
+from scoring.config import ScoringModel, load_model
+from sync.engine import EngineOptions, SyncEngine
+from sync.plan import Planner, crm_field_name
+from sync.settings import Settings
+from sync.state import StateStore, open_state_store
+
+GRADE_OPTIONS = ("A", "B", "C", "D", "F")
+LABEL_OPTIONS = tuple(f"{letter}{band}" for letter in "ABCD" for band in range(1, 5))
+OUTPUT_TYPES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "score": ("leadq score", "number", ()),
+    "fit": ("leadq fit", "number", ()),
+    "engagement": ("leadq engagement", "number", ()),
+    "grade": ("leadq grade", "enumeration", GRADE_OPTIONS),
+    "label": ("leadq label", "enumeration", LABEL_OPTIONS),
+    "priority": ("leadq priority", "number", ()),
+    "reasons": ("leadq reasons", "string", ()),
+    "model_version": ("leadq model version", "string", ()),
+    "scored_at": ("leadq scored at", "datetime", ()),
+}
+
+
+def output_field_specs(model: ScoringModel, crm: str) -> list[OutputField]:
+    """leadq's output fields as the CRM must hold them, for `leadq setup`."""
+    specs = []
+    for output, name in model.output.fields.model_dump().items():
+        if name:
+            label, kind, options = OUTPUT_TYPES[output]
+            specs.append(OutputField(crm_field_name(crm, name), label, kind, options))  # type: ignore[arg-type]
+    return specs
+
+
+def build_connector(
+    settings: Settings, model: ScoringModel, session: requests.Session | None = None, **options: Any
+) -> Connector:
+    """The connector for `settings.crm`, reading what the model and the planner need."""
+    settings.require_credentials()
+    lead_fields, company_fields = model.custom_fields()
+    diffed = Planner(model, settings.crm).read_fields()
+    if settings.crm == "hubspot":
+        from connectors.hubspot import HubSpotConnector
+
+        return HubSpotConnector.from_settings(
+            settings,
+            extra_properties=lead_fields,
+            output_properties=diffed,
+            company_properties=company_fields,
+            **options,
+        )
+    from connectors.salesforce import SalesforceConnector
+
+    return SalesforceConnector.from_settings(
+        settings, session, extra_fields=[*lead_fields, *diffed], **options
+    )
+
+
+def integration_owners(settings: Settings) -> frozenset[str]:
+    owner = (
+        settings.hubspot_integration_owner_id
+        if settings.crm == "hubspot"
+        else settings.salesforce_integration_user_id
+    )
+    return frozenset({owner} if owner else ())
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    model: ScoringModel
+    connector: Connector
+    store: StateStore
+
+    def engine(self, **clock: Any) -> SyncEngine:
+        options = EngineOptions(
+            min_score_change=self.settings.min_score_change,
+            integration_owner_ids=integration_owners(self.settings),
+        )
+        return SyncEngine(self.connector, self.store, self.model, options, **clock)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_runtime(
+    settings: Settings,
+    model: ScoringModel | None = None,
+    session: requests.Session | None = None,
+    **connector_options: Any,
+) -> Runtime:
+    chosen = model or load_model(settings.model_path)
+    connector = build_connector(settings, chosen, session, **connector_options)
+    return Runtime(settings, chosen, connector, open_state_store(settings.state_url))
