@@ -34,12 +34,7 @@ from simple_salesforce import Salesforce
 
 from connectors.base import CrmKind, FieldsReport, LeadPage, OutputField
 from connectors.records import Activity, Lead, LeadUpdate, Outcome, Owner, WriteResult
-from connectors.retry import (
-    CallPolicy,
-    RequestStats,
-    RetrySettings,
-    RollingWindowLimiter,
-)
+from connectors.retry import CallPolicy, RequestStats, RetrySettings, RollingWindowLimiter
 from connectors.salesforce_bulk import BulkQuery, BulkSettings
 from connectors.salesforce_calls import DEFAULT_TIMEOUT, SalesforceCalls, logged_in_client
 from connectors.salesforce_login import Login, settings_logins
@@ -105,9 +100,11 @@ class SalesforceOptions:
         object.__setattr__(self, "page_size", max(MIN_PAGE, min(MAX_PAGE, self.page_size)))
 
 
-def default_policy(requests_per_10_seconds: int = 100) -> CallPolicy:
+def default_policy(
+    requests_per_10_seconds: int = 100, retry: RetrySettings | None = None
+) -> CallPolicy:
     limiter = RollingWindowLimiter(requests_per_10_seconds, RATE_WINDOW_SECONDS)
-    return CallPolicy({"default": limiter}, RetrySettings(), RequestStats())
+    return CallPolicy({"default": limiter}, retry or RetrySettings(), RequestStats())
 
 
 def settings_session(settings: Settings) -> requests.Session:
@@ -179,13 +176,11 @@ class SalesforceConnector:
         retry: RetrySettings | None = None,
     ) -> SalesforceConnector:
         """Log in as the settings describe (session id, JWT, client credentials or password)."""
-        limiter = RollingWindowLimiter(settings.salesforce_rate_limit, RATE_WINDOW_SECONDS)
-        policy = CallPolicy({"default": limiter}, retry or RetrySettings(), RequestStats())
         return cls.connect(
             settings_logins(settings),
             session or settings_session(settings),
             options=settings_options(settings, extra_fields),
-            policy=policy,
+            policy=default_policy(settings.salesforce_rate_limit, retry),
             version=settings.salesforce_api_version,
         )
 
@@ -224,8 +219,8 @@ class SalesforceConnector:
             ):
                 for lead in self.query_people(sobject, soql, kind="read"):
                     found[lead.id] = lead
-        by_18 = {record_id[:15]: lead for record_id, lead in found.items()}
-        return [lead for record_id in ids if (lead := by_18.get(record_id[:15])) is not None]
+        by_15 = {record_id[:15]: lead for record_id, lead in found.items()}
+        return [lead for record_id in ids if (lead := by_15.get(record_id[:15])) is not None]
 
     def total_people(self) -> int:
         return sum(

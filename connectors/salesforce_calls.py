@@ -37,7 +37,7 @@ from connectors.retry import (
     RecordNotFoundError,
     TransientError,
 )
-from connectors.salesforce_login import Login, attempt_login, one_line
+from connectors.salesforce_login import Login, SessionLogin, attempt_login, one_line
 from sync.settings import variable
 
 T = TypeVar("T")
@@ -100,7 +100,7 @@ def missing_field_error(message: str) -> MissingFieldError | None:
         return None
     field_name, sobject = match.groups()
     return MissingFieldError(
-        f"Salesforce has no field {field_name} on {sobject} that leadq may read: create it "
+        f"Salesforce has no field {field_name} on {sobject} that leadq may use: create it "
         f"({README_FIELDS}) or give the integration user access to it (field-level security), "
         "or remove it from the scoring model"
     )
@@ -251,10 +251,8 @@ class SalesforceCalls:
                 return  # another thread already renewed the session
             login = next((login for login in self.logins if login.can_log_in), None)
             if login is None:
-                current = self.logins[0] if self.logins else None
-                if current is None:
-                    raise SessionExpiredError(reason)
                 code, _, message = reason.partition(": ")
+                current = self.logins[0] if self.logins else SessionLogin("", "")
                 raise current.refused(code, message)
             session = expired.session
             version = expired.sf_version

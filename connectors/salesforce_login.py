@@ -13,6 +13,7 @@ the username (an e-mail address).
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -140,7 +141,10 @@ class ClientCredentialsLogin:
 def attempt_login(login: Login, session: requests.Session, version: str) -> tuple[str, str]:
     """One login request; refusals become AuthenticationError, outages TransientError."""
     try:
-        return login.log_in(session, version)
+        with warnings.catch_warnings():
+            # simple-salesforce warns with an authorize URL of its own; our error says more
+            warnings.simplefilter("ignore", UserWarning)
+            return login.log_in(session, version)
     except SalesforceAuthenticationFailed as error:
         if is_transient_login_failure(error.code):
             raise TransientError(

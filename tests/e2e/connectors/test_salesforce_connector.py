@@ -593,6 +593,23 @@ def test_an_expired_session_id_without_credentials_names_the_variables_to_set(
     )
 
 
+def test_a_connector_built_on_a_client_of_ones_own_reads_with_its_options(
+    small: RunningSalesforce,
+) -> None:
+    client = Salesforce(session_id=small.emulator.open_session(), instance_url=small.instance_url,
+                        session=small.session())
+    options = SalesforceOptions(objects=("Lead", "Contact"), page_size=200)
+    connector = SalesforceConnector(client, options=options)
+    pages = list(connector.pull_changed(None))
+    small.emulator.expire_sessions()
+
+    assert {lead.kind for page in pages for lead in page.leads} == {"lead", "contact"}
+    assert [len(page.leads) for page in pages][:-1] == [200] * (len(pages) - 1)
+    assert len(pages) > 1
+    with pytest.raises(AuthenticationError, match=r"^Salesforce rejected the session"):
+        connector.list_owners()
+
+
 def test_a_wrong_password_names_the_variables_to_check(small: RunningSalesforce) -> None:
     settings = settings_for(small, salesforce_password="not-the-password")
     with pytest.raises(AuthenticationError) as raised:
@@ -690,7 +707,7 @@ def test_an_unknown_custom_field_in_the_model_is_a_missing_field_error(
     with pytest.raises(MissingFieldError) as raised:
         list(connector.pull_changed(None))
     assert str(raised.value) == (
-        "Salesforce has no field Buying_Stage__c on Lead that leadq may read: create it (README, "
+        "Salesforce has no field Buying_Stage__c on Lead that leadq may use: create it (README, "
         "'Salesforce: the fields an admin creates') or give the integration user access to it "
         "(field-level security), or remove it from the scoring model"
     )
@@ -703,13 +720,28 @@ OUTPUTS = [
 ]
 
 
+def test_writing_a_field_salesforce_does_not_have_is_a_missing_field_error(
+    small: RunningSalesforce,
+) -> None:
+    (lead_id,) = user_owned_lead_ids(small, 1)
+    with pytest.raises(MissingFieldError) as raised:
+        connect(small).write([LeadUpdate(lead_id=lead_id, changes={"leadq_Stage__c": "MQL"})])
+    assert str(raised.value) == (
+        "Salesforce has no field leadq_Stage__c on Lead that leadq may use: create it (README, "
+        "'Salesforce: the fields an admin creates') or give the integration user access to it "
+        "(field-level security), or remove it from the scoring model"
+    )
+
+
 def test_ensure_fields_confirms_fields_that_exist(small: RunningSalesforce) -> None:
     connector = connect(small, settings_for(small, salesforce_objects=["Lead", "Contact"]))
-    report = connector.ensure_fields(OUTPUTS)
+    version = OutputField("leadq_model_version", "leadq model version", "string")
+    report = connector.ensure_fields([*OUTPUTS, version])
 
     assert report.existing == [
         "Lead.leadq_Score__c", "Lead.leadq_Grade__c", "Lead.leadq_Reasons__c",
-        "Contact.leadq_Score__c", "Contact.leadq_Grade__c", "Contact.leadq_Reasons__c",
+        "Lead.leadq_Model_Version__c", "Contact.leadq_Score__c", "Contact.leadq_Grade__c",
+        "Contact.leadq_Reasons__c", "Contact.leadq_Model_Version__c",
     ]
     assert report.missing == [] and report.created == []
 
