@@ -721,6 +721,7 @@ def _stages_table(result: BacktestResult) -> Table:
 
 def learn_summary(run: LearnRun, output: Path) -> list[Any]:
     lines: list[Any] = [f"[yellow]warning:[/yellow] {escape(s.warning)}" for s in run.suspects]
+    lines += [f"[yellow]note:[/yellow] {escape(note)}" for note in run.current.notes]
     lines.append(_estimate_table(run))
     lines.append(_changes_table(run.changes))
     card = run.card
