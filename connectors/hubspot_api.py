@@ -42,7 +42,7 @@ OAUTH_VARIABLES = (
 )
 SEARCH_PER_SECOND_WINDOW = 1.0  # HubSpot's search limit is per second
 _UNKNOWN_PROPERTY = re.compile(r'Property "([^"]+)" does not exist')
-_OAUTH_FAILURE = re.compile(r"^[A-Z_]+$")  # the token endpoint puts its code in `status`
+_OAUTH_FAILURE = re.compile(r"^BAD_[A-Z_]+$")  # the token endpoint's code, in `status`
 
 
 class TokenExpiredError(AuthenticationError):
@@ -75,6 +75,7 @@ class HubSpotErrorBody:
     category: str = ""
     policy: str = ""
     details: tuple[dict[str, Any], ...] = ()
+    oauth_failure: str = ""  # the token endpoint's code (BAD_REFRESH_TOKEN, …)
 
     @classmethod
     def of(cls, error: Any) -> HubSpotErrorBody:
@@ -85,16 +86,15 @@ class HubSpotErrorBody:
             body = {}
         body = body if isinstance(body, dict) else {}
         status_text = str(body.get("status") or "")
-        category = str(body.get("category") or "")
-        if not category and _OAUTH_FAILURE.match(status_text) and status_text != "error":
-            category = status_text
+        oauth_failure = status_text if _OAUTH_FAILURE.match(status_text) else ""
         details = body.get("errors") if isinstance(body.get("errors"), list) else []
         return cls(
             status=int(getattr(error, "status", 0) or 0),
             message=str(body.get("message") or getattr(error, "reason", "") or "").strip(),
-            category=category,
+            category=str(body.get("category") or ""),
             policy=str(body.get("policyName") or ""),
             details=tuple(detail for detail in details if isinstance(detail, dict)),
+            oauth_failure=oauth_failure,
         )
 
     def codes(self) -> set[str]:
@@ -151,7 +151,7 @@ def translate_error(error: Exception, what: str, oauth: bool) -> Exception | Non
         return _rate_limited(body, getattr(error, "headers", None), what)
     if status >= 500:
         return TransientError(f"HubSpot answered {status} to {what}", kind="server_error")
-    if status == 401 or body.category.startswith("BAD_"):
+    if status == 401 or body.oauth_failure:
         return _refused_credentials(body, oauth)
     if status == 403:
         return _forbidden(body, what)
@@ -198,9 +198,9 @@ def _refused_credentials(body: HubSpotErrorBody, oauth: bool) -> AuthenticationE
             f"HubSpot says the OAuth access token expired ({body.message}); leadq renews it "
             f"from the refresh token: if this persists, check {OAUTH_VARIABLES}"
         )
-    if body.category.startswith("BAD_"):
+    if body.oauth_failure:
         return AuthenticationError(
-            f"HubSpot refused the app's credentials ({body.category}: {body.message}): set "
+            f"HubSpot refused the app's credentials ({body.oauth_failure}: {body.message}): set "
             f"{OAUTH_VARIABLES} to the app's client id and secret and a refresh token from a "
             "current install of the app"
         )
