@@ -14,15 +14,34 @@ from rich.console import Console
 
 from connectors.csvfile import CsvInputError
 from connectors.records import parse_timestamp
+from connectors.retry import ConnectorError
 from scoring.config import ModelFileError, json_schema, load_model
 from scoring.explain import explain as explain_lead
 from sync.closedloop import register as register_closed_loop
 from sync.csvscore import CsvScoringRun, score_csv
-from sync.render import distribution_line, error_console, explanation_panel, top_leads_table
+from sync.engine import RunInProgressError
+from sync.render import (
+    assignments_table,
+    audit_table,
+    changes_table,
+    distribution_line,
+    error_console,
+    explanation_panel,
+    failures_table,
+    run_summary,
+    top_leads_table,
+)
+from sync.settings import SettingsError, load_settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEMO_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-USER_ERRORS: tuple[type[Exception], ...] = (ModelFileError, CsvInputError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ModelFileError,
+    CsvInputError,
+    SettingsError,
+    ConnectorError,
+    RunInProgressError,
+)
 
 app = typer.Typer(
     name="leadq",
@@ -150,9 +169,26 @@ def schema() -> None:
 
 @app.command()
 def demo(
+    crm: Annotated[str, typer.Option(help="The sandbox CRM: hubspot or salesforce.")] = "hubspot",
+    leads: Annotated[int, typer.Option(help="How many synthetic people.")] = 2000,
+    csv: Annotated[bool, typer.Option("--csv", help="Score the example CSV instead.")] = False,
     now: NowOption = None,
 ) -> None:
-    """Score the example leads with the example model and show the top leads and why."""
+    """Run leadq end to end on a sandbox CRM: setup, full sync, new activity, incremental sync."""
+    if csv:
+        _csv_demo(now)
+        return
+    from sync.demo import run_demo
+    from sync.render import demo_story
+
+    with user_errors():
+        if crm not in ("hubspot", "salesforce"):
+            raise UserError(f"unknown sandbox {crm!r}: use hubspot or salesforce")
+        result = run_demo(crm, leads, progress=lambda m: console.print(f"[dim]{m}[/dim]"))  # type: ignore[arg-type]
+    demo_story(console, result)
+
+
+def _csv_demo(now: str | None) -> None:
     with user_errors():
         scoring_model = load_model(EXAMPLES / "scoring.yaml")
         output = Path("out") / "scored-leads.csv"
@@ -173,12 +209,112 @@ def demo(
         for batch in run.batches(moment):
             for lead in batch.leads:
                 if lead.id == best.id:
-                    console.print(
-                        explanation_panel(
-                            explain_lead(lead, batch.activities, run.compiled, moment)
-                        )
-                    )
+                    explained = explain_lead(lead, batch.activities, run.compiled, moment)
+                    console.print(explanation_panel(explained))
     console.print(f"\nThe full scored file is {output}.")
+
+
+SettingsFileOption = Annotated[
+    Path | None, typer.Option("--env-file", help="Read LEADQ_* settings from this file.")
+]
+
+
+@app.command()
+def sync(
+    full: Annotated[
+        bool, typer.Option("--full", help="Rescore every lead (decay, new model).")
+    ] = False,
+    ids: Annotated[
+        list[str] | None, typer.Option("--ids", help="Only these leads (repeat the option).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show every planned change; write nothing.")
+    ] = False,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Scoring model YAML.")] = None,
+    env_file: SettingsFileOption = None,
+) -> None:
+    """Score leads in the CRM and write score, grade, reasons, stage and owner back."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from sync.runtime import open_runtime
+
+    kind = "ids" if ids else ("full" if full else "incremental")
+    with user_errors():
+        settings = load_settings(env_file)
+        runtime = open_runtime(settings, load_model(model) if model else None)
+        try:
+            with Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task(f"{kind} sync: pulling …", total=None)
+                report = runtime.engine().run(
+                    kind,
+                    ids or (),
+                    dry_run,  # type: ignore[arg-type]
+                    progress=lambda n: bar.update(task, description=f"{kind} sync: {n:,} leads"),
+                )
+        finally:
+            runtime.close()
+    if dry_run:
+        console.print(changes_table(report))
+    if report.assignments:
+        console.print(assignments_table(report))
+    if report.failed:
+        console.print(failures_table(report))
+    console.print(run_summary(report))
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def setup(
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Scoring model YAML.")] = None,
+    env_file: SettingsFileOption = None,
+) -> None:
+    """Create leadq's output fields in the CRM (or say exactly which an admin must create)."""
+    from sync.runtime import open_runtime, output_field_specs
+
+    with user_errors():
+        settings = load_settings(env_file)
+        runtime = open_runtime(settings, load_model(model) if model else None)
+        try:
+            report = runtime.connector.ensure_fields(
+                output_field_specs(runtime.model, settings.crm)
+            )
+        finally:
+            runtime.close()
+    for label, names in (("created", report.created), ("already there", report.existing)):
+        if names:
+            console.print(f"{label}: {', '.join(names)}")
+    if report.missing:
+        error_console().print(f"[red]missing:[/red] {', '.join(report.missing)}")
+        raise typer.Exit(2)
+    console.print("[green]ok[/green] leadq's fields are in place")
+
+
+@app.command()
+def audit(
+    lead_id: Annotated[str, typer.Argument(help="The CRM id of the lead.")],
+    limit: Annotated[int, typer.Option(help="How many changes to show.")] = 50,
+    env_file: SettingsFileOption = None,
+) -> None:
+    """Show a lead's history of changes made by leadq, and why."""
+    from sync.state import open_state_store
+
+    with user_errors():
+        settings = load_settings(env_file)
+        store = open_state_store(settings.state_url)
+        try:
+            entries = store.audit_for(lead_id, limit=limit)
+        finally:
+            store.close()
+        if not entries:
+            raise UserError(f"leadq has not changed lead {lead_id!r} (state: {settings.state_url})")
+    console.print(audit_table(lead_id, entries))
 
 
 register_closed_loop(app)  # leadq backtest, leadq learn

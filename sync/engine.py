@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from connectors.base import Connector, LeadPage
-from connectors.records import Lead, LeadUpdate, WriteResult
+from connectors.records import Lead, LeadUpdate
 from scoring.config import ScoringModel
 from scoring.frame import ActivityFrame, LeadFrame
 from scoring.qualify import ScoredBatch, compile_model, score_frame
@@ -77,7 +77,9 @@ class RunReport:
     written: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     assignments: list[Assignment] = field(default_factory=list)
-    planned: list[PlannedChange] = field(default_factory=list)
+    changes: list[PlannedChange] = field(default_factory=list)  # planned (dry run) or written
+    grades: Counter[str] = field(default_factory=Counter)
+    stages: Counter[str] = field(default_factory=Counter)
     requests: dict[str, int] = field(default_factory=dict)
     retries: dict[str, int] = field(default_factory=dict)
 
@@ -191,9 +193,10 @@ class SyncEngine:
             updates = [update for update in plans if update is not None]
             report.changed += len(updates)
             if report.dry_run:
-                self._remember_planned(leads, updates, report)
+                report.changes += self._described(leads, [u.lead_id for u in updates])
             elif updates:
                 self._write(leads, updates, now, report)
+            self._plans.clear()
         if advance and page.cursor is not None:
             self.store.advance_cursor(self.cursor_name, page.cursor)
 
@@ -209,6 +212,8 @@ class SyncEngine:
         )
         scored = score_frame(frame, self.compiled)
         report.scored += len(leads)
+        report.grades.update(scored.grade.tolist())
+        report.stages.update(scored.stage.tolist())
         written = self.store.last_written(self.connector.crm, [lead.id for lead in leads])
         routing = self._route(leads, frame, scored, report)
         recycle = self.planner.lifecycle.recycle_status
@@ -308,52 +313,43 @@ class SyncEngine:
     ) -> None:
         results = self.connector.write(updates)
         by_lead = {update.lead_id: update for update in updates}
-        ok = [result for result in results if result.ok]
+        ok = [result.lead_id for result in results if result.ok]
         report.written += len(ok)
         report.failed += [(r.lead_id, r.error or "failed") for r in results if not r.ok]
         self.store.record_written(
             self.connector.crm,
-            {r.lead_id: _scalars(by_lead[r.lead_id].changes) for r in ok},
+            {lead_id: _scalars(by_lead[lead_id].changes) for lead_id in ok},
             report.run_id,
             now,
         )
-        self.store.append_audit(self._audit(ok, now, report.run_id))
-
-    def _audit(self, written: list[WriteResult], now: datetime, run_id: str) -> list[AuditEntry]:
-        entries = []
-        for result in written:
-            for change in self._plans.pop(result.lead_id, []):
-                entries.append(
-                    AuditEntry(
-                        at=now,
-                        run_id=run_id,
-                        crm=self.connector.crm,
-                        lead_id=result.lead_id,
-                        field=change.field,
-                        before=_scalar(change.before),
-                        after=_scalar(change.after),
-                        reasons=change.why,
-                        model_version=self.compiled.version,
-                    )
+        written = self._described(leads, ok)
+        report.changes += written
+        self.store.append_audit(
+            [
+                AuditEntry(
+                    at=now,
+                    run_id=report.run_id,
+                    crm=self.connector.crm,
+                    lead_id=change.lead_id,
+                    field=change.field,
+                    before=_scalar(change.before),
+                    after=_scalar(change.after),
+                    reasons=change.why,
+                    model_version=self.compiled.version,
                 )
-        return entries
+                for change in written
+            ]
+        )
 
-    def _remember_planned(
-        self, leads: list[Lead], updates: list[LeadUpdate], report: RunReport
-    ) -> None:
-        names = {lead.id: lead.name or lead.email or lead.id for lead in leads}
-        for update in updates:
-            for change in self._plans.pop(update.lead_id, []):
-                report.planned.append(
-                    PlannedChange(
-                        update.lead_id,
-                        names[update.lead_id],
-                        change.field,
-                        change.before,
-                        change.after,
-                        change.why,
-                    )
-                )
+    def _described(self, leads: list[Lead], lead_ids: list[str]) -> list[PlannedChange]:
+        names = {lead.id: lead.name or lead.id for lead in leads}
+        return [
+            PlannedChange(
+                lead_id, names[lead_id], change.field, change.before, change.after, change.why
+            )
+            for lead_id in lead_ids
+            for change in self._plans.get(lead_id, [])
+        ]
 
 
 def _result(scored: ScoredBatch, index: int) -> Result:

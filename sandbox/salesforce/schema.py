@@ -27,6 +27,9 @@ LEAD_STATUSES = (
     "Working - Contacted",
     "Closed - Converted",
     "Closed - Not Converted",
+    # org customisations leadq's default Salesforce lifecycle uses (README lists them)
+    "Marketing Qualified",
+    "Nurture",
 )
 CONVERTED_LEAD_STATUS = "Closed - Converted"
 LEAD_SOURCES = (

@@ -40,11 +40,11 @@ def test_score_writes_the_scored_csv_and_shows_the_top_leads(tmp_path: Path) -> 
     assert (student["leadq_grade"], student["leadq_stage"]) == ("F", "lead")
 
 
-def test_the_demo_scores_the_examples_and_explains_the_top_lead(
+def test_the_csv_demo_scores_the_examples_and_explains_the_top_lead(
     tmp_path: Path, monkeypatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = leadq("demo")
+    result = leadq("demo", "--csv")
     assert result.exit_code == 0, result.output
     assert "Scored 20 example leads and 132 activities" in result.output
     assert "Why is Daniel Park on top?" in result.output

@@ -599,7 +599,7 @@ def test_describe_lists_fields_with_types_and_picklists(sf: Salesforce) -> None:
     assert described["name"] == "Lead"
     assert {value["value"] for value in fields["Status"]["picklistValues"]} == {
         "Open - Not Contacted", "Working - Contacted", "Closed - Converted",
-        "Closed - Not Converted",
+        "Closed - Not Converted", "Marketing Qualified", "Nurture",
     }
     for name in ("LeadSource", "Industry", "Rating"):
         assert fields[name]["type"] == "picklist"
