@@ -7,6 +7,7 @@ and, when the project declares npm tools, installs them with npm. Then it runs t
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -39,12 +40,25 @@ def _install() -> None:
     STAMP.write_bytes(fingerprint)
 
 
+def _ensure_chromium() -> None:
+    """The HTML report is checked in headless Chromium (Debian's package)."""
+    if shutil.which("chromium"):
+        return
+    if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("dev.py: installing Chromium for the report test (apt-get)", flush=True)
+        _run("apt-get", "update", "-qq")
+        _run("apt-get", "install", "-y", "-qq", "chromium")
+        return
+    sys.exit("dev.py: the tests need Chromium at /usr/bin/chromium: apt-get install chromium")
+
+
 def main() -> None:
     command = sys.argv[1:] or ["demo"]
     _install()
     if command[0] == "demo":
         _run(BIN / "leadq", "demo", *command[1:])
     elif command[0] == "test":
+        _ensure_chromium()
         _run(BIN / "ruff", "check", ".")
         _run(BIN / "python", "-m", "pytest", "-n", "2", *command[1:])
     elif command[0] == "bench":
