@@ -1,6 +1,6 @@
 """`python -m benchmarks [NAME ...]`: run the benchmarks, print a table, save JSON.
 
-Names: scoring, csv, sandbox (default: all).
+Names: scoring, csv, sandbox, hubspot (default: all).
 Results go to benchmarks/results/latest.json (or --json).
 """
 
@@ -16,13 +16,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from rich.console import Console
 
-from benchmarks import sandbox, scoring
+from benchmarks import connectors_hubspot, sandbox, scoring
 from benchmarks.measure import Measurement, save, show
 
 BENCHMARKS: dict[str, Callable[[], list[Measurement]]] = {
     "scoring": scoring.scoring_speed,
     "csv": scoring.csv_memory,
     "sandbox": sandbox.sandbox_benchmarks,
+    "hubspot": connectors_hubspot.hubspot_benchmarks,
 }
 
 
