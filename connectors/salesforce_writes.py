@@ -94,6 +94,9 @@ def record_error_message(update: LeadUpdate, code: str, message: str, fields: li
             "next run writes it"
         ),
     }
+    missing = missing_field_error(message) if code == "INVALID_FIELD" else None
+    if missing is not None:
+        return f"{subject}: {missing}"
     return messages.get(code, f"{subject}: Salesforce refused the update ({code}: {message})")
 
 
@@ -170,10 +173,6 @@ class CollectionWriter:
                 last_errors[index] = error
                 retry.append((index, update))
                 continue
-            if error.code == "INVALID_FIELD":
-                missing = missing_field_error(error.message)
-                if missing is not None:
-                    raise missing
             results[index] = WriteResult(
                 lead_id=update.lead_id, ok=False,
                 error=record_error_message(update, error.code, error.message, error.fields),

@@ -720,17 +720,23 @@ OUTPUTS = [
 ]
 
 
-def test_writing_a_field_salesforce_does_not_have_is_a_missing_field_error(
+def test_writing_a_field_salesforce_does_not_have_fails_that_record_with_what_to_create(
     small: RunningSalesforce,
 ) -> None:
-    (lead_id,) = user_owned_lead_ids(small, 1)
-    with pytest.raises(MissingFieldError) as raised:
-        connect(small).write([LeadUpdate(lead_id=lead_id, changes={"leadq_Stage__c": "MQL"})])
-    assert str(raised.value) == (
-        "Salesforce has no field leadq_Stage__c on Lead that leadq may use: create it (README, "
-        "'Salesforce: the fields an admin creates') or give the integration user access to it "
-        "(field-level security), or remove it from the scoring model"
-    )
+    unknown, fine = user_owned_lead_ids(small, 2)
+    results = connect(small).write([
+        LeadUpdate(lead_id=unknown, changes={"leadq_Stage__c": "MQL"}),
+        LeadUpdate(lead_id=fine, changes={"leadq_Score__c": 64.0}),
+    ])
+
+    assert results == [
+        WriteResult(lead_id=unknown, ok=False, error=(
+            f"Lead {unknown}: Salesforce has no field leadq_Stage__c on Lead that leadq may use: "
+            "create it (README, 'Salesforce: the fields an admin creates') or give the "
+            "integration user access to it (field-level security), or remove it from the "
+            "scoring model")),
+        WriteResult(lead_id=fine, ok=True),
+    ]
 
 
 def test_ensure_fields_confirms_fields_that_exist(small: RunningSalesforce) -> None:
