@@ -173,6 +173,9 @@ class DynamoDBStateStore:
     ) -> None:
         checked = validated_values(values)
         written_at = iso_utc(at)
+        # Read, merge, write back: batched, but not atomic per lead. Two runs recording different
+        # fields of one lead in the same instant may lose one field's record; the worst outcome
+        # is one echo not recognised, which a rescore turns into no write.
         for chunk in chunked(list(checked), BATCH_GET_LIMIT):
             earlier = self.last_written(crm, chunk)
             self._batch_put(

@@ -43,8 +43,8 @@ def assign_evenly(store: StateStore, lead_id: str) -> AssignmentOutcome:
 
 def assign_all(store_url: str, lead_ids: list[str], start: Any) -> dict[str, tuple[str, str]]:
     """Runs in a child process: assign every lead; report what each commit answered."""
+    start.wait()  # opening a new file at the same moment is part of the race
     store = open_state_store(store_url)
-    start.wait()
     answers = {}
     for lead_id in lead_ids:
         outcome = assign_evenly(store, lead_id)
@@ -55,8 +55,8 @@ def assign_all(store_url: str, lead_ids: list[str], start: Any) -> dict[str, tup
 
 def sight_all(store_url: str, keys: list[str], start: Any) -> list[str]:
     """Runs in a child process: report the keys this process saw first."""
+    start.wait()  # opening a new file at the same moment is part of the race
     store = open_state_store(store_url)
-    start.wait()
     first = [key for key in keys if store.first_sighting(key, NOW, timedelta(hours=1))]
     store.close()
     return first
@@ -68,18 +68,20 @@ def report_to(results: Any, work: Callable[..., Any], *arguments: Any) -> None:
 
 def in_two_processes(work: Callable[..., Any], store_url: str, items: list[str]) -> list[Any]:
     context = multiprocessing.get_context("spawn")
-    start = context.Barrier(2)
+    start = context.Barrier(2, timeout=30)  # a sibling that died must not leave this one waiting
     results = [context.SimpleQueue(), context.SimpleQueue()]
     # One process walks the items forwards, the other backwards: they meet in the middle and
     # contend on every item there.
     processes = [
-        context.Process(target=report_to, args=(queue, work, store_url, order, start))
+        context.Process(target=report_to, args=(queue, work, store_url, order, start), daemon=True)
         for queue, order in zip(results, (items, items[::-1]), strict=True)
     ]
     for process in processes:
         process.start()
     for process in processes:
-        process.join(timeout=60)
+        process.join(
+            timeout=60
+        )  # results are a few kB: they fit the pipe, so joining first is safe
     assert [process.exitcode for process in processes] == [0, 0]
     return [queue.get() for queue in results]
 
