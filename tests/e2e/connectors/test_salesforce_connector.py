@@ -19,14 +19,17 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
+import requests
 from simple_salesforce import Salesforce
 
 from connectors.base import OutputField
 from connectors.records import Lead, LeadUpdate, WriteResult
 from connectors.retry import (
     AuthenticationError,
+    ConnectorError,
     MissingFieldError,
     PermissionDeniedError,
+    RecordNotFoundError,
     RetriesExhaustedError,
     RetrySettings,
 )
@@ -685,6 +688,30 @@ def test_a_refusal_that_never_ends_gives_up_within_the_budget(small: RunningSale
         "later; nothing was lost."
     )
     assert connector.stats.retries["rate_limited"] == 7
+
+
+def test_an_api_version_salesforce_does_not_serve_is_named(small: RunningSalesforce) -> None:
+    connector = connect(small, settings_for(small, salesforce_api_version="5.0"))
+    with pytest.raises(RecordNotFoundError) as raised:
+        connector.list_owners()
+    assert str(raised.value) == (
+        "Salesforce answered NOT_FOUND for query: check LEADQ_SALESFORCE_API_VERSION and "
+        "LEADQ_SALESFORCE_INSTANCE_URL"
+    )
+
+
+def test_a_server_certificate_that_is_not_trusted_names_the_ca_setting(
+    small: RunningSalesforce,
+) -> None:
+    untrusting = requests.Session()
+    untrusting.trust_env = False  # verify against the public CAs only, not the sandbox's
+    connector = SalesforceConnector.from_settings(settings_for(small, "session"), untrusting)
+    with pytest.raises(ConnectorError) as raised:
+        connector.list_owners()
+    assert str(raised.value) == (
+        "the Salesforce server's TLS certificate is not trusted: check "
+        "LEADQ_SALESFORCE_INSTANCE_URL and LEADQ_SALESFORCE_CA_BUNDLE"
+    )
 
 
 def test_a_user_without_api_access_is_told_what_to_grant(small: RunningSalesforce) -> None:
