@@ -35,7 +35,8 @@ submissions become the most recent and the first conversion (`recent_conversion_
 `first_conversion_date`, typed by the form's name), so the ones in between are lost. Pricing page
 views cannot be told from other page views, webinar attendance and other custom events are not
 seen at all, and URLs, campaigns and e-mail subjects are lost. Bounces and unsubscribes carry no
-date of their own and are dated by the contact's last modification, so they count as recent. Caps
+date of their own and are dated by the contact's creation (a stable lower bound: the last change
+would move with every write, leadq's own included), so rules should not decay them. Caps
 and `once` rules behave as designed, but count-based rules ("three visits") and decay of repeated
 activity see less than happened. Calls, meetings and sales e-mail replies are engagement objects
 and keep full detail on every tier.
@@ -386,10 +387,12 @@ def summary_activities(lead: Lead) -> list[Activity]:
         add("email_open", fields.get("hs_email_last_open_date"))
     if _positive(fields.get("hs_email_click")):
         add("email_click", fields.get("hs_email_last_click_date"))
+    # Bounces and opt-outs carry no date. The contact's creation dates them: the last change would
+    # move with every write (leadq's own included) and make scores drift from run to run.
     if _positive(fields.get("hs_email_bounce")):
-        add("bounce", lead.updated_at)  # no bounce date exists: the last change bounds it
+        add("bounce", lead.created_at)
     if fields.get("hs_email_optout") is True:
-        add("unsubscribe", lead.updated_at)
+        add("unsubscribe", lead.created_at)
     return found
 
 
