@@ -18,7 +18,7 @@ Activities (what Salesforce can and cannot tell):
   and for forms and demo requests `form` too. Salesforce keeps one member per person and campaign
   with only its latest status, so repeated opens or clicks of one campaign count once.
 - Lead / Contact fields: HasOptedOutOfEmail → `unsubscribe` (Salesforce keeps no date: leadq
-  dates it at the record's LastModifiedDate, an upper bound), EmailBouncedDate → `bounce`.
+  dates it at the record's CreatedDate, a stable lower bound), EmailBouncedDate → `bounce`.
 - Not in Salesforce core: page views and pricing-page views (web tracking lives in Account
   Engagement / Marketing Cloud), e-mail opens and clicks other than through campaign members.
 """
@@ -284,9 +284,11 @@ def member_activities(member: Row) -> list[Activity]:
 def person_field_activities(lead: Lead) -> list[Activity]:
     """Unsubscribes and bounces, which Salesforce keeps on the Lead or Contact itself."""
     activities = []
-    if lead.fields.get("HasOptedOutOfEmail") and lead.updated_at is not None:
+    # No opt-out date exists. The record's creation dates it: its last change would move with
+    # every write (leadq's own included) and make scores drift from run to run.
+    if lead.fields.get("HasOptedOutOfEmail") and lead.created_at is not None:
         activities.append(Activity(lead_id=lead.id, type="unsubscribe",
-                                   occurred_at=lead.updated_at))
+                                   occurred_at=lead.created_at))
     bounced = lead.fields.get("EmailBouncedDate")
     if bounced is not None:
         activities.append(Activity(lead_id=lead.id, type="bounce", occurred_at=bounced))

@@ -1,0 +1,136 @@
+"""Start a sandbox CRM and a leadq runtime pointed at it, and read the CRM's state back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from hubspot import HubSpot
+from simple_salesforce import Salesforce
+
+from scoring.config import ScoringModel, load_model
+from sync.runtime import Runtime, open_runtime, output_field_specs
+from sync.settings import Settings
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+MODEL = load_model(EXAMPLES / "sandbox.yaml")
+FAST = 10_000  # requests per 10 s: tests are not about the rate limit
+
+
+@dataclass
+class Sandbox:
+    crm: str
+    leads: int
+    seed: int
+    settings: Settings
+    session: requests.Session | None
+    running: Any  # RunningHubSpot | RunningSalesforce
+
+    @property
+    def emulator(self) -> Any:
+        return self.running.emulator
+
+    def runtime(self, model: ScoringModel = MODEL, state: Path | None = None) -> Runtime:
+        settings = self.settings
+        if state is not None:
+            settings = settings.model_copy(update={"state_url": f"sqlite:///{state}"})
+        runtime = open_runtime(settings, model, self.session)
+        runtime.connector.ensure_fields(output_field_specs(model, self.crm))
+        return runtime
+
+    def emails_of(self, person_keys: set[str]) -> set[str]:
+        from sandbox.orgs import OrgSpec, SynthOrg
+
+        org = SynthOrg(OrgSpec(leads=self.leads, seed=self.seed))
+        return {org.person(key).email.lower() for key in person_keys}
+
+    def state(self) -> dict[str, dict[str, Any]]:
+        """Every lead's leadq fields, stage, status and owner, as the CRM holds them now."""
+        return hubspot_state(self) if self.crm == "hubspot" else salesforce_state(self)
+
+
+@contextmanager
+def sandbox(crm: str, leads: int, tmp_path: Path, seed: int = 7) -> Iterator[Sandbox]:
+    common: dict[str, Any] = {
+        "state_url": f"sqlite:///{tmp_path / 'state.db'}",
+        "overlap_seconds": 0,
+        "min_score_change": 1,
+        "_env_file": None,
+    }
+    if crm == "hubspot":
+        from sandbox.hubspot import start_hubspot
+
+        with start_hubspot(
+            leads=leads, seed=seed, rate_limit=(FAST, 10.0), search_per_second=FAST
+        ) as running:
+            settings = Settings(  # type: ignore[call-arg]
+                crm="hubspot",
+                hubspot_base_url=running.base_url,
+                hubspot_access_token=running.access_token,
+                hubspot_rate_limit=FAST,
+                hubspot_search_rate=FAST // 10,
+                **common,
+            )
+            yield Sandbox(crm, leads, seed, settings, None, running)
+        return
+    from sandbox.salesforce import start_salesforce
+
+    with start_salesforce(leads=leads, seed=seed) as running:
+        settings = Settings(  # type: ignore[call-arg]
+            crm="salesforce",
+            salesforce_username=running.username,
+            salesforce_password=running.password,
+            salesforce_security_token=running.security_token,
+            salesforce_ca_bundle=running.ca_pem,
+            salesforce_rate_limit=FAST,
+            **common,
+        )
+        yield Sandbox(crm, leads, seed, settings, running.session(), running)
+
+
+HUBSPOT_FIELDS = [
+    "leadq_score",
+    "leadq_fit",
+    "leadq_engagement",
+    "leadq_grade",
+    "leadq_label",
+    "leadq_priority",
+    "leadq_reasons",
+    "leadq_model_version",
+    "lifecyclestage",
+    "hs_lead_status",
+    "hubspot_owner_id",
+    "email",
+]
+SALESFORCE_FIELDS = [
+    "leadq_Score__c",
+    "leadq_Grade__c",
+    "leadq_Label__c",
+    "leadq_Reasons__c",
+    "leadq_Model_Version__c",
+    "Status",
+    "OwnerId",
+    "Email",
+]
+
+
+def hubspot_state(box: Sandbox) -> dict[str, dict[str, Any]]:
+    client = HubSpot(access_token=box.running.access_token, host=box.running.base_url)
+    contacts = client.crm.contacts.get_all(properties=HUBSPOT_FIELDS)
+    return {c.id: {k: c.properties.get(k) for k in HUBSPOT_FIELDS} for c in contacts}
+
+
+def salesforce_state(box: Sandbox) -> dict[str, dict[str, Any]]:
+    running = box.running
+    sf = Salesforce(
+        username=running.username,
+        password=running.password,
+        security_token=running.security_token,
+        session=running.session(),
+    )
+    rows = sf.query_all(f"SELECT Id, {', '.join(SALESFORCE_FIELDS)} FROM Lead")["records"]
+    return {row["Id"]: {k: row.get(k) for k in SALESFORCE_FIELDS} for row in rows}

@@ -1,0 +1,109 @@
+"""Sync runs against both sandbox CRMs: what the CRM holds afterwards, and what it cost."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from crm_sandboxes import sandbox
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+CRMS = ["hubspot", "salesforce"]
+STAGE = {"hubspot": "lifecyclestage", "salesforce": "Status"}
+OWNER = {"hubspot": "hubspot_owner_id", "salesforce": "OwnerId"}
+SCORE = {"hubspot": "leadq_score", "salesforce": "leadq_Score__c"}
+MQL = {"hubspot": "marketingqualifiedlead", "salesforce": "Marketing Qualified"}
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_a_full_run_scores_every_lead_and_a_rerun_writes_nothing(crm: str, tmp_path: Path) -> None:
+    with sandbox(crm, 400, tmp_path) as box:
+        runtime = box.runtime()
+        engine = runtime.engine(clock=lambda: NOW)
+        first = engine.run("full")
+        state = box.state()
+        writable = [lead for lead in state.values() if lead[STAGE[crm]] != "Closed - Converted"]
+        assert first.failed == []
+        assert first.written == len(writable) == first.pulled
+        assert all(lead[SCORE[crm]] is not None for lead in writable)
+        box.emulator.log.clear()
+        again = engine.run("full")
+        assert (again.changed, again.written) == (0, 0)
+        writes = [e for e in box.emulator.log.entries() if e.method in ("PATCH", "POST")]
+        assert [e.path for e in writes if "update" in e.path or "composite" in e.path] == []
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_new_activity_on_fifty_leads_is_all_an_incremental_run_writes(
+    crm: str, tmp_path: Path
+) -> None:
+    with sandbox(crm, 400, tmp_path) as box:
+        engine = box.runtime().engine()  # the real clock: the CRM stamps changes with it too
+        engine.run("full")
+        engine.run("incremental")  # reads back our own writes: nothing to change
+        simulated = box.emulator.simulate_activity(50, datetime.now(UTC), 5)
+        people = {activity.person_key for activity in simulated}
+        report = engine.run("incremental")
+        state = box.state()
+        email = "email" if crm == "hubspot" else "Email"
+        written = {str(state[c.lead_id][email]).lower() for c in report.changes}
+        assert len(people) == 50
+        assert report.written > 0
+        assert written <= box.emails_of(people)
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_sixty_days_of_decay_lower_scores_and_recycle_but_never_demote(
+    crm: str, tmp_path: Path
+) -> None:
+    with sandbox(crm, 600, tmp_path) as box:
+        runtime = box.runtime()
+        runtime.engine(clock=lambda: NOW).run("full")
+        before = box.state()
+        later = runtime.engine(clock=lambda: NOW + timedelta(days=60)).run("full")
+        after = box.state()
+        lowered = [i for i in before if _score(after[i], crm) < _score(before[i], crm)]
+        raised = [i for i in before if _score(after[i], crm) > _score(before[i], crm)]
+        assert len(lowered) > len(before) // 4
+        assert raised == []
+        recycled = [c for c in later.changes if "recycled" in c.why]
+        assert recycled
+        for change in recycled:
+            assert after[change.lead_id][STAGE[crm]] in (MQL[crm], "Nurture")
+        was_mql = [i for i in before if before[i][STAGE[crm]] == MQL[crm]]
+        if crm == "hubspot":
+            assert all(after[i][STAGE[crm]] == MQL[crm] for i in was_mql)
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_owners_set_by_people_are_kept(crm: str, tmp_path: Path) -> None:
+    with sandbox(crm, 600, tmp_path) as box:
+        before = box.state()
+        report = box.runtime().engine(clock=lambda: NOW).run("full")
+        after = box.state()
+        assigned = {a.lead_id for a in report.assignments}
+        assert assigned
+        changed_owner = {i for i in before if after[i][OWNER[crm]] != before[i][OWNER[crm]]}
+        assert changed_owner == assigned
+        queue_or_empty = _unowned_or_queue(box, before, crm)
+        assert assigned <= queue_or_empty
+
+
+def test_a_dry_run_lists_every_change_and_writes_nothing(tmp_path: Path) -> None:
+    with sandbox("hubspot", 200, tmp_path) as box:
+        before = box.state()
+        report = box.runtime().engine(clock=lambda: NOW).run("full", dry_run=True)
+        assert box.state() == before
+        assert report.written == 0 and report.changed == 200
+        fields = {change.field for change in report.changes}
+        assert {"leadq_score", "leadq_reasons", "leadq_model_version"} <= fields
+
+
+def _score(lead: dict, crm: str) -> float:
+    return float(lead[SCORE[crm]] or 0)
+
+
+def _unowned_or_queue(box, state: dict, crm: str) -> set[str]:
+    queue_ids = {o.id for o in box.runtime().connector.list_owners() if o.kind == "queue"}
+    return {i for i, lead in state.items() if not lead[OWNER[crm]] or lead[OWNER[crm]] in queue_ids}
