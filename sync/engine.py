@@ -250,7 +250,7 @@ class SyncEngine:
         decisions = {}
         for index in wanting:
             lead = leads[index]
-            decision = self._assign(lead, matches[index].tolist(), directory, report.dry_run)
+            decision = self.assign_owner(lead, matches[index].tolist(), directory, report.dry_run)
             if decision.owner_id is not None:
                 decisions[lead.id] = decision
                 owner = directory.find(decision.owner_id)
@@ -265,7 +265,7 @@ class SyncEngine:
                 )
         return decisions
 
-    def _assign(
+    def assign_owner(
         self, lead: Lead, matches: list[bool], directory: Directory, dry_run: bool
     ) -> RoutingDecision:
         """Decide, then commit atomically; if another run moved the pool, decide again."""
