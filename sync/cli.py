@@ -231,6 +231,7 @@ def sync(
         bool, typer.Option("--dry-run", help="Show every planned change; write nothing.")
     ] = False,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Scoring model YAML.")] = None,
+    now: NowOption = None,
     env_file: SettingsFileOption = None,
 ) -> None:
     """Score leads in the CRM and write score, grade, reasons, stage and owner back."""
@@ -241,8 +242,10 @@ def sync(
     kind = "ids" if ids else ("full" if full else "incremental")
     with user_errors():
         settings = load_settings(env_file)
+        as_of = parse_now(now) if now else None
         runtime = open_runtime(settings, load_model(model) if model else None)
         try:
+            engine = runtime.engine(clock=lambda: as_of) if as_of else runtime.engine()
             with Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
@@ -251,7 +254,7 @@ def sync(
                 transient=True,
             ) as bar:
                 task = bar.add_task(f"{kind} sync: pulling …", total=None)
-                report = runtime.engine().run(
+                report = engine.run(
                     kind,
                     ids or (),
                     dry_run,  # type: ignore[arg-type]

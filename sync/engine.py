@@ -12,6 +12,8 @@ page, finds the leads already written (no diff) and carries on.
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -142,18 +144,15 @@ class SyncEngine:
         requests_before = Counter(self.connector.stats.requests)
         retries_before = Counter(self.connector.stats.retries)
         scheduled = kind != "ids" and not dry_run
-        if scheduled and not self.store.acquire_lease(
-            LEASE, report.run_id, now, self.options.lease_ttl
-        ):
+        holder = lease_holder_name(report.run_id)
+        if scheduled and not self._take_lease(holder, now):
             raise RunInProgressError("another scheduled sync is running; try again when it ends")
         status = "failed"
         try:
             for page in self._pages(kind, ids):
                 self._handle_page(page, now, report, advance=kind != "ids" and not dry_run)
                 if scheduled:
-                    self.store.renew_lease(
-                        LEASE, report.run_id, self.clock(), self.options.lease_ttl
-                    )
+                    self.store.renew_lease(LEASE, holder, self.clock(), self.options.lease_ttl)
                 if progress:
                     progress(report.pulled)
             status = "succeeded" if not report.failed else "succeeded with failures"
@@ -173,8 +172,19 @@ class SyncEngine:
                     )
                 )
             if scheduled:
-                self.store.release_lease(LEASE, report.run_id)
+                self.store.release_lease(LEASE, holder)
         return report
+
+    def _take_lease(self, holder: str, now: datetime) -> bool:
+        """Take the run lease; a lease left by a dead process on this machine is taken over."""
+        ttl = self.options.lease_ttl
+        if self.store.acquire_lease(LEASE, holder, now, ttl):
+            return True
+        current = self.store.lease_holder(LEASE, now)
+        if current is not None and _died_here(current):
+            self.store.release_lease(LEASE, current)
+            return self.store.acquire_lease(LEASE, holder, now, ttl)
+        return False
 
     def _pages(self, kind: RunKind, ids: Sequence[str]) -> Iterator[LeadPage]:
         if kind == "ids":
@@ -350,6 +360,25 @@ class SyncEngine:
             for lead_id in lead_ids
             for change in self._plans.get(lead_id, [])
         ]
+
+
+def lease_holder_name(run_id: str) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{run_id}"
+
+
+def _died_here(holder: str) -> bool:
+    """True when `holder` names a process of this machine that no longer runs."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _result(scored: ScoredBatch, index: int) -> Result:

@@ -170,6 +170,10 @@ class StateStore(Protocol):
         """Extend the lease; only its holder can, and only before it expired."""
         ...
 
+    def lease_holder(self, name: str, now: datetime) -> str | None:
+        """Who holds the lease now (None when it is free or expired)."""
+        ...
+
     def release_lease(self, name: str, holder: str) -> None:
         """Give the lease up; a no-op for anyone but its holder."""
         ...

@@ -334,6 +334,12 @@ class DynamoDBStateStore:
             raise
         return True
 
+    def lease_holder(self, name: str, now: datetime) -> str | None:
+        item = self._get(f"LEASE#{name}", "LEASE")
+        if not item or int(item["expires_at"]["N"]) <= epoch_seconds(now):
+            return None
+        return item["holder"]["S"]
+
     def release_lease(self, name: str, holder: str) -> None:
         try:
             self.client.delete_item(

@@ -308,6 +308,17 @@ class SqliteStateStore:
             )
             return cursor.rowcount == 1
 
+    def lease_holder(self, name: str, now: datetime) -> str | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT holder FROM leases WHERE name = ? AND expires_at > ?",
+                (name, epoch_seconds(now)),
+            )
+            .fetchone()
+        )
+        return row[0] if row else None
+
     def release_lease(self, name: str, holder: str) -> None:
         with self._writing() as connection:
             connection.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))

@@ -347,6 +347,14 @@ def test_an_expired_lease_can_be_taken_over(store: StateStore) -> None:
     assert store.renew_lease("incremental", "worker-a", NOW + MINUTE, MINUTE) is False
 
 
+def test_a_lease_says_who_holds_it_until_it_expires(store: StateStore) -> None:
+    assert store.lease_holder("incremental", NOW) is None
+    store.acquire_lease("incremental", "worker-a", NOW, MINUTE)
+
+    assert store.lease_holder("incremental", NOW + timedelta(seconds=30)) == "worker-a"
+    assert store.lease_holder("incremental", NOW + MINUTE) is None
+
+
 def test_only_the_holder_can_renew_a_lease(store: StateStore) -> None:
     store.acquire_lease("incremental", "worker-a", NOW, MINUTE)
 
