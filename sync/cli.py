@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -12,10 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from connectors.csvfile import CsvInputError
 from connectors.records import parse_timestamp
-from connectors.retry import ConnectorError
-from scoring.config import ModelFileError, json_schema, load_model
+from scoring.config import json_schema, load_model
 from scoring.explain import explain as explain_lead
 from sync.closedloop import register as register_closed_loop
 from sync.csvscore import CsvScoringRun, score_csv
@@ -25,23 +21,16 @@ from sync.render import (
     audit_table,
     changes_table,
     distribution_line,
-    error_console,
     explanation_panel,
     failures_table,
     run_summary,
     top_leads_table,
 )
-from sync.settings import SettingsError, load_settings
+from sync.settings import load_settings
+from sync.user_errors import UserError, error_console, user_errors
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEMO_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-USER_ERRORS: tuple[type[Exception], ...] = (
-    ModelFileError,
-    CsvInputError,
-    SettingsError,
-    ConnectorError,
-    RunInProgressError,
-)
 
 app = typer.Typer(
     name="leadq",
@@ -52,19 +41,6 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 console = Console(highlight=False)
-
-
-class UserError(Exception):
-    """A problem the person running leadq can fix; shown as one line, exit code 2."""
-
-
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    try:
-        yield
-    except (*USER_ERRORS, UserError) as error:
-        error_console().print(f"[red]error:[/red] {error}", markup=True)
-        raise typer.Exit(2) from None
 
 
 def parse_now(value: str | None) -> datetime:
@@ -113,7 +89,7 @@ def score(
     top: Annotated[int, typer.Option(help="How many top leads to show.")] = 10,
 ) -> None:
     """Score a leads CSV and write it back with score, grade, label, stage and reasons."""
-    with user_errors():
+    with user_errors(RunInProgressError):
         scoring_model = load_model(model)
         run = CsvScoringRun(scoring_model, leads, activities, encoding=encoding)
         report = score_csv(run, output, parse_now(now), output_encoding=output_encoding, top=top)
@@ -125,7 +101,7 @@ def score(
 @app.command()
 def validate(model: Annotated[Path, typer.Argument(help="The scoring model YAML.")]) -> None:
     """Check a scoring model and say exactly where any problem is."""
-    with user_errors():
+    with user_errors(RunInProgressError):
         scoring_model = load_model(model)
     fit_rules, engagement_rules = len(scoring_model.fit.rules), len(scoring_model.engagement.rules)
     console.print(
@@ -145,7 +121,7 @@ def explain(
     now: NowOption = None,
 ) -> None:
     """Show, rule by rule, why one lead got its score, grade and stage."""
-    with user_errors():
+    with user_errors(RunInProgressError):
         scoring_model = load_model(model)
         moment = parse_now(now)
         run = CsvScoringRun(scoring_model, leads, activities, encoding=encoding)
@@ -181,7 +157,7 @@ def demo(
     from sync.demo import run_demo
     from sync.render import demo_story
 
-    with user_errors():
+    with user_errors(RunInProgressError):
         if crm not in ("hubspot", "salesforce"):
             raise UserError(f"unknown sandbox {crm!r}: use hubspot or salesforce")
         result = run_demo(crm, leads, progress=lambda m: console.print(f"[dim]{m}[/dim]"))  # type: ignore[arg-type]
@@ -189,7 +165,7 @@ def demo(
 
 
 def _csv_demo(now: str | None) -> None:
-    with user_errors():
+    with user_errors(RunInProgressError):
         scoring_model = load_model(EXAMPLES / "scoring.yaml")
         output = Path("out") / "scored-leads.csv"
         output.parent.mkdir(exist_ok=True)
@@ -205,7 +181,7 @@ def _csv_demo(now: str | None) -> None:
     console.print(distribution_line(report))
     best = report.top[0][0]
     console.print(f"\nWhy is {best.name or best.id} on top? (leadq explain … --id {best.id})")
-    with user_errors():
+    with user_errors(RunInProgressError):
         for batch in run.batches(moment):
             for lead in batch.leads:
                 if lead.id == best.id:
@@ -240,7 +216,7 @@ def sync(
     from sync.runtime import open_runtime
 
     kind = "ids" if ids else ("full" if full else "incremental")
-    with user_errors():
+    with user_errors(RunInProgressError):
         settings = load_settings(env_file)
         as_of = parse_now(now) if now else None
         runtime = open_runtime(settings, load_model(model) if model else None)
@@ -281,7 +257,7 @@ def setup(
     """Create leadq's output fields in the CRM (or say exactly which an admin must create)."""
     from sync.runtime import open_runtime, output_field_specs
 
-    with user_errors():
+    with user_errors(RunInProgressError):
         settings = load_settings(env_file)
         runtime = open_runtime(settings, load_model(model) if model else None)
         try:
@@ -308,7 +284,7 @@ def audit(
     """Show a lead's history of changes made by leadq, and why."""
     from sync.state import open_state_store
 
-    with user_errors():
+    with user_errors(RunInProgressError):
         settings = load_settings(env_file)
         store = open_state_store(settings.state_url)
         try:
@@ -341,7 +317,7 @@ def sandbox(
 
     from sandbox.launch import running_sandbox
 
-    with user_errors():
+    with user_errors(RunInProgressError):
         if crm not in ("hubspot", "salesforce"):
             raise UserError(f"unknown sandbox {crm!r}: use hubspot or salesforce")
         console.print(f"Seeding a {crm} sandbox with {leads:,} synthetic people (seed {seed}) …")

@@ -10,7 +10,6 @@ leads, their activities before each lead's outcome, and whether each converted.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from scoring.backtest import (
     run_backtest,
 )
 from scoring.conditions import normalise_text
-from scoring.config import ModelFileError, ScoringModel, load_model
+from scoring.config import ScoringModel, load_model
 from scoring.learn import (
     DEFAULT_REGULARISATION,
     Learner,
@@ -62,7 +61,7 @@ from scoring.scorecard import (
     propose,
     render_yaml,
 )
-from sync.render import error_console
+from sync.user_errors import user_errors
 
 if TYPE_CHECKING:
     from connectors.base import Connector
@@ -107,11 +106,14 @@ class ConnectorOutcomes:
 
 @dataclass(frozen=True)
 class CrmOutcomes:
-    """`--crm`: the configured CRM. Once sync can build a connector from the settings, this
-    becomes `ConnectorOutcomes(<that connector>).labelled(model, now)`; until then it refuses."""
+    """`--crm`: the CRM the LEADQ_* settings name, through its connector."""
 
     def labelled(self, model: ScoringModel, now: datetime | None) -> Loaded:
-        raise ClosedLoopError("CRM outcomes need the connectors; use --csv")
+        from sync.runtime import build_connector
+        from sync.settings import load_settings
+
+        connector = build_connector(load_settings(), model)
+        return ConnectorOutcomes(connector).labelled(model, now)
 
 
 @dataclass(frozen=True)
@@ -364,23 +366,6 @@ def _activity(synth: SynthActivity) -> Activity:
 
 
 console = Console(highlight=False)
-USER_ERRORS: tuple[type[Exception], ...] = (
-    ClosedLoopError,
-    ModelFileError,
-    CsvInputError,
-    TooFewOutcomesError,
-)
-
-
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    try:
-        yield
-    except USER_ERRORS as error:
-        error_console().print(f"[red]error:[/red] {escape(str(error))}", markup=True)
-        raise typer.Exit(2) from None
-
-
 def outcome_source(
     crm: bool,
     csv: Path | None,
@@ -487,7 +472,7 @@ def backtest(
     report: ReportOption = None,
 ) -> None:
     """Measure how well a model predicts real conversions, each lead scored before its outcome."""
-    with user_errors():
+    with user_errors(ClosedLoopError, TooFewOutcomesError):
         scoring_model = load_model(model)
         source = outcome_source(
             crm, csv, label, positive, activities, outcome_at, encoding, sandbox
@@ -543,7 +528,7 @@ def learn(
     report: ReportOption = None,
 ) -> None:
     """Propose better points, grades and an MQL threshold from real outcomes, as a new model."""
-    with user_errors():
+    with user_errors(ClosedLoopError, TooFewOutcomesError):
         scoring_model = load_model(model)
         wanted = _capacity(capacity)
         source = outcome_source(

@@ -126,10 +126,6 @@ def _engagement_table(explanation: Explanation) -> Table:
     return table
 
 
-def error_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
 def run_summary(report: RunReport) -> Table:
     title = f"{'Dry run' if report.dry_run else 'Sync'} {report.kind} · run {report.run_id}"
     table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))

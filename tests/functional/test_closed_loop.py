@@ -58,10 +58,36 @@ def header_figures(proposal: str) -> dict[str, float]:
     }
 
 
-def test_crm_outcomes_wait_for_the_connectors_and_say_to_use_csv() -> None:
+def test_crm_outcomes_without_credentials_name_the_variables_to_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in __import__("os").environ if n.startswith("LEADQ_")]:
+        monkeypatch.delenv(name)
     result = leadq("backtest", "--model", B2B_MODEL, "--crm")
     assert result.exit_code == 2
-    assert said(result) == "error: CRM outcomes need the connectors; use --csv"
+    assert said(result).startswith(
+        "error: HubSpot needs credentials: set LEADQ_HUBSPOT_ACCESS_TOKEN (a private-app token)"
+    )
+
+
+def test_a_backtest_on_crm_outcomes_reads_them_through_the_connector(tmp_path: Path) -> None:
+    from sandbox.hubspot import start_hubspot
+
+    with start_hubspot(leads=1500, seed=5, rate_limit=(10_000, 10.0)) as hubspot:
+        env = {
+            "COLUMNS": "200",
+            "LEADQ_CRM": "hubspot",
+            "LEADQ_HUBSPOT_BASE_URL": hubspot.base_url,
+            "LEADQ_HUBSPOT_ACCESS_TOKEN": hubspot.access_token,
+            "LEADQ_HUBSPOT_RATE_LIMIT": "10000",
+        }
+        model = str(EXAMPLES / "sandbox.yaml")
+        result = runner.invoke(app, ["backtest", "--model", model, "--crm"], env=env)
+    assert result.exit_code == 0, result.output
+    found = re.search(r"ROC AUC (0\.\d+)", said(result))
+    assert found, said(result)[:600]
+    assert float(found.group(1)) > 0.6
 
 
 class OrgConnector:

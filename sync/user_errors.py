@@ -1,0 +1,42 @@
+"""Mistakes a person running leadq can fix: one line on stderr, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from connectors.csvfile import CsvInputError
+from connectors.retry import ConnectorError
+from scoring.config import ModelFileError
+from sync.settings import SettingsError
+
+
+class UserError(Exception):
+    """A problem the person running leadq can fix."""
+
+
+USER_ERRORS: tuple[type[Exception], ...] = (
+    UserError,
+    ModelFileError,
+    CsvInputError,
+    SettingsError,
+    ConnectorError,
+)
+
+
+def error_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def user_errors(*more: type[Exception]) -> Iterator[None]:
+    """Turn user errors (and `more` kinds) into `error: …` and exit code 2."""
+    try:
+        yield
+    except (*USER_ERRORS, *more) as error:
+        error_console().print(f"[red]error:[/red] {escape(str(error))}", markup=True)
+        raise typer.Exit(2) from None
