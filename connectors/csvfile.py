@@ -323,7 +323,13 @@ class ActivityIndex:
 class ScoredCsvWriter:
     """Writes input columns plus leadq's columns; the file appears only when complete."""
 
-    def __init__(self, path: Path, header: Sequence[str], encoding: str = "utf-8-sig") -> None:
+    def __init__(
+        self,
+        path: Path,
+        header: Sequence[str],
+        encoding: str = "utf-8-sig",
+        extra_columns: Sequence[str] = (),
+    ) -> None:
         self.path = path
         self.encoding = encoding
         self.rows_written = 0
@@ -337,7 +343,7 @@ class ScoredCsvWriter:
             delete=False,
         )
         self._writer = csv.writer(self._handle)
-        self._writer.writerow([*header, *SCORE_COLUMNS])
+        self._writer.writerow([*header, *SCORE_COLUMNS, *extra_columns])
 
     def write(self, rows: Iterable[Sequence[Any]]) -> None:
         for row in rows:

@@ -366,6 +366,8 @@ def _activity(synth: SynthActivity) -> Activity:
 
 
 console = Console(highlight=False)
+
+
 def outcome_source(
     crm: bool,
     csv: Path | None,

@@ -18,6 +18,7 @@ from connectors.csvfile import (
 )
 from connectors.records import Activity, Lead
 from scoring.config import ScoringModel
+from scoring.predictive import predict
 from scoring.qualify import ScoredBatch, compile_model, score_batch
 
 BATCH_SIZE = 10_000
@@ -94,10 +95,13 @@ def score_csv(
         for batch in run.batches(now):
             if writer is None:
                 encoding = output_encoding or output_encoding_for(run.encoding, run.reader.had_bom)
-                writer = ScoredCsvWriter(output, run.reader.header, encoding)
+                writer = ScoredCsvWriter(
+                    output, run.reader.header, encoding, predictive_columns(run.model)
+                )
             width = len(run.reader.header)
+            learned = predictive_cells(run.model, batch.scored)
             writer.write(
-                [*_padded(row, width), *result_cells(batch.scored, i)]
+                [*_padded(row, width), *result_cells(batch.scored, i), *learned[i]]
                 for i, row in enumerate(batch.rows)
             )
             _tally(report, batch, top)
@@ -127,6 +131,24 @@ def result_cells(scored: ScoredBatch, i: int) -> list[object]:
         scored.stage[i],
         str(scored.reasons_text[i]),
         scored.compiled.version,
+    ]
+
+
+def predictive_columns(model: ScoringModel) -> list[str]:
+    """The learned probability's columns, when the model has one."""
+    if model.predictive is None:
+        return []
+    return [c for c in (model.predictive.field, model.predictive.reasons_field) if c]
+
+
+def predictive_cells(model: ScoringModel, scored: ScoredBatch) -> list[list[object]]:
+    if model.predictive is None:
+        return [[] for _ in range(len(scored))]
+    prediction = predict(scored, model.predictive, model.output.reasons_separator)
+    with_reasons = model.predictive.reasons_field is not None
+    return [
+        [round(float(p), 3), *([str(r)] if with_reasons else [])]
+        for p, r in zip(prediction.probability, prediction.reasons_text, strict=True)
     ]
 
 

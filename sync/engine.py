@@ -25,6 +25,7 @@ from connectors.base import Connector, LeadPage
 from connectors.records import Lead, LeadUpdate
 from scoring.config import ScoringModel
 from scoring.frame import ActivityFrame, LeadFrame
+from scoring.predictive import Prediction, predict
 from scoring.qualify import ScoredBatch, compile_model, score_frame
 from scoring.routing import Directory, Router, RoutingDecision
 from sync.plan import Change, Planner, Result
@@ -229,10 +230,15 @@ class SyncEngine:
         recycle = self.planner.lifecycle.recycle_status
         status_field = self.planner.lifecycle.status_field
         updates = []
+        prediction = predict(scored, self.model.predictive) if self.model.predictive else None
         for index, lead in enumerate(leads):
             recycled = bool(status_field and written.get(lead.id, {}).get(status_field) == recycle)
             plan = self.planner.plan(
-                lead, _result(scored, index), now, routing.get(lead.id), recycled_by_us=recycled
+                lead,
+                _result(scored, index, prediction),
+                now,
+                routing.get(lead.id),
+                recycled_by_us=recycled,
             )
             self._plans[lead.id] = plan.changes
             updates.append(plan.update(lead.kind))
@@ -381,8 +387,10 @@ def _died_here(holder: str) -> bool:
     return False
 
 
-def _result(scored: ScoredBatch, index: int) -> Result:
+def _result(scored: ScoredBatch, index: int, prediction: Prediction | None = None) -> Result:
     return Result(
+        probability=round(float(prediction.probability[index]), 3) if prediction else None,
+        probability_reasons=str(prediction.reasons_text[index]) if prediction else None,
         score=int(scored.score[index]),
         fit=int(scored.fit[index]),
         engagement=int(scored.engagement[index]),

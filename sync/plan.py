@@ -21,7 +21,8 @@ from scoring.config import CrmLifecycle, ScoringModel
 from scoring.routing import RoutingDecision
 
 Crm = Literal["hubspot", "salesforce"]
-NUMERIC_OUTPUTS = ("score", "fit", "engagement", "priority")
+NUMERIC_OUTPUTS = ("score", "fit", "engagement", "priority", "probability")
+PROBABILITY_STEP = 0.01  # a learned probability moving less than a point is not worth a write
 DECISIVE_OUTPUTS = ("grade", "label", "model_version")
 
 
@@ -38,8 +39,11 @@ def crm_field_name(crm: Crm, name: str) -> str:
 
 
 def output_fields(model: ScoringModel, crm: Crm) -> dict[str, str]:
-    """leadq output → CRM field, for the outputs the model writes."""
-    configured = model.output.fields.model_dump()
+    """leadq output → CRM field, for the outputs the model writes (the learned probability too)."""
+    configured = dict(model.output.fields.model_dump())
+    if model.predictive is not None:
+        configured["probability"] = model.predictive.field
+        configured["probability_reasons"] = model.predictive.reasons_field
     return {output: crm_field_name(crm, name) for output, name in configured.items() if name}
 
 
@@ -56,6 +60,8 @@ class Result:
     stage: str
     reasons: str
     model_version: str
+    probability: float | None = None
+    probability_reasons: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,8 @@ class Planner:
             "priority": result.priority,
             "reasons": result.reasons,
             "model_version": result.model_version,
+            "probability": result.probability,
+            "probability_reasons": result.probability_reasons,
         }
         changed = {
             output: (crm_field, lead.fields.get(crm_field), desired[output])
@@ -159,7 +167,11 @@ class Planner:
             _missing(before) for _, before, _ in changed.values()
         )
         big_move = any(
-            _moved(before, after, self.min_score_change)
+            _moved(
+                before,
+                after,
+                PROBABILITY_STEP if output == "probability" else self.min_score_change,
+            )
             for output, (_, before, after) in changed.items()
             if output in NUMERIC_OUTPUTS
         )

@@ -10,7 +10,7 @@ import requests
 from connectors.base import Connector, OutputField
 from scoring.config import ScoringModel, load_model
 from sync.engine import EngineOptions, SyncEngine
-from sync.plan import Planner, crm_field_name
+from sync.plan import Planner, output_fields
 from sync.settings import Settings
 from sync.state import StateStore, open_state_store
 
@@ -26,16 +26,17 @@ OUTPUT_TYPES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "reasons": ("leadq reasons", "string", ()),
     "model_version": ("leadq model version", "string", ()),
     "scored_at": ("leadq scored at", "datetime", ()),
+    "probability": ("leadq probability", "number", ()),
+    "probability_reasons": ("leadq probability reasons", "string", ()),
 }
 
 
 def output_field_specs(model: ScoringModel, crm: str) -> list[OutputField]:
     """leadq's output fields as the CRM must hold them, for `leadq setup`."""
     specs = []
-    for output, name in model.output.fields.model_dump().items():
-        if name:
-            label, kind, options = OUTPUT_TYPES[output]
-            specs.append(OutputField(crm_field_name(crm, name), label, kind, options))  # type: ignore[arg-type]
+    for output, name in output_fields(model, crm).items():  # type: ignore[arg-type]
+        label, kind, options = OUTPUT_TYPES[output]
+        specs.append(OutputField(name, label, kind, options))  # type: ignore[arg-type]
     return specs
 
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from crm_sandboxes import sandbox
+from crm_sandboxes import EXAMPLES, sandbox
+from hubspot import HubSpot
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CRMS = ["hubspot", "salesforce"]
@@ -107,3 +108,21 @@ def _score(lead: dict, crm: str) -> float:
 def _unowned_or_queue(box, state: dict, crm: str) -> set[str]:
     queue_ids = {o.id for o in box.runtime().connector.list_owners() if o.kind == "queue"}
     return {i for i, lead in state.items() if not lead[OWNER[crm]] or lead[OWNER[crm]] in queue_ids}
+
+
+def test_a_learned_probability_lands_in_the_crm_beside_the_score(tmp_path: Path) -> None:
+    from scoring.config import parse_model
+
+    text = (EXAMPLES / "sandbox.yaml").read_text(encoding="utf-8")
+    model = parse_model(text + "\npredictive: {intercept: -3.0, points_per_logit: 25}\n")
+    with sandbox("hubspot", 200, tmp_path) as box:
+        box.runtime(model).engine(clock=lambda: NOW).run("full")
+        client = HubSpot(access_token=box.running.access_token, host=box.running.base_url)
+        contacts = client.crm.contacts.get_all(
+            properties=["leadq_score", "leadq_probability", "leadq_probability_reasons"]
+        )
+    probabilities = [float(c.properties["leadq_probability"]) for c in contacts]
+    assert len(probabilities) == 200
+    assert all(0 < p < 1 for p in probabilities)
+    best = max(contacts, key=lambda c: float(c.properties["leadq_probability"]))
+    assert "odds" in best.properties["leadq_probability_reasons"]

@@ -172,3 +172,25 @@ def test_reading_a_large_file_keeps_memory_flat(tmp_path: Path) -> None:
 
     small, large = peak_bytes(5_000), peak_bytes(50_000)
     assert large < small * 1.5
+
+
+def test_a_model_with_a_learned_probability_writes_it_and_its_reasons(tmp_path: Path) -> None:
+    model = model_from(
+        """
+        fit:
+          rules:
+            - {id: big, label: Big company, when: {field: company.employees, op: gte, value: 100}, points: 50}
+        predictive: {intercept: -3.0, points_per_logit: 25}
+        csv:
+          columns: {id: Lead ID, company.employees: Employees}
+        """
+    )
+    leads = write(tmp_path / "l.csv", "Lead ID,Employees\nA,500\nB,5\n")
+    output = tmp_path / "out.csv"
+    score_csv(CsvScoringRun(model, leads), output, NOW)
+    rows = output.read_text(encoding="utf-8").splitlines()
+    assert rows[0].endswith(",leadq_probability,leadq_probability_reasons")
+    big, small = rows[1].split(","), rows[2].split(",")
+    assert float(big[-2]) == round(1 / (1 + 2.718281828459045 ** -(-3.0 + 50 / 25)), 3)
+    assert big[-1].startswith("Big company (×")
+    assert float(small[-2]) < float(big[-2])

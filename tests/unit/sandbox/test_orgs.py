@@ -186,9 +186,7 @@ def test_some_owners_are_inactive_and_one_is_a_queue(org: SynthOrg) -> None:
 def test_people_are_mostly_unowned_some_owned_by_a_person_some_by_the_queue(
     org: SynthOrg, people: list[SynthPerson]
 ) -> None:
-    owners = Counter(
-        "none" if p.owner_key is None else org.owner(p.owner_key).kind for p in people
-    )
+    owners = Counter("none" if p.owner_key is None else org.owner(p.owner_key).kind for p in people)
     assert owners["none"] > 0.5 * len(people)
     assert owners["person"] > 0.1 * len(people)
     assert owners["queue"] > 0.05 * len(people)
@@ -262,7 +260,9 @@ def test_companies_look_like_a_b2b_market(org: SynthOrg) -> None:
     countries = Counter(company.country for company in companies)
     assert countries.most_common(1)[0][0] == "US"
     assert {"GB", "DE", "FR", "JP", "CA", "AU", "NL", "IN", "BR"} <= countries.keys()
-    assert all((company.state is not None) == (company.country in ("US", "CA")) for company in companies)
+    assert all(
+        (company.state is not None) == (company.country in ("US", "CA")) for company in companies
+    )
     by_size = sorted(companies, key=lambda company: company.employees)
     tenth = len(by_size) // 10
     assert statistics.median(c.annual_revenue for c in by_size[-tenth:]) > 20 * statistics.median(
@@ -395,9 +395,7 @@ def test_recent_intent_counts_more_than_old_intent(people: list[SynthPerson]) ->
         return [(NOW - a.occurred_at).days for a in person.activities if a.type == "demo_request"]
 
     recent = [p.outcome.converted for p in people if any(age < 30 for age in demo_ages(p))]
-    only_old = [
-        p.outcome.converted for p in people if demo_ages(p) and min(demo_ages(p)) >= 90
-    ]
+    only_old = [p.outcome.converted for p in people if demo_ages(p) and min(demo_ages(p)) >= 90]
     assert len(recent) > 50 and len(only_old) > 50
     assert statistics.mean(recent) > 2 * statistics.mean(only_old)
 

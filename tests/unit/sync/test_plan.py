@@ -156,3 +156,38 @@ def test_the_planner_says_which_fields_a_connector_must_read() -> None:
     assert SALESFORCE.read_fields()[:2] == ["leadq_Score__c", "leadq_Fit__c"]
     assert "Status" in SALESFORCE.read_fields()
     assert {"lifecyclestage", "hs_lead_status"} <= set(HUBSPOT.read_fields())
+
+
+PREDICTIVE = model_from(
+    "stages: [{stage: mql, when: {field: score, op: gte, value: 50}}]\n"
+    "predictive: {intercept: -2.0, points_per_logit: 20}\n"
+)
+
+
+def test_a_learned_probability_is_written_beside_the_score() -> None:
+    planner = Planner(PREDICTIVE, "salesforce")
+    result = replace(
+        RESULT,
+        model_version=PREDICTIVE.version,
+        probability=0.412,
+        probability_reasons="Requested a demo (×3.2 odds)",
+    )
+    written = fields_of(planner.plan(make_lead(), result, NOW))
+    assert written["leadq_Probability__c"] == 0.412
+    assert written["leadq_Probability_Reasons__c"] == "Requested a demo (×3.2 odds)"
+
+
+def test_a_probability_moving_less_than_a_point_is_not_written() -> None:
+    planner = Planner(PREDICTIVE, "hubspot")
+    result = replace(
+        RESULT, model_version=PREDICTIVE.version, probability=0.415, probability_reasons="Demo"
+    )
+    held = {
+        **WRITTEN,
+        "leadq_model_version": PREDICTIVE.version,
+        "leadq_probability": "0.41",
+        "leadq_probability_reasons": "Demo",
+    }
+    assert planner.plan(make_lead(fields=held), result, NOW).changes == []
+    moved = replace(result, probability=0.43)
+    assert fields_of(planner.plan(make_lead(fields=held), moved, NOW))["leadq_probability"] == 0.43
