@@ -1,0 +1,79 @@
+"""`leadq setup`, `leadq sync` and `leadq audit` as an admin runs them against a CRM."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from crm_sandboxes import EXAMPLES
+from hubspot import HubSpot
+from typer.testing import CliRunner
+
+from sandbox.hubspot import start_hubspot
+from sync.cli import app
+
+runner = CliRunner()
+
+
+def leadq(env: dict[str, str], *args: str):
+    return runner.invoke(app, list(args), env={"COLUMNS": "220", **env})
+
+
+def settings_for(hubspot, tmp_path: Path) -> dict[str, str]:
+    return {
+        "LEADQ_CRM": "hubspot",
+        "LEADQ_HUBSPOT_BASE_URL": hubspot.base_url,
+        "LEADQ_HUBSPOT_ACCESS_TOKEN": hubspot.access_token,
+        "LEADQ_HUBSPOT_RATE_LIMIT": "10000",
+        "LEADQ_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+        "LEADQ_MODEL_PATH": str(EXAMPLES / "sandbox.yaml"),
+        "LEADQ_OVERLAP_SECONDS": "0",
+    }
+
+
+def test_setup_then_a_dry_run_then_a_sync_then_the_audit_trail(tmp_path: Path) -> None:
+    with start_hubspot(leads=150, seed=3, rate_limit=(10_000, 10.0)) as hubspot:
+        env = settings_for(hubspot, tmp_path)
+        setup = leadq(env, "setup")
+        assert setup.exit_code == 0, setup.output
+        assert "created: leadq_score, leadq_fit" in setup.output
+        assert "ok leadq's fields are in place" in setup.output
+        again = leadq(env, "setup")
+        assert "already there: leadq_score" in again.output
+
+        hubspot.emulator.log.clear()
+        dry = leadq(env, "sync", "--full", "--dry-run", "--now", "2026-11-02T09:00Z")
+        assert dry.exit_code == 0, dry.output
+        assert "Planned changes (nothing written)" in dry.output
+        assert "leadq_reasons" in dry.output
+        assert hubspot.emulator.log.count(path_contains="batch/update") == 0
+
+        done = leadq(env, "sync", "--full", "--now", "2026-11-02T09:00Z")
+        assert done.exit_code == 0, done.output
+        assert re.search(r"written\s+150", done.output)
+        assert hubspot.emulator.log.count(path_contains="batch/update") == 2
+
+        client = HubSpot(access_token=hubspot.access_token, host=hubspot.base_url)
+        lead_id = client.crm.contacts.basic_api.get_page(limit=1).results[0].id
+        history = leadq(env, "audit", lead_id)
+        assert history.exit_code == 0, history.output
+        assert f"History of lead {lead_id} (newest first)" in history.output
+        assert "leadq_score" in history.output
+
+
+def test_audit_of_a_lead_leadq_never_changed_says_so(tmp_path: Path) -> None:
+    env = {"LEADQ_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}"}
+    result = leadq(env, "audit", "nobody")
+    assert result.exit_code == 2
+    assert "error: leadq has not changed lead 'nobody'" in result.output
+
+
+def test_sync_without_credentials_names_the_variable_to_set(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("LEADQ_")]:
+        monkeypatch.delenv(name)
+    result = leadq({"LEADQ_MODEL_PATH": str(EXAMPLES / "sandbox.yaml")}, "sync")
+    assert result.exit_code == 2
+    assert "error: HubSpot needs credentials: set LEADQ_HUBSPOT_ACCESS_TOKEN" in result.output
