@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 SandboxKind = Literal["hubspot", "salesforce"]
+SESSION_DAYS = 7  # simple-salesforce sends logins to *.salesforce.com: a session id reaches us
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,12 @@ def running_sandbox(
     from sandbox.salesforce import start_salesforce
 
     with start_salesforce(
-        leads=leads, seed=seed, port=port, db_path=db_path, outbound_url=notify_url
+        leads=leads,
+        seed=seed,
+        port=port,
+        db_path=db_path,
+        outbound_url=notify_url,
+        session_ttl_seconds=SESSION_DAYS * 86400.0,
     ) as salesforce:
         details = salesforce.connection_details()
         yield SandboxInfo(
@@ -66,14 +72,14 @@ def running_sandbox(
             environment={
                 "LEADQ_CRM": "salesforce",
                 "LEADQ_SALESFORCE_INSTANCE_URL": details["instance_url"],
-                "LEADQ_SALESFORCE_LOGIN_URL": details["base_url"],
-                "LEADQ_SALESFORCE_USERNAME": details["username"],
-                "LEADQ_SALESFORCE_PASSWORD": details["password"],
-                "LEADQ_SALESFORCE_SECURITY_TOKEN": details["security_token"],
+                "LEADQ_SALESFORCE_SESSION_ID": salesforce.emulator.open_session(),
                 "LEADQ_SALESFORCE_CA_BUNDLE": details["ca_pem"],
                 "LEADQ_SALESFORCE_ORGANIZATION_ID": details["organization_id"],
             },
             notes=[
+                f"the session lasts {SESSION_DAYS} days; password login (from this process's "
+                f"session only): {details['username']} / {details['password']}"
+                f"{details['security_token']}",
                 f"client credentials: consumer key {details['consumer_key']}, "
                 f"secret {details['consumer_secret']}, My Domain {details['my_domain']}",
                 f"TLS with a throwaway CA: {details['ca_pem']}",

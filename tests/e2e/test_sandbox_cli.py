@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -53,40 +54,30 @@ def test_the_hubspot_sandbox_serves_its_org_to_the_official_client() -> None:
         assert "stopped" in stop(process)
 
 
-def test_the_salesforce_sandbox_logs_simple_salesforce_in_over_tls() -> None:
+def test_the_salesforce_sandbox_settings_let_leadq_sync_it_from_another_process() -> None:
     process, settings = start("salesforce")
     try:
         session = requests.Session()
         session.trust_env = False
         session.verify = settings["LEADQ_SALESFORCE_CA_BUNDLE"]
-        sid = _soap_login(session, settings)
         sf = Salesforce(
-            session_id=sid, instance_url=settings["LEADQ_SALESFORCE_INSTANCE_URL"], session=session
+            session_id=settings["LEADQ_SALESFORCE_SESSION_ID"],
+            instance_url=settings["LEADQ_SALESFORCE_INSTANCE_URL"],
+            session=session,
         )
         assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] > 100
+        model = str(Path(__file__).parents[2] / "examples" / "sandbox.yaml")
+        dry_run = subprocess.run(
+            [sys.executable, "-m", "sync.cli", "sync", "--full", "--dry-run", "--model", model],
+            env={**settings, "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert dry_run.returncode == 0, dry_run.stderr
+        assert "Planned changes (nothing written)" in dry_run.stdout
     finally:
         stop(process)
-
-
-def _soap_login(session: requests.Session, settings: dict[str, str]) -> str:
-    body = (
-        '<?xml version="1.0" encoding="utf-8"?><env:Envelope xmlns:env='
-        '"http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:partner.soap.sforce.com">'
-        "<env:Body><urn:login><urn:username>{u}</urn:username><urn:password>{p}{t}</urn:password>"
-        "</urn:login></env:Body></env:Envelope>"
-    ).format(
-        u=settings["LEADQ_SALESFORCE_USERNAME"],
-        p=settings["LEADQ_SALESFORCE_PASSWORD"],
-        t=settings["LEADQ_SALESFORCE_SECURITY_TOKEN"],
-    )
-    answer = session.post(
-        settings["LEADQ_SALESFORCE_LOGIN_URL"] + "/services/Soap/u/59.0",
-        data=body,
-        headers={"Content-Type": "text/xml", "SOAPAction": "login"},
-    )
-    found = re.search(r"<sessionId>([^<]+)</sessionId>", answer.text)
-    assert found, answer.text
-    return found.group(1)
 
 
 def test_an_unknown_sandbox_is_a_user_error() -> None:
