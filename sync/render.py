@@ -151,7 +151,7 @@ def changes_table(report: RunReport, limit: int | None = None, title: str | None
     default = "Planned changes (nothing written)" if report.dry_run else "Changes written"
     table = Table(title=title or default, title_justify="left")
     for column in ("Lead", "Field", "Before", "After", "Why"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column == "Field")
     shown = report.changes if limit is None else report.changes[:limit]
     for change in shown:
         table.add_row(
@@ -192,7 +192,7 @@ def failures_table(report: RunReport) -> Table:
 def audit_table(lead_id: str, entries: Sequence[AuditEntry]) -> Table:
     table = Table(title=f"History of lead {lead_id} (newest first)", title_justify="left")
     for column in ("When", "Field", "Before", "After", "Why", "Model", "Run"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("When", "Field"))
     for entry in entries:
         table.add_row(
             f"{entry.at:%Y-%m-%d %H:%M}",
