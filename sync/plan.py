@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from connectors.records import Lead, LeadUpdate
+from connectors.salesforce_records import salesforce_field_name
 from scoring.config import CrmLifecycle, ScoringModel
 from scoring.routing import RoutingDecision
 
@@ -32,10 +33,7 @@ def crm_field_name(crm: Crm, name: str) -> str:
     HubSpot takes the name as written (`leadq_score`); Salesforce custom fields carry `__c` and
     title-cased words after the prefix (`leadq_Score__c`, `leadq_Model_Version__c`).
     """
-    if crm == "hubspot" or name.endswith("__c"):
-        return name
-    prefix, *words = name.split("_")
-    return "_".join([prefix, *(word.capitalize() for word in words)]) + "__c"
+    return name if crm == "hubspot" else salesforce_field_name(name)
 
 
 def output_fields(model: ScoringModel, crm: Crm) -> dict[str, str]:
