@@ -184,6 +184,8 @@ class Planner:
         return bool(self._lifecycle_changes(lead, result, recycled_by_us=False))
 
     def _lifecycle_changes(self, lead: Lead, result: Result, recycled_by_us: bool) -> list[Change]:
+        if self.crm == "salesforce" and lead.kind == "contact":
+            return []  # a Salesforce Contact has no status: its lifecycle lives on opportunities
         lifecycle = self.lifecycle
         current_stage = crm_value(lead, lifecycle.stage_field)
         current_status = crm_value(lead, lifecycle.status_field)

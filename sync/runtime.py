@@ -46,7 +46,8 @@ def build_connector(
     """The connector for `settings.crm`, reading what the model and the planner need."""
     settings.require_credentials()
     lead_fields, company_fields = model.custom_fields()
-    diffed = Planner(model, settings.crm).read_fields()
+    planner = Planner(model, settings.crm)
+    diffed = planner.read_fields()
     if settings.crm == "hubspot":
         from connectors.hubspot import HubSpotConnector
 
@@ -59,8 +60,10 @@ def build_connector(
         )
     from connectors.salesforce import SalesforceConnector
 
+    # Leads' Status is a standard field the connector always reads; Contacts have none.
+    outputs = list(planner.fields.values())
     return SalesforceConnector.from_settings(
-        settings, session, extra_fields=[*lead_fields, *diffed], **options
+        settings, session, extra_fields=[*lead_fields, *outputs], **options
     )
 
 

@@ -126,3 +126,17 @@ def test_a_learned_probability_lands_in_the_crm_beside_the_score(tmp_path: Path)
     assert all(0 < p < 1 for p in probabilities)
     best = max(contacts, key=lambda c: float(c.properties["leadq_probability"]))
     assert "odds" in best.properties["leadq_probability_reasons"]
+
+
+def test_salesforce_leads_and_contacts_are_scored_and_contacts_keep_their_fields(
+    tmp_path: Path,
+) -> None:
+    with sandbox("salesforce", 400, tmp_path) as box:
+        box.settings = box.settings.model_copy(update={"salesforce_objects": ["Lead", "Contact"]})
+        report = box.runtime().engine(clock=lambda: NOW).run("full")
+        assert report.failed == []
+        contacts = {c.lead_id for c in report.changes if c.lead_id.startswith("003")}
+        assert contacts
+        contact_fields = {c.field for c in report.changes if c.lead_id in contacts}
+        assert "leadq_Score__c" in contact_fields
+        assert "Status" not in contact_fields
