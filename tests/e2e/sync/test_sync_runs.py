@@ -45,12 +45,14 @@ def test_new_activity_on_fifty_leads_is_all_an_incremental_run_writes(
         engine.run("incremental")  # reads back our own writes: nothing to change
         simulated = box.emulator.simulate_activity(50, datetime.now(UTC), 5)
         people = {activity.person_key for activity in simulated}
+        planned = engine.run("incremental", dry_run=True)
         report = engine.run("incremental")
         state = box.state()
         email = "email" if crm == "hubspot" else "Email"
         written = {str(state[c.lead_id][email]).lower() for c in report.changes}
         assert len(people) == 50
         assert report.written > 0
+        assert {c.lead_id for c in report.changes} == {c.lead_id for c in planned.changes}
         assert written <= box.emails_of(people)
 
 
