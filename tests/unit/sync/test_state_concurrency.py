@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
+from moto_aws import moto_server
 
 from sync.state import AssignmentOutcome, StateStore, open_state_store
 from sync.state_dynamodb import create_table, dynamodb_client
@@ -152,39 +152,10 @@ def test_threads_that_ended_leave_no_sqlite_connection_open(tmp_path: Path) -> N
 # Threads, on both backends
 
 
-class OneRequestAtATime:
-    """moto's server answers on many threads without a lock, and undoes a cancelled transaction
-    by restoring a copy of the whole table taken before it — erasing whatever other requests
-    wrote meanwhile. DynamoDB is atomic per request; a lock around each request makes moto so."""
-
-    def __init__(self, app: Callable[..., Any]) -> None:
-        self.app = app
-        self.lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        with self.lock:
-            return list(self.app(environ, start_response))
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        env.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        wsgi_server = server._server  # moto offers no hook for wrapping its application
-        assert wsgi_server is not None
-        wsgi_server.app = OneRequestAtATime(wsgi_server.app)
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-        server.stop()
+    with moto_server(one_request_at_a_time=True) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
