@@ -327,6 +327,15 @@ class SyncEngine:
     def _write(
         self, leads: list[Lead], updates: list[LeadUpdate], now: datetime, report: RunReport
     ) -> None:
+        """Write one CRM batch at a time, recording each before the next: if a later batch fails
+        for good, what earlier ones wrote is still remembered and audited."""
+        size = self.connector.write_batch_size
+        for start in range(0, len(updates), size):
+            self._write_batch(leads, updates[start : start + size], now, report)
+
+    def _write_batch(
+        self, leads: list[Lead], updates: list[LeadUpdate], now: datetime, report: RunReport
+    ) -> None:
         results = self.connector.write(updates)
         by_lead = {update.lead_id: update for update in updates}
         ok = [result.lead_id for result in results if result.ok]

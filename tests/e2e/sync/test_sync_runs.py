@@ -142,3 +142,42 @@ def test_salesforce_leads_and_contacts_are_scored_and_contacts_keep_their_fields
         contact_fields = {c.field for c in report.changes if c.lead_id in contacts}
         assert "leadq_Score__c" in contact_fields
         assert "Status" not in contact_fields
+
+
+def test_when_a_later_batch_fails_for_good_the_earlier_ones_are_remembered_and_audited(
+    tmp_path: Path,
+) -> None:
+    import threading
+    import time
+
+    from connectors.retry import RetriesExhaustedError, RetrySettings
+    from sandbox.server import FaultPlan
+
+    with sandbox("hubspot", 300, tmp_path) as box:
+        runtime = box.runtime()
+        runtime.connector.api.policy.settings = RetrySettings(max_attempts=2, initial_wait=0.01)
+        emulator = box.emulator
+
+        def break_after_the_first_write() -> None:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if emulator.log.count(path_contains="batch/update", status=200) >= 1:
+                    emulator.faults = FaultPlan(server_error=1.0)
+                    return
+                time.sleep(0.001)
+
+        watcher = threading.Thread(target=break_after_the_first_write)
+        watcher.start()
+        with pytest.raises(RetriesExhaustedError):
+            runtime.engine(clock=lambda: NOW).run("full")
+        watcher.join()
+        emulator.faults = FaultPlan()
+        first_written = emulator.log.count(path_contains="batch/update", status=200)
+        remembered = runtime.store.last_written("hubspot", list(box.state()))
+        assert first_written == 1
+        assert len(remembered) == 100
+        finished = runtime.engine(clock=lambda: NOW).run("full")
+        assert finished.written == 200
+        for lead_id in box.state():
+            scores = [e for e in runtime.store.audit_for(lead_id) if e.field == "leadq_score"]
+            assert len(scores) == 1, lead_id
