@@ -18,7 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from connectors.base import Connector, LeadPage
@@ -116,7 +116,6 @@ class SyncEngine:
         options: EngineOptions | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        from datetime import UTC
 
         self.connector = connector
         self.store = store
@@ -146,14 +145,19 @@ class SyncEngine:
         retries_before = Counter(self.connector.stats.retries)
         scheduled = kind != "ids" and not dry_run
         holder = lease_holder_name(report.run_id)
-        if scheduled and not self._take_lease(holder, now):
+        if scheduled and not self._take_lease(holder, datetime.now(UTC)):
             raise RunInProgressError("another scheduled sync is running; try again when it ends")
         status = "failed"
         try:
             for page in self._pages(kind, ids):
                 self._handle_page(page, now, report, advance=kind != "ids" and not dry_run)
-                if scheduled:
-                    self.store.renew_lease(LEASE, holder, self.clock(), self.options.lease_ttl)
+                if scheduled and not self.store.renew_lease(
+                    LEASE, holder, datetime.now(UTC), self.options.lease_ttl
+                ):
+                    raise RunInProgressError(
+                        "this run lost its lease to another scheduled sync; stopped after the "
+                        "last page it finished (the next run carries on from there)"
+                    )
                 if progress:
                     progress(report.pulled)
             status = "succeeded" if not report.failed else "succeeded with failures"

@@ -192,7 +192,14 @@ class Planner:
         changes = []
         target = lifecycle.stage_values.get(result.stage)
         promotes = result.stage != self.model.default_stage and target is not None
-        if promotes and lifecycle.stage_field and _is_forward(current_stage, target, lifecycle):
+        # A recycle status somebody set by hand (where it shares the stage field) stays.
+        set_by_people = current_stage == lifecycle.recycle_status and not recycled_by_us
+        if (
+            promotes
+            and not set_by_people
+            and lifecycle.stage_field
+            and _is_forward(current_stage, target, lifecycle)
+        ):
             changes.append(
                 Change(
                     lifecycle.stage_field, current_stage or None, target, f"stage → {result.stage}"

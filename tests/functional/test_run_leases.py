@@ -27,7 +27,8 @@ def engine(state: Path) -> SyncEngine:
 def test_a_second_scheduled_run_is_refused_while_the_first_holds_the_lease(tmp_path: Path) -> None:
     runner = engine(tmp_path / "state.db")
     alive = f"{socket.gethostname()}:{os.getpid()}:other-run"
-    assert runner.store.acquire_lease(LEASE, alive, NOW, timedelta(minutes=15))
+    leases_use_real_time = datetime.now(UTC)  # even when the run scores as of another time
+    assert runner.store.acquire_lease(LEASE, alive, leases_use_real_time, timedelta(minutes=15))
     with pytest.raises(RunInProgressError, match="another scheduled sync is running"):
         runner.run("incremental")
 

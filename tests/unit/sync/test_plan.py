@@ -128,7 +128,9 @@ def test_salesforce_recycles_and_requalifies_through_the_lead_status() -> None:
     mql = {"Status": "Marketing Qualified"}
     decayed = SALESFORCE.plan(make_lead(fields=mql), replace(RESULT, score=20, stage="lead"), NOW)
     assert fields_of(decayed)["Status"] == "Nurture"
-    nurtured = SALESFORCE.plan(make_lead(fields={"Status": "Nurture"}), RESULT, NOW)
+    nurtured = SALESFORCE.plan(
+        make_lead(fields={"Status": "Nurture"}), RESULT, NOW, recycled_by_us=True
+    )
     assert fields_of(nurtured)["Status"] == "Marketing Qualified"
     working = SALESFORCE.plan(make_lead(fields={"Status": "Working - Contacted"}), RESULT, NOW)
     assert "Status" not in fields_of(working)
@@ -191,3 +193,12 @@ def test_a_probability_moving_less_than_a_point_is_not_written() -> None:
     assert planner.plan(make_lead(fields=held), result, NOW).changes == []
     moved = replace(result, probability=0.43)
     assert fields_of(planner.plan(make_lead(fields=held), moved, NOW))["leadq_probability"] == 0.43
+
+
+def test_a_nurture_status_a_rep_set_by_hand_is_kept_when_the_lead_qualifies() -> None:
+    by_hand = SALESFORCE.plan(make_lead(fields={"Status": "Nurture"}), RESULT, NOW)
+    assert "Status" not in fields_of(by_hand)
+    ours = SALESFORCE.plan(
+        make_lead(fields={"Status": "Nurture"}), RESULT, NOW, recycled_by_us=True
+    )
+    assert fields_of(ours)["Status"] == "Marketing Qualified"
