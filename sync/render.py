@@ -20,6 +20,15 @@ from sync.state import AuditEntry
 if TYPE_CHECKING:
     from sync.demo import DemoResult
 
+def plain(value: object) -> Text:
+    """Text from a CRM, a file or a model, shown as it is: never read as console markup."""
+    return Text(str(value))
+
+
+def who(name: str, record_id: str) -> Text:
+    return Text.assemble(name, "\n", (record_id, "dim"))
+
+
 GRADE_STYLE = {"A": "bold green", "B": "green", "C": "yellow", "D": "red", "F": "bold red"}
 
 
@@ -43,12 +52,12 @@ def top_leads_table(report: CsvScoreReport, title: str) -> Table:
         grade = str(summary["grade"])
         table.add_row(
             str(rank),
-            f"{lead_title(lead)}\n[dim]{lead.id}[/dim]",
+            who(lead_title(lead), lead.id),
             str(summary["score"]),
             Text(grade, style=GRADE_STYLE.get(grade, "")),
             str(summary["label"]),
-            str(summary["stage"]),
-            str(summary["reasons"]),
+            plain(summary["stage"]),
+            plain(summary["reasons"]),
         )
     return table
 
@@ -83,7 +92,7 @@ def explanation_panel(explanation: Explanation) -> Panel:
     parts.append(Text(f"Model: {explanation.model_name} (version {q.model_version})", style="dim"))
     return Panel(
         Group(*parts),
-        title=f"{lead_title(explanation.lead)} ({explanation.lead.id})",
+        title=plain(f"{lead_title(explanation.lead)} ({explanation.lead.id})"),
         title_align="left",
     )
 
@@ -95,7 +104,7 @@ def _fit_table(explanation: Explanation) -> Table:
     table.add_column("Points", justify="right")
     rows = [reason for reason in q.reasons if reason.kind == "fit"]
     for reason in rows:
-        table.add_row(reason.label, f"{reason.points:+g}")
+        table.add_row(plain(reason.label), f"{reason.points:+g}")
     if not rows:
         table.add_row("[dim]no fit rule matched[/dim]", "")
     return table
@@ -117,10 +126,10 @@ def _engagement_table(explanation: Explanation) -> Table:
         described = f"{len(evidence.activities)} × {newest.type}, newest {newest.age_days:g} d ago"
         if newest.detail:
             described += f" ({newest.detail})"
-        table.add_row(evidence.label, described, f"{evidence.points:+.1f}")
+        table.add_row(plain(evidence.label), plain(described), f"{evidence.points:+.1f}")
     for reason in q.reasons:
         if reason.kind == "engagement" and reason.rule.startswith("cap:"):
-            table.add_row(reason.label, "", f"{reason.points:+.1f}")
+            table.add_row(plain(reason.label), "", f"{reason.points:+.1f}")
     if not explanation.engagement:
         table.add_row("[dim]no activity counted[/dim]", "", "")
     return table
@@ -155,11 +164,11 @@ def changes_table(report: RunReport, limit: int | None = None, title: str | None
     shown = report.changes if limit is None else report.changes[:limit]
     for change in shown:
         table.add_row(
-            f"{change.lead_name}\n[dim]{change.lead_id}[/dim]",
-            change.field,
+            who(change.lead_name, change.lead_id),
+            plain(change.field),
             _value(change.before),
             _value(change.after),
-            change.why,
+            plain(change.why),
         )
     if limit is not None and len(report.changes) > limit:
         table.caption = f"… and {len(report.changes) - limit} more changes"
@@ -173,9 +182,9 @@ def assignments_table(report: RunReport, title: str = "Owners assigned") -> Tabl
     table.add_column("Why", overflow="fold")
     for assignment in report.assignments:
         table.add_row(
-            f"{assignment.lead_name}\n[dim]{assignment.lead_id}[/dim]",
-            assignment.owner_name,
-            assignment.reason,
+            who(assignment.lead_name, assignment.lead_id),
+            plain(assignment.owner_name),
+            plain(assignment.reason),
         )
     return table
 
@@ -185,7 +194,7 @@ def failures_table(report: RunReport) -> Table:
     table.add_column("Lead")
     table.add_column("Why", overflow="fold")
     for lead_id, error in report.failed:
-        table.add_row(lead_id, error)
+        table.add_row(plain(lead_id), plain(error))
     return table
 
 
@@ -196,18 +205,18 @@ def audit_table(lead_id: str, entries: Sequence[AuditEntry]) -> Table:
     for entry in entries:
         table.add_row(
             f"{entry.at:%Y-%m-%d %H:%M}",
-            entry.field,
+            plain(entry.field),
             _value(entry.before),
             _value(entry.after),
-            entry.reasons,
-            entry.model_version,
-            entry.run_id,
+            plain(entry.reasons),
+            plain(entry.model_version),
+            plain(entry.run_id),
         )
     return table
 
 
-def _value(value: object) -> str:
-    return "[dim](empty)[/dim]" if value in (None, "") else str(value)
+def _value(value: object) -> Text:
+    return Text("(empty)", style="dim") if value in (None, "") else plain(value)
 
 
 def distribution(counts: Counter[str], order: Sequence[str] = ()) -> str:
