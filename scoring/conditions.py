@@ -74,6 +74,8 @@ def _value_problem(op: str, value: Any) -> str | None:
         return None if value is None else f"op '{op}' takes no value"
     if value is None:
         return f"op '{op}' needs a value"
+    if isinstance(value, str) and not value.strip():
+        return f"op '{op}' needs a value that is not blank; to test for blank use 'missing'"
     if op in LIST_OPS and not isinstance(value, list):
         return f"op '{op}' needs a list of values, e.g. [US, CA]"
     if op == "between":
