@@ -232,3 +232,11 @@ def test_a_model_file_with_a_bom_loads(tmp_path: Path) -> None:
     path = tmp_path / "model.yaml"
     path.write_text("name: bom model\n", encoding="utf-8-sig")
     assert load_model(path).name == "bom model"
+
+
+def test_a_blank_value_is_refused_where_it_could_never_match() -> None:
+    text = "name: m\nfit:\n  rules:\n    - {id: r, label: R, when: {field: title, op: contains, value: ''}, points: 5}\n"
+    assert problems(text) == [
+        "scoring.yaml:4 fit.rules[0].when: op 'contains' needs a value that is not blank; "
+        "to test for blank use 'missing'"
+    ]
