@@ -59,6 +59,12 @@ def _parse_bool(value: Any) -> Any:
     return value
 
 
+def masked_email(address: str) -> str:
+    """`jane.doe@acme.example` → `j***@acme.example`: enough to recognise, not a full address."""
+    local, at, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if at else address
+
+
 def _is_east_asian(text: str) -> bool:
     return any("\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" for ch in text)
 
@@ -163,6 +169,11 @@ class Owner(Record):
     active: Flag = True
     kind: Literal["person", "queue"] = "person"
     teams: tuple[str, ...] = ()
+
+    @property
+    def display_name(self) -> str:
+        """How output and the audit log name an owner: never a full e-mail address."""
+        return self.name or (masked_email(self.email) if self.email else self.id)
 
 
 class Outcome(Record):

@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from connectors.records import Lead, Owner
+from connectors.records import Lead, Owner, masked_email
 from scoring.conditions import Evaluator, compile_condition
 from scoring.config import PoolMember, Routing, RoutingRule
 from scoring.frame import LeadFrame, lead_field_kind
@@ -82,7 +82,7 @@ def _assignable(owner: Owner | None) -> bool:
 
 
 def _name(owner: Owner) -> str:
-    return owner.email or owner.name or owner.id
+    return owner.display_name
 
 
 class Router:
@@ -142,7 +142,7 @@ class Router:
                 reason=_joined(f"fallback {target.kind} {_name(target)}", notes),
             )
         if reference:
-            notes.append(f"fallback {reference} is unknown or inactive")
+            notes.append(f"fallback {masked_email(reference)} is unknown or inactive")
         return RoutingDecision(
             owner_id=None, source="none", pool=None, reason=_joined("no owner found", notes)
         )
@@ -175,7 +175,7 @@ def _from_pool(
         owner = directory.find(member.owner)
         cap = member.daily_cap if member.daily_cap is not None else rule.daily_cap
         if owner is None:
-            skipped.append(f"{member.owner}: unknown owner")
+            skipped.append(f"{masked_email(member.owner)}: unknown owner")
         elif not _assignable(owner):
             skipped.append(f"{_name(owner)}: inactive")
         elif cap is not None and counts.assigned_today.get(owner.id, 0) >= cap:

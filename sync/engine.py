@@ -279,7 +279,7 @@ class SyncEngine:
                         lead.id,
                         lead.name or lead.id,
                         decision.owner_id,
-                        (owner.email or owner.name or owner.id) if owner else decision.owner_id,
+                        owner.display_name if owner else decision.owner_id,
                         decision.reason,
                     )
                 )

@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from connectors.records import Lead
+from connectors.records import Lead, masked_email
 from scoring.explain import Explanation
 from sync.csvscore import CsvScoreReport
 from sync.engine import RunReport
@@ -33,7 +33,7 @@ GRADE_STYLE = {"A": "bold green", "B": "green", "C": "yellow", "D": "red", "F": 
 
 
 def lead_title(lead: Lead) -> str:
-    who = lead.name or lead.email or lead.id
+    who = lead.name or (masked_email(lead.email) if lead.email else lead.id)
     where = lead.company.name if lead.company and lead.company.name else None
     parts = [who, lead.title, where]
     return " · ".join(part for part in parts if part)

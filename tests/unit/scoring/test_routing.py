@@ -63,14 +63,14 @@ def test_the_companys_owner_keeps_the_lead() -> None:
     lead = make_lead(company={"name": "MegaCorp", "owner_id": "2", "employees": 5000})
     decision = POOLS.decide(lead, [True, True], DIRECTORY, {})
     assert (decision.owner_id, decision.source) == ("2", "account")
-    assert decision.reason == "owner of MegaCorp: ben@acme.example"
+    assert decision.reason == "owner of MegaCorp: Ben"
 
 
 def test_a_matching_account_domain_brings_its_owner() -> None:
     decision = POOLS.decide(make_lead(email="x@bigco.example"), [False, True], DIRECTORY, {})
     assert (decision.owner_id, decision.reason) == (
         "4",
-        "owner of account bigco.example: dee@acme.example",
+        "owner of account bigco.example: Dee",
     )
 
 
@@ -111,16 +111,16 @@ def test_owners_at_their_daily_cap_are_skipped_and_the_next_rule_takes_over() ->
     )
     assert decision.source == "everyone"
     assert (
-        "Enterprise team: nobody available (ana@acme.example: at daily cap 3; " in decision.reason
+        "Enterprise team: nobody available (Ana: at daily cap 3; " in decision.reason
     )
-    assert "cy@acme.example: inactive" in decision.reason
+    assert "Cy: inactive" in decision.reason
 
 
 def test_least_loaded_gives_the_lead_to_whoever_has_had_fewest_today() -> None:
     counts = {"everyone": Counts(total={"2": 1, "4": 50}, today={"2": 5, "4": 1})}
     decision = POOLS.decide(make_lead(), [False, True], DIRECTORY, counts)
     assert decision.owner_id == "4"
-    assert decision.reason == "everyone: least-loaded → dee@acme.example"
+    assert decision.reason == "everyone: least-loaded → Dee"
 
 
 def test_a_fixed_pool_always_picks_the_first_available_owner() -> None:
@@ -129,7 +129,7 @@ def test_a_fixed_pool_always_picks_the_first_available_owner() -> None:
     )
     decision = fixed.decide(make_lead(), [True], DIRECTORY, {"vip": NoCounts()})
     assert decision.owner_id == "4"
-    assert decision.reason == "vip: fixed → dee@acme.example (skipped cy@acme.example: inactive)"
+    assert decision.reason == "vip: fixed → Dee (skipped Cy: inactive)"
 
 
 def test_without_any_rule_the_fallback_queue_gets_the_lead() -> None:
@@ -145,7 +145,7 @@ def test_with_no_fallback_the_lead_stays_unowned_and_the_reason_says_why() -> No
     bare = router("  rules:\n    - {id: only, pool: [cy@acme.example]}\n")
     decision = bare.decide(make_lead(), [True], DIRECTORY, {})
     assert decision.owner_id is None
-    assert decision.reason == "no owner found; only: nobody available (cy@acme.example: inactive)"
+    assert decision.reason == "no owner found; only: nobody available (Cy: inactive)"
 
 
 def test_routing_rules_are_checked_when_the_model_loads() -> None:
@@ -161,3 +161,10 @@ def test_routing_rules_are_checked_when_the_model_loads() -> None:
     assert caught.value.lines() == [
         "scoring.yaml:4 routing.rules[0].when.field: unknown field 'titel'; did you mean 'title'?"
     ]
+
+
+def test_reasons_never_carry_a_full_email_address() -> None:
+    nameless = Directory([Owner(id="9", email="sam.jones@acme.example")])
+    rules = router("  rules:\n    - {id: solo, pool: [sam.jones@acme.example, ghost@acme.example]}\n")
+    decision = rules.decide(make_lead(), [True], nameless, {})
+    assert decision.reason == "solo: round-robin → s***@acme.example (skipped g***@acme.example: unknown owner)"
