@@ -293,24 +293,35 @@ def _as_flag(value: Any) -> bool | None:
 
 
 def _compile_ordering(path: str, op: str, value: Any, declared: FieldKind | None) -> Evaluator:
+    """Numbers compare as written. A date written without a time stands for the whole day:
+    `lte: 2026-10-01` includes the afternoon of October 1st, `between` includes both end days."""
     uses_time = declared == "time" or _is_date(value)
-    bounds = value if op == "between" else [value]
-    numbers = [_time_value(v) if uses_time else float(v) for v in bounds]
+    bounds = sorted(value if op == "between" else [value], key=_time_value if uses_time else float)
+    starts = [_time_value(v) if uses_time else float(v) for v in bounds]
+    ends = [start + _span(v) for start, v in zip(starts, bounds, strict=True)]
 
     def read(cols: Columns) -> np.ndarray:
         return cols.time(path) if uses_time else cols.number(path)
 
+    def at_most(x: np.ndarray, index: int) -> np.ndarray:
+        return x < ends[index] if ends[index] > starts[index] else x <= starts[index]
+
     compare: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-        "lt": lambda x: x < numbers[0],
-        "lte": lambda x: x <= numbers[0],
-        "gt": lambda x: x > numbers[0],
-        "gte": lambda x: x >= numbers[0],
-        "between": lambda x: (x >= min(numbers)) & (x <= max(numbers)),
-        "eq": lambda x: x == numbers[0],
-        "ne": lambda x: ~(x == numbers[0]),
+        "lt": lambda x: x < starts[0],
+        "lte": lambda x: at_most(x, 0),
+        "gt": lambda x: ~at_most(x, 0) & ~np.isnan(x),
+        "gte": lambda x: x >= starts[0],
+        "between": lambda x: (x >= starts[0]) & at_most(x, -1),
+        "eq": lambda x: (x >= starts[0]) & at_most(x, 0),
+        "ne": lambda x: ~((x >= starts[0]) & at_most(x, 0)),
     }
     chosen = compare[op]
     return lambda cols: chosen(read(cols))
+
+
+def _span(value: Any) -> float:
+    """Seconds a model value covers: a whole day for a bare date, nothing for anything else."""
+    return 86400.0 if isinstance(value, date) and not isinstance(value, datetime) else 0.0
 
 
 def _is_date(value: Any) -> bool:

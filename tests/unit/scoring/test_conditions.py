@@ -167,3 +167,18 @@ def test_activities_after_now_do_not_count_yet() -> None:
     condition = "{activity: demo_request}"
     assert fit_of(condition, make_lead(), [activity("demo_request", -2)]) == 0
     assert fit_of(condition, make_lead(), [activity("demo_request", 2)]) == 10
+
+
+def test_a_date_in_the_model_stands_for_the_whole_day() -> None:
+    afternoon = "2026-10-01T15:00:00Z"
+    assert matches("{field: created_at, op: lte, value: 2026-10-01}", created_at=afternoon)
+    assert not matches("{field: created_at, op: gt, value: 2026-10-01}", created_at=afternoon)
+    assert matches("{field: created_at, op: gt, value: 2026-09-30}", created_at=afternoon)
+    assert matches("{field: created_at, op: eq, value: 2026-10-01}", created_at=afternoon)
+    assert matches(
+        "{field: created_at, op: between, value: [2026-09-01, 2026-10-01]}", created_at=afternoon
+    )
+    assert not matches(
+        "{field: created_at, op: between, value: [2026-09-01, 2026-09-30]}", created_at=afternoon
+    )
+    assert not matches("{field: created_at, op: lt, value: 2026-10-01}", created_at=afternoon)
