@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,7 +29,7 @@ from scoring.predictive import Prediction, predict
 from scoring.qualify import ScoredBatch, compile_model, score_frame
 from scoring.routing import Directory, Router, RoutingDecision
 from sync.plan import Change, Planner, Result
-from sync.state import AuditEntry, RunRecord, StateStore
+from sync.state import AuditEntry, RoutingSnapshot, RunRecord, StateStore
 
 RunKind = Literal["incremental", "full", "ids"]
 LEASE = "scheduled-sync"
@@ -127,6 +127,7 @@ class SyncEngine:
         self.router = Router(model.routing) if model.routing else None
         self._directory: Directory | None = None
         self._plans: dict[str, list[Change]] = {}  # changes planned per lead, until written
+        self._planned_assignments: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     @property
     def cursor_name(self) -> str:
@@ -141,6 +142,7 @@ class SyncEngine:
     ) -> RunReport:
         now = self.clock()
         report = RunReport(run_id=uuid.uuid4().hex[:12], kind=kind, dry_run=dry_run, started_at=now)
+        self._planned_assignments.clear()
         requests_before = Counter(self.connector.stats.requests)
         retries_before = Counter(self.connector.stats.retries)
         scheduled = kind != "ids" and not dry_run
@@ -299,7 +301,13 @@ class SyncEngine:
         pools = [rule.id for rule in self.router.routing.rules]
         for _ in range(ASSIGN_ATTEMPTS):
             snapshots = {pool: self.store.routing_snapshot(pool, day) for pool in pools}
+            if dry_run:
+                snapshots = {
+                    pool: self._with_planned(pool, snap) for pool, snap in snapshots.items()
+                }
             decision = self.router.decide(lead, matches, directory, snapshots)
+            if dry_run and decision.owner_id is not None and decision.pool is not None:
+                self._planned_assignments[decision.pool][decision.owner_id] += 1
             if dry_run or decision.owner_id is None:
                 return decision
             pool = decision.pool or decision.source
@@ -319,6 +327,16 @@ class SyncEngine:
                     reason="assigned by a concurrent run",
                 )
         raise RuntimeError(f"could not assign lead {lead.id}: the pools kept changing")
+
+    def _with_planned(self, pool: str, snapshot: RoutingSnapshot) -> RoutingSnapshot:
+        """A dry run commits nothing: count its own planned assignments so that the rotation it
+        shows is the one a real run would make."""
+        planned = self._planned_assignments[pool]
+        return RoutingSnapshot(
+            version=snapshot.version,
+            assigned_total=dict(Counter(snapshot.assigned_total) + planned),
+            assigned_today=dict(Counter(snapshot.assigned_today) + planned),
+        )
 
     def directory(self) -> Directory:
         if self._directory is None:

@@ -87,3 +87,13 @@ def test_two_processes_routing_overlapping_leads_never_assign_one_twice(tmp_path
     snapshot = store.routing_snapshot("inbound", NOW.date())
     assert sum(snapshot.assigned_total.values()) == 500
     assert max(snapshot.assigned_total.values()) - min(snapshot.assigned_total.values()) <= 1
+
+
+def test_a_dry_run_shows_the_rotation_a_real_run_would_make(tmp_path: Path) -> None:
+    runner = engine(tmp_path / "state.db")
+    planned = [
+        runner.assign_owner(make_lead(f"L{i}"), [True], DIRECTORY, dry_run=True).owner_id
+        for i in range(6)
+    ]
+    assert planned == ["0", "1", "2", "0", "1", "2"]
+    assert runner.store.routing_snapshot("inbound", NOW.date()).assigned_total == {}
