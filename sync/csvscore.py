@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from connectors.csvfile import (
+    SCORE_COLUMNS,
     ActivityIndex,
     CsvInputError,
     CsvLeadReader,
@@ -95,13 +96,18 @@ def score_csv(
         for batch in run.batches(now):
             if writer is None:
                 encoding = output_encoding or output_encoding_for(run.encoding, run.reader.had_bom)
+                ours = {*SCORE_COLUMNS, *predictive_columns(run.model)}
+                kept = [i for i, column in enumerate(run.reader.header) if column not in ours]
                 writer = ScoredCsvWriter(
-                    output, run.reader.header, encoding, predictive_columns(run.model)
+                    output,
+                    [run.reader.header[i] for i in kept],
+                    encoding,
+                    predictive_columns(run.model),
                 )
             width = len(run.reader.header)
             learned = predictive_cells(run.model, batch.scored)
             writer.write(
-                [*_padded(row, width), *result_cells(batch.scored, i), *learned[i]]
+                [*_kept(_padded(row, width), kept), *result_cells(batch.scored, i), *learned[i]]
                 for i, row in enumerate(batch.rows)
             )
             _tally(report, batch, top)
@@ -113,6 +119,11 @@ def score_csv(
             writer.abort()
         raise
     return report
+
+
+def _kept(row: list[str], kept: list[int]) -> list[str]:
+    """The input columns that stay: a file scored before has its old leadq columns replaced."""
+    return [row[i] for i in kept]
 
 
 def _padded(row: list[str], width: int) -> list[str]:

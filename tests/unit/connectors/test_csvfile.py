@@ -194,3 +194,11 @@ def test_a_model_with_a_learned_probability_writes_it_and_its_reasons(tmp_path: 
     assert float(big[-2]) == round(1 / (1 + 2.718281828459045 ** -(-3.0 + 50 / 25)), 3)
     assert big[-1].startswith("Big company (×")
     assert float(small[-2]) < float(big[-2])
+
+
+def test_scoring_a_file_scored_before_replaces_its_leadq_columns(tmp_path: Path) -> None:
+    leads = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail\nA,500,a@x\n")
+    first, second = tmp_path / "once.csv", tmp_path / "twice.csv"
+    score_csv(CsvScoringRun(MODEL, leads), first, NOW)
+    score_csv(CsvScoringRun(MODEL, first), second, NOW)
+    assert second.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
