@@ -12,10 +12,8 @@ from rich.console import Console
 
 from connectors.records import parse_timestamp
 from scoring.config import json_schema, load_model
-from scoring.explain import explain as explain_lead
 from sync.closedloop import register as register_closed_loop
 from sync.csvscore import CsvScoringRun, score_csv
-from sync.engine import RunInProgressError
 from sync.render import (
     assignments_table,
     audit_table,
@@ -89,7 +87,7 @@ def score(
     top: Annotated[int, typer.Option(help="How many top leads to show.")] = 10,
 ) -> None:
     """Score a leads CSV and write it back with score, grade, label, stage and reasons."""
-    with user_errors(RunInProgressError):
+    with user_errors():
         scoring_model = load_model(model)
         run = CsvScoringRun(scoring_model, leads, activities, encoding=encoding)
         report = score_csv(run, output, parse_now(now), output_encoding=output_encoding, top=top)
@@ -101,7 +99,7 @@ def score(
 @app.command()
 def validate(model: Annotated[Path, typer.Argument(help="The scoring model YAML.")]) -> None:
     """Check a scoring model and say exactly where any problem is."""
-    with user_errors(RunInProgressError):
+    with user_errors():
         scoring_model = load_model(model)
     fit_rules, engagement_rules = len(scoring_model.fit.rules), len(scoring_model.engagement.rules)
     console.print(
@@ -121,20 +119,14 @@ def explain(
     now: NowOption = None,
 ) -> None:
     """Show, rule by rule, why one lead got its score, grade and stage."""
-    with user_errors(RunInProgressError):
+    with user_errors():
         scoring_model = load_model(model)
         moment = parse_now(now)
         run = CsvScoringRun(scoring_model, leads, activities, encoding=encoding)
-        for batch in run.batches(moment):
-            found = [lead for lead in batch.leads if lead.id == lead_id]
-            if found:
-                console.print(
-                    explanation_panel(
-                        explain_lead(found[0], batch.activities, run.compiled, moment)
-                    )
-                )
-                return
-        raise UserError(f"no lead with id {lead_id!r} in {leads.name}")
+        explained = run.explain(lead_id, moment)
+        if explained is None:
+            raise UserError(f"no lead with id {lead_id!r} in {leads.name}")
+    console.print(explanation_panel(explained))
 
 
 @app.command()
@@ -157,7 +149,7 @@ def demo(
     from sync.demo import run_demo
     from sync.render import demo_story
 
-    with user_errors(RunInProgressError):
+    with user_errors():
         if crm not in ("hubspot", "salesforce"):
             raise UserError(f"unknown sandbox {crm!r}: use hubspot or salesforce")
         result = run_demo(crm, leads, progress=lambda m: console.print(f"[dim]{m}[/dim]"))  # type: ignore[arg-type]
@@ -165,7 +157,7 @@ def demo(
 
 
 def _csv_demo(now: str | None) -> None:
-    with user_errors(RunInProgressError):
+    with user_errors():
         scoring_model = load_model(EXAMPLES / "scoring.yaml")
         output = Path("out") / "scored-leads.csv"
         output.parent.mkdir(exist_ok=True)
@@ -181,12 +173,10 @@ def _csv_demo(now: str | None) -> None:
     console.print(distribution_line(report))
     best = report.top[0][0]
     console.print(f"\nWhy is {best.name or best.id} on top? (leadq explain … --id {best.id})")
-    with user_errors(RunInProgressError):
-        for batch in run.batches(moment):
-            for lead in batch.leads:
-                if lead.id == best.id:
-                    explained = explain_lead(lead, batch.activities, run.compiled, moment)
-                    console.print(explanation_panel(explained))
+    with user_errors():
+        explained = run.explain(best.id, moment)
+    if explained is not None:
+        console.print(explanation_panel(explained))
     console.print(f"\nThe full scored file is {output}.")
 
 
@@ -216,7 +206,7 @@ def sync(
     from sync.runtime import open_runtime
 
     kind = "ids" if ids else ("full" if full else "incremental")
-    with user_errors(RunInProgressError):
+    with user_errors():
         settings = load_settings(env_file)
         as_of = parse_now(now) if now else None
         runtime = open_runtime(settings, load_model(model) if model else None)
@@ -257,7 +247,7 @@ def setup(
     """Create leadq's output fields in the CRM (or say exactly which an admin must create)."""
     from sync.runtime import open_runtime, output_field_specs
 
-    with user_errors(RunInProgressError):
+    with user_errors():
         settings = load_settings(env_file)
         runtime = open_runtime(settings, load_model(model) if model else None)
         try:
@@ -284,7 +274,7 @@ def audit(
     """Show a lead's history of changes made by leadq, and why."""
     from sync.state import open_state_store
 
-    with user_errors(RunInProgressError):
+    with user_errors():
         settings = load_settings(env_file)
         store = open_state_store(settings.state_url)
         try:
@@ -317,7 +307,7 @@ def sandbox(
 
     from sandbox.launch import running_sandbox
 
-    with user_errors(RunInProgressError):
+    with user_errors():
         if crm not in ("hubspot", "salesforce"):
             raise UserError(f"unknown sandbox {crm!r}: use hubspot or salesforce")
         console.print(f"Seeding a {crm} sandbox with {leads:,} synthetic people (seed {seed}) …")

@@ -19,8 +19,9 @@ from connectors.csvfile import (
 )
 from connectors.records import Activity, Lead
 from scoring.config import ScoringModel
-from scoring.predictive import predict
+from scoring.explain import Explanation, explain
 from scoring.qualify import ScoredBatch, compile_model, score_batch
+from sync.plan import Result
 
 BATCH_SIZE = 10_000
 
@@ -31,6 +32,7 @@ class ScoredCsvBatch:
     leads: list[Lead]
     activities: list[Activity]
     scored: ScoredBatch
+    results: list[Result]
 
 
 @dataclass
@@ -39,7 +41,7 @@ class CsvScoreReport:
     activities: int = 0
     by_grade: dict[str, int] = field(default_factory=dict)
     by_stage: dict[str, int] = field(default_factory=dict)
-    top: list[tuple[Lead, dict[str, object]]] = field(default_factory=list)
+    top: list[tuple[Lead, Result]] = field(default_factory=list)
 
 
 class CsvScoringRun:
@@ -66,15 +68,32 @@ class CsvScoringRun:
             for batch in self.reader.batches(self.batch_size):
                 leads = [lead for _, lead in batch]
                 found = index.for_leads(lead.id for lead in leads) if index else []
+                scored = score_batch(leads, found, self.compiled, now)
                 yield ScoredCsvBatch(
                     rows=[row for row, _ in batch],
                     leads=leads,
                     activities=found,
-                    scored=score_batch(leads, found, self.compiled, now),
+                    scored=scored,
+                    results=Result.all_of(scored),
                 )
         finally:
             if index:
                 index.close()
+
+    def explain(self, lead_id: str, now: datetime) -> Explanation | None:
+        """One lead's explanation, or None when the file has no such lead. Only that lead is
+        scored, and its activities are looked up once."""
+        for batch in self.reader.batches(self.batch_size):
+            lead = next((lead for _, lead in batch if lead.id == lead_id), None)
+            if lead is not None:
+                index = self._activity_index()
+                try:
+                    activities = index.for_leads([lead.id]) if index else []
+                finally:
+                    if index:
+                        index.close()
+                return explain(lead, activities, self.compiled, now)
+        return None
 
     def _activity_index(self) -> ActivityIndex | None:
         if self.activities is None:
@@ -105,10 +124,10 @@ def score_csv(
                     predictive_columns(run.model),
                 )
             width = len(run.reader.header)
-            learned = predictive_cells(run.model, batch.scored)
+            columns = len(predictive_columns(run.model))
             writer.write(
-                [*_kept(_padded(row, width), kept), *result_cells(batch.scored, i), *learned[i]]
-                for i, row in enumerate(batch.rows)
+                [*_kept(_padded(row, width), kept), *result_cells(result, columns)]
+                for row, result in zip(batch.rows, batch.results, strict=True)
             )
             _tally(report, batch, top)
         if writer is None:
@@ -130,19 +149,20 @@ def _padded(row: list[str], width: int) -> list[str]:
     return row + [""] * (width - len(row)) if len(row) < width else row[:width]
 
 
-def result_cells(scored: ScoredBatch, i: int) -> list[object]:
-    """leadq's output columns for one lead, in the order of `SCORE_COLUMNS`."""
-    return [
-        int(scored.score[i]),
-        int(scored.fit[i]),
-        int(scored.engagement[i]),
-        scored.grade[i],
-        scored.label[i],
-        int(scored.priority[i]),
-        scored.stage[i],
-        str(scored.reasons_text[i]),
-        scored.compiled.version,
+def result_cells(result: Result, predictive_columns: int = 0) -> list[object]:
+    """leadq's output columns for one lead: `SCORE_COLUMNS`, then the learned probability's."""
+    cells: list[object] = [
+        result.score,
+        result.fit,
+        result.engagement,
+        result.grade,
+        result.label,
+        result.priority,
+        result.stage,
+        result.reasons,
+        result.model_version,
     ]
+    return cells + [result.probability, result.probability_reasons][:predictive_columns]
 
 
 def predictive_columns(model: ScoringModel) -> list[str]:
@@ -150,17 +170,6 @@ def predictive_columns(model: ScoringModel) -> list[str]:
     if model.predictive is None:
         return []
     return [c for c in (model.predictive.field, model.predictive.reasons_field) if c]
-
-
-def predictive_cells(model: ScoringModel, scored: ScoredBatch) -> list[list[object]]:
-    if model.predictive is None:
-        return [[] for _ in range(len(scored))]
-    prediction = predict(scored, model.predictive, model.output.reasons_separator)
-    with_reasons = model.predictive.reasons_field is not None
-    return [
-        [round(float(p), 3), *([str(r)] if with_reasons else [])]
-        for p, r in zip(prediction.probability, prediction.reasons_text, strict=True)
-    ]
 
 
 def _tally(report: CsvScoreReport, batch: ScoredCsvBatch, top: int) -> None:
@@ -172,19 +181,6 @@ def _tally(report: CsvScoreReport, batch: ScoredCsvBatch, top: int) -> None:
         for value, count in zip(*np.unique(values.astype(str), return_counts=True), strict=True):
             counts[str(value)] = counts.get(str(value), 0) + int(count)
     best = np.lexsort((scored.priority, -scored.score))[:top]
-    report.top.extend((batch.leads[i], summary(scored, i)) for i in best.tolist())
-    report.top.sort(key=lambda pair: (-int(pair[1]["score"]), int(pair[1]["priority"])))
+    report.top.extend((batch.leads[i], batch.results[i]) for i in best.tolist())
+    report.top.sort(key=lambda pair: (-pair[1].score, pair[1].priority))
     del report.top[top:]
-
-
-def summary(scored: ScoredBatch, i: int) -> dict[str, object]:
-    return {
-        "score": int(scored.score[i]),
-        "fit": int(scored.fit[i]),
-        "engagement": int(scored.engagement[i]),
-        "grade": scored.grade[i],
-        "label": scored.label[i],
-        "priority": int(scored.priority[i]),
-        "stage": scored.stage[i],
-        "reasons": str(scored.reasons_text[i]),
-    }

@@ -25,7 +25,6 @@ from connectors.base import Connector, LeadPage
 from connectors.records import Lead, LeadUpdate
 from scoring.config import ScoringModel
 from scoring.frame import ActivityFrame, LeadFrame
-from scoring.predictive import Prediction, predict
 from scoring.qualify import ScoredBatch, compile_model, score_frame
 from scoring.routing import Directory, Router, RoutingDecision
 from sync.plan import Change, Planner, Result
@@ -236,12 +235,12 @@ class SyncEngine:
         recycle = self.planner.lifecycle.recycle_status
         status_field = self.planner.lifecycle.status_field
         updates = []
-        prediction = predict(scored, self.model.predictive) if self.model.predictive else None
+        results = Result.all_of(scored)
         for index, lead in enumerate(leads):
             recycled = bool(status_field and written.get(lead.id, {}).get(status_field) == recycle)
             plan = self.planner.plan(
                 lead,
-                _result(scored, index, prediction),
+                results[index],
                 now,
                 routing.get(lead.id),
                 recycled_by_us=recycled,
@@ -416,22 +415,6 @@ def _died_here(holder: str) -> bool:
     except PermissionError:
         return False
     return False
-
-
-def _result(scored: ScoredBatch, index: int, prediction: Prediction | None = None) -> Result:
-    return Result(
-        probability=round(float(prediction.probability[index]), 3) if prediction else None,
-        probability_reasons=str(prediction.reasons_text[index]) if prediction else None,
-        score=int(scored.score[index]),
-        fit=int(scored.fit[index]),
-        engagement=int(scored.engagement[index]),
-        grade=str(scored.grade[index]),
-        label=str(scored.label[index]),
-        priority=int(scored.priority[index]),
-        stage=str(scored.stage[index]),
-        reasons=str(scored.reasons_text[index]),
-        model_version=scored.compiled.version,
-    )
 
 
 def _scalar(value: object) -> str | int | float | bool | None:

@@ -19,6 +19,8 @@ from typing import Any, Literal
 from connectors.records import Lead, LeadUpdate
 from connectors.salesforce_records import salesforce_field_name
 from scoring.config import CrmLifecycle, ScoringModel
+from scoring.predictive import predict
+from scoring.qualify import ScoredBatch
 from scoring.routing import RoutingDecision
 
 Crm = Literal["hubspot", "salesforce"]
@@ -60,6 +62,32 @@ class Result:
     model_version: str
     probability: float | None = None
     probability_reasons: str | None = None
+
+    @classmethod
+    def all_of(cls, scored: ScoredBatch) -> list[Result]:
+        """One result per lead of a scored batch, the learned probability included."""
+        model = scored.compiled.model
+        prediction = (
+            predict(scored, model.predictive, model.output.reasons_separator)
+            if model.predictive
+            else None
+        )
+        return [
+            cls(
+                score=int(scored.score[i]),
+                fit=int(scored.fit[i]),
+                engagement=int(scored.engagement[i]),
+                grade=str(scored.grade[i]),
+                label=str(scored.label[i]),
+                priority=int(scored.priority[i]),
+                stage=str(scored.stage[i]),
+                reasons=str(scored.reasons_text[i]),
+                model_version=scored.compiled.version,
+                probability=round(float(prediction.probability[i]), 3) if prediction else None,
+                probability_reasons=str(prediction.reasons_text[i]) if prediction else None,
+            )
+            for i in range(len(scored))
+        ]
 
 
 @dataclass(frozen=True)
@@ -131,8 +159,8 @@ class Planner:
         recycled_by_us: bool = False,
     ) -> Plan:
         plan = Plan(lead.id)
-        outputs = self._output_changes(lead, result)
         lifecycle = self._lifecycle_changes(lead, result, recycled_by_us)
+        outputs = self._output_changes(lead, result, lifecycle_moves=bool(lifecycle))
         owner = self._owner_change(lead, routing)
         if outputs or lifecycle or owner:
             plan.changes += outputs + lifecycle + owner
@@ -143,7 +171,7 @@ class Planner:
                 )
         return plan
 
-    def _output_changes(self, lead: Lead, result: Result) -> list[Change]:
+    def _output_changes(self, lead: Lead, result: Result, lifecycle_moves: bool) -> list[Change]:
         desired = {
             "score": result.score,
             "fit": result.fit,
@@ -173,15 +201,12 @@ class Planner:
             for output, (_, before, after) in changed.items()
             if output in NUMERIC_OUTPUTS
         )
-        if not (decisive or big_move or self._stage_moves(lead, result)):
+        if not (decisive or big_move or lifecycle_moves):
             return []
         return [
             Change(crm_field, before, after, f"{output} {_show(before)} → {after}")
             for output, (crm_field, before, after) in changed.items()
         ]
-
-    def _stage_moves(self, lead: Lead, result: Result) -> bool:
-        return bool(self._lifecycle_changes(lead, result, recycled_by_us=False))
 
     def _lifecycle_changes(self, lead: Lead, result: Result, recycled_by_us: bool) -> list[Change]:
         if self.crm == "salesforce" and lead.kind == "contact":

@@ -20,6 +20,7 @@ from sync.state import AuditEntry
 if TYPE_CHECKING:
     from sync.demo import DemoResult
 
+
 def plain(value: object) -> Text:
     """Text from a CRM, a file or a model, shown as it is: never read as console markup."""
     return Text(str(value))
@@ -48,16 +49,16 @@ def top_leads_table(report: CsvScoreReport, title: str) -> Table:
     table.add_column("Label", justify="center")
     table.add_column("Stage")
     table.add_column("Why", overflow="fold")
-    for rank, (lead, summary) in enumerate(report.top, start=1):
-        grade = str(summary["grade"])
+    for rank, (lead, result) in enumerate(report.top, start=1):
+        grade = result.grade
         table.add_row(
             str(rank),
             who(lead_title(lead), lead.id),
-            str(summary["score"]),
+            str(result.score),
             Text(grade, style=GRADE_STYLE.get(grade, "")),
-            str(summary["label"]),
-            plain(summary["stage"]),
-            plain(summary["reasons"]),
+            result.label,
+            plain(result.stage),
+            plain(result.reasons),
         )
     return table
 

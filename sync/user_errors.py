@@ -12,6 +12,7 @@ from rich.markup import escape
 from connectors.csvfile import CsvInputError
 from connectors.retry import ConnectorError
 from scoring.config import ModelFileError
+from sync.engine import RunInProgressError
 from sync.settings import SettingsError
 
 
@@ -25,6 +26,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     CsvInputError,
     SettingsError,
     ConnectorError,
+    RunInProgressError,
 )
 
 
