@@ -250,11 +250,11 @@ def _compile_text(path: str, op: str, value: Any) -> Evaluator:
         pattern = re.compile(str(value), re.IGNORECASE)
         return _text_test(path, lambda v: v is not None and pattern.search(v) is not None)
     if op in LIST_OPS:
-        wanted = {_normalise_text(item) for item in value}
+        wanted = {normalise_text(item) for item in value}
         if op == "in":
             return _text_test(path, lambda v: v in wanted)
         return _text_test(path, lambda v: v not in wanted)
-    needle = _normalise_text(value)
+    needle = normalise_text(value)
     if op == "contains":
         return _text_test(path, lambda v: v is not None and needle in v)
     if op == "ne":
@@ -338,7 +338,7 @@ def _time_value(value: Any) -> float:
     return parsed.timestamp()
 
 
-def _normalise_text(value: Any) -> str | None:
+def normalise_text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -347,6 +347,3 @@ def _normalise_text(value: Any) -> str | None:
         value = int(value)
     text = str(value).strip().lower()
     return text or None
-
-
-normalise_text = _normalise_text

@@ -211,7 +211,7 @@ def sync(
         as_of = parse_now(now) if now else None
         runtime = open_runtime(settings, load_model(model) if model else None)
         try:
-            engine = runtime.engine(clock=lambda: as_of) if as_of else runtime.engine()
+            engine = runtime.engine((lambda: as_of) if as_of else None)
             with Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}"),

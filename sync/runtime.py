@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -83,12 +85,13 @@ class Runtime:
     connector: Connector
     store: StateStore
 
-    def engine(self, **clock: Any) -> SyncEngine:
+    def engine(self, clock: Callable[[], datetime] | None = None) -> SyncEngine:
+        """An engine for this runtime; `clock` scores as of another time (leases keep real time)."""
         options = EngineOptions(
             min_score_change=self.settings.min_score_change,
             integration_owner_ids=integration_owners(self.settings),
         )
-        return SyncEngine(self.connector, self.store, self.model, options, **clock)
+        return SyncEngine(self.connector, self.store, self.model, options, clock)
 
     def close(self) -> None:
         self.store.close()
