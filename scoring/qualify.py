@@ -10,7 +10,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -21,18 +20,9 @@ from scoring.config import ScoringModel
 from scoring.engagement import EngagementScorer
 from scoring.fit import FitScorer
 from scoring.frame import ActivityFrame, LeadFrame, activity_field_kind, lead_field_kind
-from scoring.reasons import ReasonColumns, reasons_lines
+from scoring.reasons import Reason, ReasonColumns, reasons_lines
 
 LABEL_LETTERS = np.array(["A", "B", "C", "D", "D"], dtype=object)  # F leads sit in row D
-
-
-class Reason(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    rule: str
-    label: str
-    points: float
-    kind: Literal["fit", "engagement"]
 
 
 class Qualification(BaseModel):

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from scoring.config import ScoringModel
-
-if TYPE_CHECKING:
-    from scoring.engagement import CapColumn
-    from scoring.qualify import Reason
+from scoring.engagement import CapColumn
 
 SHOWN = 0.005  # contributions smaller than this are noise, not reasons
+
+
+class Reason(BaseModel):
+    """One rule's contribution to a lead's points, as shown and explained."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    label: str
+    points: float
+    kind: Literal["fit", "engagement"]
 
 
 @dataclass(frozen=True)
@@ -53,8 +62,6 @@ class ReasonColumns:
 
     def reasons(self, row: np.ndarray) -> list[Reason]:
         """Every contribution of one lead, largest first; ties keep the model's rule order."""
-        from scoring.qualify import Reason
-
         order = np.argsort(-np.abs(row), kind="stable")
         return [
             Reason(
