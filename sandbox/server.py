@@ -13,7 +13,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,16 +77,37 @@ class LoggedRequest:
     fault: str | None = None
 
 
+RequestCondition = Callable[[int, LoggedRequest], bool]
+
+
 class RequestLog:
-    """Every request an emulator answered (or dropped), readable by tests."""
+    """Every request an emulator answered (or dropped), readable by tests.
+
+    `when(condition, action)` lets a test act at an exact request: the action runs once, in the
+    thread serving the first request that meets the condition, after the emulator has handled it
+    and before the client hears the answer (e.g. kill the client once a write has landed)."""
 
     def __init__(self) -> None:
         self._entries: list[LoggedRequest] = []
         self._lock = threading.Lock()
+        self._triggers: list[tuple[RequestCondition, Callable[[], object]]] = []
 
     def append(self, entry: LoggedRequest) -> None:
         with self._lock:
             self._entries.append(entry)
+            number = len(self._entries)
+            waiting, fired = [], []
+            for condition, action in self._triggers:
+                (fired if condition(number, entry) else waiting).append((condition, action))
+            self._triggers = waiting
+        for _, action in fired:
+            action()
+
+    def when(self, condition: RequestCondition, action: Callable[[], object]) -> None:
+        """Run `action` once, at the first request for which `condition(number, entry)` holds;
+        `number` counts that request's entry in the log (from 1, since the last `clear`)."""
+        with self._lock:
+            self._triggers.append((condition, action))
 
     def entries(self) -> list[LoggedRequest]:
         with self._lock:

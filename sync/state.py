@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal, Protocol, TypeVar, runtime_checkable
+from typing import Literal, Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import (
@@ -122,7 +122,6 @@ class RunRecord(BaseModel):
     counts: dict[str, int] = Field(default_factory=dict)
 
 
-@runtime_checkable
 class StateStore(Protocol):
     """The state every run shares. Both backends pass tests/unit/sync/test_state_contract.py."""
 

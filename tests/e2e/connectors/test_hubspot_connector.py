@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import re
 import shutil
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clocks import MovableClock
 from hubspot import HubSpot
 
 from connectors.base import OutputField
@@ -355,14 +355,6 @@ def test_a_lifecycle_stage_is_never_moved_backwards(hubspot: RunningHubSpot) -> 
 
 
 # ---- OAuth --------------------------------------------------------------------------------------
-
-
-class MovableClock:
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
 
 
 def oauth_connector(running: RunningHubSpot, clock: Callable[[], float],

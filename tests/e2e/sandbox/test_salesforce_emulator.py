@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from xml.etree import ElementTree
 
 import pytest
 import requests
+from clocks import MovableClock
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
@@ -242,11 +242,16 @@ def test_a_wrong_session_id_answers_401_invalid_session_id(salesforce: RunningSa
         direct_login(salesforce, "00Dbogus!token").query("SELECT Id FROM Lead")
 
 
-def test_sessions_expire_after_the_configured_lifetime(small: RunningSalesforce) -> None:
-    small.emulator.sessions.ttl_seconds = 0.2
+def test_sessions_expire_after_the_configured_lifetime(
+    small: RunningSalesforce, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = MovableClock(small.emulator.sessions.clock)
+    monkeypatch.setattr(small.emulator.sessions, "clock", clock)
+    small.emulator.sessions.ttl_seconds = 60
     client = direct_login(small, small.emulator.open_session())
+    clock.advance(59)
     assert client.query("SELECT COUNT() FROM Lead")["totalSize"] > 0
-    time.sleep(0.3)
+    clock.advance(1)
     with pytest.raises(SalesforceExpiredSession):
         client.query("SELECT COUNT() FROM Lead")
 

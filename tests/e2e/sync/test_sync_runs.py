@@ -9,7 +9,11 @@ import pytest
 from crm_sandboxes import EXAMPLES, sandbox
 from hubspot import HubSpot
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+from sandbox.orgs import OrgSpec
+
+# Runs score as of a fixed moment just after the synthetic orgs' history ends, not the day the
+# suite runs: by December 2026 a real-clock `now` left no qualified lead to decay.
+NOW = OrgSpec().now + timedelta(hours=9)
 CRMS = ["hubspot", "salesforce"]
 STAGE = {"hubspot": "lifecyclestage", "salesforce": "Status"}
 OWNER = {"hubspot": "hubspot_owner_id", "salesforce": "OwnerId"}
@@ -147,9 +151,6 @@ def test_salesforce_leads_and_contacts_are_scored_and_contacts_keep_their_fields
 def test_when_a_later_batch_fails_for_good_the_earlier_ones_are_remembered_and_audited(
     tmp_path: Path,
 ) -> None:
-    import threading
-    import time
-
     from connectors.retry import RetriesExhaustedError, RetrySettings
     from sandbox.server import FaultPlan
 
@@ -157,20 +158,12 @@ def test_when_a_later_batch_fails_for_good_the_earlier_ones_are_remembered_and_a
         runtime = box.runtime()
         runtime.connector.api.policy.settings = RetrySettings(max_attempts=2, initial_wait=0.01)
         emulator = box.emulator
-
-        def break_after_the_first_write() -> None:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                if emulator.log.count(path_contains="batch/update", status=200) >= 1:
-                    emulator.faults = FaultPlan(server_error=1.0)
-                    return
-                time.sleep(0.001)
-
-        watcher = threading.Thread(target=break_after_the_first_write)
-        watcher.start()
+        emulator.log.when(  # from the first write's answer on, the CRM fails every request
+            lambda _, entry: "batch/update" in entry.path and entry.status == 200,
+            lambda: setattr(emulator, "faults", FaultPlan(server_error=1.0)),
+        )
         with pytest.raises(RetriesExhaustedError):
             runtime.engine(clock=lambda: NOW).run("full")
-        watcher.join()
         emulator.faults = FaultPlan()
         first_written = emulator.log.count(path_contains="batch/update", status=200)
         remembered = runtime.store.last_written("hubspot", list(box.state()))

@@ -3,9 +3,10 @@ server on 127.0.0.1, with dummy credentials). A few backend-specific cases follo
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,21 @@ def audit_entry(lead_id: str = "L1", minutes: int = 0, **values: Any) -> AuditEn
     return AuditEntry(**(fields | values))
 
 
-def test_both_backends_follow_the_protocol(store: StateStore) -> None:
-    assert isinstance(store, StateStore)
+def parameters(method: Callable[..., Any]) -> list[tuple[str, Any, Any]]:
+    """Names, kinds and defaults: what a caller relies on (annotations may be spelt apart)."""
+    return [(p.name, p.kind, p.default) for p in inspect.signature(method).parameters.values()]
+
+
+@pytest.mark.parametrize("backend", [SqliteStateStore, DynamoDBStateStore])
+def test_each_backend_offers_every_protocol_method_with_the_same_parameters(
+    backend: type,
+) -> None:
+    methods = [name for name, _ in inspect.getmembers(StateStore, inspect.isfunction)
+               if not name.startswith("_")]
+
+    assert {"get_cursor", "audit_for", "close"} <= set(methods)
+    assert {name: parameters(getattr(backend, name, lambda: None)) for name in methods} == {
+        name: parameters(getattr(StateStore, name)) for name in methods}
 
 
 def test_state_survives_closing_and_reopening_the_store(store_url: str) -> None:
