@@ -1,0 +1,211 @@
+"""Killed runs: `leadq sync --full` SIGKILLed at a request converges on the next run — the CRM then
+holds what an uninterrupted run leaves, and no lead has been assigned an owner twice.
+
+The kill is exact: the sandbox kills leadq once it has handled the chosen request and before
+leadq hears the answer, so a kill at a write is a write that landed but was never confirmed.
+`python -m benchmarks reliability` kills a run at every one of its requests, on both sandbox CRMs;
+tests/e2e/sync/test_killed_runs.py kills one in each phase of a run with the same trials.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from benchmarks.measure import Measurement
+from sandbox.server import LoggedRequest
+from sync.state import open_state_store
+
+Crm = Literal["hubspot", "salesforce"]
+LEADS, SEED = 200, 7
+NOW = "2026-11-02T09:00:00Z"
+EXAMPLES = Path(__file__).parents[1] / "examples"
+OWNER_FIELD = {"hubspot": "hubspot_owner_id", "salesforce": "OwnerId"}
+WRITE_PATH = {"hubspot": "/crm/v3/objects/contacts/batch/update",
+              "salesforce": "/services/data/v59.0/composite/sobjects"}
+# stamped by the CRM's own clock at each write, so never equal between two runs
+CRM_TIMESTAMPS = frozenset({"lastmodifieddate", "hs_lastmodifieddate", "SystemModstamp",
+                            "LastModifiedDate"})
+
+
+@dataclass(frozen=True)
+class CleanRun:
+    """An uninterrupted run: the requests it made, in order, and the CRM state it left; `seeded` is
+    the CRM's database as it was before (leadq's fields set up), which each trial starts from."""
+
+    crm: Crm
+    seeded: Path
+    requests: list[LoggedRequest]
+    state: dict[str, dict[str, Any]]
+
+    def is_write(self, number: int) -> bool:
+        """Whether the run's `number`-th request (from 1) was a write."""
+        return self.requests[number - 1].path == WRITE_PATH[self.crm]
+
+    def writes(self) -> list[int]:
+        return [n for n in range(1, len(self.requests) + 1) if self.is_write(n)]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A run killed after `kill_after` requests (the last one handled by the CRM, its answer never
+    heard), then run again to the end."""
+
+    kill_after: int
+    killed_on: str
+    differences: list[str]  # leads whose CRM state differs from the clean run's
+    assigned_twice: list[str]  # leads given an owner more than once
+
+    @property
+    def converged(self) -> bool:
+        return not self.differences and not self.assigned_twice
+
+
+def clean_run(crm: Crm, directory: Path) -> CleanRun:
+    seeded = directory / f"{crm}-seeded.db"
+    with _sandbox(crm, seeded) as running:
+        _run(_environment(crm, running, directory / "setup.db"), "setup")
+    with _leadq_and_crm(crm, seeded, directory / "clean.db") as (running, environment):
+        start = len(running.emulator.log.entries())
+        _run(environment)
+        return CleanRun(crm, seeded, running.emulator.log.entries()[start:],
+                        crm_state(crm, running))
+
+
+def killed_run(clean: CleanRun, kill_after: int, directory: Path) -> Trial:
+    """Kill a run once the CRM has handled its `kill_after`-th request; run again; compare."""
+    state_db = directory / f"killed-after-{kill_after}.db"
+    with _leadq_and_crm(clean.crm, clean.seeded, state_db) as (running, environment):
+        log = running.emulator.log
+        start = len(log.entries())
+        process = subprocess.Popen(_command("sync"), env=environment, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        log.when(lambda number, _: number == start + kill_after,
+                 lambda: os.kill(process.pid, signal.SIGKILL))
+        _, errors = process.communicate(timeout=120)
+        if process.returncode != -signal.SIGKILL:
+            raise RuntimeError(f"the run was not killed after {kill_after} requests: {errors}")
+        _run(environment)
+        state = crm_state(clean.crm, running)
+    differences = sorted(i for i in clean.state if state.get(i) != clean.state[i])
+    return Trial(kill_after, _request_name(clean.requests[kill_after - 1]), differences,
+                 _assigned_twice(clean, state_db))
+
+
+def crm_state(crm: Crm, running: Any) -> dict[str, dict[str, Any]]:
+    """Every lead's stored values, read from the sandbox's own store."""
+    if crm == "hubspot":
+        records = running.store.page("contacts", 0, 1_000_000)
+        rows = {str(record.id): record.properties for record in records}
+    else:
+        store = running.store
+        ids = [row[0] for row in store.read('SELECT "Id" FROM "Lead"')]
+        rows = store.fetch(store.sobject("Lead"), ids)
+    return {lead_id: {name: value for name, value in row.items() if name not in CRM_TIMESTAMPS}
+            for lead_id, row in rows.items()}
+
+
+def _assigned_twice(clean: CleanRun, state_db: Path) -> list[str]:
+    owner = OWNER_FIELD[clean.crm]
+    store = open_state_store(f"sqlite:///{state_db}")
+    try:
+        return [lead_id for lead_id in clean.state
+                if sum(entry.field == owner for entry in store.audit_for(lead_id, 100)) > 1]
+    finally:
+        store.close()
+
+
+def _request_name(entry: LoggedRequest) -> str:
+    return f"{entry.method} {entry.path}"
+
+
+# ---- leadq in its own process, pointed at a fresh sandbox --------------------------------------
+
+
+@contextmanager
+def _leadq_and_crm(crm: Crm, seeded: Path, state_db: Path) -> Iterator[tuple[Any, dict[str, str]]]:
+    """A sandbox CRM serving a copy of `seeded`, and the environment that points leadq at it."""
+    copy = state_db.with_name(f"{state_db.stem}-{crm}.db")
+    shutil.copyfile(seeded, copy)
+    with _sandbox(crm, copy) as running:
+        yield running, _environment(crm, running, state_db)
+
+
+@contextmanager
+def _sandbox(crm: Crm, db_path: Path) -> Iterator[Any]:
+    """The sandbox CRM on `db_path`, seeded with the org unless the file already holds it."""
+    if crm == "hubspot":
+        from sandbox.hubspot import start_hubspot
+
+        with start_hubspot(leads=LEADS, seed=SEED, db_path=db_path, rate_limit=(10_000, 10.0),
+                           search_per_second=1_000) as running:
+            yield running
+    else:
+        from sandbox.salesforce import start_salesforce
+
+        with start_salesforce(leads=LEADS, seed=SEED, db_path=db_path) as running:
+            yield running
+
+
+def _environment(crm: Crm, running: Any, state_db: Path) -> dict[str, str]:
+    common = {
+        "PATH": "/usr/bin:/bin",
+        "LEADQ_STATE_URL": f"sqlite:///{state_db}",
+        "LEADQ_OVERLAP_SECONDS": "0",
+        "LEADQ_MODEL_PATH": str(EXAMPLES / "sandbox.yaml"),
+    }
+    if crm == "hubspot":
+        return {**common, "LEADQ_CRM": "hubspot", "LEADQ_HUBSPOT_BASE_URL": running.base_url,
+                "LEADQ_HUBSPOT_ACCESS_TOKEN": running.access_token,
+                "LEADQ_HUBSPOT_RATE_LIMIT": "10000", "LEADQ_HUBSPOT_SEARCH_RATE": "1000"}
+    return {**common, "LEADQ_CRM": "salesforce",
+            "LEADQ_SALESFORCE_INSTANCE_URL": running.instance_url,
+            "LEADQ_SALESFORCE_SESSION_ID": running.emulator.open_session(),
+            "LEADQ_SALESFORCE_CA_BUNDLE": str(running.ca_pem),
+            "LEADQ_SALESFORCE_RATE_LIMIT": "10000"}
+
+
+def _command(name: str) -> list[str]:
+    sync = ["sync", "--full", "--now", NOW] if name == "sync" else [name]
+    return [sys.executable, "-m", "sync.cli", *sync]
+
+
+def _run(environment: dict[str, str], command: str = "sync") -> None:
+    completed = subprocess.run(_command(command), env=environment, capture_output=True,
+                               text=True, check=False, timeout=120)
+    if completed.returncode != 0:
+        raise RuntimeError(f"leadq {command} failed: {completed.stderr}")
+
+
+# ---- the benchmark ------------------------------------------------------------------------------
+
+
+def reliability_benchmarks() -> list[Measurement]:
+    """About a minute: a run of each CRM killed at each of its requests (20 and 9), then rerun."""
+    return [_killed_at_every_request(crm) for crm in ("hubspot", "salesforce")]
+
+
+def _killed_at_every_request(crm: Crm) -> Measurement:
+    with tempfile.TemporaryDirectory(prefix="leadq-killed-") as directory:
+        clean = clean_run(crm, Path(directory))
+        trials = [killed_run(clean, number, Path(directory))
+                  for number in range(1, len(clean.requests) + 1)]
+    converged = sum(trial.converged for trial in trials)
+    failures = "; ".join(
+        f"killed after {t.kill_after} ({t.killed_on}): {len(t.differences)} leads differ, "
+        f"{len(t.assigned_twice)} assigned twice" for t in trials if not t.converged)
+    return Measurement(
+        "reliability", f"{crm}: runs killed at each request that converge on the next", converged,
+        f"of {len(trials)}", f"{len(trials)}", converged == len(trials),
+        failures or f"{LEADS} leads; killed after each of a run's {len(trials)} requests, "
+        f"{len(clean.writes())} of them writes that landed unanswered; no owner assigned twice",
+    )
