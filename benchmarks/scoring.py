@@ -12,7 +12,7 @@ from pathlib import Path
 from benchmarks import synthetic
 from benchmarks.measure import Measurement, median_seconds
 from connectors.records import Activity
-from scoring.config import load_model
+from scoring.loading import load_model
 from scoring.qualify import compile_model, score_batch
 
 EXAMPLE_MODEL = Path(__file__).resolve().parent.parent / "examples" / "scoring.yaml"
@@ -126,7 +126,7 @@ CHILD = """
 import json, resource, sys, time
 from datetime import UTC, datetime
 from pathlib import Path
-from scoring.config import load_model
+from scoring.loading import load_model
 from sync.csvscore import CsvScoringRun, score_csv
 model = load_model(sys.argv[1])
 started = time.perf_counter()

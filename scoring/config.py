@@ -1,7 +1,7 @@
-"""The scoring model a RevOps admin writes in YAML, validated with located errors.
+"""The scoring model a RevOps admin writes in YAML: every section, its defaults and its checks.
 
-`load_model(path)` returns a `ScoringModel` or raises `ModelFileError`, whose message lists every
-problem as `scoring.yaml:14 engagement.rules[2].points: must be a number`.
+`scoring.loading` reads a file into a `ScoringModel` with located errors; `scoring.references`
+checks what pydantic cannot see (fields that exist, ids used once, groups declared).
 """
 
 from __future__ import annotations
@@ -9,32 +9,16 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from scoring.conditions import (
-    ORDERING_OPS,
-    ActivityTest,
-    AllOf,
-    AnyOf,
-    Condition,
-    FieldTest,
-    NotOf,
-    walk,
-)
+from scoring.conditions import Condition, FieldTest, walk
 from scoring.frame import (
-    ACTIVITY_FIELD_KINDS,
     BANT_CRITERIA,
     COMPANY_FIELD_KINDS,
     LEAD_FIELD_KINDS,
-    SCORE_FIELD_KINDS,
-    activity_field_kind,
     is_known_lead_path,
-    lead_field_kind,
 )
 
 GRADES = ("A", "B", "C", "D", "F")
@@ -295,7 +279,7 @@ class CsvMapping(Section):
     def _known_paths(cls, columns: dict[str, str]) -> dict[str, str]:
         for path in columns:
             if not is_known_lead_path(path):
-                raise ValueError(f"unknown lead field {path!r}{_suggestion(path, lead_paths())}")
+                raise ValueError(f"unknown lead field {path!r}{did_you_mean(path, lead_paths())}")
         return columns
 
 
@@ -328,7 +312,7 @@ class Learning(Section):
     def _known_paths(cls, paths: list[str]) -> list[str]:
         for path in paths:
             if not is_known_lead_path(path):
-                raise ValueError(f"unknown lead field {path!r}{_suggestion(path, lead_paths())}")
+                raise ValueError(f"unknown lead field {path!r}{did_you_mean(path, lead_paths())}")
         return paths
 
 
@@ -414,343 +398,33 @@ class ScoringModel(Section):
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-# --------------------------------------------------------------------------- errors
-
-
-class ModelProblem(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    path: str
-    line: int | None
-    message: str
-
-
-class ModelFileError(Exception):
-    """A scoring model that cannot be used, with every problem located."""
-
-    def __init__(self, source: str, problems: list[ModelProblem]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__("\n".join(self.lines()))
-
-    def lines(self) -> list[str]:
-        rendered = []
-        for problem in self.problems:
-            where = f"{self.source}:{problem.line}" if problem.line else self.source
-            rendered.append(f"{where} {problem.path}: {problem.message}".replace(" : ", ": "))
-        return rendered
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def load_model(path: Path | str) -> ScoringModel:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ModelFileError(path.name, [_problem("", None, "file not found")]) from None
-    except UnicodeDecodeError as error:
-        raise ModelFileError(
-            path.name, [_problem("", None, f"not UTF-8 text ({error.reason})")]
-        ) from None
-    return parse_model(text, source=path.name)
-
-
-def parse_model(text: str, source: str = "scoring.yaml") -> ScoringModel:
-    lines, data = _read_yaml(text, source)
-    if not isinstance(data, dict):
-        raise ModelFileError(source, [_problem("", 1, "the model must be a mapping of sections")])
-    try:
-        model = ScoringModel.model_validate(data)
-    except ValidationError as error:
-        raise ModelFileError(source, _located(error, lines)) from None
-    problems = [
-        ModelProblem(path=_format_path(loc), line=_line_for(loc, lines), message=message)
-        for loc, message in check_references(model)
-    ]
-    if problems:
-        raise ModelFileError(source, problems)
-    return model
-
-
-def _problem(path: str, line: int | None, message: str) -> ModelProblem:
-    return ModelProblem(path=path, line=line, message=message)
-
-
-Loc = tuple[str | int, ...]
-
-
-def _read_yaml(text: str, source: str) -> tuple[dict[Loc, int], Any]:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        reason = getattr(error, "problem", None) or str(error)
-        raise ModelFileError(source, [_problem("", line, f"YAML syntax error: {reason}")]) from None
-    if root is None:
-        return {}, None
-    lines: dict[Loc, int] = {}
-    duplicates: list[ModelProblem] = []
-    _index_lines(root, (), lines, duplicates)
-    if duplicates:
-        raise ModelFileError(source, duplicates)
-    return lines, data
-
-
-def _index_lines(
-    node: yaml.Node, loc: Loc, lines: dict[Loc, int], duplicates: list[ModelProblem]
-) -> None:
-    lines[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                duplicates.append(
-                    _problem(
-                        _format_path((*loc, key)), key_node.start_mark.line + 1, "duplicate key"
-                    )
-                )
-            seen.add(key)
-            lines[(*loc, key)] = key_node.start_mark.line + 1
-            _index_lines(value_node, (*loc, key), lines, duplicates)
-            lines[(*loc, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _index_lines(item, (*loc, index), lines, duplicates)
-
-
-def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return None
-
-
-def _clean_loc(loc: tuple[Any, ...]) -> Loc:
-    """Drop pydantic's union tags (`<field>`) and validator names from an error location."""
-    return tuple(
-        part
-        for part in loc
-        if not (isinstance(part, str) and (part.startswith("<") or part.startswith("function-")))
-    )
-
-
-def _format_path(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-_FRIENDLY = {
-    "float_parsing": "must be a number",
-    "float_type": "must be a number",
-    "int_parsing": "must be a whole number",
-    "int_type": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "bool_parsing": "must be true or false",
-    "bool_type": "must be true or false",
-    "string_type": "must be text",
-    "list_type": "must be a list",
-    "dict_type": "must be a mapping",
-    "model_type": "must be a mapping",
-    "model_attributes_type": "must be a mapping",
-    "missing": "is required",
-    "string_pattern_mismatch": "must start with a letter and use only letters, digits, _ and -",
-}
-
-
-def _located(error: ValidationError, lines: dict[Loc, int]) -> list[ModelProblem]:
-    details = [(_clean_loc(d["loc"]), d) for d in error.errors()]
-    misspelt = {
-        (*loc[:-1], suggestion)
-        for loc, detail in details
-        if detail["type"] == "extra_forbidden"
-        and (suggestion := _closest(str(loc[-1]), _siblings(loc)))
-    }
-    problems = []
-    for loc, detail in details:
-        if detail["type"] == "missing" and loc in misspelt:
-            continue  # reported once, as the misspelt key
-        problem = _problem(_format_path(loc), _line_for(loc, lines), _message(loc, detail))
-        if problem not in problems:
-            problems.append(problem)
-    return problems
-
-
-def _message(loc: Loc, detail: Any) -> str:
-    kind = detail["type"]
-    if kind == "extra_forbidden":
-        return f"unknown setting {loc[-1]!r}{_suggestion(str(loc[-1]), _siblings(loc))}"
-    if kind in _FRIENDLY:
-        return _FRIENDLY[kind]
-    if kind == "literal_error":
-        return f"must be one of: {detail['ctx']['expected']}"
-    if kind == "value_error":
-        return str(detail["msg"]).removeprefix("Value error, ")
-    return _lower_first(str(detail["msg"]))
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
-
-
-def _siblings(loc: Loc) -> list[str]:
-    """The settings allowed next to an unknown key, for a 'did you mean' hint."""
-    model: Any = ScoringModel
-    for part in loc[:-1]:
-        if isinstance(part, int) or model is None:
-            continue
-        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
-        model = _model_in(field.annotation) if field else None
-    if model is None or not hasattr(model, "model_fields"):
-        return ["field", "op", "value", "activity", "where", "within_days", "min_count"]
-    return list(model.model_fields)
-
-
-def _model_in(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _closest(word: str, options: list[str]) -> str | None:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _suggestion(word: str, options: list[str]) -> str:
-    close = _closest(word, options)
-    if close:
-        return f"; did you mean {close!r}?"
-    if len(options) <= 8:
-        return f" (known: {', '.join(options)})"
-    return ""
-
-
-# --------------------------------------------------------------------------- reference checks
-
-
-def lead_paths() -> list[str]:
-    return [*LEAD_FIELD_KINDS, *(f"company.{name}" for name in COMPANY_FIELD_KINDS)]
-
-
-def check_references(model: ScoringModel) -> Iterator[tuple[Loc, str]]:
-    """Problems pydantic cannot see: unknown fields, ids used twice, groups that do not exist."""
-    yield from _unique_ids(("fit", "rules"), [rule.id for rule in model.fit.rules])
-    yield from _unique_ids(("engagement", "rules"), [rule.id for rule in model.engagement.rules])
-    yield from _unique_ids(("engagement", "groups"), [g.id for g in model.engagement.groups])
-    lead_and_bant = {*lead_paths(), "bant.count", *(f"bant.{c}" for c in BANT_CRITERIA)}
-    everything = {*lead_and_bant, *SCORE_FIELD_KINDS}
-    for index, rule in enumerate(model.fit.rules):
-        yield from _check_condition(rule.when, ("fit", "rules", index, "when"), lead_and_bant)
-    for criterion in BANT_CRITERIA:
-        condition = getattr(model.bant, criterion)
-        if condition is not None:
-            yield from _check_condition(condition, ("bant", criterion), set(lead_paths()))
-    groups = {group.id for group in model.engagement.groups}
-    for index, rule in enumerate(model.engagement.rules):
-        loc: Loc = ("engagement", "rules", index)
-        if rule.group is not None and rule.group not in groups:
-            known = ", ".join(sorted(groups)) or "none are declared under engagement.groups"
-            yield (*loc, "group"), f"unknown group {rule.group!r} (groups: {known})"
-        if rule.where is not None:
-            yield from _check_where(rule.where, (*loc, "where"))
-    for index, stage in enumerate(model.stages):
-        yield from _check_condition(stage.when, ("stages", index, "when"), everything)
-    yield from _check_routing(model, everything)
-
-
-def _check_routing(model: ScoringModel, known: set[str]) -> Iterator[tuple[Loc, str]]:
-    if model.routing is None:
-        return
-    yield from _unique_ids(("routing", "rules"), [rule.id for rule in model.routing.rules])
-    for index, rule in enumerate(model.routing.rules):
-        if rule.when is not None:
-            yield from _check_condition(rule.when, ("routing", "rules", index, "when"), known)
-
-
-def _unique_ids(loc: Loc, ids: list[str]) -> Iterator[tuple[Loc, str]]:
-    seen: set[str] = set()
-    for index, rule_id in enumerate(ids):
-        if rule_id in seen:
-            yield (*loc, index, "id"), f"id {rule_id!r} is used twice"
-        seen.add(rule_id)
-
-
-def _check_condition(condition: Condition, loc: Loc, known: set[str]) -> Iterator[tuple[Loc, str]]:
-    if isinstance(condition, AllOf | AnyOf):
-        parts = condition.all if isinstance(condition, AllOf) else condition.any
-        key = "all" if isinstance(condition, AllOf) else "any"
-        for index, part in enumerate(parts):
-            yield from _check_condition(part, (*loc, key, index), known)
-    elif isinstance(condition, NotOf):
-        yield from _check_condition(condition.not_, (*loc, "not"), known)
-    elif isinstance(condition, ActivityTest):
-        if condition.where is not None:
-            yield from _check_where(condition.where, (*loc, "where"))
-    else:
-        yield from _check_field(condition, loc, known, lead_field_kind)
-
-
-def _check_where(condition: Condition, loc: Loc) -> Iterator[tuple[Loc, str]]:
-    for leaf_loc, leaf in _leaves(condition, loc):
-        if isinstance(leaf, ActivityTest):
-            yield leaf_loc, "an activity test cannot sit inside `where`"
-        else:
-            yield from _check_field(leaf, leaf_loc, set(ACTIVITY_FIELD_KINDS), activity_field_kind)
-
-
-def _leaves(condition: Condition, loc: Loc) -> Iterator[tuple[Loc, FieldTest | ActivityTest]]:
-    if isinstance(condition, AllOf):
-        for index, part in enumerate(condition.all):
-            yield from _leaves(part, (*loc, "all", index))
-    elif isinstance(condition, AnyOf):
-        for index, part in enumerate(condition.any):
-            yield from _leaves(part, (*loc, "any", index))
-    elif isinstance(condition, NotOf):
-        yield from _leaves(condition.not_, (*loc, "not"))
-    else:
-        yield loc, condition
-
-
-def _check_field(
-    test: FieldTest, loc: Loc, known: set[str], kind_of: Any
-) -> Iterator[tuple[Loc, str]]:
-    path = test.field
-    custom = path.startswith(("fields.", "company.fields.")) and known != set(ACTIVITY_FIELD_KINDS)
-    if path not in known and not custom:
-        options = (
-            list(ACTIVITY_FIELD_KINDS) if known == set(ACTIVITY_FIELD_KINDS) else sorted(known)
-        )
-        yield (*loc, "field"), f"unknown field {path!r}{_suggestion(path, options)}"
-        return
-    kind = kind_of(path)
-    if kind == "text" and test.op in ORDERING_OPS:
-        yield (*loc, "op"), f"{path} is text; '{test.op}' compares numbers or dates"
-    if kind in ("number", "flag") and test.op in ("contains", "matches"):
-        yield (*loc, "op"), f"{path} is a {kind}; '{test.op}' works on text"
-    if test.op == "within_days" and kind not in ("time", None):
-        yield (*loc, "op"), f"{path} is not a date; 'within_days' needs a date field"
-
-
-# --------------------------------------------------------------------------- schema
-
-
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the model file, for editor completion."""
     schema = ScoringModel.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "leadq scoring model"
     return schema
+
+
+# --------------------------------------------------------------------------- words for errors
+
+
+def lead_paths() -> list[str]:
+    """Every lead field a rule can name, company fields included."""
+    return [*LEAD_FIELD_KINDS, *(f"company.{name}" for name in COMPANY_FIELD_KINDS)]
+
+
+def closest(word: str, options: list[str]) -> str | None:
+    """The option `word` was most likely meant to be, if any is close."""
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def did_you_mean(word: str, options: list[str]) -> str:
+    """The hint after an unknown name: the closest option, or every option when there are few."""
+    close = closest(word, options)
+    if close:
+        return f"; did you mean {close!r}?"
+    if len(options) <= 8:
+        return f" (known: {', '.join(options)})"
+    return ""

@@ -46,7 +46,6 @@ from scoring.config import (
     Score,
     ScoringModel,
     StageRule,
-    parse_model,
 )
 from scoring.frame import BANT_CRITERIA, SCORE_FIELD_KINDS
 from scoring.learn import (
@@ -62,6 +61,7 @@ from scoring.learn import (
     shift_exclusive_groups,
     unique_id,
 )
+from scoring.loading import parse_model
 from scoring.predictive import is_every_lead, rule_points
 
 DEFAULT_SHARE = 0.10

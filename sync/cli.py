@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 
 from connectors.records import parse_timestamp
-from scoring.config import json_schema, load_model
+from scoring.config import json_schema
+from scoring.loading import load_model
 from sync.closedloop import register as register_closed_loop
 from sync.csvscore import CsvScoringRun, score_csv
 from sync.render import (

@@ -40,7 +40,7 @@ from scoring.backtest import (
     run_backtest,
 )
 from scoring.conditions import normalise_text
-from scoring.config import ScoringModel, load_model
+from scoring.config import ScoringModel
 from scoring.learn import (
     DEFAULT_REGULARISATION,
     Learner,
@@ -49,6 +49,7 @@ from scoring.learn import (
     TooFewOutcomesError,
     check_outcomes,
 )
+from scoring.loading import load_model
 from scoring.report import ExtraTable, NamedResult, Report, render_report
 from scoring.scorecard import (
     Capacity,

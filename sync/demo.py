@@ -17,7 +17,8 @@ from typing import Literal
 
 import requests
 
-from scoring.config import ScoringModel, load_model
+from scoring.config import ScoringModel
+from scoring.loading import load_model
 from sync.engine import RunReport
 from sync.runtime import Runtime, open_runtime, output_field_specs
 from sync.settings import Settings

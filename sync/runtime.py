@@ -10,7 +10,8 @@ from typing import Any
 import requests
 
 from connectors.base import Connector, OutputField
-from scoring.config import ScoringModel, load_model
+from scoring.config import ScoringModel
+from scoring.loading import load_model
 from sync.engine import EngineOptions, SyncEngine
 from sync.plan import Planner, output_fields
 from sync.settings import Settings

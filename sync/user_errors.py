@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from connectors.csvfile import CsvInputError
 from connectors.retry import ConnectorError
-from scoring.config import ModelFileError
+from scoring.loading import ModelFileError
 from sync.engine import RunInProgressError
 from sync.settings import SettingsError
 

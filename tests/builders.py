@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.records import Activity, Company, Lead
-from scoring.config import ScoringModel, parse_model
+from scoring.config import ScoringModel
+from scoring.loading import parse_model
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

@@ -12,7 +12,8 @@ import requests
 from hubspot import HubSpot
 from simple_salesforce import Salesforce
 
-from scoring.config import ScoringModel, load_model
+from scoring.config import ScoringModel
+from scoring.loading import load_model
 from sync.runtime import Runtime, open_runtime, output_field_specs
 from sync.settings import Settings
 

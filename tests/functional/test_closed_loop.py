@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from scoring.backtest import run_backtest
-from scoring.config import load_model
+from scoring.loading import load_model
 from sync.cli import app
 from sync.closedloop import ConnectorOutcomes
 

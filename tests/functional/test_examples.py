@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from builders import NOW
 
-from scoring.config import load_model
+from scoring.loading import load_model
 from sync.csvscore import CsvScoringRun, score_csv
 
 EXAMPLES = Path(__file__).parents[2] / "examples"

@@ -117,7 +117,7 @@ def _unowned_or_queue(box, state: dict, crm: str) -> set[str]:
 
 
 def test_a_learned_probability_lands_in_the_crm_beside_the_score(tmp_path: Path) -> None:
-    from scoring.config import parse_model
+    from scoring.loading import parse_model
 
     text = (EXAMPLES / "sandbox.yaml").read_text(encoding="utf-8")
     model = parse_model(text + "\npredictive: {intercept: -3.0, points_per_logit: 25}\n")

@@ -22,7 +22,7 @@ from scoring.backtest import (
     threshold_table,
     time_ordered_split,
 )
-from scoring.config import load_model
+from scoring.loading import load_model
 from sync.csvscore import CsvScoringRun
 
 EXAMPLES = Path(__file__).parents[3] / "examples"

@@ -117,7 +117,7 @@ def test_the_classic_table_lets_three_browses_equal_an_inquiry_and_the_example_f
 
     from pathlib import Path
 
-    from scoring.config import load_model
+    from scoring.loading import load_model
 
     example = load_model(Path(__file__).parents[3] / "examples" / "scoring.yaml")
     site = "https://acme-analytics.example"

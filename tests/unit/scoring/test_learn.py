@@ -15,7 +15,6 @@ from builders import NOW, activity, make_lead, model_from
 
 from connectors.records import Outcome
 from scoring.backtest import LabelledLeads, labelled_from_records, roc_auc, score_as_of_cutoffs
-from scoring.config import parse_model
 from scoring.learn import (
     Learner,
     LearnSettings,
@@ -24,6 +23,7 @@ from scoring.learn import (
     nice_number,
     unique_id,
 )
+from scoring.loading import parse_model
 from scoring.predictive import predict
 from scoring.qualify import score_batch
 from scoring.scorecard import (

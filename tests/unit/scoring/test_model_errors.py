@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scoring.config import ModelFileError, load_model, parse_model
+from scoring.loading import ModelFileError, load_model, parse_model
 
 RULE = "    - {id: r1, label: R1, when: {field: title, op: exists}, points: 5}\n"
 
@@ -40,6 +40,13 @@ def engagement_with(rule_line: str, extra: str = "") -> str:
             "scoring.yaml:3: YAML syntax error: expected the node content, but found '<stream end>'",
         ),
         ("name: m\nname: n\n", "scoring.yaml:2 name: duplicate key"),
+        ("name: m\nfit:\n  max: 50\n  max: 60\n", "scoring.yaml:4 fit.max: duplicate key"),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: title, op: exists}, points: 5, points: 6}\n"
+            ),
+            "scoring.yaml:4 fit.rules[0].points: duplicate key",
+        ),
         ("- just\n- a list\n", "scoring.yaml:1: the model must be a mapping of sections"),
         ("name: m\nfitt: {}\n", "scoring.yaml:2 fitt: unknown setting 'fitt'; did you mean 'fit'?"),
         (
@@ -239,4 +246,23 @@ def test_a_blank_value_is_refused_where_it_could_never_match() -> None:
     assert problems(text) == [
         "scoring.yaml:4 fit.rules[0].when: op 'contains' needs a value that is not blank; "
         "to test for blank use 'missing'"
+    ]
+
+
+def test_a_condition_can_be_written_once_and_reused_through_a_yaml_alias() -> None:
+    model = parse_model(
+        "name: m\nfit:\n  rules:\n"
+        "    - {id: vp, label: VP, when: &senior {field: title, op: matches, value: VP}, points: 5}\n"
+        "stages:\n  - {stage: mql, when: *senior}\n"
+    )
+    assert model.stages[0].when == model.fit.rules[0].when
+
+
+def test_aliases_that_would_expand_to_a_million_values_are_refused_in_one_line() -> None:
+    levels = ["    - &l0 [title, title, title, title, title, title, title, title, title, title]"]
+    for level in range(1, 6):
+        levels.append(f"    - &l{level} [" + ", ".join([f"*l{level - 1}"] * 10) + "]")
+    text = "name: m\nlearn:\n  exclude:\n" + "\n".join(levels) + "\n"
+    assert problems(text) == [
+        "scoring.yaml: its aliases expand to more than 100,000 values; refused"
     ]

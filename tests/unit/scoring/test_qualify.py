@@ -8,7 +8,7 @@ from builders import NOW, activity, make_lead, model_from
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring.config import load_model, parse_model
+from scoring.loading import load_model, parse_model
 from scoring.qualify import score, score_batch
 
 EXAMPLES = Path(__file__).parents[3] / "examples"

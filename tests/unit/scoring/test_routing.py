@@ -151,7 +151,7 @@ def test_with_no_fallback_the_lead_stays_unowned_and_the_reason_says_why() -> No
 def test_routing_rules_are_checked_when_the_model_loads() -> None:
     import pytest
 
-    from scoring.config import ModelFileError, parse_model
+    from scoring.loading import ModelFileError, parse_model
 
     text = (
         "name: m\nrouting:\n  rules:\n    - {id: a, when: {field: titel, op: exists}, pool: [x]}\n"
