@@ -5,8 +5,9 @@ scale for every rule, so 10 points mean the same odds wherever they are given, a
 (fit and engagement weighted by their maxima) stays a straight sum of points. Values of a field
 that together cover every lead are shifted so the weakest is worth 0 (and left out); values
 worth the same points are merged into one `in` rule. Grades and the MQL threshold follow a sales
-capacity ("200/month", or a share of leads). The proposal is written as a leadq model file, with
-each rule's evidence as a comment, and compared with the current model change by change.
+capacity ("200/month", or a share of leads). `scoring.proposal_yaml` writes the proposal as a
+leadq model file with each rule's evidence as a comment; `scoring.proposal_diff` compares it with
+the current model change by change; `scoring.crossvalidation` measures it on unseen leads.
 
 Pure: no I/O, no clock. scikit-learn only through `scoring.learn.fit_logistic`.
 """
@@ -17,21 +18,14 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-import yaml
 
 from scoring.backtest import (
-    BacktestResult,
     LabelledLeads,
     ScoredLeads,
-    measure,
-    roc_auc,
     score_as_of_cutoffs,
-    split_text,
-    stratified_folds,
-    time_ordered_split,
 )
 from scoring.conditions import FieldTest, walk
 from scoring.config import (
@@ -47,7 +41,7 @@ from scoring.config import (
     ScoringModel,
     StageRule,
 )
-from scoring.frame import BANT_CRITERIA, SCORE_FIELD_KINDS
+from scoring.frame import SCORE_FIELD_KINDS
 from scoring.learn import (
     MIN_RULE_POINTS,
     Evidence,
@@ -61,8 +55,7 @@ from scoring.learn import (
     shift_exclusive_groups,
     unique_id,
 )
-from scoring.loading import parse_model
-from scoring.predictive import is_every_lead, rule_points
+from scoring.predictive import rule_points
 
 DEFAULT_SHARE = 0.10
 BASE_RULE_ID = "base"
@@ -112,22 +105,13 @@ def parse_capacity(text: str) -> Capacity:
     )
 
 
-# --------------------------------------------------------------------------- evidence and changes
-
-
-@dataclass(frozen=True)
-class Change:
-    kind: Literal["added", "changed", "removed"]
-    what: str  # e.g. "fit rule senior_title", "grade A", "MQL threshold"
-    label: str
-    before: str
-    after: str
-    evidence: Evidence | None = None
-    why: str = ""
+# --------------------------------------------------------------------------- the scorecard
 
 
 @dataclass(frozen=True)
 class Scorecard:
+    """The proposed model, with the evidence for each rule and how its thresholds were set."""
+
     model: ScoringModel
     evidence: dict[str, Evidence]
     points_per_logit: float
@@ -135,6 +119,14 @@ class Scorecard:
     capacity_text: str
     mql_threshold: int
     removed: dict[str, str] = field(default_factory=dict)  # rule id → why it was dropped
+
+
+def propose(
+    learner: Learner, capacity: Capacity | None, rows: np.ndarray | None = None
+) -> Scorecard:
+    """Learn on `rows` (default: every lead) and turn the weights into a proposed model."""
+    left_out = {source: "looks like it leaks the outcome" for source in learner.excluded}
+    return build_scorecard(learner.learn(rows), learner.model, capacity, left_out)
 
 
 # --------------------------------------------------------------------------- points
@@ -461,308 +453,3 @@ def _with_predictive(
 
 def _mql_threshold_of(model: ScoringModel) -> int:
     return int(model.stages[0].when.value)  # type: ignore[union-attr]
-
-
-# --------------------------------------------------------------------------- the diff
-
-
-def compare(current: ScoringModel, card: Scorecard) -> list[Change]:
-    """Every change from the current model to the proposal, with its evidence."""
-    proposed = card.model
-    changes = _rule_changes("fit rule", current.fit.rules, proposed.fit.rules, card)
-    changes += _rule_changes(
-        "engagement rule", current.engagement.rules, proposed.engagement.rules, card
-    )
-    changes += _setting_changes(current, proposed, card)
-    return changes
-
-
-def _rule_changes(
-    what: str,
-    before: Sequence[FitRule | EngagementRule],
-    after: Sequence[FitRule | EngagementRule],
-    card: Scorecard,
-) -> list[Change]:
-    old = {rule.id: rule for rule in before}
-    new = {rule.id: rule for rule in after}
-    changes = []
-    for rule in after:
-        evidence = card.evidence.get(rule.id)
-        if rule.id not in old:
-            changes.append(
-                Change(
-                    "added",
-                    f"{what} {rule.id}",
-                    rule.label,
-                    "—",
-                    _points(rule.points),
-                    evidence,
-                    evidence.note if evidence else _why_added(rule),
-                )
-            )
-        elif old[rule.id].points != rule.points:
-            changes.append(
-                Change(
-                    "changed",
-                    f"{what} {rule.id}",
-                    rule.label,
-                    _points(old[rule.id].points),
-                    _points(rule.points),
-                    evidence,
-                    evidence.note if evidence else "",
-                )
-            )
-    for rule in before:
-        if rule.id not in new:
-            changes.append(
-                Change(
-                    "removed",
-                    f"{what} {rule.id}",
-                    rule.label,
-                    _points(rule.points),
-                    "—",
-                    card.evidence.get(rule.id),
-                    card.removed.get(rule.id, ""),
-                )
-            )
-    return changes
-
-
-def _why_added(rule: FitRule | EngagementRule) -> str:
-    if isinstance(rule, FitRule) and is_every_lead(rule):
-        return "every lead starts with these, so no lead's fit falls below 0 and ties there"
-    return ""
-
-
-def _points(value: float) -> str:
-    return f"{value:+g}"
-
-
-def _setting_changes(
-    current: ScoringModel, proposed: ScoringModel, card: Scorecard
-) -> list[Change]:
-    pairs: list[tuple[str, str, Any, Any]] = [
-        ("fit max", "Most fit points", current.fit.max, proposed.fit.max),
-        (
-            "engagement max",
-            "Most engagement points",
-            current.engagement.max,
-            proposed.engagement.max,
-        ),
-    ]
-    for grade in ("A", "B", "C", "D"):
-        pairs.append(
-            (
-                f"grade {grade}",
-                f"Lowest fit for grade {grade}",
-                getattr(current.fit.grades, grade),
-                getattr(proposed.fit.grades, grade),
-            )
-        )
-    changes = [
-        Change("changed", what, label, f"{before:g}", f"{after:g}")
-        for what, label, before, after in pairs
-        if before != after
-    ]
-    changes.append(
-        Change(
-            "changed" if current.stages else "added",
-            "MQL threshold",
-            "Leads passed to sales",
-            _stages_text(current),
-            f"score ≥ {card.mql_threshold}",
-            why=f"sales capacity: {card.capacity_text}",
-        )
-    )
-    if proposed.predictive is not None:
-        changes.append(
-            Change(
-                "changed" if current.predictive else "added",
-                "predictive",
-                f"Probability in {proposed.predictive.field}",
-                "—" if current.predictive is None else "learned before",
-                f"intercept {proposed.predictive.intercept:g}, "
-                f"{proposed.predictive.points_per_logit:g} points per log-odds",
-            )
-        )
-    return changes
-
-
-def _stages_text(model: ScoringModel) -> str:
-    if not model.stages:
-        return "no stage rules"
-    return "; ".join(stage.label or stage.stage for stage in model.stages)
-
-
-# --------------------------------------------------------------------------- YAML
-
-
-def render_yaml(card: Scorecard, header: Sequence[str] = ()) -> str:
-    """The proposal as a leadq model file, each rule with its evidence as a comment."""
-    model = card.model
-    lines = [f"# {line}" if line else "#" for line in header]
-    lines += _block({"name": model.name})
-    if model.description:
-        lines += _block({"description": " ".join(model.description.split())})
-    lines += ["", "fit:", f"  max: {_flow(_whole(model.fit.max))}"]
-    lines.append(f"  grades: {_flow(_dump(model.fit.grades))}")
-    lines += _rules_block(model.fit.rules, card)
-    if any(getattr(model.bant, name) for name in BANT_CRITERIA):
-        lines += ["", *_block({"bant": _dump(model.bant)})]
-    engagement = model.engagement
-    lines += ["", "engagement:", f"  max: {_flow(_whole(engagement.max))}"]
-    lines.append(f"  decay: {_flow(_dump(engagement.decay))}")
-    lines.append("  groups:" + ("" if engagement.groups else " []"))
-    lines += [f"    - {_flow(_dump(group))}" for group in engagement.groups]
-    lines += _rules_block(engagement.rules, card)
-    lines += ["", f"qualification: {_flow(_dump(model.qualification, compact=True))}"]
-    lines += ["", "stages:", *(f"  - {_flow(_dump(stage))}" for stage in model.stages)]
-    lines += _block({"default_stage": model.default_stage})
-    lines += ["", f"score: {_flow(_dump(model.score))}"]
-    sections = {
-        "output": _dump(model.output, compact=True),
-        "csv": _dump(model.csv, compact=True),
-        "predictive": _dump(model.predictive) if model.predictive else None,
-        "learn": _dump(model.learn, compact=True),
-    }
-    for key, value in sections.items():
-        if value:
-            lines += ["", *_block({key: value})]
-    text = "\n".join(lines) + "\n"
-    parse_model(text, source="proposed.yaml")  # a proposal leadq cannot load is a bug here
-    return text
-
-
-def _rules_block(rules: Sequence[FitRule | EngagementRule], card: Scorecard) -> list[str]:
-    if not rules:
-        return ["  rules: []"]
-    lines = ["  rules:"]
-    for rule in rules:
-        evidence = card.evidence.get(rule.id)
-        if evidence is not None:
-            lines.append(f"    # {evidence.comment()}")
-        lines.append(f"    - {_flow(_rule_dict(rule))}")
-    return lines
-
-
-def _rule_dict(rule: FitRule | EngagementRule) -> dict[str, Any]:
-    data = rule.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    data["points"] = rule.points
-    for name in ("when", "where"):
-        condition = getattr(rule, name, None)
-        if condition is not None:
-            data[name] = condition.model_dump(mode="json", by_alias=True, exclude_none=True)
-    order = ["id", "label", "when", "activity", "where", "points"]
-    ordered = {key: data[key] for key in order if key in data}
-    ordered.update({key: value for key, value in data.items() if key not in ordered})
-    if isinstance(rule, EngagementRule) and len(rule.activity) == 1:
-        ordered["activity"] = rule.activity[0]
-    return _whole(ordered)
-
-
-def _whole(value: Any) -> Any:
-    """60.0 → 60, all the way down: points and thresholds read as people write them."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _whole(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_whole(item) for item in value]
-    return value
-
-
-def _dump(section: Any, compact: bool = False) -> Any:
-    """A section as plain data; `compact` leaves out settings at their defaults."""
-    data = section.model_dump(
-        mode="json", by_alias=True, exclude_none=True, exclude_defaults=compact
-    )
-    return _whole(data)
-
-
-def _flow(data: Any) -> str:
-    if not isinstance(data, dict | list):
-        return yaml.safe_dump(data).removesuffix("...\n").strip()  # a lone scalar: no `...`
-    return yaml.safe_dump(
-        data, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10**6
-    ).strip()
-
-
-def _block(data: dict[str, Any]) -> list[str]:
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
-    return text.rstrip("\n").split("\n")
-
-
-# --------------------------------------------------------------------------- a learning run
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """How well learning generalises, measured on leads the learned model never saw."""
-
-    fold_aucs: list[float]
-    out_of_fold: BacktestResult | None  # each lead scored by the fold model that left it out
-    latest: BacktestResult | None  # learned on the earlier leads, measured on the latest
-
-    @property
-    def mean_fold_auc(self) -> float | None:
-        return float(np.mean(self.fold_aucs)) if self.fold_aucs else None
-
-
-def propose(
-    learner: Learner, capacity: Capacity | None, rows: np.ndarray | None = None
-) -> Scorecard:
-    """Learn on `rows` (default: every lead) and turn the weights into a proposed model."""
-    left_out = {source: "looks like it leaks the outcome" for source in learner.excluded}
-    return build_scorecard(learner.learn(rows), learner.model, capacity, left_out)
-
-
-def estimate(
-    learner: Learner, capacity: Capacity | None, folds: int, test_share: float | None
-) -> Estimate:
-    labelled = learner.labelled
-    fold_aucs: list[float] = []
-    pooled: list[tuple[np.ndarray, ScoredLeads]] = []
-    last_model = learner.model
-    for train, test in stratified_folds(labelled.converted, folds) if folds >= 2 else []:
-        card = propose(learner, capacity, train)
-        scored = score_as_of_cutoffs(labelled.subset(test), card.model)
-        fold_aucs.append(roc_auc(labelled.converted[test], scored.score))
-        pooled.append((test, scored))
-        last_model = card.model
-    out_of_fold = (
-        measure(labelled, _pooled(pooled, len(labelled)), _per_fold_threshold(last_model))
-        if pooled
-        else None
-    )
-    latest = None
-    if test_share is not None:
-        earlier, later = time_ordered_split(labelled, test_share)
-        card = propose(learner, capacity, earlier)
-        recent = labelled.subset(later)
-        split = split_text(labelled, test_share, len(later))
-        latest = measure(recent, score_as_of_cutoffs(recent, card.model), card.model, split)
-    return Estimate(fold_aucs, out_of_fold, latest)
-
-
-def _pooled(parts: Sequence[tuple[np.ndarray, ScoredLeads]], size: int) -> ScoredLeads:
-    names = ("score", "fit", "engagement", "grade", "label", "stage", "stage_rule")
-    columns: dict[str, np.ndarray] = {}
-    for name in names:
-        first = getattr(parts[0][1], name)
-        column = np.empty(size, dtype=first.dtype)
-        for rows, scored in parts:
-            column[rows] = getattr(scored, name)
-        columns[name] = column
-    probability = None
-    if all(scored.probability is not None for _, scored in parts):
-        probability = np.empty(size)
-        for rows, scored in parts:
-            probability[rows] = scored.probability
-    return ScoredLeads(**columns, contributions=np.zeros((size, 0)), probability=probability)
-
-
-def _per_fold_threshold(model: ScoringModel) -> ScoringModel:
-    if not model.stages:
-        return model
-    first = model.stages[0].model_copy(update={"label": "Learned MQL threshold (per fold)"})
-    return model.model_copy(update={"stages": [first, *model.stages[1:]]})

@@ -41,6 +41,7 @@ from scoring.backtest import (
 )
 from scoring.conditions import normalise_text
 from scoring.config import ScoringModel
+from scoring.crossvalidation import Estimate, estimate
 from scoring.learn import (
     DEFAULT_REGULARISATION,
     Learner,
@@ -50,18 +51,10 @@ from scoring.learn import (
     check_outcomes,
 )
 from scoring.loading import load_model
+from scoring.proposal_diff import ProposedChange, compare
+from scoring.proposal_yaml import render_yaml
 from scoring.report import ExtraTable, NamedResult, Report, render_report
-from scoring.scorecard import (
-    Capacity,
-    Change,
-    Estimate,
-    Scorecard,
-    compare,
-    estimate,
-    parse_capacity,
-    propose,
-    render_yaml,
-)
+from scoring.scorecard import Capacity, Scorecard, parse_capacity, propose
 from sync.user_errors import user_errors
 
 if TYPE_CHECKING:
@@ -564,7 +557,7 @@ class LearnRun:
     current_latest: BacktestResult | None
     estimate: Estimate
     card: Scorecard
-    changes: list[Change]
+    changes: list[ProposedChange]
     suspects: list[Suspect]
     yaml_text: str
 
@@ -748,7 +741,7 @@ def _estimate_table(run: LearnRun) -> Table:
 CHANGE_STYLE = {"added": "green", "changed": "yellow", "removed": "red"}
 
 
-def _changes_table(changes: list[Change]) -> Table:
+def _changes_table(changes: list[ProposedChange]) -> Table:
     table = Table(title="Proposed changes, with their evidence", title_justify="left")
     table.add_column("", min_width=7)
     table.add_column("rule or setting", min_width=24)
@@ -769,7 +762,7 @@ def _changes_table(changes: list[Change]) -> Table:
     return table
 
 
-def change_rows(changes: list[Change]) -> list[list[str]]:
+def change_rows(changes: list[ProposedChange]) -> list[list[str]]:
     return [
         [
             change.kind,

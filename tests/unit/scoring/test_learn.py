@@ -25,15 +25,10 @@ from scoring.learn import (
 )
 from scoring.loading import parse_model
 from scoring.predictive import predict
+from scoring.proposal_diff import compare
+from scoring.proposal_yaml import render_yaml
 from scoring.qualify import score_batch
-from scoring.scorecard import (
-    Capacity,
-    build_scorecard,
-    compare,
-    parse_capacity,
-    propose,
-    render_yaml,
-)
+from scoring.scorecard import Capacity, build_scorecard, parse_capacity, propose
 
 ROOT = Path(__file__).parents[3]
 
@@ -266,6 +261,7 @@ def test_a_scorecard_built_twice_from_the_same_data_is_the_same(labelled: Labell
 def test_scikit_learn_is_imported_only_when_learning_fits_a_model() -> None:
     probe = (
         "import sys; import scoring.learn, scoring.scorecard, scoring.backtest, "
+        "scoring.proposal_diff, scoring.proposal_yaml, scoring.crossvalidation, "
         "scoring.report, sync.closedloop, sync.cli; print('sklearn' in sys.modules)"
     )
     result = subprocess.run(
