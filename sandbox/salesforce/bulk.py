@@ -38,7 +38,7 @@ from sandbox.salesforce import soql
 from sandbox.salesforce.errors import SalesforceApiError, json_response
 from sandbox.salesforce.ids import make_id
 from sandbox.salesforce.queries import QueryEngine
-from sandbox.salesforce.translate import Column, compile_query
+from sandbox.salesforce.soql_to_sql import Column, compile_query
 from sandbox.salesforce.values import stored_datetime
 
 JOB_PREFIX = "750"

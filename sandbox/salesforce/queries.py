@@ -27,8 +27,8 @@ from sandbox.salesforce import soql
 from sandbox.salesforce.errors import SalesforceApiError
 from sandbox.salesforce.ids import make_id
 from sandbox.salesforce.schema import Schema
+from sandbox.salesforce.soql_to_sql import Column, CompiledQuery, compile_query
 from sandbox.salesforce.store import SalesforceStore
-from sandbox.salesforce.translate import Column, CompiledQuery, compile_query
 from sandbox.salesforce.values import render
 
 DEFAULT_BATCH = 2000

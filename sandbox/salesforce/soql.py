@@ -6,7 +6,8 @@ at one level needs parentheses, as in Salesforce); = != <> < > <= >=, IN, NOT IN
 number, TRUE / FALSE / NULL, unquoted date and datetime literals, and the relative date
 literals TODAY, YESTERDAY, TOMORROW, LAST_N_DAYS:n, NEXT_N_DAYS:n, N_DAYS_AGO:n; ORDER BY with
 ASC / DESC and NULLS FIRST / LAST; LIMIT; OFFSET. Everything else is refused as MALFORMED_QUERY.
-Field names are checked against the schema later, when the tree is translated to SQL.
+Field names are checked against the schema later, when soql_to_sql.py translates the tree to
+SQL.
 """
 
 from __future__ import annotations
