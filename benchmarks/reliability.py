@@ -102,14 +102,15 @@ def killed_run(clean: CleanRun, kill_after: int, directory: Path) -> Trial:
 
 
 def crm_state(crm: Crm, running: Any) -> dict[str, dict[str, Any]]:
-    """Every lead's stored values, read from the sandbox's own store."""
+    """Every lead's (and contact's) stored values, read from the sandbox's own store."""
     if crm == "hubspot":
         records = running.store.page("contacts", 0, 1_000_000)
         rows = {str(record.id): record.properties for record in records}
     else:
-        store = running.store
-        ids = [row[0] for row in store.read('SELECT "Id" FROM "Lead"')]
-        rows = store.fetch(store.sobject("Lead"), ids)
+        store, rows = running.store, {}
+        for table in ("Lead", "Contact"):
+            ids = [row[0] for row in store.read(f'SELECT "Id" FROM "{table}"')]
+            rows |= store.fetch(store.sobject(table), ids)
     return {lead_id: {name: value for name, value in row.items() if name not in CRM_TIMESTAMPS}
             for lead_id, row in rows.items()}
 

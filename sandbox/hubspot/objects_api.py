@@ -211,7 +211,8 @@ def search_records(call: Call) -> Response:
     object_type = call.object_type()
     store = call.portal.store
     definitions = store.definitions(object_type.name)
-    compiled = compile_search(call.json(), object_type, definitions)
+    compiled = compile_search(call.json(), object_type, definitions,
+                              call.portal.settings.search_max_results)
     total, records = store.search(
         object_type.name, compiled.where, compiled.params, compiled.order_by, compiled.limit,
         compiled.offset, call.portal.search_visible_before_ms(),

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sandbox.hubspot.activity import ENGAGEMENT_OBJECT, SUMMARY_PROPERTIES, Activity, summarize
 from sandbox.hubspot.schema import datetime_to_ms
+from sandbox.hubspot.search import MAX_RESULTS
 from sandbox.hubspot.seed import (
     DEFAULT_PORTAL_ID,
     OWNER_ID_BASE,
@@ -36,6 +37,8 @@ class PortalSettings:
     events_enabled: bool = True
     # Records written less than this long ago are not yet visible to search.
     search_index_delay_seconds: float = 0.0
+    # One search query's results can be paged only this far (HubSpot: 10,000).
+    search_max_results: int = MAX_RESULTS
 
 
 class Portal:

@@ -26,7 +26,7 @@ from sandbox.hubspot.schema import (
     parse_moment_ms,
 )
 
-MAX_RESULTS = 10_000
+MAX_RESULTS = 10_000  # HubSpot's cap on one query's results (PortalSettings can lower it)
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 10
 MAX_GROUPS = 5
@@ -73,14 +73,17 @@ def contains_token(value: str | None, token: str | None) -> int:
 
 
 def compile_search(
-    body: Any, object_type: ObjectType, definitions: dict[str, PropertyDefinition]
+    body: Any,
+    object_type: ObjectType,
+    definitions: dict[str, PropertyDefinition],
+    max_results: int = MAX_RESULTS,
 ) -> CompiledSearch:
     if not isinstance(body, dict):
         raise bad_request("Invalid input JSON: the search request must be a JSON object.")
     limit = _limit(body.get("limit"))
     offset = _offset(body.get("after"))
-    if offset + limit > MAX_RESULTS:
-        raise _past_the_cap(offset)
+    if offset + limit > max_results:
+        raise _past_the_cap(offset, max_results)
     compiler = _Compiler(object_type, definitions)
     where, params = compiler.filter_groups(body.get("filterGroups") or [])
     query = body.get("query")
@@ -122,7 +125,7 @@ def _offset(raw: Any) -> int:
     return offset
 
 
-def _past_the_cap(offset: int) -> ApiError:
+def _past_the_cap(offset: int, max_results: int) -> ApiError:
     # HubSpot's wording for this refusal is not documented; this is what its search service
     # is reported to answer, with the cap spelled out in `context` for anyone debugging.
     return ApiError(
@@ -132,13 +135,13 @@ def _past_the_cap(offset: int) -> ApiError:
             "VALIDATION_ERROR",
             errors=[
                 {
-                    "message": f"Search results are limited to {MAX_RESULTS} per query: paging "
+                    "message": f"Search results are limited to {max_results} per query: paging "
                     f"from after={offset} is not allowed. Narrow the query instead.",
                     "code": "INVALID_PAGING",
                     "in": "after",
                 }
             ],
-            context={"after": [str(offset)], "maxResults": [str(MAX_RESULTS)]},
+            context={"after": [str(offset)], "maxResults": [str(max_results)]},
         ),
     )
 

@@ -552,6 +552,18 @@ def test_search_past_ten_thousand_results_is_refused_with_400(client: HubSpot) -
     assert body["message"] == "There was a problem with the request."
 
 
+def test_a_portal_can_cap_search_results_lower_so_tests_reach_the_cap_with_fewer_contacts(
+    hubspot: RunningHubSpot, client: HubSpot
+) -> None:
+    hubspot.emulator.portal.settings.search_max_results = 100
+    assert len(client.crm.contacts.search_api.do_search({"limit": 50, "after": "50"}).results) \
+        == 50
+    with pytest.raises(ContactsApiException) as raised:
+        client.crm.contacts.search_api.do_search({"limit": 10, "after": "95"})
+    assert raised.value.status == 400
+    assert api_error_body(raised.value)["context"]["maxResults"] == ["100"]
+
+
 def test_search_limit_above_200_is_refused_with_400(client: HubSpot) -> None:
     with pytest.raises(ContactsApiException) as raised:
         client.crm.contacts.search_api.do_search({"limit": 201})
