@@ -53,7 +53,8 @@ class LeadColumns:
     columns: dict[str, str]
 
     def resolve(self, header: Sequence[str], source: str) -> dict[str, str]:
-        """Map every field to a column of this file; unmapped columns become custom fields."""
+        """Map every field to a column of this file; unmapped columns become custom fields.
+        Without an `id` column (named or mapped) there is no `id` path: leads are numbered."""
         resolved = {path: column for path, column in self.columns.items()}
         for path in ("id", *LEAD_ATTRIBUTES, *(f"company.{a}" for a in COMPANY_ATTRIBUTES)):
             if path not in resolved and path in header:
@@ -63,11 +64,6 @@ class LeadColumns:
             if column not in mapped and column:
                 resolved[f"fields.{column}"] = column
         missing = [column for column in resolved.values() if column not in header]
-        if "id" not in resolved:
-            raise CsvInputError(
-                f"{source}: no lead id column; name one `id` or map it in the model's "
-                f"csv.columns (id: Your Column). Columns are: {', '.join(header)}"
-            )
         if missing:
             raise CsvInputError(
                 f"{source}: no column {missing[0]!r} (mapped in the model's csv.columns). "
@@ -159,7 +155,12 @@ def open_csv(
 
 
 class CsvLeadReader:
-    """Streams leads from a CSV export in batches, keeping each row for the scored output."""
+    """Streams leads from a CSV export in batches, keeping each row for the scored output.
+
+    A file without an id column (none named `id`, none mapped to it) gives each lead its line
+    number as its id: the first lead under the header is lead "2". Once reading started,
+    `header` is the file's header and `mapping` which column feeds which lead field.
+    """
 
     def __init__(
         self,
@@ -173,14 +174,15 @@ class CsvLeadReader:
         self.encoding = encoding
         self.delimiter = delimiter
         self.header: list[str] = []
+        self.mapping: dict[str, str] = {}
         self.had_bom = False
 
     def batches(self, size: int = 10_000) -> Iterator[list[tuple[list[str], Lead]]]:
         with open_csv(self.path, self.encoding, self.delimiter) as (header, rows, had_bom):
             self.header = header
             self.had_bom = had_bom
-            mapping = self.columns.resolve(header, self.path.name)
-            positions = {path: header.index(column) for path, column in mapping.items()}
+            self.mapping = self.columns.resolve(header, self.path.name)
+            positions = {path: header.index(column) for path, column in self.mapping.items()}
             batch: list[tuple[list[str], Lead]] = []
             for line, cells in rows:
                 batch.append((cells, self._lead(line, cells, positions)))
@@ -203,7 +205,9 @@ class CsvLeadReader:
                 lead["fields"][path.removeprefix("fields.")] = value or None
             else:
                 lead[path] = value
-        if not lead.get("id", "").strip():
+        if "id" not in positions:
+            lead["id"] = str(line)
+        if not lead["id"].strip():
             raise CsvInputError(f"{self.path.name} line {line}: the lead id is empty")
         if any(v for k, v in company.items() if k != "fields") or company["fields"]:
             company.setdefault("id", company.get("domain") or company.get("name") or lead["id"])

@@ -27,7 +27,8 @@ def _parse_number(value: Any) -> Any:
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    """Parse a CRM timestamp (ISO 8601, epoch milliseconds, or a date) into aware UTC."""
+    """Parse a CRM timestamp into aware UTC: ISO 8601 as `datetime.fromisoformat` reads it
+    (`Z`, Salesforce's `+0000`), epoch milliseconds, a date, or Excel's `2026/10/01 09:00`."""
     value = _blank_to_none(value)
     if value is None:
         return None
@@ -40,10 +41,6 @@ def parse_timestamp(value: Any) -> datetime | None:
     text = str(value).strip()
     if len(text) >= 10 and text[4] == "/" and text[7] == "/":
         text = text[:10].replace("/", "-") + text[10:]  # 2026/10/01 12:00, as Excel in Japan writes
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    if len(text) >= 5 and text[-5] in "+-" and text[-4:].isdigit() and ":" not in text[-5:]:
-        text = f"{text[:-2]}:{text[-2:]}"  # Salesforce writes +0000
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 

@@ -62,6 +62,27 @@ def test_explain_shows_every_rule_and_the_activities_behind_it() -> None:
     assert "Personal e-mail" not in result.output
 
 
+def test_a_leads_csv_without_an_id_column_is_scored_and_explained_by_line_number(
+    tmp_path: Path,
+) -> None:
+    model = tmp_path / "scoring.yaml"
+    model.write_text(Path(MODEL).read_text("utf-8").replace("    id: Lead ID\n", ""), "utf-8")
+    leads = tmp_path / "no-ids.csv"
+    with Path(LEADS).open(encoding="utf-8") as source:
+        rows = list(csv.reader(source))
+    with leads.open("w", encoding="utf-8", newline="") as target:
+        csv.writer(target).writerows(row[1:] for row in rows)  # without "Lead ID"
+    output = tmp_path / "scored.csv"
+    scored = leadq("score", str(leads), "-m", str(model), "-o", str(output), *AS_OF)
+    assert scored.exit_code == 0, scored.output
+    with output.open(encoding="utf-8") as handle:
+        written = list(csv.DictReader(handle))
+    assert len(written) == 20 and "Lead ID" not in written[0]
+    maya = leadq("explain", str(leads), "--id", "2", "-m", str(model), *AS_OF)
+    assert maya.exit_code == 0, maya.output
+    assert "Maya Okafor · VP Revenue Operations · Northwind Health (2)" in maya.output
+
+
 def test_explaining_an_unknown_lead_says_so_with_exit_code_2() -> None:
     result = leadq("explain", LEADS, "--id", "nobody", "-m", MODEL, *AS_OF)
     assert result.exit_code == 2

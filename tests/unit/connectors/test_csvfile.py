@@ -109,6 +109,14 @@ def test_an_empty_lead_id_is_refused(tmp_path: Path) -> None:
     assert str(caught.value) == "l.csv line 2: the lead id is empty"
 
 
+def test_a_file_without_an_id_column_numbers_its_leads_by_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", "Employees,E-mail\n5,a@x.example\n\n7,b@x.example\n")
+    reader = CsvLeadReader(path, columns={"company.employees": "Employees", "email": "E-mail"})
+    leads = [lead for batch in reader.batches() for _, lead in batch]
+    assert [(lead.id, lead.email) for lead in leads] == [("2", "a@x.example"), ("4", "b@x.example")]
+    assert "id" not in reader.mapping
+
+
 def test_activities_are_found_per_lead_with_their_types_mapped(tmp_path: Path) -> None:
     path = write(
         tmp_path / "a.csv",
