@@ -46,8 +46,8 @@ MIN_BAND_LEADS = 30  # smaller bands are too noisy to call out of order
 # --------------------------------------------------------------------------- labelled leads
 
 
-class StoredLeadFrame(LeadFrame):
-    """A batch of leads whose field columns come from a `LeadStore`, read once for every pass.
+class SharedLeadFrame(LeadFrame):
+    """A batch of leads whose field columns come from `SharedLeadColumns`, read once for every pass.
 
     Backtest and learn score the same leads many times (per cut-off day, per fold, per model);
     reading each field out of the records once, for all leads, keeps every pass pure numpy.
@@ -55,14 +55,14 @@ class StoredLeadFrame(LeadFrame):
 
     def __init__(
         self,
-        store: LeadStore,
+        shared: SharedLeadColumns,
         rows: np.ndarray,
         activities: ActivityFrame,
         now: float,
         compile_where: Callable[[ActivityTest], Evaluator | None],
     ) -> None:
-        super().__init__([store.leads[i] for i in rows.tolist()], activities, now, compile_where)
-        self._store = store.columns
+        super().__init__([shared.leads[i] for i in rows.tolist()], activities, now, compile_where)
+        self._shared = shared.columns
         self._rows = rows
         self._texts: dict[str, TextColumn] = {}
 
@@ -70,11 +70,11 @@ class StoredLeadFrame(LeadFrame):
         if path in SCORE_FIELD_KINDS:  # computed by this pass: fit, grade, bant.count, …
             return super().text(path)
         if path not in self._texts:
-            self._texts[path] = self._only_values_present(self._store.text(path))
+            self._texts[path] = self._only_values_present(self._shared.text(path))
         return self._texts[path]
 
     def _only_values_present(self, column: TextColumn) -> TextColumn:
-        """The store's column for these rows, listing only the values they hold: conditions
+        """The shared column for these rows, listing only the values they hold: conditions
         test each distinct value once, so a batch must not carry every value of every lead."""
         used, local = np.unique(column.codes[self._rows], return_inverse=True)
         return TextColumn(local.astype(np.int32).ravel(), [column.distinct[i] for i in used])
@@ -82,16 +82,16 @@ class StoredLeadFrame(LeadFrame):
     def number(self, path: str) -> np.ndarray:
         if path in SCORE_FIELD_KINDS:
             return super().number(path)
-        return self._store.number(path)[self._rows]
+        return self._shared.number(path)[self._rows]
 
     def time(self, path: str) -> np.ndarray:
         if path in SCORE_FIELD_KINDS:
             return super().time(path)
-        return self._store.time(path)[self._rows]
+        return self._shared.time(path)[self._rows]
 
 
 class ParsedOnceLeadFrame(LeadFrame):
-    """Lead columns for a store: numbers parsed once per distinct value rather than per lead."""
+    """Shared lead columns: numbers parsed once per distinct value rather than per lead."""
 
     def __init__(self, leads: list[Lead]) -> None:
         nothing = ActivityFrame.from_records([], {}, 0.0)
@@ -107,15 +107,16 @@ class ParsedOnceLeadFrame(LeadFrame):
 
 
 @dataclass(frozen=True)
-class LeadStore:
-    """Every lead and every activity before its lead's cut-off, as shared columns."""
+class SharedLeadColumns:
+    """Every lead and every activity before its lead's cut-off, as columns built once and
+    shared by every subset and scoring pass (cut-off days, folds, models)."""
 
     leads: list[Lead]
     columns: LeadFrame  # typed lead columns, each built once on first use
     activities: ActivityFrame  # lead_index: position in `leads`
 
     @classmethod
-    def build(cls, leads: list[Lead], activities: list[Activity]) -> LeadStore:
+    def build(cls, leads: list[Lead], activities: list[Activity]) -> SharedLeadColumns:
         position = {lead.id: index for index, lead in enumerate(leads)}
         return cls(
             leads=leads,
@@ -144,10 +145,10 @@ class LabelledLeads:
     """Leads with their outcomes, each lead cut off before its outcome.
 
     Only activities before a lead's cut-off are kept. `rows` are the leads' positions in the
-    shared `store`, so subsets (folds, time splits) share the columns already read.
+    `shared` columns, so subsets (folds, time splits) share the columns already read.
     """
 
-    store: LeadStore
+    shared: SharedLeadColumns
     rows: np.ndarray
     converted: np.ndarray  # bool per lead
     cutoff: np.ndarray  # epoch seconds per lead: the moment it is scored as of
@@ -161,7 +162,7 @@ class LabelledLeads:
 
     @property
     def leads(self) -> list[Lead]:
-        return [self.store.leads[i] for i in self.rows.tolist()]
+        return [self.shared.leads[i] for i in self.rows.tolist()]
 
     @property
     def converted_count(self) -> int:
@@ -183,7 +184,7 @@ class LabelledLeads:
         )
 
     def activities(self, now: float = 0.0) -> ActivityFrame:
-        return self.store.activities_of(self.rows, now)
+        return self.shared.activities_of(self.rows, now)
 
 
 def labelled_from_records(
@@ -229,7 +230,7 @@ def cut_off_before_outcomes(
             kept.append(activity)
     order, ordered_by = _time_order(leads)
     return LabelledLeads(
-        store=LeadStore.build(leads, kept),
+        shared=SharedLeadColumns.build(leads, kept),
         rows=np.arange(len(leads), dtype=np.int64),
         converted=np.asarray(converted, dtype=bool),
         cutoff=cutoff,
@@ -330,11 +331,11 @@ def score_as_of_cutoffs(labelled: LabelledLeads, model: ScoringModel) -> ScoredL
 
 
 def _score_group(
-    labelled: LabelledLeads, store_rows: np.ndarray, moment: float, compiled: CompiledModel
+    labelled: LabelledLeads, shared_rows: np.ndarray, moment: float, compiled: CompiledModel
 ) -> ScoredBatch:
-    """score_batch for the leads at `store_rows`, as of `moment`, from the shared columns."""
-    activities = labelled.store.activities_of(store_rows, moment)
-    frame = StoredLeadFrame(labelled.store, store_rows, activities, moment, compiled.where_of)
+    """score_batch for the leads at `shared_rows`, as of `moment`, from the shared columns."""
+    activities = labelled.shared.activities_of(shared_rows, moment)
+    frame = SharedLeadFrame(labelled.shared, shared_rows, activities, moment, compiled.where_of)
     return score_frame(frame, compiled)
 
 

@@ -565,16 +565,16 @@ class Learner:
         return frozenset(self._excluded)
 
     def sample(self, path: str, rows: np.ndarray) -> FieldSample:
-        columns = self.labelled.store.columns
-        store_rows = self.labelled.rows[rows]
+        columns = self.labelled.shared.columns
+        picked = self.labelled.rows[rows]
         text = columns.text(path)
-        leads = self.labelled.store.leads
+        leads = self.labelled.shared.leads
 
         def spelling(code: int) -> str:
             first = int(np.flatnonzero(text.codes == code)[0])
             return str(field_values([leads[first]], path)[0]).strip()
 
-        return FieldSample(path, text.take(store_rows), columns.number(path)[store_rows], spelling)
+        return FieldSample(path, text.take(picked), columns.number(path)[picked], spelling)
 
     def features(self, rows: np.ndarray) -> list[Feature]:
         """The model's rules and the candidates found among the leads at `rows`."""
@@ -594,9 +594,9 @@ class Learner:
         rows = np.arange(len(self.labelled))
         features = self.features(rows)
         matrix = feature_matrix(self.labelled, self.model, features)
-        store_numbers = self.labelled.store.columns.number
+        shared_numbers = self.labelled.shared.columns.number
         numbers = {
-            f.source: store_numbers(f.source)[self.labelled.rows]
+            f.source: shared_numbers(f.source)[self.labelled.rows]
             for f in features
             if f.kind == "fit" and not f.existing
         }
