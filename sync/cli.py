@@ -1,27 +1,42 @@
-"""The `leadq` command."""
+"""The `leadq` command: one function per subcommand, each reading its options, calling the
+modules that do the work, and printing through `sync.render`."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_type_hints
 
 import typer
 from rich.console import Console
 
 from connectors.records import parse_timestamp
+from scoring.backtest import run_backtest
 from scoring.config import json_schema
+from scoring.learn import DEFAULT_REGULARISATION, LearnSettings, TooFewOutcomesError
 from scoring.loading import load_model
-from sync.closedloop import register as register_closed_loop
+from scoring.report import Report, render_report
+from scoring.scorecard import Capacity, parse_capacity
 from sync.csvscore import CsvScoringRun, score_csv
+from sync.learn_run import learn_from
+from sync.outcomes import CrmOutcomes, CsvOutcomes, OutcomeSource, plugin_source
 from sync.render import (
     assignments_table,
     audit_table,
+    backtest_report,
+    backtest_summary,
     changes_table,
     distribution_line,
     explanation_panel,
     failures_table,
+    learn_report,
+    learn_summary,
     run_summary,
     top_leads_table,
 )
@@ -42,9 +57,10 @@ app = typer.Typer(
 console = Console(highlight=False)
 
 
-def parse_now(value: str | None) -> datetime:
+def parse_now(value: str | None) -> datetime | None:
+    """`--now` as an aware time (ISO 8601, or any time a CSV may hold), None when not given."""
     if value is None:
-        return datetime.now(UTC)
+        return None
     try:
         parsed = parse_timestamp(value)
     except ValueError:
@@ -52,6 +68,38 @@ def parse_now(value: str | None) -> datetime:
     if parsed is None:
         raise UserError(f"--now {value!r} is not a date, e.g. 2026-11-01 or 2026-11-01T12:00Z")
     return parsed
+
+
+def taking(options: type[Any]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Options declared once, in the dataclass `options`, for several commands: the command's
+    parameter annotated with `options` stands, for typer, for every field of it (in its place),
+    and the command receives them as one `options` instance."""
+    hints = get_type_hints(options, include_extras=True)
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    fields = [
+        inspect.Parameter(f.name, keyword, default=f.default, annotation=hints[f.name])
+        for f in dataclasses.fields(options)
+    ]
+
+    def declare(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        (name,) = (p.name for p in signature.parameters.values() if p.annotation is options)
+        parameters = [
+            field
+            for p in signature.parameters.values()
+            for field in (fields if p.name == name else [p.replace(kind=keyword)])
+        ]
+
+        @functools.wraps(command)
+        def run(**given: Any) -> None:
+            shared = {field.name: given.pop(field.name) for field in fields}
+            command(**given, **{name: options(**shared)})
+
+        run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in parameters}
+        return run
+
+    return declare
 
 
 ModelOption = Annotated[
@@ -91,7 +139,8 @@ def score(
     with user_errors():
         scoring_model = load_model(model)
         run = CsvScoringRun(scoring_model, leads, activities, encoding=encoding)
-        report = score_csv(run, output, parse_now(now), output_encoding=output_encoding, top=top)
+        moment = parse_now(now) or datetime.now(UTC)
+        report = score_csv(run, output, moment, output_encoding=output_encoding, top=top)
     console.print(top_leads_table(report, f"Top {len(report.top)} leads — {scoring_model.name}"))
     console.print(distribution_line(report))
     console.print(f"Wrote {output} (model version {scoring_model.version}).")
@@ -122,7 +171,7 @@ def explain(
     """Show, rule by rule, why one lead got its score, grade and stage."""
     with user_errors():
         scoring_model = load_model(model)
-        moment = parse_now(now)
+        moment = parse_now(now) or datetime.now(UTC)
         run = CsvScoringRun(scoring_model, leads, activities, encoding=encoding)
         explained = run.explain(lead_id, moment)
         if explained is None:
@@ -162,7 +211,7 @@ def _csv_demo(now: str | None) -> None:
         scoring_model = load_model(EXAMPLES / "scoring.yaml")
         output = Path("out") / "scored-leads.csv"
         output.parent.mkdir(exist_ok=True)
-        moment = parse_now(now) if now else DEMO_NOW
+        moment = parse_now(now) or DEMO_NOW
         run = CsvScoringRun(scoring_model, EXAMPLES / "leads.csv", EXAMPLES / "activities.csv")
         report = score_csv(run, output, moment, top=10)
     console.rule(f"leadq demo — {scoring_model.name}")
@@ -209,7 +258,7 @@ def sync(
     kind = "ids" if ids else ("full" if full else "incremental")
     with user_errors():
         settings = load_settings(env_file)
-        as_of = parse_now(now) if now else None
+        as_of = parse_now(now)
         runtime = open_runtime(settings, load_model(model) if model else None)
         try:
             engine = runtime.engine((lambda: as_of) if as_of else None)
@@ -287,7 +336,157 @@ def audit(
     console.print(audit_table(lead_id, entries))
 
 
-register_closed_loop(app)  # leadq backtest, leadq learn
+@dataclass(frozen=True)
+class OutcomeOptions:
+    """The options `backtest` and `learn` share: the model, where the outcomes are, the end of
+    the data and the HTML report."""
+
+    model: ModelOption = Path("scoring.yaml")
+    crm: Annotated[
+        bool, typer.Option("--crm", help="Outcomes from the CRM (needs the connectors).")
+    ] = False
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Leads CSV with a column saying who converted.")
+    ] = None
+    label: Annotated[
+        str | None, typer.Option("--label", help="The CSV column that says who converted, e.g. y.")
+    ] = None
+    positive: Annotated[
+        str | None,
+        typer.Option(
+            "--positive", help="The label value meaning converted (default: yes/true/1/won)."
+        ),
+    ] = None
+    activities: Annotated[
+        Path | None, typer.Option("--activities", "-a", help="Activities CSV for the leads.")
+    ] = None
+    outcome_at: Annotated[
+        str | None,
+        typer.Option(
+            "--outcome-at", help="CSV column with when the outcome happened (score before it)."
+        ),
+    ] = None
+    encoding: Annotated[str, typer.Option("--encoding", "-e", help="Encoding of the CSVs.")] = (
+        "utf-8"
+    )
+    sandbox: Annotated[
+        int | None,
+        typer.Option("--sandbox", help="Try the loop on a synthetic org of this many leads."),
+    ] = None
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now", help="End of the data: leads with no outcome time are scored as of it."
+        ),
+    ] = None
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")
+    ] = None
+
+    def source(self) -> OutcomeSource:
+        """The one source the options name: the CRM, a CSV with a label column, or a plugin's
+        (the sandbox's synthetic org)."""
+        given = (("--crm", self.crm), ("--csv", self.csv), ("--sandbox", self.sandbox))
+        chosen = [name for name, value in given if value]
+        if len(chosen) != 1:
+            raise UserError(
+                "say where the outcomes are: --csv leads.csv --label COLUMN, or --crm"
+                if not chosen
+                else f"give one source of outcomes, not {' and '.join(chosen)}"
+            )
+        if self.crm:
+            return CrmOutcomes()
+        if self.sandbox is not None:
+            return plugin_source("sandbox", self.sandbox)
+        if self.label is None:
+            raise UserError("--csv needs --label: the column that says who converted")
+        assert self.csv is not None
+        return CsvOutcomes(
+            self.csv, self.label, self.positive, self.activities, self.outcome_at, self.encoding
+        )
+
+    def write_report(self, page: Report) -> None:
+        if self.report is not None:
+            self.report.write_text(render_report(page), encoding="utf-8")
+            console.print(f"Wrote {self.report}.")
+
+
+@app.command()
+@taking(OutcomeOptions)
+def backtest(
+    shared: OutcomeOptions,
+    time_split: Annotated[
+        float | None,
+        typer.Option("--time-split", help="Measure only the latest share of leads, e.g. 0.2."),
+    ] = None,
+) -> None:
+    """Measure how well a model predicts real conversions, each lead scored before its outcome."""
+    with user_errors(TooFewOutcomesError):
+        scoring_model = load_model(shared.model)
+        source = shared.source()
+        share = check_share(time_split, "--time-split")
+        loaded = source.labelled(scoring_model, parse_now(shared.now))
+        result = run_backtest(loaded.labelled, scoring_model, share, loaded.notes)
+    for line in backtest_summary(result, loaded.source):
+        console.print(line)
+    shared.write_report(backtest_report(result, loaded))
+
+
+@app.command()
+@taking(OutcomeOptions)
+def learn(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the proposal.")],
+    shared: OutcomeOptions,
+    capacity: Annotated[
+        str | None,
+        typer.Option(
+            "--capacity",
+            help="Leads sales can take: 200/month, 50/week or 10% (default: today's MQL volume).",
+        ),
+    ] = None,
+    folds: Annotated[
+        int, typer.Option("--folds", help="Folds for the cross-validated estimate (0: skip).")
+    ] = 5,
+    time_split: Annotated[
+        float, typer.Option("--time-split", help="Share of latest leads for the time-ordered test.")
+    ] = 0.2,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option("--keep", help="Use this field even if it looks like a leak (repeatable)."),
+    ] = None,
+    regularisation: Annotated[
+        float,
+        typer.Option("--regularisation", help="C of the logistic regression (smaller: simpler)."),
+    ] = DEFAULT_REGULARISATION,
+) -> None:
+    """Propose better points, grades and an MQL threshold from real outcomes, as a new model."""
+    with user_errors(TooFewOutcomesError):
+        scoring_model = load_model(shared.model)
+        wanted = parse_sales_capacity(capacity)
+        source = shared.source()
+        share = check_share(time_split, "--time-split")
+        loaded = source.labelled(scoring_model, parse_now(shared.now))
+        settings = LearnSettings(regularisation=regularisation, keep=tuple(keep or ()))
+        run = learn_from(loaded, scoring_model, settings, wanted, folds, share)
+        output.write_text(run.yaml_text, encoding="utf-8")
+    for line in learn_summary(run, output):
+        console.print(line)
+    shared.write_report(learn_report(run, loaded))
+
+
+def check_share(value: float | None, option: str) -> float | None:
+    if value is not None and not 0 < value < 1:
+        raise UserError(f"{option} is a share of leads between 0 and 1, e.g. 0.2")
+    return value
+
+
+def parse_sales_capacity(text: str | None) -> Capacity | None:
+    if text is None:
+        return None
+    try:
+        return parse_capacity(text)
+    except ValueError as error:
+        raise UserError(str(error)) from None
 
 
 @app.command()

@@ -4,6 +4,7 @@ outcomes, on a synthetic sandbox org, and on small CSV exports with dates and ac
 from __future__ import annotations
 
 import re
+from importlib.metadata import EntryPoints
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from typer.testing import CliRunner, Result
 from scoring.backtest import run_backtest
 from scoring.loading import load_model
 from sync.cli import app
-from sync.closedloop import ConnectorOutcomes
+from sync.outcomes import ConnectorOutcomes
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples"
@@ -214,6 +215,15 @@ def test_learn_on_a_synthetic_org_beats_the_hand_written_model_and_shows_top_dec
     assert "learned (each lead scored by a fold that did not see it)" in page
     assert "the top 10% of scores hold" in page
     assert "<h2>Proposed changes, with their evidence</h2>" in page
+
+
+def test_sandbox_outcomes_without_the_sandbox_installed_are_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sync.outcomes.entry_points", lambda group: EntryPoints(()))
+    result = leadq("backtest", "-m", B2B_MODEL, "--sandbox", "300")
+    assert result.exit_code == 2
+    assert said(result) == "error: --sandbox: no outcome source 'sandbox' is installed"
 
 
 @pytest.fixture

@@ -262,7 +262,7 @@ def test_scikit_learn_is_imported_only_when_learning_fits_a_model() -> None:
     probe = (
         "import sys; import scoring.learn, scoring.scorecard, scoring.backtest, "
         "scoring.proposal_diff, scoring.proposal_yaml, scoring.crossvalidation, "
-        "scoring.report, sync.closedloop, sync.cli; print('sklearn' in sys.modules)"
+        "scoring.report, sync.outcomes, sync.learn_run, sync.cli; print('sklearn' in sys.modules)"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
