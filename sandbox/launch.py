@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
+
+from sandbox.orgs import OrgSpec, SynthOrg
 
 SandboxKind = Literal["hubspot", "salesforce"]
 SESSION_DAYS = 7  # simple-salesforce sends logins to *.salesforce.com: a session id reaches us
@@ -19,6 +22,13 @@ class SandboxInfo:
     leads: int
     environment: dict[str, str]  # LEADQ_* settings that point leadq at this sandbox
     notes: list[str]
+
+
+def org_ending_now(leads: int, seed: int) -> SynthOrg:
+    """A synthetic org whose history ends this hour. leadq scores as of the real clock, and an
+    org that ended on a fixed date would decay further every day (no lead left qualified)."""
+    this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return SynthOrg(OrgSpec(leads=leads, seed=seed, now=this_hour))
 
 
 @contextmanager
@@ -34,7 +44,7 @@ def running_sandbox(
         from sandbox.hubspot import start_hubspot
 
         with start_hubspot(
-            leads=leads, seed=seed, port=port, db_path=db_path, webhook_url=notify_url
+            org=org_ending_now(leads, seed), port=port, db_path=db_path, webhook_url=notify_url
         ) as hubspot:
             yield SandboxInfo(
                 kind=kind,
@@ -57,8 +67,7 @@ def running_sandbox(
     from sandbox.salesforce import start_salesforce
 
     with start_salesforce(
-        leads=leads,
-        seed=seed,
+        org=org_ending_now(leads, seed),
         port=port,
         db_path=db_path,
         outbound_url=notify_url,

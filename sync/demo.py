@@ -49,13 +49,14 @@ class _Sandbox:
 
 @contextmanager
 def _sandbox(crm: DemoCrm, leads: int, seed: int, state_path: Path) -> Iterator[_Sandbox]:
+    from sandbox.launch import org_ending_now
+
     common = {"state_url": f"sqlite:///{state_path}", "overlap_seconds": 0, "_env_file": None}
+    org = org_ending_now(leads, seed)  # the demo syncs as of the real clock
     if crm == "hubspot":
         from sandbox.hubspot import start_hubspot
 
-        with start_hubspot(
-            leads=leads, seed=seed, rate_limit=(1_000, 10.0), search_per_second=50
-        ) as hubspot:
+        with start_hubspot(org=org, rate_limit=(1_000, 10.0), search_per_second=50) as hubspot:
             settings = Settings(  # type: ignore[call-arg]
                 crm="hubspot",
                 hubspot_base_url=hubspot.base_url,
@@ -69,7 +70,7 @@ def _sandbox(crm: DemoCrm, leads: int, seed: int, state_path: Path) -> Iterator[
         return
     from sandbox.salesforce import start_salesforce
 
-    with start_salesforce(leads=leads, seed=seed) as salesforce:
+    with start_salesforce(org=org) as salesforce:
         settings = Settings(  # type: ignore[call-arg]
             crm="salesforce",
             salesforce_username=salesforce.username,
