@@ -23,9 +23,9 @@ from sandbox.orgs import (
     SynthCompany,
     SynthOrg,
     SynthPerson,
-    _new_activity,
-    _propensity,
 )
+from sandbox.orgs.propensity import propensity
+from sandbox.orgs.records import new_activity
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 LIFECYCLE_STAGES = {
@@ -160,7 +160,7 @@ def test_the_spec_rejects_orgs_that_cannot_exist() -> None:
 
 def test_activities_built_on_the_fast_path_equal_the_dataclass_built_ones() -> None:
     fields = ("p0000001", "email_open", NOW, None, None, "Newsletter Oct 2026", "Subject")
-    fast, regular = _new_activity(*fields), SynthActivity(*fields)
+    fast, regular = new_activity(*fields), SynthActivity(*fields)
     assert fast == regular
     assert hash(fast) == hash(regular)
     assert dataclasses.astuple(fast) == fields
@@ -382,7 +382,7 @@ def page_views(person: SynthPerson) -> float:
 def test_outcomes_follow_fit_and_recent_intent(org: SynthOrg, people: list[SynthPerson]) -> None:
     converted = [person.outcome.converted for person in people]
     assert 0.08 <= sum(converted) / len(people) <= 0.15
-    hidden = [_propensity(person, company_of(org, person), NOW) for person in people]
+    hidden = [propensity(person, company_of(org, person), NOW) for person in people]
     assert auc(hidden, converted) >= 0.8
     sensible = auc([sensible_score(org)(person) for person in people], converted)
     naive = auc([page_views(person) for person in people], converted)
