@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -38,6 +42,23 @@ def median_seconds(
         run()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+def run_in_child(script: str, *arguments: str) -> dict[str, Any]:
+    """Run a Python `script` in a fresh process (so its peak memory is its own, numpy on one
+    thread) and return the JSON object it prints on its last line of output."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    completed = subprocess.run(
+        [sys.executable, "-c", script, *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    if completed.returncode:
+        raise RuntimeError(f"the benchmark's child process failed:\n{completed.stderr}")
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
 
 
 def show(measurements: list[Measurement], console: Console) -> None:

@@ -1,5 +1,6 @@
-"""The emulators at scale: seeding speed, database size, page times at 100,000 leads; and how
-long a HubSpot API write takes while the webhook subscriber it notifies is slow."""
+"""The emulators at scale: seeding speed, database size, page times at 100,000 leads; how long a
+HubSpot API write takes while the webhook subscriber it notifies is slow; and the synthetic org
+generator's memory, flat from 10,000 to 1,000,000 people."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ from pathlib import Path
 
 from werkzeug.wrappers import Request, Response
 
-from benchmarks.measure import Measurement
+from benchmarks.measure import Measurement, run_in_child
 from sandbox.server import Emulator, EmulatorServer
 
 PAGE_TARGET_MS = 50.0
 SLOW_SUBSCRIBER_SECONDS = 0.6
 WRITE_TARGET_MS = 300.0
+FLAT_GROWTH = 1.5
 
 
 def sandbox_benchmarks(leads: int = 100_000) -> list[Measurement]:
-    return [*emulators_at_scale(leads), write_beside_a_slow_subscriber()]
+    return [*emulators_at_scale(leads), write_beside_a_slow_subscriber(), *org_stream_memory()]
 
 
 def emulators_at_scale(leads: int) -> list[Measurement]:
@@ -96,3 +98,47 @@ def write_beside_a_slow_subscriber(writes: int = 10) -> Measurement:
         "ms", f"< {WRITE_TARGET_MS:g}", median < WRITE_TARGET_MS,
         f"median of {writes} writes, each notifying the subscriber; max {max(times):.0f} ms",
     )
+
+
+STREAM_PEOPLE = """
+import json, sys, time
+from benchmarks.peak_memory import peak_memory_kb
+from sandbox.orgs import OrgSpec, SynthOrg
+people = int(sys.argv[1])
+org = SynthOrg(OrgSpec(leads=people, seed=7))
+started = time.perf_counter()
+activities = sum(len(person.activities) for person in org.people())
+seconds = time.perf_counter() - started
+peak_kb = peak_memory_kb()
+print(json.dumps({"peak_kb": peak_kb, "seconds": seconds, "activities": activities}))
+"""
+
+
+def org_stream_memory(sizes: tuple[int, ...] = (10_000, 1_000_000)) -> list[Measurement]:
+    """Peak memory (RSS) of a process streaming every person of a synthetic org: flat in size."""
+    results = []
+    for people in sizes:
+        streamed = run_in_child(STREAM_PEOPLE, str(people))
+        results.append(
+            Measurement(
+                "sandbox",
+                f"synthetic org stream, peak memory, {people:,} people",
+                streamed["peak_kb"] / 1024,
+                "MB",
+                "flat in people",
+                detail=f"{streamed['activities']:,} activities; "
+                f"{people / streamed['seconds']:,.0f} people/s",
+            )
+        )
+    growth = results[-1].value / results[0].value
+    results.append(
+        Measurement(
+            "sandbox",
+            "synthetic org stream, memory growth, largest / smallest",
+            growth,
+            "×",
+            f"≤ {FLAT_GROWTH:g}×",
+            growth <= FLAT_GROWTH,
+        )
+    )
+    return results

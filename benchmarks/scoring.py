@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from benchmarks import synthetic
-from benchmarks.measure import Measurement, median_seconds
+from benchmarks.measure import Measurement, median_seconds, run_in_child
 from connectors.records import Activity
 from scoring.loading import load_model
 from scoring.qualify import compile_model, score_batch
@@ -123,9 +119,10 @@ def csv_memory(sizes: tuple[int, ...] = (20_000, 200_000), per_lead: int = 5) ->
 
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from datetime import UTC, datetime
 from pathlib import Path
+from benchmarks.peak_memory import peak_memory_kb
 from scoring.loading import load_model
 from sync.csvscore import CsvScoringRun, score_csv
 model = load_model(sys.argv[1])
@@ -133,21 +130,11 @@ started = time.perf_counter()
 run = CsvScoringRun(model, Path(sys.argv[2]), Path(sys.argv[3]))
 score_csv(run, Path(sys.argv[4]), datetime(2026, 11, 1, tzinfo=UTC))
 seconds = time.perf_counter() - started
-peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak_kb = peak_memory_kb()
 print(json.dumps({"peak_kb": peak_kb, "seconds": seconds}))
 """
 
 
 def _score_in_child(leads: Path, activities: Path, output: Path) -> tuple[float, float]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    completed = subprocess.run(
-        [sys.executable, "-c", CHILD, str(EXAMPLE_MODEL), str(leads), str(activities), str(output)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
-    if completed.returncode:
-        raise RuntimeError(f"scoring the CSV failed:\n{completed.stderr}")
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result = run_in_child(CHILD, str(EXAMPLE_MODEL), str(leads), str(activities), str(output))
     return result["peak_kb"] / 1024, result["seconds"]
