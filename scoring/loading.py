@@ -6,7 +6,8 @@ problem as `scoring.yaml:14 engagement.rules[2].points: must be a number`.
 The text is parsed once, by ruamel.yaml, into nodes that know their line. The nodes give every
 place in the model its line, then become the plain data pydantic validates; ruamel refuses
 duplicate keys. Aliases are followed through the nodes, never through expanded data, and a file
-whose aliases would expand past `MOST_VALUES` is refused before anything is expanded.
+whose aliases would expand past `MOST_VALUES` is refused before anything is expanded, at the
+place that expands too far; ruamel refuses nesting deeper than `MOST_DEPTH` while it reads.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError, YAMLWarning
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
@@ -29,6 +31,7 @@ from scoring.config import ScoringModel, closest, did_you_mean
 from scoring.references import Loc, check_references
 
 MOST_VALUES = 100_000  # far above any real model; a "billion laughs" file goes far beyond
+MOST_DEPTH = 64  # levels of nesting; the examples' deepest condition is 11 levels down
 
 
 class ModelYamlResolver(VersionedResolver):
@@ -128,6 +131,7 @@ class _Places:
 def _read_yaml(text: str, source: str) -> tuple[_Places, Any]:
     reader = YAML(typ="safe", pure=True)
     reader.Resolver = ModelYamlResolver
+    reader.max_depth = MOST_DEPTH
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", YAMLWarning)  # e.g. "1e3 has no dot": it is a number
         with _yaml_errors(source, _Places()):
@@ -149,6 +153,9 @@ def _yaml_errors(source: str, places: _Places) -> Iterator[None]:
         mark = error.problem_mark
         path = format_path(places.keys.get((mark.line, mark.column), ()))
         raise ModelFileError(source, [_problem(path, mark.line + 1, "duplicate key")]) from None
+    except MaxDepthExceededError as error:
+        message = f"nested more than {MOST_DEPTH} levels deep; refused"
+        raise ModelFileError(source, [_problem("", error.problem_mark.line + 1, message)]) from None
     except YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -157,12 +164,35 @@ def _yaml_errors(source: str, places: _Places) -> Iterator[None]:
 
 
 def _index(root: Node, source: str) -> _Places:
-    if _expanded_size(root, {}) > MOST_VALUES:
-        message = f"its aliases expand to more than {MOST_VALUES:,} values; refused"
-        raise ModelFileError(source, [_problem("", None, message)])
+    _refuse_alias_bombs(root, source)
     places = _Places()
     _index_node(root, (), places, set())
     return places
+
+
+def _refuse_alias_bombs(root: Node, source: str) -> None:
+    sizes: dict[int, int] = {}
+    if _expanded_size(root, sizes) <= MOST_VALUES:
+        return
+    loc, node = _where_it_explodes(root, sizes)
+    message = f"its aliases expand to more than {MOST_VALUES:,} values; refused"
+    raise ModelFileError(source, [_problem(format_path(loc), node.start_mark.line + 1, message)])
+
+
+def _where_it_explodes(root: Node, sizes: dict[int, int]) -> tuple[Loc, Node]:
+    """The innermost place whose value alone expands past the bound (its line is the anchor's)."""
+    loc, node, visited = (), root, set()
+    while id(node) not in visited:
+        visited.add(id(node))
+        too_big = [
+            (place, child)
+            for place, child in _placed_children(node, loc)
+            if sizes[id(child)] > MOST_VALUES
+        ]
+        if not too_big:
+            break
+        loc, node = too_big[0]
+    return loc, node
 
 
 def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
@@ -176,10 +206,19 @@ def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
 
 
 def _children(node: Node) -> list[Node]:
+    return [child for _, child in _placed_children(node, ())]
+
+
+def _placed_children(node: Node, loc: Loc) -> list[tuple[Loc, Node]]:
+    """Each node inside `node` with its place: a value under its key, a key at its mapping."""
     if isinstance(node, MappingNode):
-        return [part for pair in node.value for part in pair]
+        return [
+            pair
+            for key, value in node.value
+            for pair in ((loc, key), ((*loc, str(key.value)), value))
+        ]
     if isinstance(node, SequenceNode):
-        return list(node.value)
+        return [((*loc, index), item) for index, item in enumerate(node.value)]
     return []
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from builders import NOW, make_lead
 
 from scoring.loading import ModelFileError, load_model, parse_model
+from scoring.qualify import score
 
 RULE = "    - {id: r1, label: R1, when: {field: title, op: exists}, points: 5}\n"
 
@@ -258,11 +260,39 @@ def test_a_condition_can_be_written_once_and_reused_through_a_yaml_alias() -> No
     assert model.stages[0].when == model.fit.rules[0].when
 
 
-def test_aliases_that_would_expand_to_a_million_values_are_refused_in_one_line() -> None:
+def test_aliases_that_would_expand_to_a_million_values_are_refused_where_they_explode() -> None:
     levels = ["    - &l0 [title, title, title, title, title, title, title, title, title, title]"]
     for level in range(1, 6):
         levels.append(f"    - &l{level} [" + ", ".join([f"*l{level - 1}"] * 10) + "]")
     text = "name: m\nlearn:\n  exclude:\n" + "\n".join(levels) + "\n"
     assert problems(text) == [
-        "scoring.yaml: its aliases expand to more than 100,000 values; refused"
+        "scoring.yaml:8 learn.exclude[4]: its aliases expand to more than 100,000 values; refused"
     ]
+
+
+def test_an_alias_inside_its_own_anchor_is_refused_rather_than_followed_forever() -> None:
+    text = "name: m\nlearn:\n  exclude: &loop [title, *loop]\n"
+    assert problems(text) == [
+        "scoring.yaml:3 learn.exclude[1]: its aliases expand to more than 100,000 values; refused"
+    ]
+
+
+@pytest.mark.parametrize(
+    "nesting",
+    [
+        "    - when: " + "[" * 900 + "]" * 900 + "\n",
+        "    - when: " + "{a: " * 900 + "1" + "}" * 900 + "\n",
+        "".join("  " * level + "    - a:\n" for level in range(900)),
+    ],
+    ids=["flow lists", "flow mappings", "block mappings"],
+)
+def test_nesting_900_levels_deep_is_refused_in_one_line(nesting: str) -> None:
+    (problem,) = problems(fit_with(nesting))
+    assert problem.startswith("scoring.yaml:")
+    assert problem.endswith(": nested more than 64 levels deep; refused")
+
+
+def test_conditions_nested_as_deep_as_the_limit_allows_still_load_and_score() -> None:
+    condition = "{not: " * 28 + "{field: title, op: exists}" + "}" * 28
+    model = parse_model(fit_with(f"    - {{id: r, label: R, when: {condition}, points: 5}}\n"))
+    assert score(make_lead(title="CEO"), [], model, NOW).fit == 5
