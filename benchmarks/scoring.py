@@ -7,8 +7,8 @@ from pathlib import Path
 
 from benchmarks import synthetic
 from benchmarks.measure import Measurement, median_seconds, run_in_child
-from connectors.records import Activity
-from scoring.loading import load_model
+from connectors.records import Activity, Lead
+from scoring.loading import load_model, parse_model
 from scoring.qualify import compile_model, score_batch
 
 EXAMPLE_MODEL = Path(__file__).resolve().parent.parent / "examples" / "scoring.yaml"
@@ -32,6 +32,7 @@ def scoring_speed(leads: int = 100_000, per_lead: int = 20, repeats: int = 5) ->
     rate = leads / seconds
     records_rate = _from_activity_records(model, per_lead)
     return [
+        *backtracking_trap(),
         Measurement(
             "scoring",
             "leads per second (columnar activities)",
@@ -49,6 +50,51 @@ def scoring_speed(leads: int = 100_000, per_lead: int = 20, repeats: int = 5) ->
             detail="includes turning pydantic Activity records into columns",
         ),
     ]
+
+
+TRAP_MODEL = """
+name: backtracking trap
+fit:
+  rules:
+    - {id: trap, label: Trap, when: {field: title, op: matches, value: '(a+)+$'}, points: 1}
+"""
+
+
+def backtracking_trap(
+    lengths: tuple[int, int] = (1_000, 8_000), leads: int = 500
+) -> list[Measurement]:
+    """`(a+)+$` against titles of a's that end in something else: a backtracking engine doubles its
+    time with every character; RE2's cost per character stays the same as titles grow."""
+    model = compile_model(parse_model(TRAP_MODEL))
+    per_character = [
+        _trap_seconds(model, length, leads) / (leads * length) * 1e9 for length in lengths
+    ]
+    growth = per_character[1] / per_character[0]
+    return [
+        Measurement(
+            "scoring",
+            f"regex (a+)+$ on {length:,}-character titles that fail it",
+            nanoseconds,
+            "ns/char",
+            detail=f"{leads:,} distinct titles, each searched once",
+        )
+        for length, nanoseconds in zip(lengths, per_character, strict=True)
+    ] + [
+        Measurement(
+            "scoring",
+            f"regex cost per character, {lengths[1]:,} / {lengths[0]:,}-character titles",
+            growth,
+            "×",
+            "≤ 2× (linear)",
+            growth <= 2,
+            "a backtracking engine takes 40 s on one 29-character title",
+        )
+    ]
+
+
+def _trap_seconds(model: object, length: int, leads: int) -> float:
+    records = [Lead(id=str(i), title="a" * length + f"!{i}") for i in range(leads)]
+    return median_seconds(lambda: score_batch(records, [], model, synthetic.NOW), 3)
 
 
 def _from_activity_records(model: object, per_lead: int, leads: int = 20_000) -> float:

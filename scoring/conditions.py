@@ -11,7 +11,9 @@ of activities, for an engagement rule's `where`) at a time: see `Columns` for wh
 
 Semantics a RevOps admin can rely on:
 - text comparisons (eq, ne, in, not_in, contains) ignore case and surrounding spaces;
-  `matches` is a regular expression searched anywhere in the value, ignoring case;
+  `matches` is a regular expression searched anywhere in the value, ignoring case, run by RE2:
+  its time grows linearly with the text whatever the pattern, so patterns RE2 cannot run in
+  linear time (backreferences, lookarounds) are refused when the model is loaded;
 - a missing value (blank or absent) fails every test except `ne`, `not_in` and `missing`;
 - `within_days: N` is true when the timestamp is at most N days before the run's `now`.
 """
@@ -24,6 +26,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal, Protocol
 
 import numpy as np
+import re2
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 FieldKind = Literal["text", "number", "time", "flag"]
@@ -89,13 +92,35 @@ def _value_problem(op: str, value: Any) -> str | None:
     if op == "within_days" and not (isinstance(value, int | float) and value >= 0):
         return "op 'within_days' needs a number of days, e.g. 30"
     if op == "matches":
-        if not isinstance(value, str):
-            return "op 'matches' needs a regular expression"
+        return _pattern_problem(value)
+    return None
+
+
+def _pattern_problem(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return "op 'matches' needs a regular expression"
+    try:
+        compile_pattern(value)
+    except re2.error as refused:
         try:
             re.compile(value)
         except re.error as error:
             return f"not a valid regular expression: {error}"
+        reason = refused.args[0].decode(errors="replace") if refused.args else "refused"
+        return (
+            f"RE2 cannot run this regular expression ({reason}): leadq runs patterns in "
+            "linear time, so backreferences and lookarounds are not supported"
+        )
     return None
+
+
+def compile_pattern(pattern: str) -> re2._Regexp:
+    """A `matches` pattern as RE2 runs it: searched anywhere, ignoring case, in linear time."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.never_capture = True
+    options.log_errors = False  # a refused pattern is reported once, as a model error
+    return re2.compile(pattern, options)
 
 
 def _is_orderable(value: Any) -> bool:
@@ -247,7 +272,7 @@ def _compile_field_test(test: FieldTest, declared: FieldKind | None) -> Evaluato
 
 def _compile_text(path: str, op: str, value: Any) -> Evaluator:
     if op == "matches":
-        pattern = re.compile(str(value), re.IGNORECASE)
+        pattern = compile_pattern(str(value))
         return _text_test(path, lambda v: v is not None and pattern.search(v) is not None)
     if op in LIST_OPS:
         wanted = {normalise_text(item) for item in value}

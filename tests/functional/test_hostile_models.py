@@ -3,6 +3,9 @@ model, in one located line with exit code 2, before anything is read from a CRM 
 
 from __future__ import annotations
 
+import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,3 +76,32 @@ def test_a_hostile_model_is_refused_in_one_located_line_by_every_command(
     assert line.startswith(f"error: {where}"), line
     assert what in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.yaml"]
+
+
+def test_leadq_score_answers_on_titles_that_would_make_a_backtracking_regex_hang(
+    tmp_path: Path,
+) -> None:
+    model = tmp_path / "model.yaml"
+    model.write_text(
+        "name: trap\nfit:\n  rules:\n"
+        "    - {id: trap, label: All a's, when: {field: title, op: matches, value: '(a+)+$'}, "
+        "points: 7}\n",
+        encoding="utf-8",
+    )
+    leads = tmp_path / "leads.csv"
+    titles = ["a" * n + "!" for n in range(4_000, 4_050)] + ["x" + "a" * 4_000]
+    leads.write_text(
+        "id,title\n" + "".join(f"{i},{t}\n" for i, t in enumerate(titles)), encoding="utf-8"
+    )
+    out = tmp_path / "out.csv"
+    completed = subprocess.run(  # in a child with a deadline: a regression fails, never hangs
+        [sys.executable, "-m", "sync.cli", "score", str(leads), "-m", str(model), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    with out.open(encoding="utf-8") as scored:
+        fits = [row["leadq_fit"] for row in csv.DictReader(scored)]
+    assert fits == ["0"] * 50 + ["7"]

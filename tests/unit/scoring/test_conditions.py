@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import re2
 from builders import NOW, activity, make_lead, model_from
 
+from scoring.conditions import compile_pattern
 from scoring.qualify import score
 
 
@@ -76,6 +78,28 @@ def test_number_operators_include_their_edges_as_written(
     condition: str, employees: int, expected: bool
 ) -> None:
     assert matches(condition, company={"employees": employees}) is expected
+
+
+def test_matches_runs_on_re2_so_a_backtracking_trap_answers_on_a_long_title() -> None:
+    # Python's re would try 2**40 ways to split the a's before giving up on this title
+    trap = "{field: title, op: matches, value: '(a+)+$'}"
+    assert not matches(trap, title="a" * 40 + "!")
+    assert matches(trap, title="b" + "a" * 40)
+    assert isinstance(compile_pattern("(a+)+$"), re2._Regexp)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "title"),
+    [(r"\p{Han}", "営業部長"), (r"^[[:upper:]]{3}$", "cfo"), (r"\Qc++\E", "C++ developer")],
+    ids=["unicode script", "posix class", "quoted text"],
+)
+def test_matches_understands_re2_syntax_that_pythons_re_does_not(pattern: str, title: str) -> None:
+    assert matches(f"{{field: title, op: matches, value: '{pattern}'}}", title=title)
+
+
+def test_matches_searches_anywhere_ignoring_case() -> None:
+    assert matches("{field: title, op: matches, value: 'vp|chief'}", title="Senior VP, Sales")
+    assert not matches("{field: title, op: matches, value: '^vp'}", title="Senior VP, Sales")
 
 
 def test_a_missing_value_fails_every_test_but_ne_not_in_and_missing() -> None:

@@ -100,6 +100,22 @@ def engagement_with(rule_line: str, extra: str = "") -> str:
         ),
         (
             fit_with(
+                "    - {id: r, label: R, when: {field: title, op: matches, value: '(a)\\1'}, points: 5}\n"
+            ),
+            "scoring.yaml:4 fit.rules[0].when: RE2 cannot run this regular expression "
+            "(invalid escape sequence: \\1): leadq runs patterns in linear time, "
+            "so backreferences and lookarounds are not supported",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: title, op: matches, value: '(?<!vice )president'}, points: 5}\n"
+            ),
+            "scoring.yaml:4 fit.rules[0].when: RE2 cannot run this regular expression "
+            "(invalid perl operator: (?<!): leadq runs patterns in linear time, "
+            "so backreferences and lookarounds are not supported",
+        ),
+        (
+            fit_with(
                 "    - {id: r, label: R, when: {field: created_at, op: within_days, value: soon}, points: 5}\n"
             ),
             "scoring.yaml:4 fit.rules[0].when: op 'within_days' needs a number of days, e.g. 30",
