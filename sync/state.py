@@ -2,8 +2,9 @@
 
 The store holds cursors, the values leadq last wrote to each lead (to recognise its own webhook
 echoes and skip no-op writes), routing counters and daily counts, webhook dedupe keys, run leases,
-an append-only audit log and run records. Every operation that two runs could race on is atomic in
-the store itself, so callers never need a lock of their own:
+an append-only audit log, run records, and the work `leadq serve` has queued but not yet done.
+Every operation that two runs could race on is atomic in the store itself, so callers never need a
+lock of their own:
 
 - a cursor only ever moves forward;
 - an assignment commits only against the pool version it was decided from, and a lead is never
@@ -122,6 +123,20 @@ class RunRecord(BaseModel):
     counts: dict[str, int] = Field(default_factory=dict)
 
 
+class QueuedWork(BaseModel):
+    """One unit of queued work, persisted before the webhook that asked for it is answered.
+
+    `payload` is opaque to the store (the queue's own JSON); `id` names it for `finish_work`.
+    Work comes back in the order it was queued (`queued_at`, then `id`).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: StrictStr = Field(min_length=1)
+    queued_at: AwareDatetime
+    payload: StrictStr
+
+
 class StateStore(Protocol):
     """The state every run shares. Both backends pass tests/unit/sync/test_state_contract.py."""
 
@@ -143,6 +158,11 @@ class StateStore(Protocol):
         """Remember values written per lead: given fields replace earlier ones, others stay."""
         ...
 
+    def forget_leads(self, crm: str, lead_ids: Iterable[str]) -> None:
+        """Stop tracking leads that no longer exist (deleted, merged away): the values leadq last
+        wrote to them are dropped. Their audit log and their assignment stay."""
+        ...
+
     # Routing counters
     def routing_snapshot(self, pool: str, day: date) -> RoutingSnapshot: ...
 
@@ -160,6 +180,16 @@ class StateStore(Protocol):
         """True the first time `key` is seen, False for a repeat until the TTL has passed."""
         ...
 
+    def seen_webhooks(self, keys: Iterable[str], now: datetime) -> set[str]:
+        """The keys among `keys` already recorded (by `remember_webhooks` or `first_sighting`)
+        whose TTL has not passed. Records nothing: a webhook handler checks first, queues the
+        work, and only then remembers, so that a failed queueing leaves the keys for the retry."""
+        ...
+
+    def remember_webhooks(self, keys: Iterable[str], now: datetime, ttl: timedelta) -> None:
+        """Record keys as processed until `now + ttl` (a key recorded before gets this expiry)."""
+        ...
+
     # Run leases
     def acquire_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
         """Take the lease if it is free, expired, or already this holder's (which extends it)."""
@@ -175,6 +205,19 @@ class StateStore(Protocol):
 
     def release_lease(self, name: str, holder: str) -> None:
         """Give the lease up; a no-op for anyone but its holder."""
+        ...
+
+    # Work queued by `leadq serve`
+    def enqueue_work(self, items: Sequence[QueuedWork]) -> None:
+        """Persist work (durable once this returns); queueing the same item again keeps it once."""
+        ...
+
+    def queued_work(self, limit: int = 1000) -> list[QueuedWork]:
+        """Work not yet finished, oldest first, at most `limit` items."""
+        ...
+
+    def finish_work(self, items: Iterable[QueuedWork]) -> None:
+        """Drop finished work; finishing an item already finished is a no-op."""
         ...
 
     # Audit log

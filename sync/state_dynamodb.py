@@ -12,6 +12,7 @@ Key schema (both keys strings; `serverless.yml` must declare the same table):
     POOL#<pool>             DAY#<yyyy-mm-dd>#OWNER#<owner id> assigned (number), expires_at
     ASSIGN#<lead id>        ASSIGN                            pool, owner_id, day
     DEDUPE#<key>            DEDUPE                            expires_at
+    QUEUE                   <ISO queued_at>#<work id>         id, queued_at, payload (leadq serve)
     LEASE#<name>            LEASE                             holder, expires_at
     AUDIT#<lead id>         <ISO time>#<run id>#<field>       the entry's attributes
     RUN                     <ISO started_at>#<run id>         the run's attributes
@@ -49,6 +50,7 @@ from sync.state import (
     AssignmentOutcome,
     AuditEntry,
     FieldValues,
+    QueuedWork,
     RoutingSnapshot,
     RunRecord,
     Scalar,
@@ -191,6 +193,14 @@ class DynamoDBStateStore:
                 ]
             )
 
+    def forget_leads(self, crm: str, lead_ids: Iterable[str]) -> None:
+        self._batch_write(
+            [
+                {"DeleteRequest": {"Key": _key(f"LEAD#{crm}#{lead_id}", "WRITTEN")}}
+                for lead_id in dict.fromkeys(lead_ids)
+            ]
+        )
+
     # Routing counters
 
     def routing_snapshot(self, pool: str, day: date) -> RoutingSnapshot:
@@ -302,6 +312,24 @@ class DynamoDBStateStore:
             values={":now": _number(epoch_seconds(now))},
         )
 
+    def seen_webhooks(self, keys: Iterable[str], now: datetime) -> set[str]:
+        items = self._batch_get([_key(f"DEDUPE#{key}", "DEDUPE") for key in keys])
+        now_seconds = epoch_seconds(now)
+        return {
+            item["pk"]["S"].removeprefix("DEDUPE#")
+            for item in items
+            if int(item["expires_at"]["N"]) > now_seconds
+        }
+
+    def remember_webhooks(self, keys: Iterable[str], now: datetime, ttl: timedelta) -> None:
+        expires_at = _number(expiry_second(now, ttl))
+        self._batch_put(
+            [
+                {**_key(f"DEDUPE#{key}", "DEDUPE"), "expires_at": expires_at}
+                for key in dict.fromkeys(keys)
+            ]
+        )
+
     # Run leases
 
     def acquire_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
@@ -365,6 +393,41 @@ class DynamoDBStateStore:
                 return False
             raise
         return True
+
+    # Work queued by `leadq serve` (one partition: a single process's queue)
+
+    def enqueue_work(self, items: Sequence[QueuedWork]) -> None:
+        unique = {_queue_key(item)["sk"]["S"]: item for item in items}
+        self._batch_put(
+            [
+                {
+                    **_queue_key(item),
+                    "id": {"S": item.id},
+                    "queued_at": {"S": iso_utc(item.queued_at)},
+                    "payload": {"S": item.payload},
+                }
+                for item in unique.values()
+            ]
+        )
+
+    def queued_work(self, limit: int = 1000) -> list[QueuedWork]:
+        items = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": _QUEUE}},
+            limit=require_positive(limit),
+        )
+        return [
+            QueuedWork(
+                id=item["id"]["S"],
+                queued_at=from_iso(item["queued_at"]["S"]),
+                payload=item["payload"]["S"],
+            )
+            for item in items
+        ]
+
+    def finish_work(self, items: Iterable[QueuedWork]) -> None:
+        keys = {_queue_key(item)["sk"]["S"]: _queue_key(item) for item in items}
+        self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys.values()])
 
     # Audit log
 
@@ -436,10 +499,12 @@ class DynamoDBStateStore:
         return items
 
     def _batch_put(self, items: Sequence[Item]) -> None:
-        for chunk in chunked(items, BATCH_WRITE_LIMIT):
-            pending: dict[str, Any] = {
-                self.table_name: [{"PutRequest": {"Item": item}} for item in chunk]
-            }
+        self._batch_write([{"PutRequest": {"Item": item}} for item in items])
+
+    def _batch_write(self, requests: Sequence[dict[str, Any]]) -> None:
+        """Puts and deletes, 25 a request; a batch must not name one key twice."""
+        for chunk in chunked(requests, BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {self.table_name: list(chunk)}
             for attempt in range(_UNPROCESSED_ATTEMPTS):
                 response = self.client.batch_write_item(RequestItems=pending)
                 pending = response.get("UnprocessedItems") or {}
@@ -461,6 +526,13 @@ class DynamoDBStateStore:
 
 def _key(pk: str, sk: str) -> Item:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+_QUEUE = "QUEUE"
+
+
+def _queue_key(item: QueuedWork) -> Item:
+    return _key(_QUEUE, f"{iso_utc(item.queued_at)}#{item.id}")
 
 
 def _number(value: int | float) -> AttributeValue:

@@ -24,6 +24,7 @@ from sync.state import (
     AssignmentOutcome,
     AuditEntry,
     FieldValues,
+    QueuedWork,
     RoutingSnapshot,
     RunRecord,
     Scalar,
@@ -65,6 +66,9 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
+CREATE TABLE IF NOT EXISTS work_queue (
+    id TEXT PRIMARY KEY, queued_at TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS work_queue_in_order ON work_queue (queued_at, id);
 """
 
 _PURGE_EVERY = 256  # first_sighting calls between purges of expired dedupe keys
@@ -240,6 +244,14 @@ class SqliteStateStore:
                     ],
                 )
 
+    def forget_leads(self, crm: str, lead_ids: Iterable[str]) -> None:
+        unique_ids = list(dict.fromkeys(lead_ids))
+        with self._writing() as connection:
+            connection.executemany(
+                "DELETE FROM written WHERE crm = ? AND lead_id = ?",
+                [(crm, lead_id) for lead_id in unique_ids],
+            )
+
     # Routing counters
 
     def routing_snapshot(self, pool: str, day: date) -> RoutingSnapshot:
@@ -287,6 +299,28 @@ class SqliteStateStore:
             )
             return cursor.rowcount == 1
 
+    def seen_webhooks(self, keys: Iterable[str], now: datetime) -> set[str]:
+        unique_keys = list(dict.fromkeys(keys))
+        now_seconds = epoch_seconds(now)
+        seen: set[str] = set()
+        with self._reading() as connection:
+            for chunk in chunked(unique_keys, _IN_CLAUSE_SIZE):
+                placeholders = ", ".join("?" * len(chunk))
+                rows = connection.execute(
+                    f"SELECT key FROM dedupe WHERE key IN ({placeholders}) AND expires_at > ?",
+                    (*chunk, now_seconds),
+                ).fetchall()
+                seen.update(key for (key,) in rows)
+        return seen
+
+    def remember_webhooks(self, keys: Iterable[str], now: datetime, ttl: timedelta) -> None:
+        expires_at = expiry_second(now, ttl)
+        with self._writing() as connection:
+            connection.executemany(
+                "INSERT OR REPLACE INTO dedupe (key, expires_at) VALUES (?, ?)",
+                [(key, expires_at) for key in dict.fromkeys(keys)],
+            )
+
     # Run leases
 
     def acquire_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
@@ -322,6 +356,35 @@ class SqliteStateStore:
     def release_lease(self, name: str, holder: str) -> None:
         with self._writing() as connection:
             connection.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    # Work queued by `leadq serve`
+
+    def enqueue_work(self, items: Sequence[QueuedWork]) -> None:
+        with self._writing() as connection:
+            connection.executemany(
+                "INSERT OR IGNORE INTO work_queue (id, queued_at, payload) VALUES (?, ?, ?)",
+                [(item.id, iso_utc(item.queued_at), item.payload) for item in items],
+            )
+
+    def queued_work(self, limit: int = 1000) -> list[QueuedWork]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT id, queued_at, payload FROM work_queue ORDER BY queued_at, id LIMIT ?",
+                (require_positive(limit),),
+            )
+            .fetchall()
+        )
+        return [
+            QueuedWork(id=work_id, queued_at=from_iso(queued_at), payload=payload)
+            for work_id, queued_at, payload in rows
+        ]
+
+    def finish_work(self, items: Iterable[QueuedWork]) -> None:
+        with self._writing() as connection:
+            connection.executemany(
+                "DELETE FROM work_queue WHERE id = ?", [(item.id,) for item in items]
+            )
 
     # Audit log
 

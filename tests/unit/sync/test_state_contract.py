@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from sync.state import (
     AuditEntry,
+    QueuedWork,
     RunRecord,
     StateStore,
     StateStoreError,
@@ -203,6 +204,20 @@ def test_a_value_that_would_not_round_trip_is_refused(store: StateStore) -> None
     assert store.last_written("hubspot", ["L1"]) == {}
 
 
+def test_a_forgotten_lead_is_no_longer_tracked_and_others_stay(store: StateStore) -> None:
+    values = {f"L{number}": {"score": number} for number in range(30)}
+    store.record_written("hubspot", values, "run-1", NOW)
+    store.record_written("salesforce", {"L1": {"score": 70}}, "run-1", NOW)
+    store.append_audit([audit_entry("L1")])
+
+    store.forget_leads("hubspot", [f"L{number}" for number in range(1, 28)] + ["L1", "never"])
+
+    assert store.last_written("hubspot", values) == {
+        "L0": {"score": 0}, "L28": {"score": 28}, "L29": {"score": 29}}
+    assert store.last_written("salesforce", ["L1"]) == {"L1": {"score": 70}}
+    assert store.audit_for("L1") == [audit_entry("L1")]
+
+
 # Routing counters
 
 
@@ -322,6 +337,36 @@ def test_a_webhook_seen_again_after_its_ttl_counts_as_new_and_starts_a_new_ttl(
 def test_a_ttl_must_be_positive(store: StateStore) -> None:
     with pytest.raises(ValueError, match="TTL"):
         store.first_sighting("hubspot:event-1", NOW, timedelta(0))
+    with pytest.raises(ValueError, match="TTL"):
+        store.remember_webhooks(["hubspot:event-1"], NOW, timedelta(0))
+
+
+def test_checking_webhook_keys_records_nothing(store: StateStore) -> None:
+    assert store.seen_webhooks(["hubspot:event-1", "hubspot:event-2"], NOW) == set()
+    assert store.seen_webhooks([], NOW) == set()
+
+    assert store.first_sighting("hubspot:event-1", NOW, MINUTE) is True
+
+
+def test_remembered_webhook_keys_are_seen_until_their_ttl_passes(store: StateStore) -> None:
+    keys = [f"hubspot:event-{number}" for number in range(130)]
+    store.remember_webhooks(keys, NOW, MINUTE)
+
+    assert store.seen_webhooks([*keys, "hubspot:other"], NOW) == set(keys)
+    assert store.seen_webhooks(keys[:3], NOW + timedelta(seconds=59)) == set(keys[:3])
+    assert store.seen_webhooks(keys[:3], NOW + MINUTE) == set()
+    assert store.first_sighting("hubspot:event-7", NOW, MINUTE) is False
+
+
+def test_a_key_first_sighted_is_seen_and_remembering_it_again_extends_it(
+    store: StateStore,
+) -> None:
+    store.first_sighting("hubspot:event-1", NOW, MINUTE)
+
+    assert store.seen_webhooks(["hubspot:event-1"], NOW) == {"hubspot:event-1"}
+
+    store.remember_webhooks(["hubspot:event-1", "hubspot:event-1"], NOW + MINUTE / 2, MINUTE)
+    assert store.seen_webhooks(["hubspot:event-1"], NOW + MINUTE) == {"hubspot:event-1"}
 
 
 # Run leases
@@ -438,6 +483,55 @@ def test_a_retried_append_stores_each_entry_once(store: StateStore) -> None:
 
 def test_a_lead_without_changes_has_an_empty_audit_log(store: StateStore) -> None:
     assert store.audit_for("L1") == []
+
+
+# Work queued by leadq serve
+
+
+def queued(work_id: str, seconds: int = 0, payload: str = '{"ids": ["1"]}') -> QueuedWork:
+    return QueuedWork(id=work_id, queued_at=NOW + timedelta(seconds=seconds), payload=payload)
+
+
+def test_nothing_is_queued_in_a_new_store(store: StateStore) -> None:
+    assert store.queued_work() == []
+
+
+def test_queued_work_comes_back_oldest_first_and_exactly(store: StateStore) -> None:
+    items = [queued("b", 2, '{"kind": "rescore", "ids": ["501", "502"]}'), queued("c", 1),
+             queued("a", 2)]
+    store.enqueue_work(items)
+
+    assert store.queued_work() == [items[1], items[2], items[0]]
+    assert store.queued_work(limit=2) == [items[1], items[2]]
+
+
+def test_queued_work_survives_reopening_the_store(store_url: str) -> None:
+    first = open_state_store(store_url)
+    first.enqueue_work([queued("a")])
+    first.close()
+
+    reopened = open_state_store(store_url)
+    assert reopened.queued_work() == [queued("a")]
+    reopened.close()
+
+
+def test_finished_work_leaves_the_queue_and_finishing_it_again_is_harmless(
+    store: StateStore,
+) -> None:
+    items = [queued(f"w{number:03}", number) for number in range(40)]
+    store.enqueue_work(items)
+
+    store.finish_work(items[:30])
+    store.finish_work(items[:2])
+
+    assert store.queued_work() == items[30:]
+
+
+def test_queueing_the_same_work_twice_keeps_it_once(store: StateStore) -> None:
+    store.enqueue_work([queued("a"), queued("a")])
+    store.enqueue_work([queued("a")])
+
+    assert store.queued_work() == [queued("a")]
 
 
 # Runs
