@@ -1,7 +1,8 @@
 """Bootstrap and run leadq from a fresh clone: `python3 dev.py demo` or `python3 dev.py test`.
 
-It needs only python3 (with venv and pip). It creates `.venv`, installs leadq with its extras
-and, when the project declares npm tools, installs them with npm. Then it runs the command.
+It needs only python3 (with venv and pip), and npm for the deployment tools. It creates `.venv`,
+installs leadq with its extras and the npm tools package-lock.json pins (the Serverless Framework
+v3, which the packaging test runs). Then it runs the command.
 """
 
 from __future__ import annotations
@@ -25,18 +26,37 @@ def _run(*args: str | Path) -> None:
         sys.exit(completed.returncode)
 
 
+def _fingerprint() -> bytes:
+    """What the installed tools were installed from: reinstall when any of it changes."""
+    manifests = ("pyproject.toml", "package.json", "package-lock.json")
+    return b"\0".join((ROOT / name).read_bytes() for name in manifests if (ROOT / name).exists())
+
+
+def _npm_tools_missing() -> bool:
+    return (ROOT / "package.json").exists() and not (ROOT / "node_modules").is_dir()
+
+
+def _install_npm_tools() -> None:
+    """The Serverless Framework and its Python plugin, as package-lock.json pins them."""
+    if shutil.which("npm") is None:
+        print("dev.py: npm not found: the serverless packaging test needs Node.js", flush=True)
+        return
+    lock = (ROOT / "package-lock.json").exists()
+    _run("npm", "ci" if lock else "install", "--silent", "--no-audit", "--no-fund")
+
+
 def _install() -> None:
     if not (BIN / "python").exists():
         print("dev.py: creating .venv", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    fingerprint = (ROOT / "pyproject.toml").read_bytes()
-    if STAMP.exists() and STAMP.read_bytes() == fingerprint:
+    fingerprint = _fingerprint()
+    if STAMP.exists() and STAMP.read_bytes() == fingerprint and not _npm_tools_missing():
         return
     print("dev.py: installing leadq and its dependencies into .venv", flush=True)
     _run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     _run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[dev,learn,aws]")
     if (ROOT / "package.json").exists():
-        _run("npm", "ci" if (ROOT / "package-lock.json").exists() else "install", "--silent")
+        _install_npm_tools()
     STAMP.write_bytes(fingerprint)
 
 
