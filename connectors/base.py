@@ -60,6 +60,11 @@ class Connector(Protocol):
         """The activities of these leads (after `since`, if given), in batches."""
         ...
 
+    def people_of_companies(self, company_ids: Sequence[str]) -> list[str]:
+        """The ids of the leads / contacts leadq scores that belong to these companies, read in
+        batches (a company change rescores its people)."""
+        ...
+
     def list_owners(self) -> list[Owner]:
         """Every owner, inactive ones and queues marked."""
         ...

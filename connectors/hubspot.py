@@ -238,6 +238,20 @@ class HubSpotConnector:
     def pull_activities(self, leads: Sequence[Lead], since: datetime | None) -> list[Activity]:
         return self.activities.read(leads, since)
 
+    def people_of_companies(self, company_ids: Sequence[str]) -> list[str]:
+        """The contacts associated with these companies, in v4 batch reads of 1,000 companies."""
+        people: dict[str, None] = {}
+        for chunk in chunked(dict.fromkeys(map(str, company_ids)), ASSOCIATION_BATCH):
+            answer = self.api.call(
+                "associations", "reading companies' contacts",
+                "crm.associations.v4.batch_api.get_page", "companies", "contacts",
+                {"inputs": [{"id": company_id} for company_id in chunk]},
+            )
+            for result in answer.get("results") or []:
+                people.update(dict.fromkeys(
+                    str(target["toObjectId"]) for target in result.get("to") or []))
+        return list(people)
+
     def pull_outcomes(self, since: datetime | None) -> Iterator[Outcome]:
         schema = self._contact_schema()
         stages = schema.lifecycle_stages

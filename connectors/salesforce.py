@@ -333,6 +333,19 @@ class SalesforceConnector:
                     chosen[domain] = (active, row["OwnerId"])
         return {domain: owner for domain, (_, owner) in chosen.items()}
 
+    def people_of_companies(self, company_ids: Sequence[str]) -> list[str]:
+        """The Contacts of these Accounts, when Contacts are synced (Leads belong to no Account
+        until converted: none of them is returned)."""
+        if "Contact" not in self.options.objects:
+            return []
+        people: dict[str, None] = {}
+        for soql in self.id_queries(
+            lambda id_text: f"SELECT Id FROM Contact WHERE AccountId IN ({id_text}) ORDER BY Id",
+            list(dict.fromkeys(company_ids)),
+        ):
+            people.update(dict.fromkeys(row["Id"] for row in self.query_rows(soql, "query")))
+        return list(people)
+
     def pull_outcomes(self, since: datetime | None) -> Iterator[Outcome]:
         """One outcome per Lead (converted = IsConverted, dated ConvertedDate, valued at the
         converted Opportunity's Amount when won) and, with Contacts configured, per Contact

@@ -246,6 +246,19 @@ def test_account_owners_are_found_whatever_the_case_of_the_domain_in_searches_of
     assert hubspot.requests_to("POST", "/crm/v3/objects/companies/search") == 3
 
 
+def test_a_companys_people_are_its_associated_contacts_read_in_one_batch(
+    hubspot: HubSpotCrm,
+) -> None:
+    companies = [c.id for c in hubspot.running.store.page("companies", 0, 1_000)][:40]
+    linked = hubspot.running.store.associations("companies", companies, "contacts")
+    expected = {str(contact_id) for pairs in linked.values() for contact_id, _ in pairs}
+
+    people = hubspot.connector().people_of_companies([*map(str, companies), "999999999"])
+
+    assert set(people) == expected and len(people) == len(expected) > 40
+    assert hubspot.requests_to("POST", "/crm/v4/associations/companies/contacts/batch/read") == 1
+
+
 # ---- writes -------------------------------------------------------------------------------------
 
 

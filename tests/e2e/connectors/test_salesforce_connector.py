@@ -201,6 +201,29 @@ def test_contacts_carry_their_account_as_company(small: SalesforceCrm) -> None:
                                                                 account["OwnerId"])
 
 
+def test_an_accounts_people_are_its_contacts_read_in_one_query(small: SalesforceCrm) -> None:
+    accounts = small.column('SELECT DISTINCT "AccountId" FROM "Contact" WHERE "AccountId" '
+                            'IS NOT NULL ORDER BY "AccountId" LIMIT 3')
+    expected = small.column('SELECT "Id" FROM "Contact" WHERE "AccountId" IN (?, ?, ?)',
+                            tuple(accounts))
+    connector = small.connector(salesforce_objects=["Lead", "Contact"])
+    small.running.emulator.log.clear()
+
+    people = connector.people_of_companies([*accounts, accounts[0], "001000000000000AAA"])
+
+    assert sorted(people) == sorted(expected) and expected
+    assert len(small.log()) == 1
+
+
+def test_accounts_have_no_people_when_only_leads_are_synced(small: SalesforceCrm) -> None:
+    account = small.one_value('SELECT "AccountId" FROM "Contact" WHERE "AccountId" IS NOT NULL')
+    connector = small.connector()
+    small.running.emulator.log.clear()
+
+    assert connector.people_of_companies([account]) == []
+    assert small.log() == []
+
+
 def test_activities_come_in_batches_and_map_to_leadq_types(small: SalesforceCrm) -> None:
     connector = small.connector(salesforce_objects=["Lead", "Contact"])
     people = [lead for page in connector.pull_changed(None) for lead in page.leads]
