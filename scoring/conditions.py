@@ -20,6 +20,7 @@ Semantics a RevOps admin can rely on:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -77,6 +78,8 @@ def _value_problem(op: str, value: Any) -> str | None:
         return None if value is None else f"op '{op}' takes no value"
     if value is None:
         return f"op '{op}' needs a value"
+    if not all(_is_finite(v) for v in (value if isinstance(value, list) else [value])):
+        return f"op '{op}' needs a finite number, not .nan or .inf"
     if isinstance(value, str) and not value.strip():
         return f"op '{op}' needs a value that is not blank; to test for blank use 'missing'"
     if op in LIST_OPS and not isinstance(value, list):
@@ -123,6 +126,16 @@ def compile_pattern(pattern: str) -> re2._Regexp:
     return re2.compile(pattern, options)
 
 
+def _is_finite(value: Any) -> bool:
+    """False for a number that is NaN, infinite, or too large to be a float."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return True
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def _is_orderable(value: Any) -> bool:
     return isinstance(value, int | float | date | datetime) and not isinstance(value, bool)
 
@@ -132,8 +145,8 @@ class ActivityTest(_Strict):
 
     activity: list[str] = Field(min_length=1, description="Activity types that count")
     where: Condition | None = None
-    within_days: float | None = Field(default=None, ge=0)
-    min_count: int = Field(default=1, ge=1)
+    within_days: float | None = Field(default=None, ge=0, le=1_000_000, allow_inf_nan=False)
+    min_count: int = Field(default=1, ge=1, le=1_000_000)
 
     @model_validator(mode="before")
     @classmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,7 +22,25 @@ from scoring.frame import (
 )
 
 GRADES = ("A", "B", "C", "D", "F")
-Identifier = str
+
+# Bounds far beyond any real model and far below what would overflow a score, a reason's points
+# or a CRM field: every number finite, every name short enough to read in one line.
+MOST = 1_000_000  # points, thresholds, caps, maxima, weights, days and counts, in size
+MOST_LABEL = 200  # characters in a label or the model's name
+MOST_ID = 100  # characters in a rule or group id
+
+Identifier = Annotated[str, Field(min_length=1, max_length=MOST_ID)]
+RuleId = Annotated[Identifier, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")]
+Label = Annotated[str, Field(min_length=1, max_length=MOST_LABEL)]
+Points = Annotated[float, Field(allow_inf_nan=False, ge=-MOST, le=MOST)]
+Positive = Annotated[float, Field(allow_inf_nan=False, gt=0, le=MOST)]
+Weight = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MOST)]
+Count = Annotated[int, Field(ge=0, le=MOST)]
+
+
+def shortened(label: str) -> str:
+    """A label made from data (learn's proposals), cut to fit `MOST_LABEL` with an ellipsis."""
+    return label if len(label) <= MOST_LABEL else label[: MOST_LABEL - 1] + "…"
 
 
 class Section(BaseModel):
@@ -30,19 +48,19 @@ class Section(BaseModel):
 
 
 class FitRule(Section):
-    id: Identifier = Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
-    label: str = Field(min_length=1)
+    id: RuleId
+    label: Label
     when: Condition
-    points: float
+    points: Points
 
 
 class Grades(Section):
     """Minimum fit for each grade; below D is F."""
 
-    A: float = 80
-    B: float = 60
-    C: float = 40
-    D: float = 20
+    A: Points = 80
+    B: Points = 60
+    C: Points = 40
+    D: Points = 20
 
     @model_validator(mode="after")
     def _descending(self) -> Grades:
@@ -52,7 +70,7 @@ class Grades(Section):
 
 
 class Fit(Section):
-    max: float = Field(default=100, gt=0)
+    max: Positive = 100
     grades: Grades = Grades()
     rules: list[FitRule] = Field(default_factory=list)
 
@@ -69,8 +87,8 @@ class Bant(Section):
 class Decay(Section):
     """How an activity's points fade with age. Give one of the two, or neither (no decay)."""
 
-    half_life_days: float | None = Field(default=None, gt=0)
-    percent_per_month: float | None = Field(default=None, gt=0, le=100)
+    half_life_days: Positive | None = None
+    percent_per_month: Positive | None = Field(default=None, le=100)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Decay:
@@ -81,21 +99,19 @@ class Decay(Section):
 
 class EngagementGroup(Section):
     id: Identifier
-    label: str | None = None
-    cap: float = Field(gt=0)
+    label: Label | None = None
+    cap: Positive
 
 
 class EngagementRule(Section):
-    id: Identifier = Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
-    label: str = Field(min_length=1)
+    id: RuleId
+    label: Label
     activity: list[str] = Field(min_length=1)
     where: Condition | None = None
-    points: float
-    cap: float | None = Field(
-        default=None, gt=0, description="Most points (in size) this rule gives"
-    )
+    points: Points
+    cap: Positive | None = Field(default=None, description="Most points (in size) this rule gives")
     once: bool = Field(default=False, description="Count only the most recent matching activity")
-    within_days: float | None = Field(default=None, gt=0)
+    within_days: Positive | None = None
     decay: bool = Field(default=True, description="false: points do not fade (e.g. unsubscribe)")
     group: Identifier | None = None
 
@@ -106,7 +122,7 @@ class EngagementRule(Section):
 
 
 class Engagement(Section):
-    max: float = Field(default=100, gt=0)
+    max: Positive = 100
     decay: Decay = Decay()
     groups: list[EngagementGroup] = Field(default_factory=list)
     rules: list[EngagementRule] = Field(default_factory=list)
@@ -115,13 +131,13 @@ class Engagement(Section):
 class Qualification(Section):
     """The fit × engagement matrix: label = grade letter (F counts as D) + engagement band."""
 
-    engagement_bands: list[float] = Field(
+    engagement_bands: list[Points] = Field(
         default=[60, 40, 20],
         min_length=3,
         max_length=3,
         description="Minimum engagement for bands 1, 2 and 3; below the last is band 4",
     )
-    priorities: dict[str, int] = Field(
+    priorities: dict[str, Count] = Field(
         default_factory=dict,
         description="Priority per label (1 = call first); unlisted labels: letter rank + band",
     )
@@ -145,15 +161,15 @@ class Qualification(Section):
 
 class StageRule(Section):
     stage: str = Field(min_length=1)
-    label: str | None = None
+    label: Label | None = None
     when: Condition
 
 
 class Score(Section):
     """The single 0–100 score: a weighted mean of fit and engagement, each scaled to 0–100."""
 
-    fit_weight: float = Field(default=1, ge=0)
-    engagement_weight: float = Field(default=1, ge=0)
+    fit_weight: Weight = 1
+    engagement_weight: Weight = 1
 
     @model_validator(mode="after")
     def _some_weight(self) -> Score:
@@ -179,7 +195,7 @@ class OutputFields(Section):
 class Output(Section):
     fields: OutputFields = OutputFields()
     reasons_top: int = Field(default=3, ge=1, le=20)
-    reasons_separator: str = "; "
+    reasons_separator: str = Field(default="; ", max_length=10)
 
 
 class CrmLifecycle(Section):
@@ -293,8 +309,8 @@ class Predictive(Section):
 
     field: str = Field(default="leadq_probability", min_length=1)
     reasons_field: str | None = "leadq_probability_reasons"
-    intercept: float
-    points_per_logit: float = Field(gt=0)
+    intercept: Points
+    points_per_logit: Positive
     reasons_top: int = Field(default=3, ge=1, le=20)
 
 
@@ -318,8 +334,8 @@ class Learning(Section):
 
 class PoolMember(Section):
     owner: str = Field(min_length=1, description="The owner's e-mail address or CRM owner id")
-    weight: float = Field(default=1, gt=0)
-    daily_cap: int | None = Field(default=None, ge=0, description="Overrides the rule's cap")
+    weight: Positive = 1
+    daily_cap: Count | None = Field(default=None, description="Overrides the rule's cap")
 
     @model_validator(mode="before")
     @classmethod
@@ -328,12 +344,12 @@ class PoolMember(Section):
 
 
 class RoutingRule(Section):
-    id: Identifier = Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
-    label: str | None = None
+    id: RuleId
+    label: Label | None = None
     when: Condition | None = Field(default=None, description="No condition: every lead")
     pool: list[PoolMember] = Field(min_length=1)
     strategy: Literal["round_robin", "least_loaded", "fixed"] = "round_robin"
-    daily_cap: int | None = Field(default=None, ge=0, description="Most new leads per owner a day")
+    daily_cap: Count | None = Field(default=None, description="Most new leads per owner a day")
 
 
 class Routing(Section):
@@ -348,7 +364,7 @@ class Routing(Section):
 
 
 class ScoringModel(Section):
-    name: str = Field(min_length=1)
+    name: Label
     description: str | None = None
     fit: Fit = Fit()
     bant: Bant = Bant()

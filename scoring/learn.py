@@ -29,7 +29,7 @@ import numpy as np
 from connectors.records import Lead
 from scoring.backtest import LabelledLeads, roc_auc, score_as_of_cutoffs
 from scoring.conditions import FieldTest, normalise_text, walk
-from scoring.config import EngagementRule, Fit, FitRule, ScoringModel
+from scoring.config import MOST, EngagementRule, Fit, FitRule, ScoringModel, shortened
 from scoring.frame import BANT_CRITERIA, SCORE_FIELD_KINDS, TextColumn, lead_field_kind
 
 # Einstein Lead Scoring asks for 1,000 leads and 120 conversions; so do we.
@@ -259,7 +259,7 @@ def _value_candidates(
     for code in frequent:
         shown = sample.spelling(code)
         rule_id = unique_id(f"{field_slug(sample.path)}_{shown}", taken)
-        label = f"{field_name(sample.path)} is {shown}"
+        label = shortened(f"{field_name(sample.path)} is {shown}")
         rule = FitRule(
             id=rule_id, label=label, when=FieldTest(field=sample.path, value=shown), points=1
         )
@@ -280,7 +280,7 @@ def _threshold_candidates(
         shown = f"{threshold:,g}"
         words = f"{'minus_' if threshold < 0 else ''}{abs(threshold):g}"
         rule_id = unique_id(f"{field_slug(path)}_{words}_plus", taken)
-        label = f"{field_name(path)} {shown} or more"
+        label = shortened(f"{field_name(path)} {shown} or more")
         rule = FitRule(
             id=rule_id, label=label, when=FieldTest(field=path, op="gte", value=threshold), points=1
         )
@@ -290,7 +290,7 @@ def _threshold_candidates(
 
 def _missing_candidate(path: str, taken: set[str], exclusive: bool) -> Feature:
     rule_id = unique_id(f"{field_slug(path)}_missing", taken)
-    label = f"{field_name(path)} missing"
+    label = shortened(f"{field_name(path)} missing")
     rule = FitRule(id=rule_id, label=label, when=FieldTest(field=path, op="missing"), points=1)
     return Feature(rule_id, label, "fit", path, False, rule, exclusive=exclusive)
 
@@ -313,7 +313,7 @@ def activity_candidates(
         if kind is None or kind in counted or leads_with_type[code] < support:
             continue
         rule_id = unique_id(f"activity_{kind}", taken)
-        label = f"{kind.replace('_', ' ').capitalize()} (each, decayed)"
+        label = shortened(f"{kind.replace('_', ' ').capitalize()} (each, decayed)")
         rule = EngagementRule(
             id=rule_id, label=label, activity=[kind], points=1, cap=ACTIVITY_COUNT_CAP
         )
@@ -364,7 +364,7 @@ def feature_model(model: ScoringModel, features: Sequence[Feature]) -> ScoringMo
         for f in features
         if f.kind == "engagement"
     ]
-    huge = 1e12
+    huge = MOST  # never reached: each feature gives a few points at most
     return model.model_copy(
         update={
             "fit": Fit(max=huge, rules=fit_rules),  # type: ignore[list-item]

@@ -265,6 +265,13 @@ _FRIENDLY = {
     "model_attributes_type": "must be a mapping",
     "missing": "is required",
     "string_pattern_mismatch": "must start with a letter and use only letters, digits, _ and -",
+    "finite_number": "must be a finite number, not .nan or .inf",
+}
+_BOUNDS = {
+    "greater_than": ("above", "gt"),
+    "greater_than_equal": ("at least", "ge"),
+    "less_than": ("below", "lt"),
+    "less_than_equal": ("at most", "le"),
 }
 
 
@@ -294,9 +301,21 @@ def _message(loc: Loc, detail: Any) -> str:
         return _FRIENDLY[kind]
     if kind == "literal_error":
         return f"must be one of: {detail['ctx']['expected']}"
+    if kind in _BOUNDS:
+        word, key = _BOUNDS[kind]
+        return f"must be {word} {_amount(detail['ctx'][key])}"
+    if kind == "string_too_long":
+        length, most = len(detail["input"]), detail["ctx"]["max_length"]
+        return f"is {length:,} characters long; at most {most:,} are allowed"
     if kind == "value_error":
         return str(detail["msg"]).removeprefix("Value error, ")
     return _lower_first(str(detail["msg"]))
+
+
+def _amount(bound: Any) -> str:
+    """1000000.0 → 1,000,000; 0.5 → 0.5"""
+    number = float(bound)
+    return f"{number:,.0f}" if number.is_integer() else f"{number:,}"
 
 
 def _lower_first(text: str) -> str:

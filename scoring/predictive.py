@@ -67,7 +67,8 @@ def _odds_reasons(scored: ScoredBatch, predictive: Predictive, separator: str) -
     top = min(predictive.reasons_top, points.shape[1])
     order = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :top]
     chosen = np.take_along_axis(points, order, axis=1)
-    factors = np.round(np.exp(chosen / predictive.points_per_logit), 1)
+    logits = np.clip(chosen / predictive.points_per_logit, -50, 50)  # odds of e**50 at most
+    factors = np.round(np.exp(logits), 1)
     lines = np.full(len(points), "", dtype=object)
     for row in range(len(points)):
         pieces = [

@@ -40,6 +40,7 @@ from scoring.config import (
     Score,
     ScoringModel,
     StageRule,
+    shortened,
 )
 from scoring.frame import SCORE_FIELD_KINDS
 from scoring.learn import (
@@ -263,7 +264,7 @@ def _merged_rule(
     rule_id = unique_id(f"{field_slug(path)}_{'_'.join(shown)}", taken)
     return FitRule(
         id=rule_id,
-        label=f"{name} is {_or_list(shown)}",
+        label=shortened(f"{name} is {_or_list(shown)}"),
         when=FieldTest(field=path, op="in", value=shown),
         points=value,
     )

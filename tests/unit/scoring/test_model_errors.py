@@ -195,7 +195,7 @@ def engagement_with(rule_line: str, extra: str = "") -> str:
         ),
         (
             engagement_with("    - {id: v, label: V, activity: page_view, points: 5, cap: -1}\n"),
-            "scoring.yaml:4 engagement.rules[0].cap: input should be greater than 0",
+            "scoring.yaml:4 engagement.rules[0].cap: must be above 0",
         ),
         (
             "name: m\nfit:\n  grades: {A: 50, B: 60, C: 40, D: 20}\n",
@@ -231,10 +231,88 @@ def test_a_broken_model_gets_a_located_message(text: str, expected: str) -> None
     assert problems(text) == [expected]
 
 
+FINITE = "must be a finite number, not .nan or .inf"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (fit_with(RULE.replace("points: 5", "points: .nan")), f"4 fit.rules[0].points: {FINITE}"),
+        (fit_with(RULE.replace("points: 5", "points: -.inf")), f"4 fit.rules[0].points: {FINITE}"),
+        (
+            fit_with(RULE.replace("points: 5", "points: 1e18")),
+            "4 fit.rules[0].points: must be at most 1,000,000",
+        ),
+        (
+            fit_with(RULE.replace("points: 5", "points: -1000001")),
+            "4 fit.rules[0].points: must be at least -1,000,000",
+        ),
+        ("name: m\nscore:\n  fit_weight: .inf\n", f"3 score.fit_weight: {FINITE}"),
+        ("name: m\nscore:\n  fit_weight: -1\n", "3 score.fit_weight: must be at least 0"),
+        ("name: m\nfit:\n  max: .inf\n", f"3 fit.max: {FINITE}"),
+        ("name: m\nengagement:\n  max: 1e7\n", "3 engagement.max: must be at most 1,000,000"),
+        ("name: m\nfit:\n  grades: {A: .nan}\n", f"3 fit.grades.A: {FINITE}"),
+        (
+            "name: m\nengagement:\n  decay: {half_life_days: .inf}\n",
+            f"3 engagement.decay.half_life_days: {FINITE}",
+        ),
+        (
+            "name: m\nqualification:\n  engagement_bands: [60, .nan, 20]\n",
+            f"3 qualification.engagement_bands[1]: {FINITE}",
+        ),
+        (
+            "name: m\nqualification:\n  priorities: {A1: 99999999999999999999}\n",
+            "3 qualification.priorities.A1: must be at most 1,000,000",
+        ),
+        (
+            engagement_with("    - {id: v, label: V, activity: x, points: 5, cap: .inf}\n"),
+            f"4 engagement.rules[0].cap: {FINITE}",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: company.employees, op: gt, value: .nan}, points: 5}\n"
+            ),
+            "4 fit.rules[0].when: op 'gt' needs a finite number, not .nan or .inf",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: company.employees, op: eq, value: "
+                + "9" * 400
+                + "}, points: 5}\n"
+            ),
+            "4 fit.rules[0].when: op 'eq' needs a finite number, not .nan or .inf",
+        ),
+        (
+            fit_with(
+                "    - {id: r, label: R, when: {field: company.employees, op: between, value: [1, .inf]}, points: 5}\n"
+            ),
+            "4 fit.rules[0].when: op 'between' needs a finite number, not .nan or .inf",
+        ),
+    ],
+)
+def test_numbers_that_are_not_finite_or_too_large_are_refused_where_they_are(
+    text: str, expected: str
+) -> None:
+    assert problems(text) == [f"scoring.yaml:{expected}"]
+
+
+def test_a_label_longer_than_200_characters_is_refused_with_its_length() -> None:
+    long_label = "x" * 250
+    assert problems(fit_with(RULE.replace("label: R1", f"label: {long_label}"))) == [
+        "scoring.yaml:4 fit.rules[0].label: is 250 characters long; at most 200 are allowed"
+    ]
+
+
+def test_a_rule_id_longer_than_100_characters_is_refused() -> None:
+    assert problems(fit_with(RULE.replace("id: r1", "id: r" + "1" * 100))) == [
+        "scoring.yaml:4 fit.rules[0].id: is 101 characters long; at most 100 are allowed"
+    ]
+
+
 def test_several_problems_are_all_reported_at_once() -> None:
     text = "name: m\nfit:\n  max: -5\n  rules:\n    - {id: a, label: A, when: {field: title, op: exists}, points: x}\n"
     assert problems(text) == [
-        "scoring.yaml:3 fit.max: input should be greater than 0",
+        "scoring.yaml:3 fit.max: must be above 0",
         "scoring.yaml:5 fit.rules[0].points: must be a number",
     ]
 
