@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.conditions import FieldTest
-from scoring.config import Fit, FitRule, ScoringModel
+from scoring.config import MOST_LABEL, Fit, FitRule, ScoringModel
 from scoring.learn import Evidence
 from scoring.loading import parse_model
 from scoring.proposal_yaml import render_yaml
@@ -29,7 +29,7 @@ def read_back(card: Scorecard) -> ScoringModel:
 
 
 @settings(max_examples=150, deadline=None)
-@given(label=TEXT, value=TEXT.filter(str.strip))
+@given(label=TEXT.filter(lambda label: len(label) <= MOST_LABEL), value=TEXT.filter(str.strip))
 def test_any_label_and_value_read_back_as_they_were_proposed(label: str, value: str) -> None:
     rule = FitRule(
         id="r", label=label, when=FieldTest(field="title", op="eq", value=value), points=5
