@@ -3,7 +3,8 @@
 `load_model(path)` returns a `ScoringModel` or raises `ModelFileError`, whose message lists every
 problem as `scoring.yaml:14 engagement.rules[2].points: must be a number`.
 
-The text is parsed once, by ruamel.yaml, into nodes that know their line. The nodes give every
+The text is parsed once, by ruamel.yaml, as YAML 1.2 (a file may say `%YAML 1.1` to be read
+as 1.1), into nodes that know their line. The nodes give every
 place in the model its line, then become the plain data pydantic validates; ruamel refuses
 duplicate keys. Aliases are followed through the nodes, never through expanded data, and a file
 whose aliases would expand past `MOST_VALUES` is refused before anything is expanded, at the
@@ -25,21 +26,12 @@ from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError, YAMLWarning
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
-from ruamel.yaml.resolver import VersionedResolver
 
 from scoring.config import ScoringModel, closest, did_you_mean
 from scoring.references import Loc, check_references
 
 MOST_VALUES = 100_000  # far above any real model; a "billion laughs" file goes far beyond
 MOST_DEPTH = 64  # levels of nesting; the examples' deepest condition is 11 levels down
-
-
-class ModelYamlResolver(VersionedResolver):
-    """Plain values read as YAML 1.1, as leadq always read them: `yes`, `no`, `on` and `off` are
-    booleans, `010` is octal. The proposal writer uses the same rules, so it quotes a text `NO`."""
-
-    def __init__(self, version: Any = None, loader: Any = None, loadumper: Any = None) -> None:
-        super().__init__(version or (1, 1), loader, loadumper)
 
 
 class ModelProblem(BaseModel):
@@ -129,8 +121,7 @@ class _Places:
 
 
 def _read_yaml(text: str, source: str) -> tuple[_Places, Any]:
-    reader = YAML(typ="safe", pure=True)
-    reader.Resolver = ModelYamlResolver
+    reader = YAML(typ="safe", pure=True)  # YAML 1.2: `NO` is Norway, `yes` is text, 010 is ten
     reader.max_depth = MOST_DEPTH
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", YAMLWarning)  # e.g. "1e3 has no dot": it is a number

@@ -17,6 +17,8 @@ from typing import Any
 from pydantic import BaseModel
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarstring import (
     DoubleQuotedScalarString,
     FoldedScalarString,
@@ -26,7 +28,7 @@ from ruamel.yaml.scalarstring import (
 from scoring.config import Engagement, EngagementRule, Fit, FitRule, ScoringModel
 from scoring.frame import BANT_CRITERIA
 from scoring.learn import Evidence
-from scoring.loading import ModelYamlResolver, parse_model
+from scoring.loading import parse_model
 from scoring.scorecard import Scorecard
 
 TEXT_WIDTH = 96  # where a long description folds; rules stay on one line however long
@@ -129,8 +131,22 @@ def _as_written(value: Any) -> Any:
     return value
 
 
+class EitherVersionResolver(VersionedResolver):
+    """A plain value is text only when YAML 1.2 (leadq's loader) and YAML 1.1 (older leadq, many
+    tools) both read it as text, so the writer quotes `NO`, `yes`, `010` and `0o10` alike."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        tag = super().resolve(kind, value, implicit)
+        if kind is ScalarNode and tag == self.DEFAULT_SCALAR_TAG:
+            return YAML_1_1.resolve(kind, value, implicit)
+        return tag
+
+
+YAML_1_1 = VersionedResolver(version=(1, 1))
+
+
 def _text(value: str) -> str:
-    """Quote a text wherever YAML 1.1 might not read it back plain: control characters and line
+    """Quote a text wherever YAML might not read it back plain: control characters and line
     breaks (NEL too) only survive double quotes; an indicator first, or `:`, `?`, `#` or a
     bracket anywhere, would end or change a plain value. The writer quotes the rest as needed."""
     if not value.isprintable():
@@ -175,7 +191,7 @@ def _fold_positions(text: str) -> Iterable[int]:
 
 def _write(document: CommentedMap) -> str:
     writer = YAML()
-    writer.Resolver = ModelYamlResolver
+    writer.Resolver = EitherVersionResolver
     writer.width = 10**6  # never wrap a rule: one rule, one line
     writer.brace_single_entry_mapping_in_flow_sequence = True  # [{not: …}], as the loader reads
     writer.indent(mapping=2, sequence=4, offset=2)

@@ -9,6 +9,7 @@ import re2
 from builders import NOW, activity, make_lead, model_from
 
 from scoring.conditions import compile_pattern
+from scoring.loading import parse_model
 from scoring.qualify import score
 
 
@@ -147,6 +148,28 @@ def test_a_true_false_custom_field_compares_as_a_flag() -> None:
     assert matches(condition, fields={"budget_confirmed": "yes"})
     assert matches(condition, fields={"budget_confirmed": "TRUE"})
     assert not matches(condition, fields={"budget_confirmed": "no"})
+
+
+def test_norway_written_plainly_as_no_is_a_country_not_false() -> None:
+    condition = "{field: country, op: in, value: [NO, SE, DK]}"
+    assert matches(condition, country="NO")
+    assert matches(condition, country="no")
+    assert not matches(condition, country="false")
+    assert matches("{field: country, op: eq, value: NO}", country="NO")
+
+
+def test_plain_yes_off_and_010_in_a_model_are_the_text_written() -> None:
+    assert matches("{field: fields.answer, op: eq, value: yes}", fields={"answer": "Yes"})
+    assert matches("{field: fields.switch, op: in, value: [off, on]}", fields={"switch": "off"})
+    assert matches("{field: fields.code, op: eq, value: 010}", fields={"code": "10"})
+
+
+def test_a_file_that_asks_for_yaml_1_1_is_read_as_1_1() -> None:
+    model = parse_model(
+        "%YAML 1.1\n---\nname: old\nfit:\n  rules:\n    - {id: r, label: R, "
+        "when: {field: country, op: in, value: [NO, SE]}, points: 10}\n"
+    )
+    assert model.fit.rules[0].when.value == [False, "SE"]  # type: ignore[union-attr]
 
 
 def test_email_domain_is_derived_from_the_address() -> None:

@@ -38,7 +38,8 @@ def test_any_label_and_value_read_back_as_they_were_proposed(label: str, value: 
 
 
 def test_texts_that_yaml_would_read_as_something_else_stay_texts() -> None:
-    for value in ("NO", "yes", "off", "010", "1e3", "2026-01-01", "null", "~", "rev ?ops", "a: b"):
+    texts = ("NO", "yes", "off", "010", "0o10", "1:20", "1e3", "2026-01-01", "null", "~", "a: b")
+    for value in texts:
         rule = FitRule(
             id="r", label=value, when=FieldTest(field="title", op="eq", value=value), points=1
         )
