@@ -78,6 +78,7 @@ class RunReport:
     changed: int = 0
     written: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    failed_transiently: list[str] = field(default_factory=list)  # worth another run soon
     assignments: list[Assignment] = field(default_factory=list)
     changes: list[PlannedChange] = field(default_factory=list)  # planned (dry run) or written
     grades: Counter[str] = field(default_factory=Counter)
@@ -362,6 +363,7 @@ class SyncEngine:
         ok = [result.lead_id for result in results if result.ok]
         report.written += len(ok)
         report.failed += [(r.lead_id, r.error or "failed") for r in results if not r.ok]
+        report.failed_transiently += [r.lead_id for r in results if not r.ok and r.transient]
         self.store.record_written(
             self.connector.crm,
             {lead_id: _scalars(by_lead[lead_id].changes) for lead_id in ok},

@@ -74,7 +74,27 @@ class Settings(BaseSettings):
     )
     read_page_size: int = Field(default=100, gt=0)
     overlap_seconds: int = Field(default=300, ge=0, description="Re-read window behind the cursor")
-    webhook_secret: SecretStr | None = None
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Signs Salesforce Flow / Apex callouts (X-Leadq-Signature)"
+    )
+
+    # Webhooks, the queue and the schedules (sync/handlers.py, leadq serve)
+    queue_url: str | None = Field(default=None, description="The SQS queue webhooks feed")
+    idempotency_table: str | None = Field(
+        default=None, description="DynamoDB table of Powertools idempotency records"
+    )
+    webhook_base_url: str | None = Field(
+        default=None,
+        description="The public URL the CRM calls (HubSpot signs it); default: the request's host",
+    )
+    secrets_parameter: str | None = Field(
+        default=None,
+        description="SSM parameter or Secrets Manager secret: a JSON object of secret settings",
+    )
+    fan_out: bool = Field(
+        default=False,
+        description="Scheduled runs queue each page of lead ids for the workers to score",
+    )
 
     def require_credentials(self) -> None:
         """Raise SettingsError naming what to set when the chosen CRM cannot be reached."""

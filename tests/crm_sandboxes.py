@@ -55,7 +55,15 @@ class Sandbox:
 
 
 @contextmanager
-def sandbox(crm: str, leads: int, tmp_path: Path, seed: int = 7) -> Iterator[Sandbox]:
+def sandbox(
+    crm: str, leads: int, tmp_path: Path, seed: int = 7, ending_now: bool = False
+) -> Iterator[Sandbox]:
+    """`ending_now`: the org's history ends this hour, for runs that score as of the real clock
+    (handlers, `leadq serve`); otherwise it ends at the synthetic orgs' fixed moment."""
+    from sandbox.launch import org_ending_now
+    from sandbox.orgs import OrgSpec, SynthOrg
+
+    org = org_ending_now(leads, seed) if ending_now else SynthOrg(OrgSpec(leads=leads, seed=seed))
     common: dict[str, Any] = {
         "state_url": f"sqlite:///{tmp_path / 'state.db'}",
         "overlap_seconds": 0,
@@ -66,7 +74,7 @@ def sandbox(crm: str, leads: int, tmp_path: Path, seed: int = 7) -> Iterator[San
         from sandbox.hubspot import start_hubspot
 
         with start_hubspot(
-            leads=leads, seed=seed, rate_limit=(FAST, 10.0), search_per_second=FAST
+            org=org, rate_limit=(FAST, 10.0), search_per_second=FAST
         ) as running:
             settings = Settings(  # type: ignore[call-arg]
                 crm="hubspot",
@@ -80,7 +88,7 @@ def sandbox(crm: str, leads: int, tmp_path: Path, seed: int = 7) -> Iterator[San
         return
     from sandbox.salesforce import start_salesforce
 
-    with start_salesforce(leads=leads, seed=seed) as running:
+    with start_salesforce(org=org) as running:
         settings = Settings(  # type: ignore[call-arg]
             crm="salesforce",
             salesforce_username=running.username,
