@@ -2,7 +2,9 @@
 
 The store holds cursors, the values leadq last wrote to each lead (to recognise its own webhook
 echoes and skip no-op writes), routing counters and daily counts, webhook dedupe keys, run leases,
-an append-only audit log, run records, and the work `leadq serve` has queued but not yet done.
+an append-only audit log, run records, the work `leadq serve` has queued but not yet done, the
+retry set (leads whose write failed for good, for the following runs to write) and the intended
+writes (the audit entries of a CRM write, recorded before it is sent and settled after).
 Every operation that two runs could race on is atomic in the store itself, so callers never need a
 lock of their own:
 
@@ -137,6 +139,34 @@ class QueuedWork(BaseModel):
     payload: StrictStr
 
 
+class FailedWrite(BaseModel):
+    """A lead in the retry set: its write failed for good in `attempts` runs since it was last
+    written (or since a full run restarted the count). The newest failure's error is kept."""
+
+    model_config = ConfigDict(frozen=True)
+
+    crm: StrictStr
+    lead_id: StrictStr = Field(min_length=1)
+    attempts: StrictInt = Field(ge=1)
+    first_failed_at: AwareDatetime
+    last_failed_at: AwareDatetime
+    error: StrictStr
+    run_id: StrictStr
+
+
+class IntendedWrites(BaseModel):
+    """The audit entries one CRM write will make, recorded before the write is sent (a
+    write-ahead log): a run killed between the write and its confirmation leaves them unsettled,
+    and the next run settles them from what the CRM holds. `id` names the write in its CRM."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: StrictStr = Field(min_length=1)
+    crm: StrictStr
+    recorded_at: AwareDatetime
+    entries: tuple[AuditEntry, ...]
+
+
 class StateStore(Protocol):
     """The state every run shares. Both backends pass tests/unit/sync/test_state_contract.py."""
 
@@ -220,6 +250,41 @@ class StateStore(Protocol):
         """Drop finished work; finishing an item already finished is a no-op."""
         ...
 
+    # Retry set: leads whose write failed for good
+    def record_failed_writes(
+        self, crm: str, errors: Mapping[str, str], run_id: str, at: datetime
+    ) -> None:
+        """Put leads whose write failed for good (lead id → error) in the retry set; a lead
+        already there counts one attempt more and keeps its first failure time."""
+        ...
+
+    def failed_writes(self, crm: str) -> list[FailedWrite]:
+        """The retry set of one CRM, the earliest first failure first (then by lead id)."""
+        ...
+
+    def clear_failed_writes(self, crm: str, lead_ids: Iterable[str]) -> None:
+        """Take leads out of the retry set (written at last, nothing left to write, gone from
+        the CRM); leads not in it are ignored."""
+        ...
+
+    # Write-ahead audit: intended writes, settled after the CRM answered
+    def record_intended_writes(self, intended: IntendedWrites) -> None:
+        """Record a write's audit entries before it is sent (durable once this returns);
+        recording the same write again keeps it once."""
+        ...
+
+    def settle_intended_writes(
+        self, intended: IntendedWrites, applied: Sequence[AuditEntry]
+    ) -> None:
+        """The write's outcome: `applied` (the entries the CRM holds) join the audit log and the
+        intended write is dropped; the rest were not applied. Settling again is harmless."""
+        ...
+
+    def unsettled_intended_writes(self, crm: str) -> list[IntendedWrites]:
+        """Intended writes recorded and never settled (a run was killed, or lost the CRM, in
+        between), the earliest recorded first."""
+        ...
+
     # Audit log
     def append_audit(self, entries: Sequence[AuditEntry]) -> None: ...
 
@@ -278,6 +343,16 @@ def expiry_second(now: datetime, ttl: timedelta) -> int:
 def audit_sort_key(entry: AuditEntry) -> str:
     """An entry's identity within its lead, and its place in time order."""
     return f"{iso_utc(entry.at)}#{entry.run_id}#{entry.field}"
+
+
+def failed_write_order(failed: FailedWrite) -> tuple[str, str]:
+    """Where a lead stands in the retry set: the earliest first failure first."""
+    return iso_utc(failed.first_failed_at), failed.lead_id
+
+
+def intended_writes_key(intended: IntendedWrites) -> str:
+    """An intended write's identity within its CRM, and its place in time order."""
+    return f"{iso_utc(intended.recorded_at)}#{intended.id}"
 
 
 def require_positive(limit: int) -> int:

@@ -16,6 +16,9 @@ Key schema (both keys strings; `serverless.yml` must declare the same table):
     LEASE#<name>            LEASE                             holder, expires_at
     AUDIT#<lead id>         <ISO time>#<run id>#<field>       the entry's attributes
     RUN                     <ISO started_at>#<run id>         the run's attributes
+    RETRY#<crm>             <lead id>                         attempts, first_failed_at,
+                                                              last_failed_at, error, run_id
+    INTENDED#<crm>          <ISO recorded_at>#<id>#<part>     intent_key, part, entries (JSON)
 
 `expires_at` (epoch seconds) is the table's TTL attribute: DynamoDB deletes expired dedupe keys,
 leases and old daily counters by itself, though only eventually, so every condition still checks
@@ -26,13 +29,15 @@ Numbers travel as DynamoDB numbers; floats go out as their shortest exact decima
 `Decimal(repr(x))` gives). Since DynamoDB trims `3.0` to `3`, the names of float-valued
 attributes are kept beside them (`floats`); the rare number no DynamoDB number can hold (5e-324,
 a 40-digit integer) goes as text, named in `numbers_as_text`. So every value comes back exactly,
-type included. Batches
+type included. An intended write's entries go as JSON, split into parts of at most
+`INTENDED_PART_BYTES` so that a batch with long reasons stays within DynamoDB's item size. Batches
 respect DynamoDB's limits (100 keys per BatchGetItem, 25 items per BatchWriteItem) and retry the
 unprocessed part; throttling is retried by botocore's standard retry mode.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,7 +54,9 @@ from botocore.exceptions import ClientError
 from sync.state import (
     AssignmentOutcome,
     AuditEntry,
+    FailedWrite,
     FieldValues,
+    IntendedWrites,
     QueuedWork,
     RoutingSnapshot,
     RunRecord,
@@ -59,7 +66,9 @@ from sync.state import (
     chunked,
     epoch_seconds,
     expiry_second,
+    failed_write_order,
     from_iso,
+    intended_writes_key,
     iso_utc,
     require_positive,
     validated_values,
@@ -71,6 +80,7 @@ Item = dict[str, AttributeValue]
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 DAILY_COUNTER_DAYS_KEPT = 35
+INTENDED_PART_BYTES = 300_000  # DynamoDB items hold at most 400 KB
 _UNPROCESSED_ATTEMPTS = 10
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
@@ -429,6 +439,65 @@ class DynamoDBStateStore:
         keys = {_queue_key(item)["sk"]["S"]: _queue_key(item) for item in items}
         self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys.values()])
 
+    # Retry set (read, count, write back: batched, not atomic per lead; two runs failing one lead
+    # in the same instant may count one attempt, which only delays giving up by a run)
+
+    def record_failed_writes(
+        self, crm: str, errors: Mapping[str, str], run_id: str, at: datetime
+    ) -> None:
+        keys = [_key(_retry_pk(crm), lead_id) for lead_id in errors]
+        earlier = {failed.lead_id: failed for failed in map(_failed_write, self._batch_get(keys))}
+        self._batch_put(
+            [
+                _failed_write_item(
+                    _one_failure_more(earlier.get(lead_id), crm, lead_id, error, run_id, at)
+                )
+                for lead_id, error in errors.items()
+            ]
+        )
+
+    def failed_writes(self, crm: str) -> list[FailedWrite]:
+        items = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": _retry_pk(crm)}},
+        )
+        return sorted((_failed_write(item) for item in items), key=failed_write_order)
+
+    def clear_failed_writes(self, crm: str, lead_ids: Iterable[str]) -> None:
+        self._batch_write(
+            [
+                {"DeleteRequest": {"Key": _key(_retry_pk(crm), lead_id)}}
+                for lead_id in dict.fromkeys(lead_ids)
+            ]
+        )
+
+    # Write-ahead audit
+
+    def record_intended_writes(self, intended: IntendedWrites) -> None:
+        self._batch_put(_intended_parts(intended))
+
+    def settle_intended_writes(
+        self, intended: IntendedWrites, applied: Sequence[AuditEntry]
+    ) -> None:
+        # The audit first: killed in between, the intended write stays and is settled again.
+        self.append_audit(applied)
+        self._batch_write(
+            [
+                {"DeleteRequest": {"Key": _key(part["pk"]["S"], part["sk"]["S"])}}
+                for part in _intended_parts(intended)
+            ]
+        )
+
+    def unsettled_intended_writes(self, crm: str) -> list[IntendedWrites]:
+        items = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": _intended_pk(crm)}},
+        )
+        parts: dict[str, list[Item]] = {}
+        for item in items:  # in key order: by recorded time, id, then part
+            parts.setdefault(item["intent_key"]["S"], []).append(item)
+        return [_intended_writes(crm, written) for written in parts.values()]
+
     # Audit log
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> None:
@@ -692,6 +761,91 @@ def _audit_entry(item: Item) -> AuditEntry:
         reasons=item["reasons"]["S"],
         model_version=item["model_version"]["S"],
         actor=item["actor"]["S"],
+    )
+
+
+def _retry_pk(crm: str) -> str:
+    return f"RETRY#{crm}"
+
+
+def _failed_write_item(failed: FailedWrite) -> Item:
+    return {
+        **_key(_retry_pk(failed.crm), failed.lead_id),
+        "crm": {"S": failed.crm},
+        "lead_id": {"S": failed.lead_id},
+        "attempts": _number(failed.attempts),
+        "first_failed_at": {"S": iso_utc(failed.first_failed_at)},
+        "last_failed_at": {"S": iso_utc(failed.last_failed_at)},
+        "error": {"S": failed.error},
+        "run_id": {"S": failed.run_id},
+    }
+
+
+def _one_failure_more(
+    earlier: FailedWrite | None, crm: str, lead_id: str, error: str, run_id: str, at: datetime
+) -> FailedWrite:
+    return FailedWrite(
+        crm=crm,
+        lead_id=lead_id,
+        attempts=earlier.attempts + 1 if earlier else 1,
+        first_failed_at=earlier.first_failed_at if earlier else at,
+        last_failed_at=at,
+        error=error,
+        run_id=run_id,
+    )
+
+
+def _failed_write(item: Item) -> FailedWrite:
+    return FailedWrite(
+        crm=item["crm"]["S"],
+        lead_id=item["lead_id"]["S"],
+        attempts=int(item["attempts"]["N"]),
+        first_failed_at=from_iso(item["first_failed_at"]["S"]),
+        last_failed_at=from_iso(item["last_failed_at"]["S"]),
+        error=item["error"]["S"],
+        run_id=item["run_id"]["S"],
+    )
+
+
+def _intended_pk(crm: str) -> str:
+    return f"INTENDED#{crm}"
+
+
+def _intended_parts(intended: IntendedWrites) -> list[Item]:
+    """The items an intended write is stored as: its entries in parts of bounded size (always at
+    least one part, so that an intended write without entries is stored too)."""
+    intent_key = intended_writes_key(intended)
+    parts: list[list[str]] = [[]]
+    size = 0
+    for entry in intended.entries:
+        encoded = entry.model_dump_json()
+        if parts[-1] and size + len(encoded.encode()) > INTENDED_PART_BYTES:
+            parts.append([])
+            size = 0
+        parts[-1].append(encoded)
+        size += len(encoded.encode())
+    return [
+        {
+            **_key(_intended_pk(intended.crm), f"{intent_key}#{number:04d}"),
+            "intent_key": {"S": intent_key},
+            "id": {"S": intended.id},
+            "recorded_at": {"S": iso_utc(intended.recorded_at)},
+            "entries": {"S": f"[{','.join(part)}]"},
+        }
+        for number, part in enumerate(parts)
+    ]
+
+
+def _intended_writes(crm: str, parts: list[Item]) -> IntendedWrites:
+    return IntendedWrites(
+        id=parts[0]["id"]["S"],
+        crm=crm,
+        recorded_at=from_iso(parts[0]["recorded_at"]["S"]),
+        entries=tuple(
+            AuditEntry.model_validate(entry)
+            for part in parts
+            for entry in json.loads(part["entries"]["S"])
+        ),
     )
 
 

@@ -23,7 +23,9 @@ from pathlib import Path
 from sync.state import (
     AssignmentOutcome,
     AuditEntry,
+    FailedWrite,
     FieldValues,
+    IntendedWrites,
     QueuedWork,
     RoutingSnapshot,
     RunRecord,
@@ -34,14 +36,17 @@ from sync.state import (
     epoch_seconds,
     expiry_second,
     from_iso,
+    intended_writes_key,
     iso_utc,
     require_positive,
     validated_values,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The state schema this leadq reads and writes. A file at an older version is upgraded in place
+when it is opened (`_MIGRATIONS`); a file at a newer one is refused with a `StateStoreError`."""
 
-_SCHEMA = """
+_SCHEMA_1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS written (
@@ -70,6 +75,23 @@ CREATE TABLE IF NOT EXISTS work_queue (
     id TEXT PRIMARY KEY, queued_at TEXT NOT NULL, payload TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS work_queue_in_order ON work_queue (queued_at, id);
 """
+
+_RETRY_SET_AND_INTENDED_WRITES = """
+CREATE TABLE IF NOT EXISTS retry_set (
+    crm TEXT NOT NULL, lead_id TEXT NOT NULL, attempts INTEGER NOT NULL,
+    first_failed_at TEXT NOT NULL, last_failed_at TEXT NOT NULL, error TEXT NOT NULL,
+    run_id TEXT NOT NULL, PRIMARY KEY (crm, lead_id));
+CREATE TABLE IF NOT EXISTS intended_writes (
+    crm TEXT NOT NULL, intent_key TEXT NOT NULL, intended TEXT NOT NULL,
+    PRIMARY KEY (crm, intent_key));
+"""
+
+_MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, _SCHEMA_1),
+    (2, _RETRY_SET_AND_INTENDED_WRITES),
+)
+"""What brings a file to each schema version from the one before (a new file runs them all).
+A released version's script never changes: a change to the schema is a new version."""
 
 _PURGE_EVERY = 256  # first_sighting calls between purges of expired dedupe keys
 _IN_CLAUSE_SIZE = 500
@@ -164,22 +186,23 @@ class SqliteStateStore:
             connection.execute("COMMIT")
 
     def _create_schema(self) -> None:
+        """Create a new file's tables, or upgrade an older file's in place, in one transaction."""
         with self._writing() as connection:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    connection.execute(statement)
-            row = connection.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
-            if row is None:
-                connection.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-            elif int(row[0]) > SCHEMA_VERSION:
+            found = _schema_version(connection)
+            if found is not None and found > SCHEMA_VERSION:
                 raise StateStoreError(
-                    f"{self.path} holds state schema {row[0]}, written by a newer leadq; "
+                    f"{self.path} holds state schema {found}, written by a newer leadq; "
                     f"this leadq reads schema {SCHEMA_VERSION}"
+                )
+            for version, script in _MIGRATIONS:
+                if version > (found or 0):
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            connection.execute(statement)
+            if found != SCHEMA_VERSION:
+                connection.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
                 )
 
     def close(self) -> None:
@@ -386,17 +409,89 @@ class SqliteStateStore:
                 "DELETE FROM work_queue WHERE id = ?", [(item.id,) for item in items]
             )
 
+    # Retry set
+
+    def record_failed_writes(
+        self, crm: str, errors: Mapping[str, str], run_id: str, at: datetime
+    ) -> None:
+        failed_at = iso_utc(at)
+        with self._writing() as connection:
+            connection.executemany(
+                "INSERT INTO retry_set (crm, lead_id, attempts, first_failed_at, last_failed_at,"
+                " error, run_id) VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT (crm, lead_id) DO UPDATE"
+                " SET attempts = attempts + 1, last_failed_at = excluded.last_failed_at,"
+                " error = excluded.error, run_id = excluded.run_id",
+                [
+                    (crm, lead_id, failed_at, failed_at, error, run_id)
+                    for lead_id, error in errors.items()
+                ],
+            )
+
+    def failed_writes(self, crm: str) -> list[FailedWrite]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT lead_id, attempts, first_failed_at, last_failed_at, error, run_id"
+                " FROM retry_set WHERE crm = ? ORDER BY first_failed_at, lead_id",
+                (crm,),
+            )
+            .fetchall()
+        )
+        return [
+            FailedWrite(
+                crm=crm,
+                lead_id=lead_id,
+                attempts=attempts,
+                first_failed_at=from_iso(first),
+                last_failed_at=from_iso(last),
+                error=error,
+                run_id=run_id,
+            )
+            for lead_id, attempts, first, last, error, run_id in rows
+        ]
+
+    def clear_failed_writes(self, crm: str, lead_ids: Iterable[str]) -> None:
+        with self._writing() as connection:
+            connection.executemany(
+                "DELETE FROM retry_set WHERE crm = ? AND lead_id = ?",
+                [(crm, lead_id) for lead_id in dict.fromkeys(lead_ids)],
+            )
+
+    # Write-ahead audit
+
+    def record_intended_writes(self, intended: IntendedWrites) -> None:
+        with self._writing() as connection:
+            connection.execute(
+                "INSERT OR IGNORE INTO intended_writes (crm, intent_key, intended)"
+                " VALUES (?, ?, ?)",
+                (intended.crm, intended_writes_key(intended), intended.model_dump_json()),
+            )
+
+    def settle_intended_writes(
+        self, intended: IntendedWrites, applied: Sequence[AuditEntry]
+    ) -> None:
+        with self._writing() as connection:
+            _append_audit(connection, applied)
+            connection.execute(
+                "DELETE FROM intended_writes WHERE crm = ? AND intent_key = ?",
+                (intended.crm, intended_writes_key(intended)),
+            )
+
+    def unsettled_intended_writes(self, crm: str) -> list[IntendedWrites]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT intended FROM intended_writes WHERE crm = ? ORDER BY intent_key", (crm,)
+            )
+            .fetchall()
+        )
+        return [IntendedWrites.model_validate_json(intended) for (intended,) in rows]
+
     # Audit log
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> None:
-        rows = {
-            (entry.lead_id, audit_sort_key(entry)): entry.model_dump_json() for entry in entries
-        }
         with self._writing() as connection:
-            connection.executemany(
-                "INSERT OR REPLACE INTO audit (lead_id, entry_key, entry) VALUES (?, ?, ?)",
-                [(lead_id, key, entry) for (lead_id, key), entry in rows.items()],
-            )
+            _append_audit(connection, entries)
 
     def audit_for(self, lead_id: str, limit: int = 50) -> list[AuditEntry]:
         rows = (
@@ -428,6 +523,27 @@ class SqliteStateStore:
             .fetchall()
         )
         return [RunRecord.model_validate_json(record) for (record,) in rows]
+
+
+def _schema_version(connection: sqlite3.Connection) -> int | None:
+    """The file's schema version; None for a new, empty file."""
+    has_meta = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    row = (
+        connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if has_meta
+        else None
+    )
+    return int(row[0]) if row else None
+
+
+def _append_audit(connection: sqlite3.Connection, entries: Sequence[AuditEntry]) -> None:
+    rows = {(entry.lead_id, audit_sort_key(entry)): entry.model_dump_json() for entry in entries}
+    connection.executemany(
+        "INSERT OR REPLACE INTO audit (lead_id, entry_key, entry) VALUES (?, ?, ?)",
+        [(lead_id, key, entry) for (lead_id, key), entry in rows.items()],
+    )
 
 
 def _written_rows(

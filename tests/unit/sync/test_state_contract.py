@@ -17,6 +17,8 @@ from pydantic import ValidationError
 
 from sync.state import (
     AuditEntry,
+    FailedWrite,
+    IntendedWrites,
     QueuedWork,
     RunRecord,
     StateStore,
@@ -24,7 +26,7 @@ from sync.state import (
     open_state_store,
 )
 from sync.state_dynamodb import DynamoDBStateStore, create_table, dynamodb_client
-from sync.state_sqlite import SqliteStateStore
+from sync.state_sqlite import SCHEMA_VERSION, SqliteStateStore
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 1)
@@ -485,6 +487,159 @@ def test_a_lead_without_changes_has_an_empty_audit_log(store: StateStore) -> Non
     assert store.audit_for("L1") == []
 
 
+# Retry set: leads whose write failed for good
+
+
+def test_a_new_store_has_nobody_waiting_for_a_retry(store: StateStore) -> None:
+    assert store.failed_writes("hubspot") == []
+
+
+def test_a_failed_write_puts_the_lead_in_the_retry_set_with_its_error(store: StateStore) -> None:
+    store.record_failed_writes("hubspot", {"L1": "CONFLICT: locked"}, "run-1", NOW)
+
+    assert store.failed_writes("hubspot") == [
+        FailedWrite(crm="hubspot", lead_id="L1", attempts=1, first_failed_at=NOW,
+                    last_failed_at=NOW, error="CONFLICT: locked", run_id="run-1")]
+
+
+def test_failing_again_counts_an_attempt_more_and_keeps_the_first_failure(
+    store: StateStore,
+) -> None:
+    store.record_failed_writes("hubspot", {"L1": "locked", "L2": "locked"}, "run-1", NOW)
+    store.record_failed_writes("hubspot", {"L1": "bad value"}, "run-2", NOW + MINUTE)
+    store.record_failed_writes("hubspot", {"L1": "still bad"}, "run-3", NOW + 2 * MINUTE)
+
+    first, second = store.failed_writes("hubspot")
+
+    assert (first.lead_id, first.attempts, first.first_failed_at, first.last_failed_at) == (
+        "L1", 3, NOW, NOW + 2 * MINUTE)
+    assert (first.error, first.run_id) == ("still bad", "run-3")
+    assert (second.lead_id, second.attempts, second.last_failed_at) == ("L2", 1, NOW)
+
+
+def test_the_retry_set_lists_the_earliest_first_failure_first(store: StateStore) -> None:
+    store.record_failed_writes("hubspot", {"L3": "x"}, "run-2", NOW + MINUTE)
+    store.record_failed_writes("hubspot", {"L2": "x", "L1": "x"}, "run-1", NOW)
+    store.record_failed_writes("hubspot", {"L2": "x"}, "run-3", NOW + 2 * MINUTE)
+
+    assert [failed.lead_id for failed in store.failed_writes("hubspot")] == ["L1", "L2", "L3"]
+
+
+def test_the_retry_set_is_kept_per_crm(store: StateStore) -> None:
+    store.record_failed_writes("hubspot", {"L1": "locked"}, "run-1", NOW)
+    store.record_failed_writes("salesforce", {"L1": "UNABLE_TO_LOCK_ROW"}, "run-1", NOW)
+    store.clear_failed_writes("salesforce", ["L1"])
+
+    assert [failed.error for failed in store.failed_writes("hubspot")] == ["locked"]
+    assert store.failed_writes("salesforce") == []
+
+
+def test_cleared_leads_leave_the_retry_set_and_the_others_stay(store: StateStore) -> None:
+    store.record_failed_writes(
+        "hubspot", {f"L{number:03}": "locked" for number in range(130)}, "run-1", NOW)
+
+    store.clear_failed_writes("hubspot", [f"L{number:03}" for number in range(2, 130)] + ["L999"])
+    store.clear_failed_writes("hubspot", ["L005"])
+
+    assert [failed.lead_id for failed in store.failed_writes("hubspot")] == ["L000", "L001"]
+
+
+def test_a_cleared_lead_that_fails_again_starts_at_one_attempt(store: StateStore) -> None:
+    store.record_failed_writes("hubspot", {"L1": "locked"}, "run-1", NOW)
+    store.record_failed_writes("hubspot", {"L1": "locked"}, "run-2", NOW + MINUTE)
+    store.clear_failed_writes("hubspot", ["L1"])
+
+    store.record_failed_writes("hubspot", {"L1": "locked"}, "run-3", NOW + 2 * MINUTE)
+
+    (failed,) = store.failed_writes("hubspot")
+    assert (failed.attempts, failed.first_failed_at) == (1, NOW + 2 * MINUTE)
+
+
+# Write-ahead audit: intended writes
+
+
+def intended(write_id: str = "run-1-1", crm: str = "hubspot", minutes: int = 0,
+             entries: tuple[AuditEntry, ...] | None = None) -> IntendedWrites:
+    at = NOW + timedelta(minutes=minutes)
+    return IntendedWrites(id=write_id, crm=crm, recorded_at=at, entries=entries or (
+        audit_entry("L1", minutes, crm=crm), audit_entry("L2", minutes, crm=crm),
+        audit_entry("L2", minutes, crm=crm, field="leadq_grade", before=None, after="A")))
+
+
+def test_an_intended_write_stays_unsettled_until_it_is_settled(store: StateStore) -> None:
+    write = intended()
+    store.record_intended_writes(write)
+
+    assert store.unsettled_intended_writes("hubspot") == [write]
+    assert store.audit_for("L1") == []
+
+    store.settle_intended_writes(write, write.entries)
+    assert store.unsettled_intended_writes("hubspot") == []
+
+
+def test_settling_audits_the_applied_entries_only(store: StateStore) -> None:
+    write = intended()
+    store.record_intended_writes(write)
+
+    store.settle_intended_writes(write, write.entries[1:])
+
+    assert store.audit_for("L1") == []
+    assert sorted(entry.field for entry in store.audit_for("L2")) == ["leadq_grade", "leadq_score"]
+
+
+def test_settling_again_or_settling_a_write_never_recorded_audits_each_entry_once(
+    store: StateStore,
+) -> None:
+    write = intended()
+    store.record_intended_writes(write)
+    store.settle_intended_writes(write, write.entries)
+    store.settle_intended_writes(write, write.entries)
+    store.settle_intended_writes(intended("run-2-1", minutes=5), [audit_entry("L3", 5)])
+
+    assert len(store.audit_for("L2")) == 2
+    assert store.audit_for("L3") == [audit_entry("L3", 5)]
+    assert store.unsettled_intended_writes("hubspot") == []
+
+
+def test_recording_an_intended_write_again_keeps_it_once(store: StateStore) -> None:
+    store.record_intended_writes(intended())
+    store.record_intended_writes(intended())
+
+    assert store.unsettled_intended_writes("hubspot") == [intended()]
+
+
+def test_unsettled_intended_writes_come_back_exactly_earliest_first_per_crm(
+    store: StateStore,
+) -> None:
+    typed = (audit_entry(field="ratio", before=0.1, after=3.0),
+             audit_entry(field="qualified", before=None, after=True))
+    later, earlier = intended("run-2-1", minutes=5), intended("run-1-1", entries=typed)
+    store.record_intended_writes(later)
+    store.record_intended_writes(earlier)
+    store.record_intended_writes(intended("run-1-1", crm="salesforce"))
+
+    read = store.unsettled_intended_writes("hubspot")
+
+    assert read == [earlier, later]
+    assert [type(entry.after) for entry in read[0].entries] == [float, bool]
+    assert store.unsettled_intended_writes("salesforce") == [intended("run-1-1", crm="salesforce")]
+
+
+def test_an_intended_write_larger_than_a_dynamodb_item_comes_back_whole(
+    store: StateStore,
+) -> None:
+    long_reasons = "Demo request +25 · " * 600  # 11 kB a lead: 100 leads are about a megabyte
+    write = intended(entries=tuple(audit_entry(f"L{number:03}", reasons=long_reasons)
+                                   for number in range(100)))
+    store.record_intended_writes(write)
+
+    assert store.unsettled_intended_writes("hubspot") == [write]
+
+    store.settle_intended_writes(write, write.entries)
+    assert store.unsettled_intended_writes("hubspot") == []
+    assert store.audit_for("L099") == [write.entries[-1]]
+
+
 # Work queued by leadq serve
 
 
@@ -611,6 +766,36 @@ def test_a_state_file_written_by_a_newer_leadq_is_refused(tmp_path: Path) -> Non
 
     with pytest.raises(StateStoreError, match="schema 99"):
         SqliteStateStore(path)
+
+
+def test_a_state_file_of_schema_1_is_upgraded_in_place_and_keeps_its_state(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    older = SqliteStateStore(path)
+    older.advance_cursor("hubspot:leads", NOW)
+    older.append_audit([audit_entry("L1")])
+    older.close()
+    with sqlite3.connect(path) as connection:  # the file as schema 1 left it
+        connection.execute("DROP TABLE retry_set")
+        connection.execute("DROP TABLE intended_writes")
+        connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    connection.close()
+
+    upgraded = SqliteStateStore(path)
+    upgraded.record_failed_writes("hubspot", {"L2": "locked"}, "run-1", NOW)
+    upgraded.record_intended_writes(intended())
+
+    assert upgraded.get_cursor("hubspot:leads") == NOW
+    assert upgraded.audit_for("L1") == [audit_entry("L1")]
+    assert [failed.lead_id for failed in upgraded.failed_writes("hubspot")] == ["L2"]
+    assert upgraded.unsettled_intended_writes("hubspot") == [intended()]
+    upgraded.close()
+    with sqlite3.connect(path) as connection:
+        (version,) = connection.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    connection.close()
+    assert int(version) == SCHEMA_VERSION == 2
 
 
 def test_the_sqlite_file_runs_in_wal_mode(tmp_path: Path) -> None:
