@@ -55,6 +55,8 @@ def running_sandbox(
                     "LEADQ_HUBSPOT_BASE_URL": hubspot.base_url,
                     "LEADQ_HUBSPOT_ACCESS_TOKEN": hubspot.access_token,
                     "LEADQ_HUBSPOT_APP_ID": str(hubspot.app_id),
+                    # signs the webhooks `--notify` receives (leadq serve verifies them)
+                    "LEADQ_HUBSPOT_CLIENT_SECRET": hubspot.client_secret,
                 },
                 notes=[
                     f"OAuth app: client id {hubspot.client_id}, "

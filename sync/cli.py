@@ -526,6 +526,44 @@ def sandbox(
                 console.print("stopped")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="Worker threads scoring queued leads.")] = 2,
+    every: Annotated[
+        float, typer.Option(min=0.1, help="Minutes between incremental runs.")
+    ] = 15.0,
+    nightly: Annotated[str, typer.Option(help="When the nightly full run starts (UTC).")] = "02:30",
+    env_file: SettingsFileOption = None,
+) -> None:
+    """Receive CRM webhooks, score the leads they name, and run the schedules, in one process
+    (until SIGTERM or Ctrl-C; queued leads survive a restart)."""
+    from datetime import time as clock_time
+    from datetime import timedelta
+
+    from sync.secrets import with_secrets
+    from sync.serve import ServeOptions, serve_until_stopped
+
+    with user_errors():
+        try:
+            at = clock_time.fromisoformat(nightly)
+        except ValueError:
+            raise UserError(f"--nightly {nightly!r} is not a time of day, e.g. 02:30") from None
+        settings = with_secrets(load_settings(env_file))
+        settings.require_credentials()
+        load_model(settings.model_path)  # a broken model stops here, not in every worker
+        options = ServeOptions(host, port, workers, timedelta(minutes=every), at)
+
+        def announce(address: str, restored: int) -> None:
+            console.print(f"leadq serve: listening on {address}", soft_wrap=True)
+            if restored:
+                console.print(f"{restored} queued units left by an earlier run are queued again")
+            console.file.flush()
+
+        serve_until_stopped(settings, options, announce)
+
+
 def main() -> None:
     try:
         app()

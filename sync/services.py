@@ -46,17 +46,20 @@ class Services:
         settings: Settings,
         *,
         queue: WorkQueue | None = None,
+        store: StateStore | None = None,
         clock: Callable[[], datetime] = utc_now,
         max_age: timedelta | None = None,
         connector_options: dict[str, Any] | None = None,
     ) -> None:
-        """`queue` replaces the SQS queue (leadq serve's own); `connector_options` go to the
-        connector (e.g. its retry settings)."""
+        """`queue` replaces the SQS queue and `store` the settings' state store (leadq serve's
+        own); `connector_options` go to the connector (e.g. its retry settings)."""
         self.settings = settings
         self.clock = clock
         self.connector_options = connector_options or {}
         self._queue = queue
         self._runtime: Runtime | None = None
+        if store is not None:
+            self.__dict__["store"] = store  # the cached property, given
         self._expires = None if max_age is None else time.monotonic() + max_age.total_seconds()
         hide_secrets(settings)
 

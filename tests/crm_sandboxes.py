@@ -56,10 +56,16 @@ class Sandbox:
 
 @contextmanager
 def sandbox(
-    crm: str, leads: int, tmp_path: Path, seed: int = 7, ending_now: bool = False
+    crm: str,
+    leads: int,
+    tmp_path: Path,
+    seed: int = 7,
+    ending_now: bool = False,
+    notify: str | None = None,
 ) -> Iterator[Sandbox]:
     """`ending_now`: the org's history ends this hour, for runs that score as of the real clock
-    (handlers, `leadq serve`); otherwise it ends at the synthetic orgs' fixed moment."""
+    (handlers, `leadq serve`); otherwise it ends at the synthetic orgs' fixed moment. `notify`:
+    where the sandbox sends its webhooks / outbound messages."""
     from sandbox.launch import org_ending_now
     from sandbox.orgs import OrgSpec, SynthOrg
 
@@ -74,7 +80,7 @@ def sandbox(
         from sandbox.hubspot import start_hubspot
 
         with start_hubspot(
-            org=org, rate_limit=(FAST, 10.0), search_per_second=FAST
+            org=org, rate_limit=(FAST, 10.0), search_per_second=FAST, webhook_url=notify
         ) as running:
             settings = Settings(  # type: ignore[call-arg]
                 crm="hubspot",
@@ -88,7 +94,7 @@ def sandbox(
         return
     from sandbox.salesforce import start_salesforce
 
-    with start_salesforce(org=org) as running:
+    with start_salesforce(org=org, outbound_url=notify) as running:
         settings = Settings(  # type: ignore[call-arg]
             crm="salesforce",
             salesforce_username=running.username,
