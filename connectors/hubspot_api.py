@@ -36,6 +36,7 @@ from connectors.retry import (
 )
 
 Item = TypeVar("Item")
+T = TypeVar("T")
 ACCESS_TOKEN_VARIABLE = "LEADQ_HUBSPOT_ACCESS_TOKEN"
 OAUTH_VARIABLES = (
     "LEADQ_HUBSPOT_CLIENT_ID, LEADQ_HUBSPOT_CLIENT_SECRET and LEADQ_HUBSPOT_REFRESH_TOKEN"
@@ -274,34 +275,34 @@ class HubSpotApi:
              limiter: str = "default", **kwargs: Any) -> Any:
         """Run `operation` (a generated method, e.g. "crm.contacts.search_api.do_search") and
         return its JSON. `kind` counts the request; `what` names it in error messages."""
-        self._renew_if_due()
-
-        def request() -> Any:
-            return self._send(what, operation, args, kwargs)
-
-        try:
-            return self.policy.call(kind, request, limiter)
-        except TokenExpiredError:
-            self._renew()
-            return self.policy.call(kind, request, limiter)
+        return self._with_fresh_token(lambda: self.policy.call(
+            kind, lambda: self._send(what, operation, args, kwargs), limiter
+        ))
 
     def call_batch(self, kind: str, items: Sequence[Item],
                    send: Callable[[Sequence[Item]], Sequence[Item]],
                    limiter: str = "default") -> list[Item]:
         """`CallPolicy.call_batch` with fresh credentials: `send` makes its one request with
         `request` and returns the items to send again."""
-        self._renew_if_due()
-        try:
-            return self.policy.call_batch(kind, items, send, limiter)
-        except TokenExpiredError:
-            self._renew()
-            return self.policy.call_batch(kind, items, send, limiter)
+        return self._with_fresh_token(
+            lambda: self.policy.call_batch(kind, items, send, limiter)
+        )
 
     def request(self, what: str, operation: str, *args: Any, **kwargs: Any) -> Any:
         """One request without the policy: only inside a `send` run by `call_batch`."""
         return self._send(what, operation, args, kwargs)
 
     # ---- tokens ---------------------------------------------------------------------------------
+
+    def _with_fresh_token(self, run: Callable[[], T]) -> T:
+        """`run` with a token renewed when due, and once more after renewing a token HubSpot
+        says has expired."""
+        self._renew_if_due()
+        try:
+            return run()
+        except TokenExpiredError:
+            self._renew()
+            return run()
 
     def _renew_if_due(self) -> None:
         if self.oauth is None:

@@ -3,9 +3,12 @@
 Connectors translate their client's exceptions into `TransientError` (worth retrying: 429,
 REQUEST_LIMIT_EXCEEDED, 5xx, timeouts, dropped connections, UNABLE_TO_LOCK_ROW) or a permanent
 `ConnectorError`; `CallPolicy.call` then retries the transient ones with exponential backoff and
-jitter, honouring `Retry-After` or the rate-limit window, within a total time budget. A rolling-
-window limiter in front of every request keeps us under the CRM's limit, so 429s are rare rather
-than routine. Every request and retry is counted for the run report.
+jitter, honouring `Retry-After` or the rate-limit window, within a total time budget, and
+`CallPolicy.call_batch` resends only the records of a batch that failed transiently, on the same
+tenacity machinery. The clock (sleep and monotonic time) and the jitter are injected, so tests
+neither wait nor draw random numbers. A rolling-window limiter in front of every request keeps us
+under the CRM's limit, so 429s are rare rather than routine. Every request and retry is counted
+for the run report.
 """
 
 from __future__ import annotations
@@ -16,19 +19,23 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tenacity import (
     RetryCallState,
     Retrying,
+    retry_base,
     retry_if_exception_type,
+    retry_if_result,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
 )
 
 T = TypeVar("T")
 Item = TypeVar("Item")
 SHORTEST_PAUSE = 0.001  # seconds: float error must not turn a wait into a busy loop
+Jitter = Callable[[float, float], float]  # uniform(low, high): `random.uniform`, a seeded
+# `random.Random(seed).uniform`, or any function of the two bounds
 
 
 class ConnectorError(Exception):
@@ -77,9 +84,9 @@ class RequestStats:
         with self._lock:
             self.requests[kind] += 1
 
-    def count_retry(self, cause: str) -> None:
+    def count_retry(self, cause: str, times: int = 1) -> None:
         with self._lock:
-            self.retries[cause] += 1
+            self.retries[cause] += times
 
     def count_wait(self, seconds: float) -> None:
         with self._lock:
@@ -151,7 +158,12 @@ class RetrySettings:
 
 
 class CallPolicy:
-    """Rate-limit, count and retry calls to one CRM."""
+    """Rate-limit, count and retry calls to one CRM.
+
+    `sleep` and `clock` (monotonic seconds) are the policy's only sense of time, and `jitter`
+    (uniform(low, high)) its only randomness: inject a fake clock and a seeded or fixed jitter and
+    a test neither waits nor varies.
+    """
 
     def __init__(
         self,
@@ -160,29 +172,22 @@ class CallPolicy:
         stats: RequestStats | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        jitter: Jitter = random.uniform,
     ) -> None:
         self.limiters = limiters
         self.settings = settings or RetrySettings()
         self.stats = stats or RequestStats()
         self._sleep = sleep
         self._clock = clock
-        self._backoff = wait_exponential_jitter(
-            multiplier=self.settings.initial_wait,
-            max=self.settings.max_wait,
-            jitter=self.settings.jitter,
+        self._jitter = jitter
+        self._exponential = wait_exponential(
+            multiplier=self.settings.initial_wait, max=self.settings.max_wait
         )
 
     def call(self, kind: str, action: Callable[[], T], limiter: str = "default") -> T:
         """Run `action` (one HTTP request) under the limiter and the retry policy."""
-        settings = self.settings
-        deadline = self._clock() + settings.budget_seconds
-        retrying = Retrying(
-            retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(settings.max_attempts) | self._past(deadline),
-            wait=lambda state: min(self._wait(state), max(deadline - self._clock(), 0.0)),
-            sleep=self._sleep,
-            before_sleep=self._before_sleep,
-            reraise=True,
+        retrying = self._retrying(
+            retry_if_exception_type(TransientError), self._count_failed_request, reraise=True
         )
         try:
             for attempt in retrying:
@@ -191,6 +196,7 @@ class CallPolicy:
                     self.stats.count_request(kind)
                     return action()
         except TransientError as error:
+            settings = self.settings
             raise RetriesExhaustedError(
                 f"the CRM kept failing ({error}); gave up after {settings.max_attempts} attempts "
                 f"or {settings.budget_seconds:g} s. Try again later; nothing was lost."
@@ -213,19 +219,36 @@ class CallPolicy:
         retry of `cause`, within the same attempts and time budget as `call`. Returns the items
         still failing when the attempts or the budget run out (empty when every item landed).
         """
-        settings = self.settings
-        deadline = self._clock() + settings.budget_seconds
-        pending = list(items)
-        for attempt in range(1, settings.max_attempts + 1):
-            pending = list(self.call(kind, lambda batch=pending: send(batch), limiter))
-            remaining = deadline - self._clock()
-            if not pending or attempt == settings.max_attempts or remaining <= 0:
-                return pending
-            for _ in pending:
-                self.stats.count_retry(cause)
-            backoff = min(settings.initial_wait * 2 ** (attempt - 1), settings.max_wait)
-            self._sleep(min(backoff + random.uniform(0, settings.jitter), remaining))
-        return pending
+        pending: list[Item] = list(items)
+
+        def send_pending() -> list[Item]:
+            nonlocal pending
+            pending = list(self.call(kind, lambda: send(pending), limiter))
+            return pending
+
+        retrying = self._retrying(
+            retry_if_result(bool),
+            lambda state: self.stats.count_retry(cause, times=len(pending)),
+            retry_error_callback=lambda _state: pending,
+        )
+        return list(retrying(send_pending))
+
+    def _retrying(
+        self,
+        retry: retry_base,
+        before_sleep: Callable[[RetryCallState], None],
+        **options: Any,
+    ) -> Retrying:
+        """Attempts, time budget, backoff and clock as the settings say, from now."""
+        deadline = self._clock() + self.settings.budget_seconds
+        return Retrying(
+            retry=retry,
+            stop=stop_after_attempt(self.settings.max_attempts) | self._past(deadline),
+            wait=lambda state: min(self._wait(state), max(deadline - self._clock(), 0.0)),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            **options,
+        )
 
     def _past(self, deadline: float) -> Callable[[RetryCallState], bool]:
         return lambda _state: self._clock() >= deadline
@@ -238,13 +261,15 @@ class CallPolicy:
                     self.stats.count_wait(waited)
 
     def _wait(self, state: RetryCallState) -> float:
+        """The server's `Retry-After` if it gave one, else exponential from `initial_wait` (at
+        most `max_wait`); either way plus up to `jitter`, so callers do not come back at once."""
         error = state.outcome.exception() if state.outcome else None
-        backoff = self._backoff(state)
+        jitter = self._jitter(0.0, self.settings.jitter)
         if isinstance(error, TransientError) and error.retry_after is not None:
-            return max(error.retry_after, 0.0) + min(backoff, self.settings.jitter)
-        return backoff
+            return max(error.retry_after, 0.0) + jitter
+        return min(self._exponential(state) + jitter, self.settings.max_wait)
 
-    def _before_sleep(self, state: RetryCallState) -> None:
+    def _count_failed_request(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         cause = error.kind if isinstance(error, TransientError) else "error"
         self.stats.count_retry(cause)

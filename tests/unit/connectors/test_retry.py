@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from connectors.retry import (
@@ -36,11 +38,30 @@ def flaky(failures: list[Exception], result: str = "ok"):
     return action
 
 
-def policy(clock: FakeClock, **settings) -> CallPolicy:
+def no_jitter(low: float, high: float) -> float:
+    return low
+
+
+def policy(clock: FakeClock, draw=no_jitter, **settings) -> CallPolicy:
     limiter = RollingWindowLimiter(100, 10.0, clock=clock, sleep=clock.sleep)
     return CallPolicy(
-        {"default": limiter}, RetrySettings(**settings), sleep=clock.sleep, clock=clock
+        {"default": limiter}, RetrySettings(**settings), sleep=clock.sleep, clock=clock,
+        jitter=draw,
     )
+
+
+def locked_for(rounds: dict[str, int]):
+    """A batch `send` where each record stays locked for its number of sends, then lands."""
+    sent: list[list[str]] = []
+
+    def send(batch):
+        sent.append(list(batch))
+        still_locked = [record for record in batch if rounds[record] > 0]
+        for record in batch:
+            rounds[record] -= 1
+        return still_locked
+
+    return send, sent
 
 
 def test_transient_failures_are_retried_and_counted_by_cause() -> None:
@@ -57,14 +78,14 @@ def test_transient_failures_are_retried_and_counted_by_cause() -> None:
 
 def test_retry_after_is_honoured() -> None:
     clock = FakeClock()
-    calls = policy(clock, jitter=0.0)
+    calls = policy(clock)
     calls.call("search", flaky([TransientError("429", retry_after=7.0, kind="rate_limited")]))
     assert clock.sleeps == [7.0]
 
 
 def test_backoff_grows_exponentially_without_a_hint() -> None:
     clock = FakeClock()
-    calls = policy(clock, jitter=0.0, initial_wait=1.0)
+    calls = policy(clock, initial_wait=1.0)
     failures = [TransientError("503", kind="server_error") for _ in range(4)]
     calls.call("read", flaky(failures))
     assert clock.sleeps == [1.0, 2.0, 4.0, 8.0]
@@ -94,11 +115,81 @@ def test_giving_up_says_so_and_that_nothing_was_lost() -> None:
 
 def test_the_time_budget_stops_retrying() -> None:
     clock = FakeClock()
-    calls = policy(clock, budget_seconds=10.0, jitter=0.0, initial_wait=4.0)
+    calls = policy(clock, budget_seconds=10.0, initial_wait=4.0)
     failures = [TransientError("503", kind="server_error") for _ in range(10)]
     with pytest.raises(RetriesExhaustedError):
         calls.call("read", flaky(failures))
     assert clock.sleeps == [4.0, 6.0]  # the second wait is cut to what is left of the budget
+
+
+def test_the_jitter_is_the_injected_one_and_stays_within_its_bound() -> None:
+    clock = FakeClock()
+    calls = policy(clock, draw=random.Random(12).uniform, initial_wait=1.0, jitter=0.5)
+    calls.call("read", flaky([TransientError("503", kind="server_error") for _ in range(3)]))
+    again = FakeClock()
+    policy(again, draw=random.Random(12).uniform, initial_wait=1.0, jitter=0.5).call(
+        "read", flaky([TransientError("503", kind="server_error") for _ in range(3)])
+    )
+    assert clock.sleeps == again.sleeps
+    for base, slept in zip([1.0, 2.0, 4.0], clock.sleeps, strict=True):
+        assert base <= slept <= base + 0.5
+
+
+def test_a_batch_resends_only_the_records_that_failed() -> None:
+    clock = FakeClock()
+    calls = policy(clock, initial_wait=1.0)
+    send, sent = locked_for({"a": 0, "b": 2, "c": 1})
+    assert calls.call_batch("write", ["a", "b", "c"], send) == []
+    assert sent == [["a", "b", "c"], ["b", "c"], ["b"]]
+    assert calls.stats.requests == {"write": 3}
+    assert calls.stats.retries == {"record_lock": 3}  # one per record sent again
+    assert clock.sleeps == [1.0, 2.0]
+
+
+def test_a_batch_returns_what_still_fails_when_the_attempts_run_out() -> None:
+    clock = FakeClock()
+    calls = policy(clock, max_attempts=3)
+    send, sent = locked_for({"a": 0, "b": 10})
+    assert calls.call_batch("write", ["a", "b"], send, cause="conflict") == ["b"]
+    assert len(sent) == 3
+    assert calls.stats.retries == {"conflict": 2}
+
+
+def test_a_batch_stops_resending_when_the_time_budget_is_spent() -> None:
+    clock = FakeClock()
+    calls = policy(clock, budget_seconds=10.0, initial_wait=4.0)
+    send, sent = locked_for({"a": 10})
+    assert calls.call_batch("write", ["a"], send) == ["a"]
+    assert clock.sleeps == [4.0, 6.0]
+    assert len(sent) == 3
+
+
+def test_a_failed_batch_request_is_retried_whole_before_records_are_resent() -> None:
+    clock = FakeClock()
+    calls = policy(clock)
+    failures = [TransientError("503", kind="server_error")]
+    send, sent = locked_for({"a": 1, "b": 0})
+
+    def flaky_send(batch):
+        if failures:
+            raise failures.pop(0)
+        return send(batch)
+
+    assert calls.call_batch("write", ["a", "b"], flaky_send) == []
+    assert sent == [["a", "b"], ["a"]]
+    assert calls.stats.retries == {"server_error": 1, "record_lock": 1}
+
+
+def test_a_permanent_error_in_a_batch_is_not_retried() -> None:
+    clock = FakeClock()
+    calls = policy(clock)
+
+    def refuse(batch):
+        raise ConnectorError("no such field")
+
+    with pytest.raises(ConnectorError, match="no such field"):
+        calls.call_batch("write", ["a"], refuse)
+    assert calls.stats.total_retries == 0
 
 
 def test_the_limiter_never_lets_more_than_the_limit_into_any_window() -> None:
