@@ -27,8 +27,9 @@ from pydantic import ValidationError
 from connectors.records import Activity, Company, Lead, parse_timestamp
 
 LEGACY_ENCODINGS = {"cp932", "shift_jis", "ms932", "sjis", "shift-jis", "windows-31j", "euc_jp"}
-LEAD_ATTRIBUTES = set(Lead.model_fields) - {"company", "fields"}
-COMPANY_ATTRIBUTES = set(Company.model_fields) - {"fields"}
+# a column named like one of these feeds it; any other unmapped column becomes a custom field
+STANDARD_LEAD_FIELDS = set(Lead.model_fields) - {"company", "fields"}
+STANDARD_COMPANY_FIELDS = set(Company.model_fields) - {"fields"}
 SCORE_COLUMNS = (
     "leadq_score",
     "leadq_fit",
@@ -56,7 +57,8 @@ class LeadColumns:
         """Map every field to a column of this file; unmapped columns become custom fields.
         Without an `id` column (named or mapped) there is no `id` path: leads are numbered."""
         resolved = {path: column for path, column in self.columns.items()}
-        for path in ("id", *LEAD_ATTRIBUTES, *(f"company.{a}" for a in COMPANY_ATTRIBUTES)):
+        company_paths = (f"company.{name}" for name in STANDARD_COMPANY_FIELDS)
+        for path in ("id", *STANDARD_LEAD_FIELDS, *company_paths):
             if path not in resolved and path in header:
                 resolved[path] = path
         mapped = set(resolved.values())

@@ -27,7 +27,7 @@ from scoring.config import ScoringModel
 from scoring.frame import ActivityFrame, LeadFrame
 from scoring.qualify import ScoredBatch, compile_model, score_frame
 from scoring.routing import Directory, Router, RoutingDecision
-from sync.plan import Change, Planner, Result
+from sync.plan import FieldChange, Planner, Result
 from sync.state import AuditEntry, RoutingSnapshot, RunRecord, StateStore
 
 RunKind = Literal["incremental", "full", "ids"]
@@ -126,7 +126,7 @@ class SyncEngine:
         self.planner = Planner(model, connector.crm, self.options.min_score_change)
         self.router = Router(model.routing) if model.routing else None
         self._directory: Directory | None = None
-        self._plans: dict[str, list[Change]] = {}  # changes planned per lead, until written
+        self._plans: dict[str, list[FieldChange]] = {}  # changes planned per lead, until written
         self._planned_assignments: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     @property

@@ -91,7 +91,9 @@ class Result:
 
 
 @dataclass(frozen=True)
-class Change:
+class FieldChange:
+    """One CRM field a plan writes on a lead: its value before and after, and why."""
+
     field: str
     before: Any
     after: Any
@@ -101,7 +103,7 @@ class Change:
 @dataclass
 class Plan:
     lead_id: str
-    changes: list[Change] = field(default_factory=list)
+    changes: list[FieldChange] = field(default_factory=list)
 
     def update(self, kind: Literal["lead", "contact"]) -> LeadUpdate | None:
         if not self.changes:
@@ -167,11 +169,13 @@ class Planner:
             scored_at = self.fields.get("scored_at")
             if scored_at:
                 plan.changes.append(
-                    Change(scored_at, lead.fields.get(scored_at), now.isoformat(), "scored")
+                    FieldChange(scored_at, lead.fields.get(scored_at), now.isoformat(), "scored")
                 )
         return plan
 
-    def _output_changes(self, lead: Lead, result: Result, lifecycle_moves: bool) -> list[Change]:
+    def _output_changes(
+        self, lead: Lead, result: Result, lifecycle_moves: bool
+    ) -> list[FieldChange]:
         desired = {
             "score": result.score,
             "fit": result.fit,
@@ -204,11 +208,13 @@ class Planner:
         if not (decisive or big_move or lifecycle_moves):
             return []
         return [
-            Change(crm_field, before, after, f"{output} {_show(before)} → {after}")
+            FieldChange(crm_field, before, after, f"{output} {_show(before)} → {after}")
             for output, (crm_field, before, after) in changed.items()
         ]
 
-    def _lifecycle_changes(self, lead: Lead, result: Result, recycled_by_us: bool) -> list[Change]:
+    def _lifecycle_changes(
+        self, lead: Lead, result: Result, recycled_by_us: bool
+    ) -> list[FieldChange]:
         if self.crm == "salesforce" and lead.kind == "contact":
             return []  # a Salesforce Contact has no status: its lifecycle lives on opportunities
         lifecycle = self.lifecycle
@@ -226,7 +232,7 @@ class Planner:
             and _is_forward(current_stage, target, lifecycle)
         ):
             changes.append(
-                Change(
+                FieldChange(
                     lifecycle.stage_field, current_stage or None, target, f"stage → {result.stage}"
                 )
             )
@@ -238,7 +244,7 @@ class Planner:
 
     def _requalify(
         self, lifecycle: CrmLifecycle, current_status: str, recycled_by_us: bool
-    ) -> list[Change]:
+    ) -> list[FieldChange]:
         """A lead leadq recycled qualifies again: give back the fresh status (where separate)."""
         status_field, fresh = lifecycle.status_field, lifecycle.requalified_status
         if (
@@ -248,7 +254,7 @@ class Planner:
             and status_field
             and status_field != lifecycle.stage_field
         ):
-            return [Change(status_field, current_status, fresh, "qualified again")]
+            return [FieldChange(status_field, current_status, fresh, "qualified again")]
         return []
 
     def _recycle(
@@ -257,7 +263,7 @@ class Planner:
         result: Result,
         current_stage: str,
         current_status: str,
-    ) -> list[Change]:
+    ) -> list[FieldChange]:
         """A qualified lead decayed below the bar before sales worked it: recycle, not demote."""
         qualified_values = {lifecycle.stage_values.get(s) for s in self.qualified_stages}
         untouched = current_status in lifecycle.untouched_statuses
@@ -269,7 +275,7 @@ class Planner:
             and current_status != lifecycle.recycle_status
         ):
             return [
-                Change(
+                FieldChange(
                     lifecycle.status_field,
                     current_status or None,
                     lifecycle.recycle_status,
@@ -278,11 +284,11 @@ class Planner:
             ]
         return []
 
-    def _owner_change(self, lead: Lead, routing: RoutingDecision | None) -> list[Change]:
+    def _owner_change(self, lead: Lead, routing: RoutingDecision | None) -> list[FieldChange]:
         if routing is None or routing.owner_id is None or routing.owner_id == lead.owner_id:
             return []
         owner_field = "hubspot_owner_id" if self.crm == "hubspot" else "OwnerId"
-        return [Change(owner_field, lead.owner_id, routing.owner_id, routing.reason)]
+        return [FieldChange(owner_field, lead.owner_id, routing.owner_id, routing.reason)]
 
 
 CANONICAL_ATTRIBUTES = {
