@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 LIFECYCLE_STAGES: tuple[str, ...] = (
@@ -431,12 +431,8 @@ def parse_moment_ms(text: str) -> int:
     text = text.strip()
     if re.fullmatch(r"-?\d+", text):
         return int(text)
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        day = date.fromisoformat(text)
-        return datetime_to_ms(datetime(day.year, day.month, day.day, tzinfo=UTC))
-    iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
-        moment = datetime.fromisoformat(iso)
+        moment = datetime.fromisoformat(text.upper())  # a date is midnight UTC; `z` reads as `Z`
     except ValueError as error:
         message = f"{text!r} is not a valid date or datetime"
         raise InvalidValueError("INVALID_DATE", message) from error

@@ -7,7 +7,7 @@ always UTC), which is fixed-width and so sorts and compares correctly as text.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sandbox.salesforce.errors import SalesforceApiError
@@ -32,27 +32,16 @@ def stored_datetime(moment: datetime) -> str:
 
 
 def parse_datetime_text(text: str) -> datetime | None:
-    """Parse ISO-8601 the way Salesforce accepts it in JSON bodies and SOQL literals."""
-    match = DATETIME_PATTERN.match(text.strip())
-    if not match:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    """Parse ISO-8601 the way Salesforce accepts it in JSON bodies and SOQL literals (a date is
+    midnight UTC, a time without a zone is UTC); `None` for anything else."""
+    text = text.strip()
+    if not DATETIME_PATTERN.match(text):
+        return None  # fromisoformat reads more shapes (20240101, week dates) than Salesforce
     try:
-        moment = datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-            int((fraction or "0")[:6].ljust(6, "0")), tzinfo=UTC,
-        )
+        moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return moment - zone_offset(zone)
-
-
-def zone_offset(zone: str | None) -> timedelta:
-    if zone in (None, "Z"):
-        return timedelta(0)
-    sign = -1 if zone.startswith("-") else 1
-    digits = zone[1:].replace(":", "")
-    return sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def stored_date(day: date) -> str:
