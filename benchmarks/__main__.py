@@ -1,6 +1,6 @@
 """`python -m benchmarks [NAME ...]`: run the benchmarks, print a table, save JSON.
 
-Names: scoring, csv, sandbox, hubspot, salesforce, reliability (default: all).
+Names: scoring, csv, sandbox, hubspot, salesforce, reliability, webhook (default: all).
 Results go to benchmarks/results/latest.json (or --json).
 """
 
@@ -16,7 +16,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from rich.console import Console
 
-from benchmarks import connectors_hubspot, connectors_salesforce, reliability, sandbox, scoring
+from benchmarks import (
+    connectors_hubspot,
+    connectors_salesforce,
+    reliability,
+    sandbox,
+    scoring,
+    webhook,
+)
 from benchmarks.measure import Measurement, save, show
 
 BENCHMARKS: dict[str, Callable[[], list[Measurement]]] = {
@@ -26,6 +33,7 @@ BENCHMARKS: dict[str, Callable[[], list[Measurement]]] = {
     "hubspot": connectors_hubspot.hubspot_benchmarks,
     "salesforce": connectors_salesforce.salesforce_benchmarks,
     "reliability": reliability.reliability_benchmarks,
+    "webhook": webhook.webhook_benchmarks,
 }
 
 

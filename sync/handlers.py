@@ -17,6 +17,7 @@ import of this module stays small.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -30,7 +31,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from sync.logs import logger, with_correlation_id
 from sync.scheduled import ScheduledKind, run_scheduled
 from sync.services import current_services
-from sync.webhook_intake import Answer, answer_webhook, request_from_event
+from sync.webhook_intake import answer_event
 from sync.webhook_models import WebhookSource
 from sync.work import WorkDone, perform
 
@@ -40,11 +41,7 @@ app = APIGatewayHttpResolver()
 def _answer(source: WebhookSource) -> Response[str]:
     event = app.current_event
     with_correlation_id(event.request_context.request_id)
-    services = current_services()
-    request = request_from_event(event.raw_event, services.settings.webhook_base_url)
-    answer = request if isinstance(request, Answer) else answer_webhook(
-        source, request, services, app.lambda_context
-    )
+    answer = answer_event(source, event.raw_event, current_services(), app.lambda_context)
     return Response(status_code=answer.status, content_type=answer.content_type, body=answer.body)
 
 
@@ -85,7 +82,7 @@ def _scheduled(kind: ScheduledKind, event: dict[str, Any]) -> dict[str, Any]:
     services = current_services()
     fan_out = services.settings.fan_out
     outcome = run_scheduled(kind, services.runtime(), services.queue if fan_out else None, fan_out)
-    return outcome.__dict__
+    return asdict(outcome)
 
 
 def schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:

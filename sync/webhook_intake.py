@@ -19,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -42,6 +43,7 @@ from sync.webhooks import (
 from sync.work import QueueError, work_for
 
 JSON = "application/json"
+_LENGTH = re.compile(r"[0-9]{1,15}")
 IN_PROGRESS_EXPIRY_MS = 10_000
 
 
@@ -62,7 +64,7 @@ def oversized(headers: Mapping[str, str]) -> Answer | None:
                      if name.lower() == "content-length"), None)
     if declared is None:
         return None
-    if not declared.strip().isdigit():
+    if not _LENGTH.fullmatch(declared.strip()):
         return Answer.of(400, error="Content-Length is not a number")
     if int(declared) > MAX_BODY_BYTES:
         return Answer.of(413, error=f"body over {MAX_BODY_BYTES} bytes")
@@ -101,6 +103,20 @@ class OutsideLambda:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return IN_PROGRESS_EXPIRY_MS
+
+
+def answer_event(
+    source: WebhookSource, event: Mapping[str, Any], services: Services, lambda_context: Any
+) -> Answer:
+    """The answer to an API Gateway HTTP API event posted to `source`'s route."""
+    try:
+        request = request_from_event(event, services.settings.webhook_base_url)
+    except Exception:
+        logger.exception("webhook request could not be read", extra={"source": source})
+        return Answer.of(400, error="the request could not be read")
+    if isinstance(request, Answer):
+        return request
+    return answer_webhook(source, request, services, lambda_context)
 
 
 def answer_webhook(
