@@ -15,6 +15,7 @@ from connectors.retry import RetrySettings
 from connectors.salesforce import SalesforceConnector
 from sandbox.salesforce import RunningSalesforce, start_salesforce
 from sandbox.server import LoggedRequest, RollingWindowLimit
+from sync.connect import salesforce_connector
 from sync.settings import Settings
 
 LEADS = 10_000
@@ -39,8 +40,8 @@ def connect(running: RunningSalesforce, rate_limit: int, page_size: int = 2000) 
         salesforce_objects=["Lead", "Contact"], salesforce_rate_limit=rate_limit,
         read_page_size=page_size,
     )
-    return SalesforceConnector.from_settings(
-        settings, session=running.session(), extra_fields=("leadq_Score__c", "leadq_Grade__c"),
+    return salesforce_connector(
+        settings, running.session(), extra_fields=("leadq_Score__c", "leadq_Grade__c"),
         retry=RetrySettings(budget_seconds=300),
     )
 

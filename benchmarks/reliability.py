@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from benchmarks.measure import Measurement
 from sandbox.server import LoggedRequest
-from sync.state import open_state_store
+from sync.state_url import open_state_store
 
 Crm = Literal["hubspot", "salesforce"]
 LEADS, SEED = 200, 7

@@ -48,6 +48,12 @@ class Connector(Protocol):
     stats: RequestStats
     write_batch_size: int
 
+    @staticmethod
+    def field_name(name: str) -> str:
+        """The CRM's API name for one of leadq's output fields, named in the model HubSpot's way
+        (`leadq_score`). A static method: the planner needs names before a connector exists."""
+        ...
+
     def pull_changed(self, since: datetime | None) -> Iterator[LeadPage]:
         """Leads created or changed after `since` (all when None), oldest first, in pages."""
         ...

@@ -43,7 +43,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hubspot import HubSpot
 
@@ -96,9 +96,6 @@ from connectors.retry import (
     RollingWindowLimiter,
 )
 
-if TYPE_CHECKING:
-    from sync.settings import Settings
-
 __all__ = ["HubSpotConnector", "OAuthApp"]
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -120,6 +117,11 @@ class HubSpotConnector:
 
     crm: CrmKind = "hubspot"
     write_batch_size: int = BATCH_SIZE
+
+    @staticmethod
+    def field_name(name: str) -> str:
+        """HubSpot properties keep the name the model gives them."""
+        return name
 
     def __init__(
         self,
@@ -180,36 +182,6 @@ class HubSpotConnector:
         self._contacts: PortalSchema | None = None
         self._companies: PortalSchema | None = None
         self._company_cache: dict[str, Company | None] = {}
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        extra_properties: Sequence[str] = (),
-        output_properties: Sequence[str] = (),
-        **options: Any,
-    ) -> HubSpotConnector:
-        """The connector the settings describe (`LEADQ_HUBSPOT_*`, overlap and page size)."""
-        token = settings.hubspot_access_token
-        oauth = None
-        if settings.hubspot_client_id and settings.hubspot_client_secret and \
-                settings.hubspot_refresh_token:
-            oauth = OAuthApp(settings.hubspot_client_id,
-                             settings.hubspot_client_secret.get_secret_value(),
-                             settings.hubspot_refresh_token.get_secret_value())
-        return cls(
-            base_url=settings.hubspot_base_url,
-            access_token=token.get_secret_value() if token else None,
-            oauth=oauth,
-            extra_properties=extra_properties,
-            output_properties=output_properties,
-            rate_limit=settings.hubspot_rate_limit,
-            search_rate=settings.hubspot_search_rate,
-            overlap_seconds=float(settings.overlap_seconds),
-            page_size=settings.read_page_size,
-            **options,
-        )
 
     # ---- leads ----------------------------------------------------------------------------------
 

@@ -37,7 +37,8 @@ from connectors.records import Activity, Lead, LeadUpdate, Outcome, Owner, Write
 from connectors.retry import CallPolicy, RequestStats, RetrySettings, RollingWindowLimiter
 from connectors.salesforce_bulk import BulkQuery, BulkSettings
 from connectors.salesforce_calls import DEFAULT_TIMEOUT, SalesforceCalls, logged_in_client
-from connectors.salesforce_login import Login, settings_logins
+from connectors.salesforce_config import SalesforceConfig
+from connectors.salesforce_login import Login, config_logins
 from connectors.salesforce_records import (
     EVENT_FIELDS,
     MEMBER_FIELDS,
@@ -52,6 +53,7 @@ from connectors.salesforce_records import (
     person_field_activities,
     person_from_row,
     queue_owner,
+    salesforce_field_name,
     sobject_of,
     task_activity,
     typed,
@@ -68,7 +70,6 @@ from connectors.salesforce_soql import (
     within_uri,
 )
 from connectors.salesforce_writes import COLLECTION_LIMIT, CollectionWriter, FieldCheck
-from sync.settings import Settings
 
 MAX_PAGE = 2000
 MIN_PAGE = 200
@@ -107,31 +108,30 @@ def default_policy(
     return CallPolicy({"default": limiter}, retry or RetrySettings(), RequestStats())
 
 
-def settings_session(settings: Settings) -> requests.Session:
+def config_session(config: SalesforceConfig) -> requests.Session:
     session = requests.Session()
-    if settings.salesforce_ca_bundle:
+    if config.ca_bundle:
         # with trust_env on, REQUESTS_CA_BUNDLE from the environment would override `verify`
         session.trust_env = False
-        session.verify = str(settings.salesforce_ca_bundle)
+        session.verify = str(config.ca_bundle)
     return session
 
 
-def settings_options(settings: Settings, extra_fields: Sequence[str] = ()) -> SalesforceOptions:
-    page_size = MAX_PAGE
-    if "read_page_size" in settings.model_fields_set:
-        page_size = settings.read_page_size
+def config_options(config: SalesforceConfig, extra_fields: Sequence[str] = ()) -> SalesforceOptions:
     return SalesforceOptions(
-        objects=tuple(settings.salesforce_objects),
+        objects=tuple(config.objects),
         extra_fields=tuple(extra_fields),
-        page_size=page_size,
-        bulk_threshold=settings.salesforce_bulk_threshold,
-        overlap=timedelta(seconds=settings.overlap_seconds),
+        page_size=config.page_size or MAX_PAGE,
+        bulk_threshold=config.bulk_threshold,
+        overlap=timedelta(seconds=config.overlap_seconds),
     )
 
 
 class SalesforceConnector:
     crm: CrmKind = "salesforce"
     write_batch_size = COLLECTION_LIMIT
+    # custom fields carry `__c` and title-cased words: leadq_model_version → leadq_Model_Version__c
+    field_name = staticmethod(salesforce_field_name)
 
     def __init__(
         self,
@@ -167,21 +167,21 @@ class SalesforceConnector:
         return cls(client, options=options, policy=policy, logins=logins)
 
     @classmethod
-    def from_settings(
+    def from_config(
         cls,
-        settings: Settings,
+        config: SalesforceConfig,
         session: requests.Session | None = None,
         *,
         extra_fields: Sequence[str] = (),
         retry: RetrySettings | None = None,
     ) -> SalesforceConnector:
-        """Log in as the settings describe (session id, JWT, client credentials or password)."""
+        """Log in as the config says (session id, JWT, client credentials or password)."""
         return cls.connect(
-            settings_logins(settings),
-            session or settings_session(settings),
-            options=settings_options(settings, extra_fields),
-            policy=default_policy(settings.salesforce_rate_limit, retry),
-            version=settings.salesforce_api_version,
+            config_logins(config),
+            session or config_session(config),
+            options=config_options(config, extra_fields),
+            policy=default_policy(config.rate_limit, retry),
+            version=config.api_version,
         )
 
     @property

@@ -37,8 +37,8 @@ from connectors.retry import (
     RecordNotFoundError,
     TransientError,
 )
+from connectors.salesforce_config import setting_name
 from connectors.salesforce_login import Login, SessionLogin, attempt_login, one_line
-from sync.settings import variable
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -116,7 +116,7 @@ def translate(error: Exception, usage: ApiUsage | None = None) -> Exception:
     if isinstance(error, requests.exceptions.SSLError) and "CERTIFICATE_VERIFY" in str(error):
         return ConnectorError(
             "the Salesforce server's TLS certificate is not trusted: check "
-            f"{variable('salesforce_instance_url')} and {variable('salesforce_ca_bundle')}"
+            f"{setting_name('instance_url')} and {setting_name('ca_bundle')}"
         )
     if isinstance(error, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
         return TransientError("the connection to Salesforce dropped", kind="connection")
@@ -140,8 +140,8 @@ def translate_salesforce(error: SalesforceError, usage: ApiUsage | None) -> Exce
     if isinstance(error, SalesforceResourceNotFound):
         return RecordNotFoundError(
             f"Salesforce answered {code or 'NOT_FOUND'} for {error.resource_name or error.url}: "
-            f"check {variable('salesforce_api_version')} and "
-            f"{variable('salesforce_instance_url')}"
+            f"check {setting_name('api_version')} and "
+            f"{setting_name('instance_url')}"
         )
     if isinstance(error, SalesforceGeneralError) and error.status >= 500:
         return TransientError(

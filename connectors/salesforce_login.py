@@ -24,7 +24,7 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 from simple_salesforce.login import SalesforceLogin
 
 from connectors.retry import AuthenticationError, TransientError
-from sync.settings import Settings, variable
+from connectors.salesforce_config import SalesforceConfig, setting_name
 
 SALESFORCE_HOST_SUFFIX = ".salesforce.com"
 TRANSIENT_LOGIN_CODES = frozenset({"SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"})
@@ -61,9 +61,9 @@ class PasswordLogin:
     def refused(self, code: object, message: str) -> AuthenticationError:
         return AuthenticationError(
             f"Salesforce refused the password login ({code}: {message}). Check "
-            f"{variable('salesforce_username')}, {variable('salesforce_password')} and "
-            f"{variable('salesforce_security_token')} (resetting the password e-mails a new "
-            f"token), and {variable('salesforce_login_url')} (https://test.salesforce.com for a "
+            f"{setting_name('username')}, {setting_name('password')} and "
+            f"{setting_name('security_token')} (resetting the password e-mails a new "
+            f"token), and {setting_name('login_url')} (https://test.salesforce.com for a "
             "sandbox org)."
         )
 
@@ -81,10 +81,10 @@ class SessionLogin:
     def refused(self, code: object, message: str) -> AuthenticationError:
         return AuthenticationError(
             f"Salesforce rejected the session ({code}: {message}): "
-            f"{variable('salesforce_session_id')} has expired or does not belong to "
-            f"{variable('salesforce_instance_url')}. Set a fresh session id, or set login "
-            f"credentials ({variable('salesforce_username')} and "
-            f"{variable('salesforce_password')}, or {variable('salesforce_consumer_key')}) so "
+            f"{setting_name('session_id')} has expired or does not belong to "
+            f"{setting_name('instance_url')}. Set a fresh session id, or set login "
+            f"credentials ({setting_name('username')} and "
+            f"{setting_name('password')}, or {setting_name('consumer_key')}) so "
             "leadq can log in again by itself."
         )
 
@@ -107,10 +107,10 @@ class JwtLogin:
     def refused(self, code: object, message: str) -> AuthenticationError:
         return AuthenticationError(
             f"Salesforce refused the JWT bearer login ({code}: {message}). Check "
-            f"{variable('salesforce_consumer_key')} (the connected app's consumer key), "
-            f"{variable('salesforce_private_key_file')} (its certificate must be the one uploaded "
-            f"to the connected app), {variable('salesforce_username')} (a user pre-authorised "
-            f"for the app) and {variable('salesforce_login_url')}."
+            f"{setting_name('consumer_key')} (the connected app's consumer key), "
+            f"{setting_name('private_key_file')} (its certificate must be the one uploaded "
+            f"to the connected app), {setting_name('username')} (a user pre-authorised "
+            f"for the app) and {setting_name('login_url')}."
         )
 
 
@@ -131,8 +131,8 @@ class ClientCredentialsLogin:
     def refused(self, code: object, message: str) -> AuthenticationError:
         return AuthenticationError(
             f"Salesforce refused the client-credentials login ({code}: {message}). Check "
-            f"{variable('salesforce_consumer_key')}, {variable('salesforce_consumer_secret')} and "
-            f"{variable('salesforce_login_url')} (your My Domain, "
+            f"{setting_name('consumer_key')}, {setting_name('consumer_secret')} and "
+            f"{setting_name('login_url')} (your My Domain, "
             "https://yourcompany.my.salesforce.com); the connected app needs the client "
             "credentials flow enabled with a Run As user."
         )
@@ -176,13 +176,13 @@ def one_line(text: object, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-# ---- from settings -----------------------------------------------------------------------------
+# ---- from the config -----------------------------------------------------------------------------
 def login_domain(login_url: str) -> str:
     """`https://login.salesforce.com` → "login"; `https://acme.my.salesforce.com` → "acme.my"."""
     host = (urlsplit(login_url).hostname or "").lower()
     if not host.endswith(SALESFORCE_HOST_SUFFIX) or host == SALESFORCE_HOST_SUFFIX[1:]:
         raise AuthenticationError(
-            f"{variable('salesforce_login_url')} must be https://login.salesforce.com, "
+            f"{setting_name('login_url')} must be https://login.salesforce.com, "
             "https://test.salesforce.com or your My Domain (https://yourcompany.my.salesforce.com)"
             f"; got {login_url!r}"
         )
@@ -194,7 +194,7 @@ def instance_host(instance_url: str) -> str:
     parts = urlsplit(instance_url if "//" in instance_url else f"https://{instance_url}")
     if not parts.hostname:
         raise AuthenticationError(
-            f"{variable('salesforce_instance_url')} is not a URL: {instance_url!r}"
+            f"{setting_name('instance_url')} is not a URL: {instance_url!r}"
         )
     return parts.netloc
 
@@ -206,29 +206,29 @@ def secret(value: object) -> str | None:
     return str(reveal() if reveal else value)
 
 
-def settings_logins(settings: Settings) -> list[Login]:
-    """Every login the settings make possible, the one to start with first: a session id, then
+def config_logins(config: SalesforceConfig) -> list[Login]:
+    """Every login the config makes possible, the one to start with first: a session id, then
     JWT, client credentials and password. Later ones renew an expired session id."""
     logins: list[Login] = []
-    session_id = secret(settings.salesforce_session_id)
-    if session_id and settings.salesforce_instance_url:
-        logins.append(SessionLogin(session_id, instance_host(settings.salesforce_instance_url)))
-    domain = login_domain(settings.salesforce_login_url)
-    key_file = settings.salesforce_private_key_file
-    if settings.salesforce_consumer_key and key_file and settings.salesforce_username:
+    session_id = secret(config.session_id)
+    if session_id and config.instance_url:
+        logins.append(SessionLogin(session_id, instance_host(config.instance_url)))
+    domain = login_domain(config.login_url)
+    key_file = config.private_key_file
+    if config.consumer_key and key_file and config.username:
         logins.append(JwtLogin(
-            settings.salesforce_username, settings.salesforce_consumer_key,
+            config.username, config.consumer_key,
             read_private_key(key_file), domain,
         ))
-    consumer_secret = secret(settings.salesforce_consumer_secret)
-    if settings.salesforce_consumer_key and consumer_secret and domain not in ("login", "test"):
+    consumer_secret = secret(config.consumer_secret)
+    if config.consumer_key and consumer_secret and domain not in ("login", "test"):
         logins.append(ClientCredentialsLogin(
-            settings.salesforce_consumer_key, consumer_secret, domain
+            config.consumer_key, consumer_secret, domain
         ))
-    password = secret(settings.salesforce_password)
-    if settings.salesforce_username and password:
+    password = secret(config.password)
+    if config.username and password:
         logins.append(PasswordLogin(
-            settings.salesforce_username, password, secret(settings.salesforce_security_token),
+            config.username, password, secret(config.security_token),
             domain,
         ))
     if not logins:
@@ -240,16 +240,16 @@ def no_credentials_message(has_consumer_secret: bool) -> str:
     if has_consumer_secret:
         return (
             f"the client-credentials login needs your My Domain in "
-            f"{variable('salesforce_login_url')} (https://yourcompany.my.salesforce.com), not "
+            f"{setting_name('login_url')} (https://yourcompany.my.salesforce.com), not "
             "login.salesforce.com or test.salesforce.com"
         )
     return (
         "Salesforce needs credentials: set "
-        f"{variable('salesforce_username')}, {variable('salesforce_password')} and "
-        f"{variable('salesforce_security_token')}; or {variable('salesforce_consumer_key')} with "
-        f"{variable('salesforce_consumer_secret')} (client credentials) or "
-        f"{variable('salesforce_private_key_file')} and {variable('salesforce_username')} (JWT); "
-        f"or {variable('salesforce_session_id')} with {variable('salesforce_instance_url')}"
+        f"{setting_name('username')}, {setting_name('password')} and "
+        f"{setting_name('security_token')}; or {setting_name('consumer_key')} with "
+        f"{setting_name('consumer_secret')} (client credentials) or "
+        f"{setting_name('private_key_file')} and {setting_name('username')} (JWT); "
+        f"or {setting_name('session_id')} with {setting_name('instance_url')}"
     )
 
 
@@ -258,6 +258,6 @@ def read_private_key(path: Path) -> str:
         return Path(path).read_text()
     except OSError as error:
         raise AuthenticationError(
-            f"{variable('salesforce_private_key_file')} cannot be read ({error.strerror}): "
+            f"{setting_name('private_key_file')} cannot be read ({error.strerror}): "
             f"{path}"
         ) from None

@@ -322,7 +322,7 @@ def audit(
     env_file: SettingsFileOption = None,
 ) -> None:
     """Show a lead's history of changes made by leadq, and why."""
-    from sync.state import open_state_store
+    from sync.state_url import open_state_store
 
     with user_errors():
         settings = load_settings(env_file)

@@ -123,7 +123,9 @@ class SyncEngine:
         self.compiled = compile_model(model)
         self.options = options or EngineOptions()
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.planner = Planner(model, connector.crm, self.options.min_score_change)
+        self.planner = Planner(
+            model, connector.crm, self.options.min_score_change, field_name=connector.field_name
+        )
         self.router = Router(model.routing) if model.routing else None
         self._directory: Directory | None = None
         self._plans: dict[str, list[FieldChange]] = {}  # changes planned per lead, until written

@@ -12,39 +12,33 @@ Rules (DESIGN.md, "Lifecycle and status" and "A sync run"):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from connectors.records import Lead, LeadUpdate
-from connectors.salesforce_records import salesforce_field_name
 from scoring.config import CrmLifecycle, ScoringModel
 from scoring.predictive import predict
 from scoring.qualify import ScoredBatch
 from scoring.routing import RoutingDecision
 
 Crm = Literal["hubspot", "salesforce"]
+FieldNamer = Callable[[str], str]
 NUMERIC_OUTPUTS = ("score", "fit", "engagement", "priority", "probability")
 PROBABILITY_STEP = 0.01  # a learned probability moving less than a point is not worth a write
 DECISIVE_OUTPUTS = ("grade", "label", "model_version")
 
 
-def crm_field_name(crm: Crm, name: str) -> str:
-    """The CRM's name for one of leadq's output fields.
-
-    HubSpot takes the name as written (`leadq_score`); Salesforce custom fields carry `__c` and
-    title-cased words after the prefix (`leadq_Score__c`, `leadq_Model_Version__c`).
-    """
-    return name if crm == "hubspot" else salesforce_field_name(name)
-
-
-def output_fields(model: ScoringModel, crm: Crm) -> dict[str, str]:
-    """leadq output → CRM field, for the outputs the model writes (the learned probability too)."""
+def output_fields(model: ScoringModel, field_name: FieldNamer) -> dict[str, str]:
+    """leadq output → CRM field, for the outputs the model writes (the learned probability too).
+    `field_name` is the connector's (`Connector.field_name`): the model names fields HubSpot's
+    way, Salesforce custom fields are `leadq_Score__c`."""
     configured = dict(model.output.fields.model_dump())
     if model.predictive is not None:
         configured["probability"] = model.predictive.field
         configured["probability_reasons"] = model.predictive.reasons_field
-    return {output: crm_field_name(crm, name) for output, name in configured.items() if name}
+    return {output: field_name(name) for output, name in configured.items() if name}
 
 
 @dataclass(frozen=True)
@@ -121,6 +115,7 @@ class Planner:
     model: ScoringModel
     crm: Crm
     min_score_change: int = 3
+    field_name: FieldNamer = field(kw_only=True)
 
     @property
     def lifecycle(self) -> CrmLifecycle:
@@ -133,7 +128,7 @@ class Planner:
 
     @property
     def fields(self) -> dict[str, str]:
-        return output_fields(self.model, self.crm)
+        return output_fields(self.model, self.field_name)
 
     def shown_stage(self, lead: Lead) -> str:
         """The leadq stage the CRM shows now: qualified once at or past the qualified value."""

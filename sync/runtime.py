@@ -12,10 +12,12 @@ import requests
 from connectors.base import Connector, OutputField
 from scoring.config import ScoringModel
 from scoring.loading import load_model
+from sync.connect import connector_type, hubspot_connector, salesforce_connector
 from sync.engine import EngineOptions, SyncEngine
 from sync.plan import Planner, output_fields
 from sync.settings import Settings
-from sync.state import StateStore, open_state_store
+from sync.state import StateStore
+from sync.state_url import open_state_store
 
 GRADE_OPTIONS = ("A", "B", "C", "D", "F")
 LABEL_OPTIONS = tuple(f"{letter}{band}" for letter in "ABCD" for band in range(1, 5))
@@ -37,7 +39,7 @@ OUTPUT_TYPES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 def output_field_specs(model: ScoringModel, crm: str) -> list[OutputField]:
     """leadq's output fields as the CRM must hold them, for `leadq setup`."""
     specs = []
-    for output, name in output_fields(model, crm).items():  # type: ignore[arg-type]
+    for output, name in output_fields(model, connector_type(crm).field_name).items():
         label, kind, options = OUTPUT_TYPES[output]
         specs.append(OutputField(name, label, kind, options))  # type: ignore[arg-type]
     return specs
@@ -49,23 +51,19 @@ def build_connector(
     """The connector for `settings.crm`, reading what the model and the planner need."""
     settings.require_credentials()
     lead_fields, company_fields = model.custom_fields()
-    planner = Planner(model, settings.crm)
+    planner = Planner(model, settings.crm, field_name=connector_type(settings.crm).field_name)
     diffed = planner.read_fields()
     if settings.crm == "hubspot":
-        from connectors.hubspot import HubSpotConnector
-
-        return HubSpotConnector.from_settings(
+        return hubspot_connector(
             settings,
             extra_properties=lead_fields,
             output_properties=diffed,
             company_properties=company_fields,
             **options,
         )
-    from connectors.salesforce import SalesforceConnector
-
     # Leads' Status is a standard field the connector always reads; Contacts have none.
     outputs = list(planner.fields.values())
-    return SalesforceConnector.from_settings(
+    return salesforce_connector(
         settings, session, extra_fields=[*lead_fields, *outputs], **options
     )
 

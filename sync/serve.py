@@ -39,7 +39,8 @@ from sync.handlers import webhook
 from sync.logs import logger, with_correlation_id
 from sync.services import Services, use_services, utc_now
 from sync.settings import Settings
-from sync.state import QueuedWork, StateStore, open_state_store
+from sync.state import QueuedWork, StateStore
+from sync.state_url import open_state_store
 from sync.webhook_intake import Answer, oversized
 from sync.work import Work, Workbench, perform
 

@@ -17,10 +17,12 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from sync.connect import connector_type
 from sync.logs import hide_secrets
 from sync.secrets import with_secrets
 from sync.settings import Settings, load_settings, variable
-from sync.state import StateStore, open_state_store
+from sync.state import StateStore
+from sync.state_url import open_state_store
 from sync.webhook_models import CalloutConfig, HubSpotWebhookConfig, OutboundMessageConfig
 from sync.work import Workbench, WorkQueue
 
@@ -123,7 +125,8 @@ class Services:
         from sync.plan import output_fields
 
         model = load_model(self.settings.model_path)
-        return frozenset(output_fields(model, self.settings.crm).values())
+        field_name = connector_type(self.settings.crm).field_name
+        return frozenset(output_fields(model, field_name).values())
 
     @cached_property
     def idempotency(self) -> Any | None:

@@ -33,7 +33,6 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol, TypeVar
-from urllib.parse import parse_qs, urlsplit
 
 from pydantic import (
     AwareDatetime,
@@ -364,42 +363,3 @@ def require_positive(limit: int) -> int:
 def chunked(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def open_state_store(url: str) -> StateStore:
-    """Open the store a URL names (see the module docstring for the forms)."""
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite":
-        from sync.state_sqlite import SqliteStateStore
-
-        return SqliteStateStore(_sqlite_path(url, parts.netloc, parts.path))
-    if parts.scheme == "dynamodb" and parts.netloc:
-        from sync.state_dynamodb import DynamoDBStateStore
-
-        return DynamoDBStateStore.connect(parts.netloc, **_dynamodb_options(url, parts.query))
-    raise ValueError(
-        f"state URL {url!r}: expected sqlite:///path/state.db or "
-        "dynamodb://table-name?region=eu-west-1"
-    )
-
-
-def _sqlite_path(url: str, host: str, path: str) -> str:
-    if host or not path.startswith("/") or len(path) < 2:
-        raise ValueError(
-            f"state URL {url!r}: write sqlite:///relative/state.db or sqlite:////absolute/state.db"
-        )
-    return path[1:]  # sqlite:///x.db is the relative x.db; sqlite:////x.db the absolute /x.db
-
-
-_DYNAMODB_OPTIONS = ("region", "endpoint_url")
-
-
-def _dynamodb_options(url: str, query: str) -> dict[str, str]:
-    options = {name: values[-1] for name, values in parse_qs(query).items()}
-    unknown = sorted(set(options) - set(_DYNAMODB_OPTIONS))
-    if unknown:
-        raise ValueError(
-            f"state URL {url!r}: unknown option {', '.join(unknown)} "
-            f"(known: {', '.join(_DYNAMODB_OPTIONS)})"
-        )
-    return options

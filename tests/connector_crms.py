@@ -30,6 +30,7 @@ from sandbox.hubspot import RunningHubSpot, start_hubspot
 from sandbox.orgs import OrgSpec, SynthOrg
 from sandbox.salesforce import RunningSalesforce, start_salesforce
 from sandbox.server import LoggedRequest
+from sync.connect import salesforce_connector
 from sync.settings import Settings
 
 CONTRACT_ORG = OrgSpec(leads=1_000, seed=11)  # pages and batches show at this size as at any
@@ -372,9 +373,8 @@ class SalesforceCrm:
         (further settings) say otherwise."""
         settings = settings or self.settings(**{"salesforce_objects": list(self.objects),
                                                 **overrides})
-        return SalesforceConnector.from_settings(settings, session=self.running.session(),
-                                                 extra_fields=extra_fields,
-                                                 retry=SALESFORCE_RETRIES)
+        return salesforce_connector(settings, self.running.session(), extra_fields=extra_fields,
+                                    retry=SALESFORCE_RETRIES)
 
     def raw_client(self) -> Salesforce:
         running = self.running

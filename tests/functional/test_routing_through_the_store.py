@@ -13,7 +13,7 @@ from connectors.hubspot import HubSpotConnector
 from connectors.records import Owner
 from scoring.routing import Directory
 from sync.engine import SyncEngine
-from sync.state import open_state_store
+from sync.state_url import open_state_store
 
 MODEL = model_from(
     """

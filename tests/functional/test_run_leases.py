@@ -12,7 +12,7 @@ from builders import model_from
 
 from connectors.hubspot import HubSpotConnector
 from sync.engine import LEASE, RunInProgressError, SyncEngine
-from sync.state import open_state_store
+from sync.state_url import open_state_store
 
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from sync import handlers
 from sync.serve import StoredWorkQueue
 from sync.services import Services, use_services, utc_now
 from sync.settings import Settings
-from sync.state import open_state_store
+from sync.state_url import open_state_store
 from sync.webhooks import CALLOUT_SIGNATURE, CALLOUT_TIMESTAMP, callout_signature
 
 EXAMPLES = Path(__file__).parents[2] / "examples"

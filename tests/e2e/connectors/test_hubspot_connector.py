@@ -27,6 +27,7 @@ from connectors.hubspot import HubSpotConnector, OAuthApp
 from connectors.records import LeadUpdate
 from connectors.retry import AuthenticationError, MissingFieldError
 from sandbox.hubspot import PortalSettings
+from sync.connect import hubspot_connector
 from sync.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -213,7 +214,7 @@ def test_from_settings_reads_the_hubspot_settings(hubspot: HubSpotCrm) -> None:
                         hubspot_access_token=hubspot.running.access_token,  # type: ignore[arg-type]
                         hubspot_rate_limit=150, read_page_size=50, overlap_seconds=60)
 
-    connector = HubSpotConnector.from_settings(settings, output_properties=OUTPUT_NAMES)
+    connector = hubspot_connector(settings, output_properties=OUTPUT_NAMES)
 
     pages = list(connector.pull_changed(None))
     assert len(pages) == LEADS // 50

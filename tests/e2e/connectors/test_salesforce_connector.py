@@ -37,6 +37,7 @@ from connectors.salesforce_calls import DailyLimitExhaustedError
 from sandbox.salesforce import start_salesforce
 from sandbox.salesforce.app import ApiUsage
 from sandbox.server import FaultPlan, LoggedRequest
+from sync.connect import salesforce_connector
 
 pytestmark = pytest.mark.e2e
 
@@ -485,7 +486,7 @@ def test_a_server_certificate_that_is_not_trusted_names_the_ca_setting(
 ) -> None:
     untrusting = requests.Session()
     untrusting.trust_env = False  # verify against the public CAs only, not the sandbox's
-    connector = SalesforceConnector.from_settings(small.settings("session"), untrusting)
+    connector = salesforce_connector(small.settings("session"), untrusting)
     with pytest.raises(ConnectorError) as raised:
         connector.list_owners()
     assert str(raised.value) == (

@@ -21,7 +21,7 @@ from crm_sandboxes import EXAMPLES, Sandbox, sandbox
 
 from sandbox.hubspot.webhooks import sign_v3
 from sandbox.server import FaultPlan
-from sync.state import open_state_store
+from sync.state_url import open_state_store
 
 pytestmark = pytest.mark.e2e
 

@@ -31,7 +31,7 @@ from sync import handlers
 from sync.secrets import with_secrets
 from sync.services import Services, use_services
 from sync.settings import load_settings
-from sync.state import open_state_store
+from sync.state_url import open_state_store
 from sync.webhooks import CALLOUT_SIGNATURE, CALLOUT_TIMESTAMP, callout_signature
 
 pytestmark = pytest.mark.e2e

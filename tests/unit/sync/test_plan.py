@@ -6,12 +6,16 @@ from dataclasses import replace
 
 from builders import NOW, make_lead, model_from
 
+from connectors.hubspot import HubSpotConnector
+from connectors.salesforce import SalesforceConnector
 from scoring.routing import RoutingDecision
-from sync.plan import Planner, Result, crm_field_name
+from sync.plan import Planner, Result
 
 MODEL = model_from("stages: [{stage: mql, when: {field: score, op: gte, value: 50}}]\n")
-HUBSPOT = Planner(MODEL, "hubspot", min_score_change=3)
-SALESFORCE = Planner(MODEL, "salesforce", min_score_change=3)
+HUBSPOT = Planner(MODEL, "hubspot", min_score_change=3, field_name=HubSpotConnector.field_name)
+SALESFORCE = Planner(
+    MODEL, "salesforce", min_score_change=3, field_name=SalesforceConnector.field_name
+)
 RESULT = Result(
     score=62,
     fit=70,
@@ -41,10 +45,10 @@ def fields_of(plan) -> dict[str, object]:
 
 
 def test_salesforce_custom_fields_get_their_api_names() -> None:
-    assert crm_field_name("salesforce", "leadq_score") == "leadq_Score__c"
-    assert crm_field_name("salesforce", "leadq_model_version") == "leadq_Model_Version__c"
-    assert crm_field_name("salesforce", "My_Field__c") == "My_Field__c"
-    assert crm_field_name("hubspot", "leadq_score") == "leadq_score"
+    assert SALESFORCE.fields["score"] == "leadq_Score__c"
+    assert SALESFORCE.fields["model_version"] == "leadq_Model_Version__c"
+    assert SalesforceConnector.field_name("My_Field__c") == "My_Field__c"
+    assert HUBSPOT.fields["score"] == "leadq_score"
 
 
 def test_a_new_lead_gets_every_output_its_stage_and_a_scored_time() -> None:
@@ -167,7 +171,7 @@ PREDICTIVE = model_from(
 
 
 def test_a_learned_probability_is_written_beside_the_score() -> None:
-    planner = Planner(PREDICTIVE, "salesforce")
+    planner = Planner(PREDICTIVE, "salesforce", field_name=SalesforceConnector.field_name)
     result = replace(
         RESULT,
         model_version=PREDICTIVE.version,
@@ -180,7 +184,7 @@ def test_a_learned_probability_is_written_beside_the_score() -> None:
 
 
 def test_a_probability_moving_less_than_a_point_is_not_written() -> None:
-    planner = Planner(PREDICTIVE, "hubspot")
+    planner = Planner(PREDICTIVE, "hubspot", field_name=HubSpotConnector.field_name)
     result = replace(
         RESULT, model_version=PREDICTIVE.version, probability=0.415, probability_reasons="Demo"
     )

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from moto_aws import moto_server
 
-from sync.state import AssignmentOutcome, StateStore, open_state_store
+from sync.state import AssignmentOutcome, StateStore
 from sync.state_dynamodb import create_table, dynamodb_client
 from sync.state_sqlite import SqliteStateStore
+from sync.state_url import open_state_store
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 1)
