@@ -23,10 +23,10 @@ from sync.state import (
     RunRecord,
     StateStore,
     StateStoreError,
-    open_state_store,
 )
 from sync.state_dynamodb import DynamoDBStateStore, create_table, dynamodb_client
 from sync.state_sqlite import SCHEMA_VERSION, SqliteStateStore
+from sync.state_url import open_state_store
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 1)
