@@ -93,7 +93,7 @@ def handler_latency_on_sqlite() -> list[Measurement]:
     from sync.serve import StoredWorkQueue
     from sync.services import Services, use_services, utc_now
     from sync.settings import Settings
-    from sync.state import open_state_store
+    from sync.state_url import open_state_store
 
     with tempfile.TemporaryDirectory(prefix="leadq-webhook-bench-") as directory:
         settings = Settings(  # type: ignore[call-arg]
