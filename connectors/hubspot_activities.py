@@ -328,8 +328,8 @@ class ActivityReader:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{moment.microsecond // 1000:03d}Z"
+    """HubSpot's form: UTC to the millisecond, `Z` for the zone."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _window_activities(window: EventWindow, contact_ids: Sequence[str]) -> list[Activity]:

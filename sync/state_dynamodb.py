@@ -42,7 +42,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -633,7 +633,7 @@ def _cancelled_by_a_race(error: ClientError) -> bool:
 
 
 def _midnight_utc(day: date) -> datetime:
-    return datetime.fromisoformat(f"{day.isoformat()}T00:00:00+00:00")
+    return datetime.combine(day, datetime.min.time(), UTC)
 
 
 def _fits_dynamodb_number(value: int | float) -> bool:

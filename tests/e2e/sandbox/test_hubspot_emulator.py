@@ -828,7 +828,7 @@ def test_events_are_filtered_by_time_range_through_the_client(
     middle = sorted(event["occurredAt"] for event in every)[len(every) // 2]
     after_middle = client.events.events_api.get_page(
         object_type="contact", object_id=int(contact_id), limit=1000,
-        occurred_after=datetime.fromisoformat(middle.replace("Z", "+00:00")))
+        occurred_after=datetime.fromisoformat(middle))
     assert len(after_middle.results) == sum(1 for e in every if e["occurredAt"] > middle)
 
 
