@@ -16,7 +16,6 @@ from connectors.salesforce import SalesforceConnector
 from sandbox.salesforce import RunningSalesforce, start_salesforce
 from sandbox.server import LoggedRequest, RollingWindowLimit
 from sync.connect import salesforce_connector
-from sync.settings import Settings
 
 LEADS = 10_000
 LIMIT, WINDOW_SECONDS = 100, 10.0
@@ -34,9 +33,7 @@ def salesforce_benchmarks() -> list[Measurement]:
 def connect(running: RunningSalesforce, rate_limit: int, page_size: int = 2000) -> (
     SalesforceConnector
 ):
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, crm="salesforce", salesforce_username=running.username,
-        salesforce_password=running.password, salesforce_security_token=running.security_token,
+    settings = running.leadq_settings(
         salesforce_objects=["Lead", "Contact"], salesforce_rate_limit=rate_limit,
         read_page_size=page_size,
     )

@@ -165,13 +165,10 @@ def _environment(crm: Crm, running: Any, state_db: Path) -> dict[str, str]:
         "LEADQ_MODEL_PATH": str(EXAMPLES / "sandbox.yaml"),
     }
     if crm == "hubspot":
-        return {**common, "LEADQ_CRM": "hubspot", "LEADQ_HUBSPOT_BASE_URL": running.base_url,
-                "LEADQ_HUBSPOT_ACCESS_TOKEN": running.access_token,
+        return {**common, **running.leadq_environment(),
                 "LEADQ_HUBSPOT_RATE_LIMIT": "10000", "LEADQ_HUBSPOT_SEARCH_RATE": "1000"}
-    return {**common, "LEADQ_CRM": "salesforce",
-            "LEADQ_SALESFORCE_INSTANCE_URL": running.instance_url,
-            "LEADQ_SALESFORCE_SESSION_ID": running.emulator.open_session(),
-            "LEADQ_SALESFORCE_CA_BUNDLE": str(running.ca_pem),
+    # a session id: the run is another process, which cannot reach a password login here
+    return {**common, **running.leadq_environment("session"),
             "LEADQ_SALESFORCE_RATE_LIMIT": "10000"}
 
 

@@ -50,14 +50,7 @@ def running_sandbox(
                 kind=kind,
                 base_url=hubspot.base_url,
                 leads=leads,
-                environment={
-                    "LEADQ_CRM": "hubspot",
-                    "LEADQ_HUBSPOT_BASE_URL": hubspot.base_url,
-                    "LEADQ_HUBSPOT_ACCESS_TOKEN": hubspot.access_token,
-                    "LEADQ_HUBSPOT_APP_ID": str(hubspot.app_id),
-                    # signs the webhooks `--notify` receives (leadq serve verifies them)
-                    "LEADQ_HUBSPOT_CLIENT_SECRET": hubspot.client_secret,
-                },
+                environment=hubspot.leadq_environment(),
                 notes=[
                     f"OAuth app: client id {hubspot.client_id}, "
                     f"refresh token {hubspot.refresh_token}",
@@ -80,13 +73,7 @@ def running_sandbox(
             kind=kind,
             base_url=salesforce.base_url,
             leads=leads,
-            environment={
-                "LEADQ_CRM": "salesforce",
-                "LEADQ_SALESFORCE_INSTANCE_URL": details["instance_url"],
-                "LEADQ_SALESFORCE_SESSION_ID": salesforce.emulator.open_session(),
-                "LEADQ_SALESFORCE_CA_BUNDLE": details["ca_pem"],
-                "LEADQ_SALESFORCE_ORGANIZATION_ID": details["organization_id"],
-            },
+            environment=salesforce.leadq_environment("session"),
             notes=[
                 f"the session lasts {SESSION_DAYS} days; password login (from this process's "
                 f"session only): {details['username']} / {details['password']}"

@@ -10,19 +10,19 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, get_type_hints
 
 import typer
-from rich.console import Console
 
-from connectors.records import parse_timestamp
 from scoring.backtest import run_backtest
 from scoring.config import json_schema
 from scoring.learn import DEFAULT_REGULARISATION, LearnSettings, TooFewOutcomesError
 from scoring.loading import load_model
 from scoring.report import Report, render_report
 from scoring.scorecard import Capacity, parse_capacity
+from sync.cli_options import NowOption, console, parse_now
 from sync.csvscore import CsvScoringRun, score_csv
 from sync.learn_run import learn_from
 from sync.outcomes import CrmOutcomes, CsvOutcomes, OutcomeSource, plugin_source
@@ -43,9 +43,6 @@ from sync.render import (
 from sync.settings import load_settings
 from sync.user_errors import UserError, error_console, user_errors
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-DEMO_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
 app = typer.Typer(
     name="leadq",
     help="Lead qualification for HubSpot and Salesforce: score, explain, route and sync.",
@@ -54,20 +51,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-console = Console(highlight=False)
-
-
-def parse_now(value: str | None) -> datetime | None:
-    """`--now` as an aware time (ISO 8601, or any time a CSV may hold), None when not given."""
-    if value is None:
-        return None
-    try:
-        parsed = parse_timestamp(value)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise UserError(f"--now {value!r} is not a date, e.g. 2026-11-01 or 2026-11-01T12:00Z")
-    return parsed
 
 
 def taking(options: type[Any]) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -114,10 +97,6 @@ EncodingOption = Annotated[
     typer.Option(
         "--encoding", "-e", help="Encoding of the input files: utf-8 (BOM or not), cp932 …"
     ),
-]
-NowOption = Annotated[
-    str | None,
-    typer.Option("--now", help="Score as of this time (default: now). Decay counts from it."),
 ]
 
 
@@ -183,51 +162,6 @@ def explain(
 def schema() -> None:
     """Print the JSON Schema of the scoring model (for editor completion)."""
     typer.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
-
-
-@app.command()
-def demo(
-    crm: Annotated[str, typer.Option(help="The sandbox CRM: hubspot or salesforce.")] = "hubspot",
-    leads: Annotated[int, typer.Option(help="How many synthetic people.")] = 2000,
-    csv: Annotated[bool, typer.Option("--csv", help="Score the example CSV instead.")] = False,
-    now: NowOption = None,
-) -> None:
-    """Run leadq end to end on a sandbox CRM: setup, full sync, new activity, incremental sync."""
-    if csv:
-        _csv_demo(now)
-        return
-    from sync.demo import run_demo
-    from sync.render import demo_story
-
-    with user_errors():
-        if crm not in ("hubspot", "salesforce"):
-            raise UserError(f"unknown sandbox {crm!r}: use hubspot or salesforce")
-        result = run_demo(crm, leads, progress=lambda m: console.print(f"[dim]{m}[/dim]"))  # type: ignore[arg-type]
-    demo_story(console, result)
-
-
-def _csv_demo(now: str | None) -> None:
-    with user_errors():
-        scoring_model = load_model(EXAMPLES / "scoring.yaml")
-        output = Path("out") / "scored-leads.csv"
-        output.parent.mkdir(exist_ok=True)
-        moment = parse_now(now) or DEMO_NOW
-        run = CsvScoringRun(scoring_model, EXAMPLES / "leads.csv", EXAMPLES / "activities.csv")
-        report = score_csv(run, output, moment, top=10)
-    console.rule(f"leadq demo — {scoring_model.name}")
-    console.print(
-        f"Scored {report.leads} example leads and {report.activities} activities as of "
-        f"{moment:%Y-%m-%d %H:%M} UTC with examples/scoring.yaml (version {scoring_model.version})."
-    )
-    console.print(top_leads_table(report, "Top 10 leads"))
-    console.print(distribution_line(report))
-    best = report.top[0][0]
-    console.print(f"\nWhy is {best.name or best.id} on top? (leadq explain … --id {best.id})")
-    with user_errors():
-        explained = run.explain(best.id, moment)
-    if explained is not None:
-        console.print(explanation_panel(explained))
-    console.print(f"\nThe full scored file is {output}.")
 
 
 SettingsFileOption = Annotated[
@@ -490,43 +424,6 @@ def parse_sales_capacity(text: str | None) -> Capacity | None:
 
 
 @app.command()
-def sandbox(
-    crm: Annotated[str, typer.Argument(help="hubspot or salesforce")],
-    leads: Annotated[int, typer.Option(help="How many synthetic people to seed.")] = 5000,
-    seed: Annotated[int, typer.Option(help="The same seed gives the same org.")] = 7,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
-    db: Annotated[
-        Path | None, typer.Option(help="Keep the org in this SQLite file (reused if present).")
-    ] = None,
-    notify: Annotated[
-        str | None, typer.Option(help="POST webhooks / outbound messages to this URL.")
-    ] = None,
-) -> None:
-    """Run a HubSpot or Salesforce emulator on loopback with a seeded org, until stopped."""
-    import time
-
-    from sandbox.launch import running_sandbox
-
-    with user_errors():
-        if crm not in ("hubspot", "salesforce"):
-            raise UserError(f"unknown sandbox {crm!r}: use hubspot or salesforce")
-        console.print(f"Seeding a {crm} sandbox with {leads:,} synthetic people (seed {seed}) …")
-        with running_sandbox(crm, leads, seed, port, db, notify) as info:  # type: ignore[arg-type]
-            console.print(f"[bold]{crm} sandbox[/bold] at {info.base_url}")
-            console.print("Point leadq at it with:")
-            for name, value in info.environment.items():
-                console.print(f"  export {name}={value}", soft_wrap=True)
-            for note in info.notes:
-                console.print(f"  {note}", soft_wrap=True)
-            console.print("Serving until Ctrl-C.")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                console.print("stopped")
-
-
-@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 8080,
@@ -562,6 +459,16 @@ def serve(
             console.file.flush()
 
         serve_until_stopped(settings, options, announce)
+
+
+def add_plugin_commands(typer_app: typer.Typer) -> None:
+    """Commands other packages add to `leadq` through the `leadq.commands` entry points — the
+    sandbox's `demo` and `sandbox` — so that no deployed module imports them."""
+    for entry in entry_points(group="leadq.commands"):
+        entry.load()(typer_app)
+
+
+add_plugin_commands(app)
 
 
 def main() -> None:

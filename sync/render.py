@@ -7,9 +7,9 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Group
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
@@ -25,9 +25,6 @@ from sync.engine import RunReport
 from sync.learn_run import LearnRun
 from sync.outcomes import Loaded
 from sync.state import AuditEntry
-
-if TYPE_CHECKING:
-    from sync.demo import DemoResult
 
 
 def plain(value: object) -> Text:
@@ -423,48 +420,3 @@ def _value(value: object) -> Text:
 def distribution(counts: Counter[str], order: Sequence[str] = ()) -> str:
     keys = [k for k in order if k in counts] + sorted(k for k in counts if k not in order)
     return "  ".join(f"{key} {counts[key]:,}" for key in keys)
-
-
-def demo_story(console: Console, result: DemoResult) -> None:
-    full, incremental = result.full, result.incremental
-    crm = {"hubspot": "HubSpot", "salesforce": "Salesforce"}[result.crm]
-    console.rule(f"leadq demo — {crm} sandbox, {result.leads:,} synthetic people")
-    console.print(
-        f"Model [bold]{result.model.name}[/bold] (examples/sandbox.yaml, version "
-        f"{result.model.version}). Fields created by `leadq setup`: "
-        f"{', '.join(result.fields_created) or 'none (already there)'}."
-    )
-    console.print("\n[bold]1. Full sync[/bold]: every lead scored, written where it changed.")
-    console.print(run_summary(full))
-    console.print(f"grades   {distribution(full.grades, GRADE_STYLE)}")
-    console.print(f"stages   {distribution(full.stages)}")
-    promoted = [c for c in full.changes if c.why.startswith("stage →")]
-    console.print(f"{len(promoted):,} leads promoted to MQL; a sample of what was written:")
-    console.print(changes_table(_sample_of(full), limit=12, title="Written to the CRM (sample)"))
-    if full.assignments:
-        console.print(assignments_table(full, "Who got the new MQLs, and why"))
-    console.print(
-        f"\n[bold]2. New activity[/bold]: the sandbox simulated fresh activity for "
-        f"{result.simulated} people (page views, downloads, demo requests …)."
-    )
-    console.print("\n[bold]3. Incremental sync[/bold]: only leads changed since the last run.")
-    console.print(run_summary(incremental))
-    if incremental.changes:
-        console.print(changes_table(incremental, limit=20, title="What changed, and why"))
-    else:
-        console.print("No lead's score moved enough to write (min score change) — nothing written.")
-    if incremental.assignments:
-        console.print(assignments_table(incremental, "New MQLs routed"))
-    console.print(
-        f"\nState and audit log: {result.state_path} — try `LEADQ_STATE_URL=sqlite:///"
-        f"{result.state_path} leadq audit <lead id>`."
-    )
-
-
-def _sample_of(report: RunReport) -> RunReport:
-    """The changes of a few leads that were promoted, so the sample shows whole stories."""
-    promoted = {c.lead_id for c in report.changes if c.why.startswith("stage →")}
-    chosen = sorted(promoted)[:2] or sorted({c.lead_id for c in report.changes})[:2]
-    sample = RunReport(report.run_id, report.kind, report.dry_run, report.started_at)
-    sample.changes = [c for c in report.changes if c.lead_id in chosen]
-    return sample

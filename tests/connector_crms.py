@@ -344,16 +344,14 @@ class SalesforceCrm:
     def settings(self, login: str = "password", tmp_path: Path | None = None,
                  **overrides: Any) -> Settings:
         running = self.running
+        if login in ("password", "session"):
+            limits = {"salesforce_rate_limit": 10_000, **overrides}
+            return running.leadq_settings(login, **limits)  # type: ignore[arg-type]
         credentials: dict[str, Any] = {
-            "password": {"salesforce_username": running.username,
-                         "salesforce_password": running.password,
-                         "salesforce_security_token": running.security_token},
             "client_credentials": {
                 "salesforce_consumer_key": running.consumer_key,
                 "salesforce_consumer_secret": running.consumer_secret,
                 "salesforce_login_url": f"https://{running.my_domain}.salesforce.com"},
-            "session": {"salesforce_session_id": running.emulator.open_session(),
-                        "salesforce_instance_url": running.instance_url},
         }.get(login, {})
         if login == "jwt":
             assert tmp_path is not None

@@ -74,7 +74,6 @@ def sandbox(
         "state_url": f"sqlite:///{tmp_path / 'state.db'}",
         "overlap_seconds": 0,
         "min_score_change": 1,
-        "_env_file": None,
     }
     if crm == "hubspot":
         from sandbox.hubspot import start_hubspot
@@ -82,10 +81,7 @@ def sandbox(
         with start_hubspot(
             org=org, rate_limit=(FAST, 10.0), search_per_second=FAST, webhook_url=notify
         ) as running:
-            settings = Settings(  # type: ignore[call-arg]
-                crm="hubspot",
-                hubspot_base_url=running.base_url,
-                hubspot_access_token=running.access_token,
+            settings = running.leadq_settings(
                 hubspot_rate_limit=FAST,
                 hubspot_search_rate=FAST // 10,
                 **common,
@@ -95,12 +91,7 @@ def sandbox(
     from sandbox.salesforce import start_salesforce
 
     with start_salesforce(org=org, outbound_url=notify) as running:
-        settings = Settings(  # type: ignore[call-arg]
-            crm="salesforce",
-            salesforce_username=running.username,
-            salesforce_password=running.password,
-            salesforce_security_token=running.security_token,
-            salesforce_ca_bundle=running.ca_pem,
+        settings = running.leadq_settings(
             salesforce_rate_limit=FAST,
             **common,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sandbox.hubspot.app import HubSpotEmulator
 from sandbox.hubspot.auth import AppCredentials
@@ -12,8 +13,10 @@ from sandbox.hubspot.portal import Portal, PortalSettings
 from sandbox.hubspot.seed import DEFAULT_PORTAL_ID, SeedReport, seed_org
 from sandbox.hubspot.store import HubSpotStore
 from sandbox.hubspot.webhooks import WebhookSender, WebhookSubscription
+from sandbox.leadq_settings import settings_from_environment
 from sandbox.orgs import OrgSpec, SynthOrg
 from sandbox.server import EmulatorServer
+from sync.settings import Settings
 
 
 @dataclass
@@ -61,6 +64,21 @@ class RunningHubSpot:
     @property
     def portal_id(self) -> int:
         return self.credentials.portal_id
+
+    def leadq_environment(self) -> dict[str, str]:
+        """The LEADQ_* settings that point leadq at this portal (a private-app token; the client
+        secret signs the webhooks `--notify` receives, which leadq serve verifies)."""
+        return {
+            "LEADQ_CRM": "hubspot",
+            "LEADQ_HUBSPOT_BASE_URL": self.base_url,
+            "LEADQ_HUBSPOT_ACCESS_TOKEN": self.access_token,
+            "LEADQ_HUBSPOT_APP_ID": str(self.app_id),
+            "LEADQ_HUBSPOT_CLIENT_SECRET": self.client_secret,
+        }
+
+    def leadq_settings(self, **overrides: Any) -> Settings:
+        """leadq's settings for this portal, `overrides` (settings fields) on top."""
+        return settings_from_environment(self.leadq_environment(), **overrides)
 
     def stop(self) -> None:
         self.server.stop()

@@ -18,12 +18,13 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from sandbox.leadq_settings import settings_from_environment
 from sandbox.orgs import OrgSpec, SynthOrg
 from sandbox.salesforce.app import Identity, SalesforceEmulator, utc_now
 from sandbox.salesforce.assignment import AssignmentRule
@@ -38,6 +39,7 @@ from sandbox.salesforce.store import SalesforceStore
 from sandbox.salesforce.values import render
 from sandbox.salesforce.writes import RecordWriter
 from sandbox.server import EmulatorServer, RollingWindowLimit, TlsFiles
+from sync.settings import Settings
 
 MY_DOMAIN = "leadq-sandbox.my"
 LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com", f"{MY_DOMAIN}.salesforce.com")
@@ -74,6 +76,9 @@ def sandbox_session(base_url: str, ca_pem: Path) -> requests.Session:
     for host in LOGIN_HOSTS:
         session.mount(f"https://{host}/", adapter)
     return session
+
+
+SalesforceLogin = Literal["password", "session"]
 
 
 @dataclass
@@ -129,6 +134,34 @@ class RunningSalesforce:
     def my_domain(self) -> str:
         """The `domain=` for client-credentials logins (simple-salesforce refuses login/test)."""
         return MY_DOMAIN
+
+    def leadq_environment(self, login: SalesforceLogin = "password") -> dict[str, str]:
+        """The LEADQ_* settings that point leadq at this org. A password login works only
+        through this process's `session()` (simple-salesforce sends logins to
+        *.salesforce.com, which that session forwards here); another process needs `session`."""
+        if login == "password":
+            credentials = {
+                "LEADQ_SALESFORCE_USERNAME": self.username,
+                "LEADQ_SALESFORCE_PASSWORD": self.password,
+                "LEADQ_SALESFORCE_SECURITY_TOKEN": self.security_token,
+            }
+        else:
+            credentials = {
+                "LEADQ_SALESFORCE_INSTANCE_URL": self.instance_url,
+                "LEADQ_SALESFORCE_SESSION_ID": self.emulator.open_session(),
+            }
+        return {
+            "LEADQ_CRM": "salesforce",
+            **credentials,
+            "LEADQ_SALESFORCE_CA_BUNDLE": str(self.ca_pem),
+            "LEADQ_SALESFORCE_ORGANIZATION_ID": self.organization_id,
+        }
+
+    def leadq_settings(
+        self, login: SalesforceLogin = "password", **overrides: Any
+    ) -> Settings:
+        """leadq's settings for this org, `overrides` (settings fields) on top."""
+        return settings_from_environment(self.leadq_environment(login), **overrides)
 
     def session(self) -> requests.Session:
         return sandbox_session(self.base_url, self.ca_pem)

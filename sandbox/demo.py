@@ -16,10 +16,18 @@ from pathlib import Path
 from typing import Literal
 
 import requests
+from rich.console import Console
 
 from scoring.config import ScoringModel
 from scoring.loading import load_model
 from sync.engine import RunReport
+from sync.render import (
+    GRADE_STYLE,
+    assignments_table,
+    changes_table,
+    distribution,
+    run_summary,
+)
 from sync.runtime import Runtime, open_runtime, output_field_specs
 from sync.settings import Settings
 
@@ -51,35 +59,21 @@ class _Sandbox:
 def _sandbox(crm: DemoCrm, leads: int, seed: int, state_path: Path) -> Iterator[_Sandbox]:
     from sandbox.launch import org_ending_now
 
-    common = {"state_url": f"sqlite:///{state_path}", "overlap_seconds": 0, "_env_file": None}
+    common = {"state_url": f"sqlite:///{state_path}", "overlap_seconds": 0}
     org = org_ending_now(leads, seed)  # the demo syncs as of the real clock
     if crm == "hubspot":
         from sandbox.hubspot import start_hubspot
 
         with start_hubspot(org=org, rate_limit=(1_000, 10.0), search_per_second=50) as hubspot:
-            settings = Settings(  # type: ignore[call-arg]
-                crm="hubspot",
-                hubspot_base_url=hubspot.base_url,
-                hubspot_access_token=hubspot.access_token,
-                hubspot_app_id=str(hubspot.app_id),
-                hubspot_rate_limit=1_000,
-                hubspot_search_rate=40,
-                **common,
+            settings = hubspot.leadq_settings(
+                hubspot_rate_limit=1_000, hubspot_search_rate=40, **common
             )
             yield _Sandbox(settings, None, hubspot.emulator.simulate_activity)
         return
     from sandbox.salesforce import start_salesforce
 
     with start_salesforce(org=org) as salesforce:
-        settings = Settings(  # type: ignore[call-arg]
-            crm="salesforce",
-            salesforce_username=salesforce.username,
-            salesforce_password=salesforce.password,
-            salesforce_security_token=salesforce.security_token,
-            salesforce_ca_bundle=salesforce.ca_pem,
-            salesforce_rate_limit=1_000,
-            **common,
-        )
+        settings = salesforce.leadq_settings(salesforce_rate_limit=1_000, **common)
         yield _Sandbox(settings, salesforce.session(), salesforce.emulator.simulate_activity)
 
 
@@ -131,3 +125,48 @@ def _run(
         incremental=incremental,
         state_path=state_path,
     )
+
+
+def demo_story(console: Console, result: DemoResult) -> None:
+    full, incremental = result.full, result.incremental
+    crm = {"hubspot": "HubSpot", "salesforce": "Salesforce"}[result.crm]
+    console.rule(f"leadq demo — {crm} sandbox, {result.leads:,} synthetic people")
+    console.print(
+        f"Model [bold]{result.model.name}[/bold] (examples/sandbox.yaml, version "
+        f"{result.model.version}). Fields created by `leadq setup`: "
+        f"{', '.join(result.fields_created) or 'none (already there)'}."
+    )
+    console.print("\n[bold]1. Full sync[/bold]: every lead scored, written where it changed.")
+    console.print(run_summary(full))
+    console.print(f"grades   {distribution(full.grades, GRADE_STYLE)}")
+    console.print(f"stages   {distribution(full.stages)}")
+    promoted = [c for c in full.changes if c.why.startswith("stage →")]
+    console.print(f"{len(promoted):,} leads promoted to MQL; a sample of what was written:")
+    console.print(changes_table(_sample_of(full), limit=12, title="Written to the CRM (sample)"))
+    if full.assignments:
+        console.print(assignments_table(full, "Who got the new MQLs, and why"))
+    console.print(
+        f"\n[bold]2. New activity[/bold]: the sandbox simulated fresh activity for "
+        f"{result.simulated} people (page views, downloads, demo requests …)."
+    )
+    console.print("\n[bold]3. Incremental sync[/bold]: only leads changed since the last run.")
+    console.print(run_summary(incremental))
+    if incremental.changes:
+        console.print(changes_table(incremental, limit=20, title="What changed, and why"))
+    else:
+        console.print("No lead's score moved enough to write (min score change) — nothing written.")
+    if incremental.assignments:
+        console.print(assignments_table(incremental, "New MQLs routed"))
+    console.print(
+        f"\nState and audit log: {result.state_path} — try `LEADQ_STATE_URL=sqlite:///"
+        f"{result.state_path} leadq audit <lead id>`."
+    )
+
+
+def _sample_of(report: RunReport) -> RunReport:
+    """The changes of a few leads that were promoted, so the sample shows whole stories."""
+    promoted = {c.lead_id for c in report.changes if c.why.startswith("stage →")}
+    chosen = sorted(promoted)[:2] or sorted({c.lead_id for c in report.changes})[:2]
+    sample = RunReport(report.run_id, report.kind, report.dry_run, report.started_at)
+    sample.changes = [c for c in report.changes if c.lead_id in chosen]
+    return sample
