@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
+from hubspot.crm.contacts.exceptions import ApiException
 
+from connectors.hubspot_api import translate_error
 from connectors.retry import (
     CallPolicy,
     ConnectorError,
@@ -81,6 +84,30 @@ def test_retry_after_is_honoured() -> None:
     calls = policy(clock)
     calls.call("search", flaky([TransientError("429", retry_after=7.0, kind="rate_limited")]))
     assert clock.sleeps == [7.0]
+
+
+def hubspot_rate_limited(policy_name: str, headers: dict[str, str]) -> Exception:
+    """HubSpot's 429, as its client raises it, translated as the connector translates it."""
+    error = ApiException(status=429, reason="Too Many Requests")
+    error.body = json.dumps({"status": "error", "policyName": policy_name})
+    error.headers = headers
+    translated = translate_error(error, "the contacts search", oauth=False)
+    assert translated is not None
+    return translated
+
+
+@pytest.mark.parametrize(
+    ("policy_name", "headers", "wait"),
+    [("TEN_SECONDLY_ROLLING", {"Retry-After": "3"}, 3.0), ("SECONDLY", {}, 1.0)],
+)
+def test_hubspot_rate_limits_wait_as_long_as_hubspot_says(
+    policy_name: str, headers: dict[str, str], wait: float
+) -> None:
+    clock = FakeClock()
+    calls = policy(clock)
+    calls.call("search", flaky([hubspot_rate_limited(policy_name, headers)]))
+    assert clock.sleeps == [wait]
+    assert calls.stats.retries == {"rate_limited": 1}
 
 
 def test_backoff_grows_exponentially_without_a_hint() -> None:
