@@ -429,7 +429,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 8080,
     workers: Annotated[int, typer.Option(min=1, help="Worker threads scoring queued leads.")] = 2,
     every: Annotated[
-        float, typer.Option(min=0.1, help="Minutes between incremental runs.")
+        float, typer.Option(min=0.01, help="Minutes between incremental runs.")
     ] = 15.0,
     nightly: Annotated[str, typer.Option(help="When the nightly full run starts (UTC).")] = "02:30",
     env_file: SettingsFileOption = None,

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -134,6 +135,25 @@ def test_work_queued_when_sigterm_arrives_is_done_after_a_restart(tmp_path: Path
     store = open_state_store(f"sqlite:///{tmp_path / 'state.db'}")
     assert store.queued_work() == []
     store.close()
+
+
+def test_the_schedule_thread_runs_incremental_syncs_at_the_interval_given(tmp_path: Path) -> None:
+    port = free_port()
+    with sandbox("hubspot", 120, tmp_path, ending_now=True) as box:
+        box.runtime().close()
+        with leadq_serve(box, port, tmp_path, "--every", "0.02"):  # 1.2 s
+            wait_for(lambda: len(scored(box)) == 120, "the first scheduled run scored everyone")
+            wait_for(lambda: len(runs(tmp_path)) >= 2, "a second scheduled run")
+
+    assert {run.kind for run in runs(tmp_path)} == {"incremental"}
+
+
+def runs(tmp_path: Path) -> list[Any]:
+    store = open_state_store(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        return store.recent_runs()
+    finally:
+        store.close()
 
 
 def post_title_changes(box: Sandbox, port: int, ids: list[str]) -> dict[str, int]:
