@@ -463,9 +463,21 @@ def serve(
 
 def add_plugin_commands(typer_app: typer.Typer) -> None:
     """Commands other packages add to `leadq` through the `leadq.commands` entry points — the
-    sandbox's `demo` and `sandbox` — so that no deployed module imports them."""
+    sandbox's `demo` and `sandbox` — so that no deployed module imports them. A plugin whose own
+    package is not there (the Lambda bundle leaves the sandbox out) adds nothing; any other
+    import error in a plugin is a bug and surfaces."""
     for entry in entry_points(group="leadq.commands"):
-        entry.load()(typer_app)
+        try:
+            register = entry.load()
+        except ModuleNotFoundError as missing:
+            if missing.name and is_within(entry.module, missing.name):
+                continue
+            raise
+        register(typer_app)
+
+
+def is_within(module: str, package: str) -> bool:
+    return module == package or module.startswith(f"{package}.")
 
 
 add_plugin_commands(app)
