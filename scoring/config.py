@@ -280,6 +280,14 @@ class CsvActivities(Section):
         default_factory=dict, description="Map the file's activity names to leadq's types"
     )
 
+    @field_validator("types")
+    @classmethod
+    def _no_blank_type(cls, types: dict[str, str]) -> dict[str, str]:
+        blank = [name for name, canonical in types.items() if not canonical.strip()]
+        if blank:
+            raise ValueError(f"{blank[0]!r} maps to a blank activity type")
+        return types
+
 
 class CsvMapping(Section):
     """Which column of a CSV export holds each lead field (default: the field's own name)."""

@@ -26,6 +26,7 @@ from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError, YAMLWarning
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from scoring.config import ScoringModel, closest, did_you_mean
 from scoring.references import Loc, check_references
@@ -125,21 +126,25 @@ def _read_yaml(text: str, source: str) -> tuple[_Places, Any]:
     reader.max_depth = MOST_DEPTH
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", YAMLWarning)  # e.g. "1e3 has no dot": it is a number
-        with _yaml_errors(source, _Places()):
+        with _yaml_errors(source, _Places(), text):
             root = reader.compose(text)
         if root is None:
             return _Places(), None
         places = _index(root, source)
-        with _yaml_errors(source, places):
+        with _yaml_errors(source, places, text):
             return places, reader.constructor.construct_document(root)
 
 
 @contextmanager
-def _yaml_errors(source: str, places: _Places) -> Iterator[None]:
+def _yaml_errors(source: str, places: _Places, text: str) -> Iterator[None]:
     """ruamel's errors as located problems: a duplicate key at its place, anything else as
     a syntax error at its line."""
     try:
         yield
+    except ReaderError as error:  # a character YAML does not allow: located by its position
+        line = text.count("\n", 0, error.position) + 1
+        message = f"YAML syntax error: unacceptable character #x{error.character:04x}"
+        raise ModelFileError(source, [_problem("", line, message)]) from None
     except DuplicateKeyError as error:
         mark = error.problem_mark
         path = format_path(places.keys.get((mark.line, mark.column), ()))
@@ -257,6 +262,7 @@ _FRIENDLY = {
     "missing": "is required",
     "string_pattern_mismatch": "must start with a letter and use only letters, digits, _ and -",
     "finite_number": "must be a finite number, not .nan or .inf",
+    "string_too_short": "must not be empty",
 }
 _BOUNDS = {
     "greater_than": ("above", "gt"),

@@ -42,6 +42,11 @@ def engagement_with(rule_line: str, extra: str = "") -> str:
             "scoring.yaml:3: YAML syntax error: expected the node content, but found '<stream end>'",
         ),
         ("name: m\nname: n\n", "scoring.yaml:2 name: duplicate key"),
+        (
+            "name: m\nfit:\n  max: 5\x00\n",
+            "scoring.yaml:3: YAML syntax error: unacceptable character #x0000",
+        ),
+        ("name: ''\n", "scoring.yaml:1 name: must not be empty"),
         ("name: m\nfit:\n  max: 50\n  max: 60\n", "scoring.yaml:4 fit.max: duplicate key"),
         (
             fit_with(
@@ -213,6 +218,10 @@ def engagement_with(rule_line: str, extra: str = "") -> str:
         (
             "name: m\nscore: {fit_weight: 0, engagement_weight: 0}\n",
             "scoring.yaml:2 score: at least one of fit_weight and engagement_weight must be above 0",
+        ),
+        (
+            "name: m\ncsv:\n  activities:\n    types: {Visit: page_view, Call: ''}\n",
+            "scoring.yaml:4 csv.activities.types: 'Call' maps to a blank activity type",
         ),
         (
             "name: m\ncsv:\n  columns: {company.size: Employees}\n",
