@@ -196,18 +196,15 @@ def change_to_write_back(leads: int = 2_000) -> Measurement:
     from scoring.loading import load_model
     from sync.runtime import open_runtime, output_field_specs
     from sync.serve import LeadqServer, ServeOptions
-    from sync.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="leadq-serve-bench-") as directory:
         port = _free_port()
         with start_hubspot(org=org_ending_now(leads, 11), rate_limit=(10_000, 10.0),
                            search_per_second=1_000,
                            webhook_url=f"http://127.0.0.1:{port}/webhooks/hubspot") as hubspot:
-            settings = Settings(  # type: ignore[call-arg]
-                _env_file=None, crm="hubspot", model_path=EXAMPLES / "sandbox.yaml",
+            settings = hubspot.leadq_settings(
+                model_path=EXAMPLES / "sandbox.yaml",
                 state_url=f"sqlite:///{Path(directory) / 'state.db'}",
-                hubspot_base_url=hubspot.base_url, hubspot_access_token=hubspot.access_token,
-                hubspot_client_secret=hubspot.client_secret, hubspot_app_id=str(hubspot.app_id),
                 hubspot_rate_limit=10_000, hubspot_search_rate=1_000, min_score_change=1)
             model = load_model(settings.model_path)
             runtime = open_runtime(settings, model)

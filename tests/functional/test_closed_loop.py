@@ -71,13 +71,7 @@ def test_a_backtest_on_crm_outcomes_reads_them_through_the_connector(tmp_path: P
     from sandbox.hubspot import start_hubspot
 
     with start_hubspot(leads=1500, seed=5, rate_limit=(10_000, 10.0)) as hubspot:
-        env = {
-            "COLUMNS": "200",
-            "LEADQ_CRM": "hubspot",
-            "LEADQ_HUBSPOT_BASE_URL": hubspot.base_url,
-            "LEADQ_HUBSPOT_ACCESS_TOKEN": hubspot.access_token,
-            "LEADQ_HUBSPOT_RATE_LIMIT": "10000",
-        }
+        env = {"COLUMNS": "200", **hubspot.leadq_environment(), "LEADQ_HUBSPOT_RATE_LIMIT": "10000"}
         model = str(EXAMPLES / "sandbox.yaml")
         result = runner.invoke(app, ["backtest", "--model", model, "--crm"], env=env)
     assert result.exit_code == 0, result.output

@@ -28,7 +28,6 @@ from connectors.records import LeadUpdate
 from connectors.retry import AuthenticationError, MissingFieldError
 from sandbox.hubspot import PortalSettings
 from sync.connect import hubspot_connector
-from sync.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
@@ -210,9 +209,8 @@ def test_search_keeps_under_its_own_per_second_limit(hubspot: HubSpotCrm) -> Non
 
 
 def test_from_settings_reads_the_hubspot_settings(hubspot: HubSpotCrm) -> None:
-    settings = Settings(hubspot_base_url=hubspot.running.base_url,
-                        hubspot_access_token=hubspot.running.access_token,  # type: ignore[arg-type]
-                        hubspot_rate_limit=150, read_page_size=50, overlap_seconds=60)
+    settings = hubspot.running.leadq_settings(hubspot_rate_limit=150, read_page_size=50,
+                                              overlap_seconds=60)
 
     connector = hubspot_connector(settings, output_properties=OUTPUT_NAMES)
 

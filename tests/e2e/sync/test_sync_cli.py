@@ -21,9 +21,7 @@ def leadq(env: dict[str, str], *args: str):
 
 def settings_for(hubspot, tmp_path: Path) -> dict[str, str]:
     return {
-        "LEADQ_CRM": "hubspot",
-        "LEADQ_HUBSPOT_BASE_URL": hubspot.base_url,
-        "LEADQ_HUBSPOT_ACCESS_TOKEN": hubspot.access_token,
+        **hubspot.leadq_environment(),
         "LEADQ_HUBSPOT_RATE_LIMIT": "10000",
         "LEADQ_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}",
         "LEADQ_MODEL_PATH": str(EXAMPLES / "sandbox.yaml"),
