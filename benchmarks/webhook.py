@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -35,9 +37,30 @@ print(json.dumps({"ms": (time.perf_counter() - started) * 1000}))
 """
 
 
+FUZZ_EXAMPLES = 10_000
+FUZZ_TEST = "tests/functional/test_webhook_routes.py::test_no_request_gets_a_server_error"
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def webhook_benchmarks() -> list[Measurement]:
     return [cold_import(), *handler_latency(), *handler_latency_on_sqlite(),
-            change_to_write_back()]
+            change_to_write_back(), fuzzed_requests()]
+
+
+def fuzzed_requests(examples: int = FUZZ_EXAMPLES) -> Measurement:
+    """The CI fuzz test of the webhook routes (hypothesis: bodies, headers, signatures, base64),
+    run with `examples` generated requests: it fails on any 5xx or exception."""
+    environment = {**os.environ, "LEADQ_FUZZ_EXAMPLES": str(examples)}
+    command = [sys.executable, "-m", "pytest", FUZZ_TEST, "-q", "-p", "no:xdist",
+               "-p", "no:cacheprovider"]
+    completed = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True,
+                               text=True, check=False)
+    failed = completed.returncode != 0
+    return Measurement("webhook", "fuzzed webhook requests, none answered 5xx",
+                       0.0 if failed else float(examples), "requests", "≥ 10,000, none failing",
+                       not failed,
+                       f"{examples:,} generated requests through sync.handlers.webhook"
+                       + (f"; {completed.stdout.strip().splitlines()[-1]}" if failed else ""))
 
 
 def cold_import(repeats: int = 7) -> Measurement:

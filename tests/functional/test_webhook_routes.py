@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,8 @@ from sync.webhooks import CALLOUT_SIGNATURE, CALLOUT_TIMESTAMP, callout_signatur
 EXAMPLES = Path(__file__).parents[2] / "examples"
 CLIENT_SECRET = "hubspot-client-secret-7c1e"
 CALLOUT_SECRET = "callout-shared-secret-1a2b"
+# `python -m benchmarks webhook` runs this fuzz with 10,000 examples; CI runs 300
+FUZZ_EXAMPLES = int(os.environ.get("LEADQ_FUZZ_EXAMPLES", "300"))
 PATHS = ("/webhooks/hubspot", "/webhooks/salesforce", "/webhooks/salesforce/callout")
 
 
@@ -78,7 +81,7 @@ bodies = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     path=st.sampled_from(PATHS),
