@@ -36,6 +36,7 @@ from sandbox.hubspot.limits import PortalLimits
 from sandbox.hubspot.portal import Portal
 from sandbox.hubspot.store import HubSpotStore
 from sandbox.hubspot.webhooks import WebhookSender
+from sandbox.hubspot.writes import ChangeSource
 from sandbox.orgs import SynthActivity
 from sandbox.server import Emulator
 
@@ -72,6 +73,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "get_record": Endpoint(objects_api.get_record, _READ),
     "update_record": Endpoint(objects_api.update_record, _WRITE),
     "archive_record": Endpoint(objects_api.archive_record, _WRITE),
+    "merge_records": Endpoint(objects_api.merge_records, _WRITE),
     "batch_read": Endpoint(objects_api.batch_read, _READ),
     "batch_create": Endpoint(objects_api.batch_create, _WRITE),
     "batch_update": Endpoint(objects_api.batch_update, _WRITE),
@@ -88,6 +90,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "list_owners": Endpoint(owners_api.list_owners, _fixed("crm.objects.owners.read")),
     "get_owner": Endpoint(owners_api.get_owner, _fixed("crm.objects.owners.read")),
     "list_associations": Endpoint(associations_api.list_associations, _READ),
+    "create_default_association": Endpoint(associations_api.create_default_association, _WRITE),
     "batch_read_associations": Endpoint(
         associations_api.batch_read_associations,
         lambda call: f"{call.object_type('from_object_type').scope}.read",
@@ -106,6 +109,7 @@ URL_MAP = Map(
         Rule(_OBJECTS, methods=["GET"], endpoint="list_records"),
         Rule(_OBJECTS, methods=["POST"], endpoint="create_record"),
         Rule(f"{_OBJECTS}/search", methods=["POST"], endpoint="search_records"),
+        Rule(f"{_OBJECTS}/merge", methods=["POST"], endpoint="merge_records"),
         *(Rule(f"{_OBJECTS}/batch/{action}", methods=["POST"], endpoint=f"batch_{action}")
           for action in ("read", "create", "update", "upsert", "archive")),
         Rule(f"{_OBJECTS}/<object_id>", methods=["GET"], endpoint="get_record"),
@@ -122,6 +126,8 @@ URL_MAP = Map(
         Rule("/crm/v3/owners/<owner_id>", methods=["GET"], endpoint="get_owner"),
         Rule("/crm/v4/objects/<object_type>/<object_id>/associations/<to_object_type>",
              methods=["GET"], endpoint="list_associations"),
+        Rule("/crm/v4/objects/<object_type>/<object_id>/associations/default/<to_object_type>/"
+             "<to_object_id>", methods=["PUT"], endpoint="create_default_association"),
         Rule("/crm/v4/associations/<from_object_type>/<to_object_type>/batch/read",
              methods=["POST"], endpoint="batch_read_associations"),
         Rule("/events/v3/events/", methods=["GET"], endpoint="list_events"),
@@ -161,6 +167,11 @@ class HubSpotEmulator(Emulator):
     def attach_webhooks(self, sender: WebhookSender) -> None:
         self.webhooks = sender
         self.portal.writer.listeners.append(sender.publish)
+
+    def restore_contact(self, contact_id: int) -> None:
+        """Restore an archived contact as a user does from the recycle bin (HubSpot has no API for
+        it): the contact is back and a `contact.restore` event goes out, changeSource CRM_UI."""
+        self.portal.writer.restore("contacts", [contact_id], ChangeSource("CRM_UI"))
 
     def simulate_activity(self, count: int, now: datetime, seed: int) -> list[SynthActivity]:
         return self.portal.simulate_activity(count, now, seed)

@@ -1,4 +1,5 @@
-"""Associations v4: one record's associations, and the batch read (at most 1,000 ids).
+"""Associations v4: one record's associations, the batch read (at most 1,000 ids), and creating
+the default (unlabeled) association between two records.
 
 In a batch read, an id with no association of the asked type is a 207 error entry
 (OBJECT_NOT_FOUND, subCategory crm.associations.NO_ASSOCIATIONS_FOUND), as HubSpot reports it.
@@ -64,3 +65,18 @@ def batch_read_associations(call: Call) -> Response:
             ))
     response = batch_json(results, started, call.portal.clock_ms(), failures)
     return json_response(response, 207 if failures else 200)
+
+
+def create_default_association(call: Call) -> Response:
+    """`PUT /crm/v4/objects/{type}/{id}/associations/default/{toType}/{toId}`."""
+    from_type, to_type = call.object_type(), call.object_type("to_object_type")
+    started = call.portal.clock_ms()
+    from_key, to_key = call.args["object_id"], call.args["to_object_id"]
+    for key in (from_key, to_key):
+        if not key.isdigit():
+            raise errors.not_found(key)
+    type_id = call.portal.writer.associate_default(
+        from_type.name, int(from_key), to_type.name, int(to_key), call.source)
+    spec = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}
+    result = {"from": {"id": from_key}, "to": {"id": to_key}, "associationSpec": spec}
+    return json_response(batch_json([result], started, call.portal.clock_ms(), []))

@@ -1,4 +1,4 @@
-"""`/crm/v3/objects/{type}`: list, read, create, update, archive, batches and search.
+"""`/crm/v3/objects/{type}`: list, read, create, update, archive, merge, batches and search.
 
 Batches take at most 100 inputs. A batch whose properties are invalid is refused whole (400). A
 batch that partly fails answers 207 with per-record `errors`: ids that do not exist are one
@@ -89,6 +89,23 @@ def archive_record(call: Call) -> Response:
     if found:
         call.portal.writer.archive(object_type.name, list(found.values()), call.source)
     return Response(status=204)
+
+
+def merge_records(call: Call) -> Response:
+    """`POST .../merge` {"primaryObjectId", "objectIdToMerge"}: the primary survives, same id."""
+    object_type, body = call.object_type(), _object_body(call)
+    primary = _find_by_id(call, object_type, body.get("primaryObjectId"))
+    merged = _find_by_id(call, object_type, body.get("objectIdToMerge"))
+    survivor = call.portal.writer.merge(object_type.name, primary, merged, call.source)
+    return json_response(_json(call, survivor, list(object_type.default_properties)))
+
+
+def _find_by_id(call: Call, object_type: ObjectType, raw: Any) -> StoredRecord:
+    key = str(raw if raw is not None else "")
+    found = _lookup(call, object_type, [key], None)
+    if key not in found:
+        raise errors.not_found(key)
+    return found[key]
 
 
 # ---- batches -------------------------------------------------------------------------------------

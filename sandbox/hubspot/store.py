@@ -360,6 +360,15 @@ class HubSpotStore:
                 [(archived_ms, archived_ms, archived_ms, record_id) for record_id in ids],
             )
 
+    def restore_records(self, ids: Sequence[int], restored_ms: int) -> None:
+        """Bring archived records back (HubSpot's recycle bin); the e-mail index applies again."""
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE records SET archived = 0, archived_ms = NULL, updated_ms = ?,"
+                " written_ms = ? WHERE id = ? AND archived = 1",
+                [(restored_ms, restored_ms, record_id) for record_id in ids],
+            )
+
     def records(
         self, object_type: str, ids: Sequence[int], archived: bool = False
     ) -> dict[int, StoredRecord]:

@@ -1,7 +1,9 @@
 """Signed v3 change notifications, delivered from a background thread like HubSpot's webhooks.
 
 Changes become events (`contact.creation`, `contact.propertyChange` per property,
-`contact.deletion`) and are POSTed as JSON arrays of at most 100 to the subscriber URL with
+`contact.deletion`, `contact.restore`, `contact.merge`, `contact.associationChange`, and the same
+for companies when subscribed) and are POSTed as JSON arrays of at most 100 to the subscriber URL
+with
 
     X-HubSpot-Signature-v3     base64(HMAC-SHA256(client secret, method + URI + body + timestamp))
     X-HubSpot-Request-Timestamp  epoch milliseconds
@@ -9,6 +11,7 @@ Changes become events (`contact.creation`, `contact.propertyChange` per property
 A delivery that fails (connection error, timeout, any status ≥ 300) is retried with exponential
 backoff, `attemptNumber` counting up and a fresh signature each time, until `max_attempts`.
 Publishing never blocks the API response that caused the change. Only loopback URLs are accepted.
+`replay(delivery)` sends a past request again byte for byte (body and headers), as a duplicate.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from sandbox.hubspot.schema import OBJECT_TYPES
 from sandbox.hubspot.writes import ChangeSource, RecordChange
 
 MAX_EVENTS_PER_REQUEST = 100
+_CHANGE_FLAGS = {"creation": "NEW", "deletion": "DELETED"}
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -42,7 +46,7 @@ class WebhookSubscription:
     client_secret: str
     app_id: int
     portal_id: int
-    object_types: frozenset[str] = frozenset({"contacts"})
+    object_types: frozenset[str] = frozenset({"contacts", "companies"})
     properties: frozenset[str] | None = None  # None: a propertyChange subscription for each
 
     def __post_init__(self) -> None:
@@ -131,21 +135,27 @@ class WebhookSender:
             "occurredAt": change.occurred_ms,
             "subscriptionType": subscription_type,
             "attemptNumber": 0,
-            "objectId": change.object_id,
-            "changeSource": source.change_source,
         }
+        if change.kind != "associationChange":  # an association event names both ends instead
+            event["objectId"] = change.object_id
+        event["changeSource"] = source.change_source
         if source.source_id is not None:
             event["sourceId"] = source.source_id
         if change.kind == "propertyChange":
             event["propertyName"] = change.property_name
             event["propertyValue"] = change.property_value
-        else:
-            event["changeFlag"] = {"creation": "NEW", "deletion": "DELETED"}[change.kind]
+        elif change.kind in _CHANGE_FLAGS:
+            event["changeFlag"] = _CHANGE_FLAGS[change.kind]
+        event.update(change.details)
         return event
 
     def deliveries(self) -> list[Delivery]:
         with self._settled:
             return list(self._deliveries)
+
+    def replay(self, delivery: Delivery) -> Delivery:
+        """POST a past delivery again, byte for byte (same body, signature and timestamp)."""
+        return self._send(delivery.body, delivery.headers, delivery.attempt, delivery.events)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every published event was delivered or given up; False on timeout."""
@@ -216,6 +226,10 @@ class WebhookSender:
             "X-HubSpot-Signature-Version": "v3",
             "X-HubSpot-Request-Timestamp": str(timestamp),
         }
+        return self._send(body, headers, attempt, events)
+
+    def _send(self, body: str, headers: dict[str, str], attempt: int,
+              events: list[dict[str, Any]]) -> Delivery:
         try:
             response = self._session.post(
                 self.subscription.url, data=body.encode(), headers=headers,

@@ -8,8 +8,11 @@
   request; any stage may then be written.
 * Writing "" clears a value. The last-modified date moves on every write, even one that changes
   nothing, and strictly increases per record.
-* Every effective change (creation, each property whose value changed, deletion) is handed to
-  the change listeners with its source, after the write is stored.
+* Every effective change (creation, each property whose value changed, deletion, restore, merge,
+  a new association) is handed to the change listeners with its source, after it is stored.
+* A merge keeps the primary record: it takes the merged record's values for the properties it has
+  no value for (not the e-mail, which stays unique) and its company associations; the merged
+  record is archived without a deletion of its own (the merge says it).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.hubspot import errors
-from sandbox.hubspot.association_types import both_directions
+from sandbox.hubspot.association_types import both_directions, unlabeled_type
 from sandbox.hubspot.schema import (
     OBJECT_TYPES,
     InvalidValueError,
@@ -41,10 +44,11 @@ class ChangeSource:
 class RecordChange:
     object_type: str
     object_id: int
-    kind: str  # "creation", "propertyChange" or "deletion"
+    kind: str  # creation, propertyChange, deletion, restore, merge or associationChange
     occurred_ms: int
     property_name: str | None = None
     property_value: str | None = None
+    details: tuple[tuple[str, Any], ...] = ()  # the event's own fields (merge, associationChange)
 
 
 ChangeListener = Callable[[list[RecordChange], ChangeSource], None]
@@ -186,6 +190,78 @@ class RecordWriter:
         self.store.archive_records([record.id for record in records], now)
         self._notify([RecordChange(object_type, record.id, "deletion", now) for record in records],
                      source)
+
+    def restore(self, object_type: str, ids: Sequence[int], source: ChangeSource) -> None:
+        """Bring archived records back, as HubSpot's recycle bin does; 409 if a restored contact's
+        e-mail now belongs to another contact."""
+        now = self.now_ms()
+        with self.store.transaction():
+            found = self.store.records(object_type, ids, archived=True)
+            self._refuse_taken_emails(
+                object_type, [record.value("email") for record in found.values()]
+            )
+            self.store.restore_records(list(found), now)
+        self._notify([RecordChange(object_type, record_id, "restore", now) for record_id in found],
+                     source)
+
+    def merge(self, object_type: str, primary: StoredRecord, merged: StoredRecord,
+              source: ChangeSource) -> StoredRecord:
+        """Merge `merged` into `primary` (which keeps its id); the merged record is archived."""
+        if primary.id == merged.id:
+            raise errors.bad_request("A record cannot be merged into itself")
+        now = self.now_ms()
+        self.store.archive_records([merged.id], now)
+        moved = self._blank_filling(object_type, primary, merged)
+        self._move_companies(object_type, primary.id, merged.id)
+        survivor = self.update(object_type, [(primary, moved)], source)[0] if moved else primary
+        self._notify([RecordChange(object_type, primary.id, "merge", now, details=(
+            ("primaryObjectId", primary.id), ("mergedObjectIds", [merged.id]),
+            ("newObjectId", primary.id), ("numberOfPropertiesMoved", len(moved)),
+        ))], source)
+        return survivor
+
+    def _blank_filling(self, object_type: str, primary: StoredRecord,
+                       merged: StoredRecord) -> dict[str, str]:
+        definitions = self.store.definitions(object_type)
+        computed = OBJECT_TYPES[object_type].computed_properties
+        return {
+            name: value for name, value in merged.properties.items()
+            if name not in primary.properties and name != "email" and name not in computed
+            and name in definitions and not definitions[name].read_only_value
+        }
+
+    def _move_companies(self, object_type: str, primary_id: int, merged_id: int) -> None:
+        type_id = unlabeled_type(object_type, "companies")
+        if type_id is None:
+            return
+        pairs = self.store.associations(object_type, [merged_id], "companies").get(merged_id, [])
+        for company_id, _ in pairs:
+            self.store.associate(
+                both_directions(object_type, primary_id, "companies", company_id, (type_id,))
+            )
+
+    def associate_default(self, from_type: str, from_id: int, to_type: str, to_id: int,
+                          source: ChangeSource) -> int:
+        """The unlabeled association between two existing records; its type id."""
+        type_id = unlabeled_type(from_type, to_type)
+        if type_id is None:
+            raise errors.bad_request(f"No default association from {from_type} to {to_type}")
+        for object_type, object_id in ((from_type, from_id), (to_type, to_id)):
+            if not self.store.records(object_type, [object_id]):
+                raise errors.not_found(str(object_id))
+        self.store.associate(both_directions(from_type, from_id, to_type, to_id, (type_id,)))
+        self._notify([self._association_change(from_type, from_id, to_type, to_id),
+                      self._association_change(to_type, to_id, from_type, from_id)], source)
+        return type_id
+
+    def _association_change(self, from_type: str, from_id: int, to_type: str,
+                            to_id: int) -> RecordChange:
+        """One side's event (`CONTACT_TO_COMPANY`); HubSpot sends one for each side."""
+        kind = (f"{OBJECT_TYPES[from_type].singular}_TO_{OBJECT_TYPES[to_type].singular}").upper()
+        return RecordChange(from_type, from_id, "associationChange", self.now_ms(), details=(
+            ("associationType", kind), ("fromObjectId", from_id), ("toObjectId", to_id),
+            ("associationRemoved", False), ("isPrimaryAssociation", False),
+        ))
 
     # ---- the rules ----------------------------------------------------------------------------
 

@@ -22,8 +22,11 @@ from hubspot.utils.signature import Signature
 from werkzeug.wrappers import Request, Response
 
 from sandbox.hubspot import RunningHubSpot, start_hubspot
+from sandbox.hubspot.errors import ApiError
 from sandbox.orgs import OrgSpec, SynthOrg
 from sandbox.server import Emulator, EmulatorServer
+from sync.webhook_models import HubSpotWebhookConfig, Notice, WebhookBatch, WebhookRequest
+from sync.webhooks import parse_hubspot
 
 pytestmark = pytest.mark.e2e
 
@@ -1104,6 +1107,166 @@ def test_simulated_activity_updates_summaries_and_notifies_as_automation(
     assert contact.properties["hs_analytics_num_page_views"] == str(expected)
     assert any(e["objectId"] == int(contact.id) and e["propertyValue"] == str(expected)
                and e["propertyName"] == "hs_analytics_num_page_views" for e in events)
+
+
+def leadq_reads(receiver: WebhookReceiver, running: RunningHubSpot) -> list[WebhookBatch]:
+    """What leadq's webhook parser makes of every delivery the receiver got (each must verify)."""
+    config = HubSpotWebhookConfig(client_secret=running.client_secret, app_id="0")
+    batches = []
+    for url, body, headers in receiver.deliveries:
+        request = WebhookRequest(body=body.encode(), headers=headers, uri=url)
+        parsed = parse_hubspot(request, config, datetime.now(UTC))
+        assert isinstance(parsed, WebhookBatch), parsed
+        batches.append(parsed)
+    return batches
+
+
+def notices(receiver: WebhookReceiver, running: RunningHubSpot) -> list[Notice]:
+    return [notice for batch in leadq_reads(receiver, running) for notice in batch.notices]
+
+
+def events_of_type(receiver: WebhookReceiver, subscription_type: str) -> list[dict]:
+    return [e for e in receiver.events() if e["subscriptionType"] == subscription_type]
+
+
+COMMON_EVENT_FIELDS = {"eventId", "subscriptionId", "portalId", "appId", "occurredAt",
+                       "subscriptionType", "attemptNumber", "changeSource"}
+
+
+def test_archiving_contacts_in_a_batch_sends_deletions_leadq_forgets(receiver_and_hubspot) -> None:
+    receiver, _, running = receiver_and_hubspot
+    client = client_for(running)
+    ids = [c.id for c in client.crm.contacts.basic_api.get_page(limit=2).results]
+    client.crm.contacts.batch_api.archive({"inputs": [{"id": i} for i in ids]})
+    assert running.emulator.webhooks.flush(5)
+    deletions = events_of_type(receiver, "contact.deletion")
+    assert [(e["objectId"], e["changeFlag"]) for e in deletions] == [
+        (int(i), "DELETED") for i in ids]
+    assert [n.forget for n in notices(receiver, running)] == [(i,) for i in ids]
+
+
+def test_a_restored_contact_is_listed_again_and_sends_a_restore_event(receiver_and_hubspot) -> None:
+    receiver, _, running = receiver_and_hubspot
+    client = client_for(running)
+    contact_id = first_contact_id(client)
+    client.crm.contacts.basic_api.archive(contact_id)
+    running.emulator.restore_contact(int(contact_id))
+    assert running.emulator.webhooks.flush(5)
+    assert client.crm.contacts.basic_api.get_by_id(contact_id).id == contact_id
+    restore = events_of_type(receiver, "contact.restore")
+    assert len(restore) == 1
+    assert restore[0]["objectId"] == int(contact_id) and restore[0]["changeSource"] == "CRM_UI"
+    assert set(restore[0]) >= COMMON_EVENT_FIELDS
+    assert [n.rescore for n in notices(receiver, running) if n.rescore] == [(contact_id,)]
+
+
+def test_restoring_a_contact_whose_email_was_taken_meanwhile_is_refused(
+    receiver_and_hubspot,
+) -> None:
+    _, _, running = receiver_and_hubspot
+    client = client_for(running)
+    contact = client.crm.contacts.basic_api.get_page(limit=1, properties=["email"]).results[0]
+    client.crm.contacts.basic_api.archive(contact.id)
+    client.crm.contacts.basic_api.create({"properties": {"email": contact.properties["email"]}})
+    with pytest.raises(ApiError) as refused:
+        running.emulator.restore_contact(int(contact.id))
+    assert refused.value.status == 409
+
+
+def test_merging_contacts_keeps_the_primary_archives_the_other_and_sends_a_merge_event(
+    receiver_and_hubspot,
+) -> None:
+    receiver, _, running = receiver_and_hubspot
+    client = client_for(running)
+    primary = client.crm.contacts.basic_api.create({"properties": {"email": "keep@example.org"}})
+    merged = client.crm.contacts.basic_api.create(
+        {"properties": {"email": "gone@example.org", "jobtitle": "VP Sales"}})
+    answer = raw(running, "POST", "/crm/v3/objects/contacts/merge",
+                 json={"primaryObjectId": primary.id, "objectIdToMerge": merged.id})
+    assert answer.status_code == 200 and answer.json()["id"] == primary.id
+    survivor = client.crm.contacts.basic_api.get_by_id(primary.id, properties=["email", "jobtitle"])
+    assert survivor.properties["email"] == "keep@example.org"
+    assert survivor.properties["jobtitle"] == "VP Sales"  # a blank on the primary is filled
+    archived = client.crm.contacts.basic_api.get_by_id(merged.id, archived=True)
+    assert archived.archived
+    assert running.emulator.webhooks.flush(5)
+    [merge] = events_of_type(receiver, "contact.merge")
+    assert set(merge) >= COMMON_EVENT_FIELDS
+    assert (merge["objectId"], merge["primaryObjectId"], merge["mergedObjectIds"],
+            merge["newObjectId"]) == (int(primary.id), int(primary.id), [int(merged.id)],
+                                      int(primary.id))
+    assert events_of_type(receiver, "contact.deletion") == []
+    assert notices(receiver, running)[-1].forget == (merged.id,)
+
+
+def test_merging_an_unknown_contact_answers_404(receiver_and_hubspot) -> None:
+    _, _, running = receiver_and_hubspot
+    answer = raw(running, "POST", "/crm/v3/objects/contacts/merge",
+                 json={"primaryObjectId": first_contact_id(client_for(running)),
+                       "objectIdToMerge": "424242424"})
+    assert answer.status_code == 404
+
+
+def test_associating_a_contact_with_a_company_sends_an_event_for_each_side(
+    receiver_and_hubspot,
+) -> None:
+    receiver, _, running = receiver_and_hubspot
+    client = client_for(running)
+    contact = client.crm.contacts.basic_api.create({"properties": {"email": "a@example.org"}})
+    company_id = client.crm.companies.basic_api.get_page(limit=1).results[0].id
+    created = client.crm.associations.v4.basic_api.create_default(
+        "contacts", contact.id, "companies", company_id)
+    assert created.results[0].association_spec.association_type_id == 279
+    linked = client.crm.associations.v4.basic_api.get_page("contacts", contact.id, "companies")
+    assert [result.to_object_id for result in linked.results] == [company_id]
+    assert running.emulator.webhooks.flush(5)
+    sides = [(e["subscriptionType"], e["associationType"], e["fromObjectId"], e["toObjectId"],
+              e["associationRemoved"]) for e in receiver.events()
+             if e["subscriptionType"].endswith(".associationChange")]
+    assert sides == [
+        ("contact.associationChange", "CONTACT_TO_COMPANY", int(contact.id), int(company_id),
+         False),
+        ("company.associationChange", "COMPANY_TO_CONTACT", int(company_id), int(contact.id),
+         False),
+    ]
+    assert (contact.id,) in [n.rescore for n in notices(receiver, running)]
+
+
+def test_a_company_update_sends_company_property_changes_leadq_expands(
+    receiver_and_hubspot,
+) -> None:
+    receiver, _, running = receiver_and_hubspot
+    client = client_for(running)
+    company_ids = [c.id for c in client.crm.companies.basic_api.get_page(limit=2).results]
+    client.crm.companies.basic_api.update(company_ids[0], {"properties": {"city": "Lyon"}})
+    client.crm.companies.batch_api.update({"inputs": [
+        {"id": company_ids[1], "properties": {"industry": "Robotics"}}]})
+    assert running.emulator.webhooks.flush(5)
+    changes = [(e["objectId"], e["propertyName"], e["propertyValue"])
+               for e in events_of_type(receiver, "company.propertyChange")]
+    assert changes == [(int(company_ids[0]), "city", "Lyon"),
+                       (int(company_ids[1]), "industry", "Robotics")]
+    assert [n.expand_companies for n in notices(receiver, running)] == [
+        (company_ids[0],), (company_ids[1],)]
+
+
+def test_a_replayed_delivery_arrives_byte_for_byte_and_dedupes_to_the_same_keys(
+    receiver_and_hubspot,
+) -> None:
+    receiver, _, running = receiver_and_hubspot
+    client = client_for(running)
+    client.crm.contacts.basic_api.update(first_contact_id(client),
+                                         {"properties": {"jobtitle": "Twice"}})
+    webhooks = running.emulator.webhooks
+    assert webhooks.flush(5)
+    replayed = webhooks.replay(webhooks.deliveries()[0])
+    assert replayed.succeeded
+    (_, first_body, first_headers), (_, second_body, second_headers) = receiver.deliveries
+    assert second_body == first_body
+    signed = ("X-Hubspot-Signature-V3", "X-Hubspot-Request-Timestamp")
+    assert [second_headers[name] for name in signed] == [first_headers[name] for name in signed]
+    first, second = leadq_reads(receiver, running)
+    assert [n.dedupe_key for n in first.notices] == [n.dedupe_key for n in second.notices]
 
 
 # ---- seeding --------------------------------------------------------------------------------------
