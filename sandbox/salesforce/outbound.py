@@ -1,14 +1,21 @@
 """Outbound messages: when Leads change, a background thread POSTs SOAP `notifications` (at most
-100 per message) to the configured endpoint and expects `<Ack>true</Ack>`; a message that is not
-acknowledged is retried with exponential backoff a few times, then given up and recorded."""
+100 per message) to the configured endpoint and expects `<Ack>true</Ack>`.
+
+A message that is not acknowledged is sent again, unchanged, as Salesforce does: the intervals
+double from `OutboundRetry.first_interval_seconds` up to two hours apart, and the message is dropped
+once it is 24 hours old (CRM_FACTS.md). Those are Salesforce seconds; `time_scale` turns them into
+real ones (1/86,400 lives a whole day in a second). Messages waiting for a retry do not hold up
+new ones. Each settled message is recorded with its attempts and the intervals it waited.
+"""
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +43,26 @@ class OutboundDelivery:
     lead_ids: tuple[str, ...]
     attempts: int
     acknowledged: bool
+    retry_intervals: tuple[float, ...] = ()  # Salesforce seconds waited before each retry
+
+
+@dataclass(frozen=True)
+class OutboundRetry:
+    """Salesforce's schedule for an unacknowledged message (the first interval is not documented;
+    the two-hour cap and the 24-hour life are)."""
+
+    first_interval_seconds: float = 15.0
+    max_interval_seconds: float = 2 * 3600.0
+    give_up_after_seconds: float = 24 * 3600.0
+    time_scale: float = 1.0  # real seconds per Salesforce second
+
+    def intervals(self) -> Iterator[float]:
+        """The waits before each retry, in Salesforce seconds, while the message is alive."""
+        elapsed, interval = 0.0, self.first_interval_seconds
+        while elapsed + interval <= self.give_up_after_seconds:
+            yield interval
+            elapsed += interval
+            interval = min(interval * 2, self.max_interval_seconds)
 
 
 @dataclass(frozen=True)
@@ -44,10 +71,25 @@ class OutboundSettings:
     organization_id: str
     instance_url: str
     api_version: str = "59.0"
-    max_attempts: int = 4
-    backoff_seconds: float = 0.2
+    retry: OutboundRetry = field(default_factory=OutboundRetry)
     timeout_seconds: float = 5.0
     verify: bool | str = True
+
+
+@dataclass
+class _Message:
+    """One built message and how its delivery is going."""
+
+    body: str
+    notification_ids: tuple[str, ...]
+    lead_ids: tuple[str, ...]
+    intervals: Iterator[float]
+    attempts: int = 0
+    waited: tuple[float, ...] = ()
+
+    def settled(self, acknowledged: bool) -> OutboundDelivery:
+        return OutboundDelivery(self.notification_ids, self.lead_ids, self.attempts,
+                                acknowledged, self.waited)
 
 
 def check_loopback(url: str) -> None:
@@ -132,10 +174,12 @@ class OutboundMessenger:
         self.action_id = make_id("04k", 1)
         self.deliveries: list[OutboundDelivery] = []
         self._pending: dict[str, None] = {}
+        self._retries: list[tuple[float, int, _Message]] = []  # (due, order, message), a heap
         self._in_flight = 0
         self._condition = threading.Condition()
         self._stopping = False
         self._numbers = itertools.count(1)
+        self._order = itertools.count()
         self._http = requests.Session()
         self._http.trust_env = False
         self._thread = threading.Thread(target=self._run, name="outbound-messages", daemon=True)
@@ -148,10 +192,10 @@ class OutboundMessenger:
             self._condition.notify_all()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until every queued change has been delivered or given up."""
+        """Block until every queued change has been acknowledged or given up."""
         deadline = time.monotonic() + timeout
         with self._condition:
-            while self._pending or self._in_flight:
+            while self._pending or self._retries or self._in_flight:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -165,50 +209,66 @@ class OutboundMessenger:
         self._thread.join(timeout=5)
         self._http.close()
 
-    def _next_batch(self) -> list[str] | None:
+    def _next_work(self) -> _Message | list[str] | None:
+        """A message whose retry is due, else the next changed leads; None once stopping."""
         with self._condition:
-            while not self._pending and not self._stopping:
-                self._condition.wait()
-            if self._stopping:
-                return None
-            batch = list(itertools.islice(self._pending, MAX_NOTIFICATIONS))
-            for lead_id in batch:
-                del self._pending[lead_id]
-            self._in_flight += 1
-            return batch
+            while not self._stopping:
+                if self._retries and self._retries[0][0] <= time.monotonic():
+                    self._in_flight += 1
+                    return heapq.heappop(self._retries)[2]
+                if self._pending:
+                    batch = list(itertools.islice(self._pending, MAX_NOTIFICATIONS))
+                    for lead_id in batch:
+                        del self._pending[lead_id]
+                    self._in_flight += 1
+                    return batch
+                due = self._retries[0][0] - time.monotonic() if self._retries else None
+                self._condition.wait(due)
+            return None
 
     def _run(self) -> None:
-        while (batch := self._next_batch()) is not None:
+        while (work := self._next_work()) is not None:
             try:
-                self._deliver(batch)
+                message = work if isinstance(work, _Message) else self._message(work)
+                if message is not None:
+                    self._attempt(message)
             finally:
                 with self._condition:
                     self._in_flight -= 1
                     self._condition.notify_all()
 
-    def _deliver(self, lead_ids: list[str]) -> None:
+    def _message(self, lead_ids: list[str]) -> _Message | None:
         records = self.read_leads(lead_ids)
         if not records:
-            return
+            return None
         notifications = [(make_id("04l", next(self._numbers)), record) for record in records]
         body = notifications_envelope(
             self.settings, self.action_id, self.session_id(), notifications
         )
-        attempts, ok = 0, False
-        while attempts < self.settings.max_attempts and not self._stopping:
-            attempts += 1
-            ok = self._post(body)
-            if ok:
-                break
-            time.sleep(self.settings.backoff_seconds * 2 ** (attempts - 1))
-        self.deliveries.append(
-            OutboundDelivery(
-                tuple(notification_id for notification_id, _ in notifications),
-                tuple(str(record["Id"]) for record in records),
-                attempts,
-                ok,
-            )
+        return _Message(
+            body,
+            tuple(notification_id for notification_id, _ in notifications),
+            tuple(str(record["Id"]) for record in records),
+            self.settings.retry.intervals(),
         )
+
+    def _attempt(self, message: _Message) -> None:
+        message.attempts += 1
+        if self._post(message.body):
+            self._settle(message.settled(True))
+            return
+        interval = next(message.intervals, None)
+        if interval is None:
+            self._settle(message.settled(False))
+            return
+        message.waited += (interval,)
+        due = time.monotonic() + interval * self.settings.retry.time_scale
+        with self._condition:
+            heapq.heappush(self._retries, (due, next(self._order), message))
+
+    def _settle(self, delivery: OutboundDelivery) -> None:
+        with self._condition:
+            self.deliveries.append(delivery)
 
     def _post(self, body: str) -> bool:
         try:

@@ -30,7 +30,12 @@ from sandbox.salesforce.app import Identity, SalesforceEmulator, utc_now
 from sandbox.salesforce.assignment import AssignmentRule
 from sandbox.salesforce.bulk import BulkQueries
 from sandbox.salesforce.context import Org
-from sandbox.salesforce.outbound import OUTBOUND_FIELDS, OutboundMessenger, OutboundSettings
+from sandbox.salesforce.outbound import (
+    OUTBOUND_FIELDS,
+    OutboundMessenger,
+    OutboundRetry,
+    OutboundSettings,
+)
 from sandbox.salesforce.queries import QueryEngine
 from sandbox.salesforce.schema import build_schema
 from sandbox.salesforce.seed import SeedSummary, seed_baseline, seed_org
@@ -44,6 +49,8 @@ from sync.settings import Settings
 MY_DOMAIN = "leadq-sandbox.my"
 LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com", f"{MY_DOMAIN}.salesforce.com")
 API_VERSION = "59.0"
+# Outbound retries in a sandbox: Salesforce's first 15-second interval takes 0.2 s, a day 19 min.
+DEMO_OUTBOUND_TIME_SCALE = 0.2 / 15
 
 
 class LoginHostAdapter(HTTPAdapter):
@@ -196,8 +203,11 @@ class RunningSalesforce:
             serialization.NoEncryption(),
         ).decode()
 
-    def send_outbound_to(self, url: str, backoff_seconds: float = 0.2) -> OutboundMessenger:
-        """From now on, POST an outbound message to `url` (loopback only) when Leads change."""
+    def send_outbound_to(
+        self, url: str, time_scale: float = DEMO_OUTBOUND_TIME_SCALE
+    ) -> OutboundMessenger:
+        """From now on, POST an outbound message to `url` (loopback only) when Leads change;
+        unacknowledged ones are retried on Salesforce's schedule times `time_scale`."""
         self.stop_outbound()
         self.messenger = OutboundMessenger(
             OutboundSettings(
@@ -205,7 +215,7 @@ class RunningSalesforce:
                 organization_id=self.organization_id,
                 instance_url=self.instance_url,
                 api_version=API_VERSION,
-                backoff_seconds=backoff_seconds,
+                retry=OutboundRetry(time_scale=time_scale),
             ),
             lambda lead_ids: lead_notification_fields(self.store, lead_ids),
             self.emulator.outbound_session_id,
@@ -298,7 +308,7 @@ def start_salesforce(
     daily_limit: int = 100_000,
     session_ttl_seconds: float = 7200.0,
     rolling_limit: RollingWindowLimit | None = None,
-    outbound_backoff_seconds: float = 0.2,
+    outbound_time_scale: float = DEMO_OUTBOUND_TIME_SCALE,
 ) -> RunningSalesforce:
     """Seed an org (unless `db_path` already holds one), serve it over TLS and return the handle.
 
@@ -323,5 +333,5 @@ def start_salesforce(
         _workdir=workdir,
     )
     if outbound_url:
-        running.send_outbound_to(outbound_url, outbound_backoff_seconds)
+        running.send_outbound_to(outbound_url, outbound_time_scale)
     return running

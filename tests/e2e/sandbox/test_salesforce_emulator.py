@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -858,6 +859,18 @@ def test_the_request_log_records_method_path_and_status(small: RunningSalesforce
 
 
 # ---- outbound messages ------------------------------------------------------------------------
+A_DAY_IN_A_SECOND = 1 / 86_400
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 class OutboundReceiver(Emulator):
     """A tiny endpoint that refuses the first `refusals` messages, then acknowledges."""
 
@@ -894,10 +907,10 @@ def receiver(receiver_server: EmulatorServer) -> tuple[OutboundReceiver, str]:
 
 
 @contextmanager
-def outbound_to(running: RunningSalesforce, url: str, backoff: float = 0.2) -> Iterator[
+def outbound_to(running: RunningSalesforce, url: str, time_scale: float = 0.2 / 15) -> Iterator[
     OutboundMessenger
 ]:
-    messenger = running.send_outbound_to(url, backoff_seconds=backoff)
+    messenger = running.send_outbound_to(url, time_scale=time_scale)
     try:
         yield messenger
     finally:
@@ -934,12 +947,47 @@ def test_an_unacknowledged_message_is_retried_until_acknowledged(
     app, url = receiver
     app.refusals = 2
     client = password_login(small)
-    with outbound_to(small, url, backoff=0.01) as messenger:
+    with outbound_to(small, url, time_scale=A_DAY_IN_A_SECOND) as messenger:
         client.Lead.create({"LastName": "Retry", "Company": "Backoff"}, headers=NO_AUTO_ASSIGN)
         assert messenger.wait_idle(5)
     [delivery] = messenger.deliveries
     assert (delivery.attempts, delivery.acknowledged) == (3, True)
-    assert len(app.bodies) == 3
+    assert delivery.retry_intervals == (15.0, 30.0)
+    assert len(app.bodies) == 3 and len(set(app.bodies)) == 1  # the same message each time
+
+
+def test_an_unacknowledged_message_is_retried_at_growing_intervals_for_a_day_then_dropped(
+    receiver: tuple[OutboundReceiver, str], small: RunningSalesforce,
+) -> None:
+    app, url = receiver
+    app.refusals = 1_000
+    client = password_login(small)
+    with outbound_to(small, url, time_scale=A_DAY_IN_A_SECOND) as messenger:
+        client.Lead.create({"LastName": "Down", "Company": "Endpoint"}, headers=NO_AUTO_ASSIGN)
+        assert messenger.wait_idle(10)
+    [delivery] = messenger.deliveries
+    assert not delivery.acknowledged
+    intervals = delivery.retry_intervals
+    assert intervals[:4] == (15.0, 30.0, 60.0, 120.0)
+    assert list(intervals) == sorted(intervals) and max(intervals) == 2 * 3600
+    assert 22 * 3600 < sum(intervals) <= 24 * 3600  # one more 2-hour wait would pass a day
+    assert delivery.attempts == len(intervals) + 1 == len(app.bodies)
+
+
+def test_a_message_waiting_for_its_retry_does_not_hold_up_newer_changes(
+    receiver: tuple[OutboundReceiver, str], small: RunningSalesforce,
+) -> None:
+    app, url = receiver
+    app.refusals = 1
+    client = password_login(small)
+    first, second = lead_ids(client, limit=2)
+    with outbound_to(small, url, time_scale=1.0) as messenger:  # the retry is 15 real seconds away
+        client.Lead.update(first, {"Title": "First"}, headers=NO_AUTO_ASSIGN)
+        assert wait_until(lambda: len(app.bodies) == 1)
+        client.Lead.update(second, {"Title": "Second"}, headers=NO_AUTO_ASSIGN)
+        assert wait_until(lambda: len(messenger.deliveries) == 1)
+        [delivery] = messenger.deliveries
+        assert (delivery.lead_ids, delivery.acknowledged) == ((second,), True)
 
 
 def test_a_large_change_is_split_into_messages_of_at_most_100_notifications(
