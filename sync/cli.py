@@ -39,6 +39,7 @@ from sync.render import (
     learn_summary,
     run_summary,
     top_leads_table,
+    waiting_table,
 )
 from sync.settings import load_settings
 from sync.user_errors import UserError, error_console, user_errors
@@ -218,6 +219,8 @@ def sync(
         console.print(assignments_table(report))
     if report.failed:
         console.print(failures_table(report))
+    if report.waiting:
+        console.print(waiting_table(report.waiting))
     console.print(run_summary(report))
     if report.failed:
         raise typer.Exit(1)

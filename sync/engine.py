@@ -5,15 +5,20 @@ and nightly so that decay shows), `ids` (the leads a webhook named). Scheduled r
 two never overlap; id runs may overlap safely (assignments are atomic in the store, writes are
 idempotent diffs).
 
-The cursor advances only after a page's writes succeeded or were recorded as failed, so a run
-killed at any point leaves a cursor that has not passed an unwritten lead: the next run redoes that
-page, finds the leads already written (no diff) and carries on.
+The cursor advances only after a page's writes succeeded or their failures were put in the retry
+set (sync/retry_set.py), so a run killed at any point leaves a cursor that has not passed an
+unwritten lead: the next run redoes that page, finds the leads already written (no diff) and
+carries on. Incremental and id runs retry the leads of the retry set that are due first; a full run
+handles every lead anyway.
+
+Every write is audited ahead (sync/write_ahead.py): its audit entries are recorded before it is
+sent and settled after, and a run first settles the writes an earlier run left unsettled, from
+what the CRM holds.
 """
 
 from __future__ import annotations
 
-import os
-import socket
+import itertools
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -28,11 +33,15 @@ from scoring.frame import ActivityFrame, LeadFrame
 from scoring.qualify import ScoredBatch, compile_model, score_frame
 from scoring.routing import Directory, Router, RoutingDecision
 from sync.plan import FieldChange, Planner, Result
-from sync.state import AuditEntry, RoutingSnapshot, RunRecord, StateStore
+from sync.retry_set import RetryPolicy, RetrySet, Waiting
+from sync.run_identity import died_here, lease_holder_name
+from sync.state import AuditEntry, RoutingSnapshot, RunRecord, StateStore, chunked
+from sync.write_ahead import SettledFromCrm, WriteAhead
 
 RunKind = Literal["incremental", "full", "ids"]
 LEASE = "scheduled-sync"
 ASSIGN_ATTEMPTS = 5
+IDS_PER_READ = 100
 
 
 class RunInProgressError(RuntimeError):
@@ -45,6 +54,9 @@ class EngineOptions:
     activity_days: int = 365
     lease_ttl: timedelta = timedelta(minutes=15)
     integration_owner_ids: frozenset[str] = frozenset()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retries_per_run: int = 1000  # due leads beyond it wait for the next run, oldest first
+    settle_after: timedelta = timedelta(minutes=15)  # another live run's unsettled write
 
 
 @dataclass
@@ -79,6 +91,9 @@ class RunReport:
     written: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     failed_transiently: list[str] = field(default_factory=list)  # worth another run soon
+    retried: int = 0  # leads of the retry set this run tried again
+    waiting: list[Waiting] = field(default_factory=list)  # the retry set after the run
+    settled_from_crm: SettledFromCrm = field(default_factory=SettledFromCrm)
     assignments: list[Assignment] = field(default_factory=list)
     changes: list[PlannedChange] = field(default_factory=list)  # planned (dry run) or written
     grades: Counter[str] = field(default_factory=Counter)
@@ -101,7 +116,14 @@ class RunReport:
             "assigned": len(self.assignments),
             "requests": sum(self.requests.values()),
             "retries": sum(self.retries.values()),
+            "retried": self.retried,
+            "waiting_for_retry": len(self.waiting),
+            "given_up": len(self.given_up),
         }
+
+    @property
+    def given_up(self) -> list[Waiting]:
+        return [waiting for waiting in self.waiting if waiting.next_attempt_at is None]
 
 
 ProgressCallback = Callable[[int], None]
@@ -129,6 +151,9 @@ class SyncEngine:
         self.router = Router(model.routing) if model.routing else None
         self._directory: Directory | None = None
         self._plans: dict[str, list[FieldChange]] = {}  # changes planned per lead, until written
+        self._retry_set = RetrySet(store, connector.crm, self.options.retry)  # loaded per run
+        self._write_ahead = WriteAhead(store, connector.crm, "")  # per run, named after it
+        self._write_numbers = itertools.count(1)
         self._planned_assignments: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     @property
@@ -153,7 +178,10 @@ class SyncEngine:
             raise RunInProgressError("another scheduled sync is running; try again when it ends")
         status = "failed"
         try:
-            for page in self._pages(kind, ids):
+            self._begin(holder)
+            if not dry_run:
+                report.settled_from_crm = self._settle_interrupted_writes()
+            for page in self._run_pages(kind, ids, now, report):
                 self._handle_page(page, now, report, advance=kind != "ids" and not dry_run)
                 if scheduled and not self.store.renew_lease(
                     LEASE, holder, datetime.now(UTC), self.options.lease_ttl
@@ -169,6 +197,7 @@ class SyncEngine:
             report.finished_at = self.clock()
             report.requests = dict(Counter(self.connector.stats.requests) - requests_before)
             report.retries = dict(Counter(self.connector.stats.retries) - retries_before)
+            report.waiting = self._retry_set.waiting(after_writes=not dry_run)
             if not dry_run:
                 self.store.record_run(
                     RunRecord(
@@ -190,19 +219,66 @@ class SyncEngine:
         if self.store.acquire_lease(LEASE, holder, now, ttl):
             return True
         current = self.store.lease_holder(LEASE, now)
-        if current is not None and _died_here(current):
+        if current is not None and died_here(current):
             self.store.release_lease(LEASE, current)
             return self.store.acquire_lease(LEASE, holder, now, ttl)
         return False
 
-    def _pages(self, kind: RunKind, ids: Sequence[str]) -> Iterator[LeadPage]:
+    def _begin(self, holder: str) -> None:
+        """A run's own state: the retry set as it finds it, its write-ahead log, its writes."""
+        self._retry_set = RetrySet.load(self.store, self.connector.crm, self.options.retry)
+        self._write_ahead = WriteAhead(self.store, self.connector.crm, holder)
+        self._write_numbers = itertools.count(1)
+
+    def _run_pages(
+        self, kind: RunKind, ids: Sequence[str], now: datetime, report: RunReport
+    ) -> Iterator[LeadPage]:
+        """The leads due in the retry set first, then the run's own."""
+        retried = self._due_retries(kind, ids, now)
+        report.retried = len(retried)
+        yield from self._retry_pages(retried, report.dry_run)
+        yield from self._pages(kind, ids, skip=set(retried))
+
+    def _settle_interrupted_writes(self) -> SettledFromCrm:
+        """Settle the writes earlier runs recorded but never settled, from what the CRM holds."""
+        interrupted = self._write_ahead.interrupted(datetime.now(UTC), self.options.settle_after)
+        if not interrupted:
+            return SettledFromCrm()
+        lead_ids = [entry.lead_id for intended in interrupted for entry in intended.entries]
+        current = [lead for page in self._read_pages(lead_ids) for lead in page.leads]
+        return self._write_ahead.settle_from_crm(interrupted, current)
+
+    def _due_retries(self, kind: RunKind, ids: Sequence[str], now: datetime) -> list[str]:
+        """The leads of the retry set this run tries first: none in a full run, which handles
+        every lead anyway, nor those an id run was asked for."""
+        if kind == "full":
+            return []
+        asked = set(ids)
+        due = self._retry_set.due(now, self.options.retries_per_run)
+        return [lead_id for lead_id in due if lead_id not in asked]
+
+    def _retry_pages(self, lead_ids: list[str], dry_run: bool) -> Iterator[LeadPage]:
+        found: set[str] = set()
+        for page in self._read_pages(lead_ids):
+            found.update(lead.id for lead in page.leads)
+            yield page
+        if not dry_run:  # gone from the CRM (deleted, merged away): nothing left to write
+            self._retry_set.handled(set(lead_ids) - found)
+
+    def _pages(self, kind: RunKind, ids: Sequence[str], skip: set[str]) -> Iterator[LeadPage]:
+        """The run's own pages; leads in `skip` (just retried) are not handled twice."""
         if kind == "ids":
-            wanted = list(dict.fromkeys(ids))
-            for start in range(0, len(wanted), 100):
-                yield LeadPage(self.connector.read_leads(wanted[start : start + 100]), None)
+            yield from self._read_pages(ids)
             return
         since = self.store.get_cursor(self.cursor_name) if kind == "incremental" else None
-        yield from self.connector.pull_changed(since)
+        for page in self.connector.pull_changed(since):
+            if skip:
+                page = LeadPage([lead for lead in page.leads if lead.id not in skip], page.cursor)
+            yield page
+
+    def _read_pages(self, lead_ids: Sequence[str]) -> Iterator[LeadPage]:
+        for chunk in chunked(list(dict.fromkeys(lead_ids)), IDS_PER_READ):
+            yield LeadPage(self.connector.read_leads(chunk), None)
 
     def _handle_page(self, page: LeadPage, now: datetime, report: RunReport, advance: bool) -> None:
         leads = page.leads
@@ -213,8 +289,9 @@ class SyncEngine:
             report.changed += len(updates)
             if report.dry_run:
                 report.changes += self._described(leads, [u.lead_id for u in updates])
-            elif updates:
-                self._write(leads, updates, now, report)
+            else:
+                failed = self._write(leads, updates, now, report) if updates else set()
+                self._retry_set.handled([lead.id for lead in leads], failed)
             self._plans.clear()
         if advance and page.cursor is not None:
             self.store.advance_cursor(self.cursor_name, page.cursor)
@@ -350,16 +427,25 @@ class SyncEngine:
 
     def _write(
         self, leads: list[Lead], updates: list[LeadUpdate], now: datetime, report: RunReport
-    ) -> None:
+    ) -> set[str]:
         """Write one CRM batch at a time, recording each before the next: if a later batch fails
-        for good, what earlier ones wrote is still remembered and audited."""
+        for good, what earlier ones wrote is still remembered and audited. Returns the leads
+        whose write failed (now in the retry set)."""
         size = self.connector.write_batch_size
+        failed: set[str] = set()
         for start in range(0, len(updates), size):
-            self._write_batch(leads, updates[start : start + size], now, report)
+            failed |= self._write_batch(leads, updates[start : start + size], now, report)
+        return failed
 
     def _write_batch(
         self, leads: list[Lead], updates: list[LeadUpdate], now: datetime, report: RunReport
-    ) -> None:
+    ) -> set[str]:
+        planned = self._described(leads, [update.lead_id for update in updates])
+        intended = self._write_ahead.record(
+            f"{report.run_id}-{next(self._write_numbers)}",
+            datetime.now(UTC),
+            [self._audit_entry(change, now, report.run_id) for change in planned],
+        )
         results = self.connector.write(updates)
         by_lead = {update.lead_id: update for update in updates}
         ok = [result.lead_id for result in results if result.ok]
@@ -372,23 +458,26 @@ class SyncEngine:
             report.run_id,
             now,
         )
-        written = self._described(leads, ok)
-        report.changes += written
-        self.store.append_audit(
-            [
-                AuditEntry(
-                    at=now,
-                    run_id=report.run_id,
-                    crm=self.connector.crm,
-                    lead_id=change.lead_id,
-                    field=change.field,
-                    before=_scalar(change.before),
-                    after=_scalar(change.after),
-                    reasons=change.why,
-                    model_version=self.compiled.version,
-                )
-                for change in written
-            ]
+        self._write_ahead.settle(intended, ok)
+        written = set(ok)
+        report.changes += [change for change in planned if change.lead_id in written]
+        failures = {r.lead_id: r.error or "failed" for r in results if not r.ok}
+        if failures:
+            restart = report.kind == "full"  # a full run starts the count afresh
+            self._retry_set.record_failures(failures, report.run_id, now, restart)
+        return set(failures)
+
+    def _audit_entry(self, change: PlannedChange, now: datetime, run_id: str) -> AuditEntry:
+        return AuditEntry(
+            at=now,
+            run_id=run_id,
+            crm=self.connector.crm,
+            lead_id=change.lead_id,
+            field=change.field,
+            before=_scalar(change.before),
+            after=_scalar(change.after),
+            reasons=change.why,
+            model_version=self.compiled.version,
         )
 
     def _described(self, leads: list[Lead], lead_ids: list[str]) -> list[PlannedChange]:
@@ -400,25 +489,6 @@ class SyncEngine:
             for lead_id in lead_ids
             for change in self._plans.get(lead_id, [])
         ]
-
-
-def lease_holder_name(run_id: str) -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{run_id}"
-
-
-def _died_here(holder: str) -> bool:
-    """True when `holder` names a process of this machine that no longer runs."""
-    host, _, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def _scalar(value: object) -> str | int | float | bool | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from connectors.records import Lead, LeadUpdate
+from connectors.records import Lead, LeadUpdate, parse_timestamp
 from scoring.config import CrmLifecycle, ScoringModel
 from scoring.predictive import predict
 from scoring.qualify import ScoredBatch
@@ -282,10 +282,12 @@ class Planner:
     def _owner_change(self, lead: Lead, routing: RoutingDecision | None) -> list[FieldChange]:
         if routing is None or routing.owner_id is None or routing.owner_id == lead.owner_id:
             return []
-        owner_field = "hubspot_owner_id" if self.crm == "hubspot" else "OwnerId"
-        return [FieldChange(owner_field, lead.owner_id, routing.owner_id, routing.reason)]
+        return [
+            FieldChange(OWNER_FIELDS[self.crm], lead.owner_id, routing.owner_id, routing.reason)
+        ]
 
 
+OWNER_FIELDS: dict[Crm, str] = {"hubspot": "hubspot_owner_id", "salesforce": "OwnerId"}
 CANONICAL_ATTRIBUTES = {
     "lifecyclestage": "lifecycle_stage",
     "hs_lead_status": "lead_status",
@@ -302,6 +304,28 @@ def crm_value(lead: Lead, field_name: str | None) -> str:
     else:
         value = getattr(lead, CANONICAL_ATTRIBUTES.get(field_name, ""), None)
     return str(value or "")
+
+
+def crm_holds(lead: Lead, field_name: str, value: Any) -> bool:
+    """Whether the CRM holds `value`, as leadq wrote it, in one of the lead's fields now (a number
+    read back as text or float, a time in another notation, count as the same)."""
+    if field_name in OWNER_FIELDS.values():
+        current = lead.owner_id
+    elif field_name in lead.fields:
+        current = lead.fields[field_name]
+    else:
+        current = getattr(lead, CANONICAL_ATTRIBUTES.get(field_name, ""), None)
+    return _same(current, value) or _same_time(current, value)
+
+
+def _same_time(current: Any, value: Any) -> bool:
+    if not isinstance(value, str) or not isinstance(current, datetime | str):
+        return False
+    try:
+        moment = parse_timestamp(value)
+        return moment is not None and parse_timestamp(current) == moment
+    except ValueError:
+        return False
 
 
 def _is_forward(current: str, target: str, lifecycle: CrmLifecycle) -> bool:

@@ -24,7 +24,9 @@ from sync.csvscore import CsvScoreReport
 from sync.engine import RunReport
 from sync.learn_run import LearnRun
 from sync.outcomes import Loaded
+from sync.retry_set import Waiting
 from sync.state import AuditEntry
+from sync.write_ahead import SettledFromCrm
 
 
 def plain(value: object) -> Text:
@@ -156,6 +158,9 @@ def run_summary(report: RunReport) -> Table:
         ("owners assigned", len(report.assignments)),
         ("API requests", ", ".join(f"{k} {v}" for k, v in sorted(report.requests.items())) or "0"),
         ("retries", ", ".join(f"{k} {v}" for k, v in sorted(report.retries.items())) or "0"),
+        ("retried from earlier runs", report.retried),
+        ("waiting for retry", waiting_count(report.waiting)),
+        *_settled_row(report.settled_from_crm),
         ("time", f"{report.seconds:.1f} s"),
     ]
     for what, value in rows:
@@ -202,6 +207,39 @@ def failures_table(report: RunReport) -> Table:
     table.add_column("Why", overflow="fold")
     for lead_id, error in report.failed:
         table.add_row(plain(lead_id), plain(error))
+    return table
+
+
+def waiting_count(waiting: Sequence[Waiting]) -> str:
+    given_up = sum(entry.next_attempt_at is None for entry in waiting)
+    return f"{len(waiting)} ({given_up} given up)" if given_up else str(len(waiting))
+
+
+def _settled_row(settled: SettledFromCrm) -> list[tuple[str, str]]:
+    if not (settled.applied or settled.not_applied):
+        return []
+    return [
+        (
+            "interrupted writes settled",
+            f"{settled.applied} changes found in the CRM, {settled.not_applied} not applied",
+        )
+    ]
+
+
+def waiting_table(waiting: Sequence[Waiting]) -> Table:
+    """Leads whose write failed for good, waiting for a later run to write them."""
+    table = Table(title="Waiting for retry", title_justify="left")
+    for column in ("Lead", "Attempts", "Next attempt", "Failing since", "Why"):
+        table.add_column(column, overflow="fold", no_wrap=column != "Why")
+    for entry in waiting:
+        failed, next_at = entry.failed, entry.next_attempt_at
+        table.add_row(
+            plain(failed.lead_id),
+            str(failed.attempts),
+            f"{next_at:%Y-%m-%d %H:%M}" if next_at else "given up (a full run retries it)",
+            f"{failed.first_failed_at:%Y-%m-%d %H:%M}",
+            plain(failed.error),
+        )
     return table
 
 

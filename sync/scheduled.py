@@ -8,7 +8,8 @@ holds the same lease, reads the changed leads page by page, and queues each page
 `rescore` units for the workers, which score and write them in parallel (as many at once as the
 worker's reserved concurrency allows). An incremental run's cursor moves past a page only once
 the queue took its ids, so a run cut short resumes where it stopped; the ids themselves are
-scored later, by the workers, and a page read twice is only scored twice.
+scored later, by the workers, and a page read twice is only scored twice. An incremental run
+queues the leads of the retry set that are due first.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sync.logs import logger
 from sync.work import WorkQueue, units
 
 if TYPE_CHECKING:
+    from sync.engine import SyncEngine
     from sync.runtime import Runtime
 
 ScheduledKind = Literal["incremental", "full"]
@@ -74,6 +76,10 @@ def fan_out_run(kind: ScheduledKind, runtime: Runtime, queue: WorkQueue) -> Sche
     pulled = queued = 0
     status = "failed"
     try:
+        if kind == "incremental":  # the retry set's due leads, which may be on no page
+            retrying = units("rescore", _due_retries(engine, started))
+            queue.send(retrying)
+            queued += len(retrying)
         since = store.get_cursor(engine.cursor_name) if kind == "incremental" else None
         for page in runtime.connector.pull_changed(since):
             work = units("rescore", [lead.id for lead in page.leads])
@@ -91,3 +97,10 @@ def fan_out_run(kind: ScheduledKind, runtime: Runtime, queue: WorkQueue) -> Sche
             status=status, counts={"pulled": pulled, "queued": queued},
         ))
     return ScheduledRun(kind, False, run_id, pulled, queued=queued)
+
+
+def _due_retries(engine: SyncEngine, now: datetime) -> list[str]:
+    from sync.retry_set import RetrySet
+
+    retry_set = RetrySet.load(engine.store, engine.connector.crm, engine.options.retry)
+    return retry_set.due(now, engine.options.retries_per_run)

@@ -163,6 +163,7 @@ class IntendedWrites(BaseModel):
     id: StrictStr = Field(min_length=1)
     crm: StrictStr
     recorded_at: AwareDatetime
+    writer: StrictStr = ""  # who sends the write (a run's holder name), for whoever settles it
     entries: tuple[AuditEntry, ...]
 
 
@@ -254,7 +255,9 @@ class StateStore(Protocol):
         self, crm: str, errors: Mapping[str, str], run_id: str, at: datetime
     ) -> None:
         """Put leads whose write failed for good (lead id → error) in the retry set; a lead
-        already there counts one attempt more and keeps its first failure time."""
+        already there counts one attempt more and keeps its first failure time — unless `at` is
+        not later than its last failure: that is the same attempt, made by an overlapping run
+        too, and only the error is updated."""
         ...
 
     def failed_writes(self, crm: str) -> list[FailedWrite]:

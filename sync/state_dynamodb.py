@@ -18,7 +18,8 @@ Key schema (both keys strings; `serverless.yml` must declare the same table):
     RUN                     <ISO started_at>#<run id>         the run's attributes
     RETRY#<crm>             <lead id>                         attempts, first_failed_at,
                                                               last_failed_at, error, run_id
-    INTENDED#<crm>          <ISO recorded_at>#<id>#<part>     intent_key, part, entries (JSON)
+    INTENDED#<crm>          <ISO recorded_at>#<id>#<part>     intent_key, id, recorded_at, writer,
+                                                              entries (JSON)
 
 `expires_at` (epoch seconds) is the table's TTL attribute: DynamoDB deletes expired dedupe keys,
 leases and old daily counters by itself, though only eventually, so every condition still checks
@@ -784,14 +785,17 @@ def _failed_write_item(failed: FailedWrite) -> Item:
 def _one_failure_more(
     earlier: FailedWrite | None, crm: str, lead_id: str, error: str, run_id: str, at: datetime
 ) -> FailedWrite:
-    return FailedWrite(
-        crm=crm,
-        lead_id=lead_id,
-        attempts=earlier.attempts + 1 if earlier else 1,
-        first_failed_at=earlier.first_failed_at if earlier else at,
-        last_failed_at=at,
-        error=error,
-        run_id=run_id,
+    if earlier is None:
+        return FailedWrite(crm=crm, lead_id=lead_id, attempts=1, first_failed_at=at,
+                           last_failed_at=at, error=error, run_id=run_id)
+    another_attempt = at > earlier.last_failed_at
+    return earlier.model_copy(
+        update={
+            "attempts": earlier.attempts + another_attempt,
+            "last_failed_at": max(at, earlier.last_failed_at),
+            "error": error,
+            "run_id": run_id,
+        }
     )
 
 
@@ -830,6 +834,7 @@ def _intended_parts(intended: IntendedWrites) -> list[Item]:
             "intent_key": {"S": intent_key},
             "id": {"S": intended.id},
             "recorded_at": {"S": iso_utc(intended.recorded_at)},
+            "writer": {"S": intended.writer},
             "entries": {"S": f"[{','.join(part)}]"},
         }
         for number, part in enumerate(parts)
@@ -841,6 +846,7 @@ def _intended_writes(crm: str, parts: list[Item]) -> IntendedWrites:
         id=parts[0]["id"]["S"],
         crm=crm,
         recorded_at=from_iso(parts[0]["recorded_at"]["S"]),
+        writer=parts[0]["writer"]["S"],
         entries=tuple(
             AuditEntry.model_validate(entry)
             for part in parts

@@ -419,7 +419,8 @@ class SqliteStateStore:
             connection.executemany(
                 "INSERT INTO retry_set (crm, lead_id, attempts, first_failed_at, last_failed_at,"
                 " error, run_id) VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT (crm, lead_id) DO UPDATE"
-                " SET attempts = attempts + 1, last_failed_at = excluded.last_failed_at,"
+                " SET attempts = attempts + (excluded.last_failed_at > retry_set.last_failed_at),"
+                " last_failed_at = max(last_failed_at, excluded.last_failed_at),"
                 " error = excluded.error, run_id = excluded.run_id",
                 [
                     (crm, lead_id, failed_at, failed_at, error, run_id)

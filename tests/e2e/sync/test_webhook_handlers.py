@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -368,6 +369,26 @@ def test_a_fanned_out_schedule_queues_each_page_for_the_workers(
     assert (outcome["pulled"], outcome["queued"]) == (200, len(messages))
     assert sorted(ids, key=int) == deployed.contact_ids()
     assert again["pulled"] < 10  # the cursor moved past every page: only its own moment again
+
+
+def test_a_fanned_out_schedule_queues_the_leads_due_for_a_retry(
+    deployed: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADQ_FAN_OUT", "true")
+    use_services(None)
+    handlers.schedule(scheduled_event(), None)
+    deployed.aws.take_messages()
+    waiting = deployed.contact_ids()[:2]
+    store = open_state_store(deployed.aws.state_url)
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    store.record_failed_writes("hubspot", dict.fromkeys(waiting, "locked"), "run-1", an_hour_ago)
+    store.close()
+
+    outcome = handlers.schedule(scheduled_event(), None)
+    ids = [lead_id for m in deployed.aws.take_messages() for lead_id in json.loads(m["Body"])["ids"]]
+
+    assert set(waiting) <= set(ids)
+    assert outcome["queued"] >= 1
 
 
 def _run_worker(events: list[dict[str, Any]], results: Any) -> None:

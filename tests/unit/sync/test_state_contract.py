@@ -517,6 +517,18 @@ def test_failing_again_counts_an_attempt_more_and_keeps_the_first_failure(
     assert (second.lead_id, second.attempts, second.last_failed_at) == ("L2", 1, NOW)
 
 
+def test_a_failure_no_later_than_the_last_is_the_same_attempt_made_by_another_run(
+    store: StateStore,
+) -> None:
+    store.record_failed_writes("hubspot", {"L1": "locked"}, "run-1", NOW)
+    store.record_failed_writes("hubspot", {"L1": "locked"}, "run-2", NOW + MINUTE)
+    store.record_failed_writes("hubspot", {"L1": "bad value"}, "run-3", NOW + MINUTE)
+    store.record_failed_writes("hubspot", {"L1": "bad value"}, "run-4", NOW)
+
+    (failed,) = store.failed_writes("hubspot")
+    assert (failed.attempts, failed.last_failed_at, failed.error) == (2, NOW + MINUTE, "bad value")
+
+
 def test_the_retry_set_lists_the_earliest_first_failure_first(store: StateStore) -> None:
     store.record_failed_writes("hubspot", {"L3": "x"}, "run-2", NOW + MINUTE)
     store.record_failed_writes("hubspot", {"L2": "x", "L1": "x"}, "run-1", NOW)
@@ -561,7 +573,8 @@ def test_a_cleared_lead_that_fails_again_starts_at_one_attempt(store: StateStore
 def intended(write_id: str = "run-1-1", crm: str = "hubspot", minutes: int = 0,
              entries: tuple[AuditEntry, ...] | None = None) -> IntendedWrites:
     at = NOW + timedelta(minutes=minutes)
-    return IntendedWrites(id=write_id, crm=crm, recorded_at=at, entries=entries or (
+    return IntendedWrites(id=write_id, crm=crm, recorded_at=at, writer="host:42:run-1",
+                          entries=entries or (
         audit_entry("L1", minutes, crm=crm), audit_entry("L2", minutes, crm=crm),
         audit_entry("L2", minutes, crm=crm, field="leadq_grade", before=None, after="A")))
 
