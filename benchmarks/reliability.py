@@ -1,5 +1,6 @@
 """Killed runs: `leadq sync --full` SIGKILLed at a request converges on the next run — the CRM then
-holds what an uninterrupted run leaves, and no lead has been assigned an owner twice.
+holds what an uninterrupted run leaves, no lead has been assigned an owner twice, and the audit log
+has an entry for every field leadq changed (the newest entry for the field holds the CRM's value).
 
 The kill is exact: the sandbox kills leadq once it has handled the chosen request and before
 leadq hears the answer, so a kill at a write is a write that landed but was never confirmed.
@@ -23,13 +24,16 @@ from typing import Any, Literal
 
 from benchmarks.measure import Measurement
 from sandbox.server import LoggedRequest
+from scoring.loading import load_model
+from sync.connect import connector_type
+from sync.plan import OWNER_FIELDS, Planner, same_crm_value
+from sync.state import AuditEntry
 from sync.state_url import open_state_store
 
 Crm = Literal["hubspot", "salesforce"]
 LEADS, SEED = 200, 7
 NOW = "2026-11-02T09:00:00Z"
 EXAMPLES = Path(__file__).parents[1] / "examples"
-OWNER_FIELD = {"hubspot": "hubspot_owner_id", "salesforce": "OwnerId"}
 WRITE_PATH = {"hubspot": "/crm/v3/objects/contacts/batch/update",
               "salesforce": "/services/data/v59.0/composite/sobjects"}
 # stamped by the CRM's own clock at each write, so never equal between two runs
@@ -40,12 +44,14 @@ CRM_TIMESTAMPS = frozenset({"lastmodifieddate", "hs_lastmodifieddate", "SystemMo
 @dataclass(frozen=True)
 class CleanRun:
     """An uninterrupted run: the requests it made, in order, and the CRM state it left; `seeded` is
-    the CRM's database as it was before (leadq's fields set up), which each trial starts from."""
+    the CRM's database as it was before (leadq's fields set up), which each trial starts from, and
+    `before` its state."""
 
     crm: Crm
     seeded: Path
     requests: list[LoggedRequest]
     state: dict[str, dict[str, Any]]
+    before: dict[str, dict[str, Any]]
 
     def is_write(self, number: int) -> bool:
         """Whether the run's `number`-th request (from 1) was a write."""
@@ -64,21 +70,23 @@ class Trial:
     killed_on: str
     differences: list[str]  # leads whose CRM state differs from the clean run's
     assigned_twice: list[str]  # leads given an owner more than once
+    audit_lost: list[str]  # "lead field": changed by leadq in the CRM, with no audit entry for it
 
     @property
     def converged(self) -> bool:
-        return not self.differences and not self.assigned_twice
+        return not self.differences and not self.assigned_twice and not self.audit_lost
 
 
 def clean_run(crm: Crm, directory: Path) -> CleanRun:
     seeded = directory / f"{crm}-seeded.db"
     with _sandbox(crm, seeded) as running:
         _run(_environment(crm, running, directory / "setup.db"), "setup")
+        before = crm_state(crm, running)
     with _leadq_and_crm(crm, seeded, directory / "clean.db") as (running, environment):
         start = len(running.emulator.log.entries())
         _run(environment)
         return CleanRun(crm, seeded, running.emulator.log.entries()[start:],
-                        crm_state(crm, running))
+                        crm_state(crm, running), before)
 
 
 def killed_run(clean: CleanRun, kill_after: int, directory: Path) -> Trial:
@@ -97,8 +105,13 @@ def killed_run(clean: CleanRun, kill_after: int, directory: Path) -> Trial:
         _run(environment)
         state = crm_state(clean.crm, running)
     differences = sorted(i for i in clean.state if state.get(i) != clean.state[i])
+    store = open_state_store(f"sqlite:///{state_db}")
+    try:
+        audit = {lead_id: store.audit_for(lead_id, 100) for lead_id in clean.state}
+    finally:
+        store.close()
     return Trial(kill_after, _request_name(clean.requests[kill_after - 1]), differences,
-                 _assigned_twice(clean, state_db))
+                 _assigned_twice(clean.crm, audit), _audit_lost(clean, state, audit))
 
 
 def crm_state(crm: Crm, running: Any) -> dict[str, dict[str, Any]]:
@@ -115,14 +128,33 @@ def crm_state(crm: Crm, running: Any) -> dict[str, dict[str, Any]]:
             for lead_id, row in rows.items()}
 
 
-def _assigned_twice(clean: CleanRun, state_db: Path) -> list[str]:
-    owner = OWNER_FIELD[clean.crm]
-    store = open_state_store(f"sqlite:///{state_db}")
-    try:
-        return [lead_id for lead_id in clean.state
-                if sum(entry.field == owner for entry in store.audit_for(lead_id, 100)) > 1]
-    finally:
-        store.close()
+def _assigned_twice(crm: Crm, audit: dict[str, list[AuditEntry]]) -> list[str]:
+    owner = OWNER_FIELDS[crm]
+    return [lead_id for lead_id, entries in audit.items()
+            if sum(entry.field == owner for entry in entries) > 1]
+
+
+def _audit_lost(clean: CleanRun, state: dict[str, dict[str, Any]],
+                audit: dict[str, list[AuditEntry]]) -> list[str]:
+    """Every field leadq writes whose CRM value changed from the seeded org's, without an audit
+    entry whose newest value for the field is the CRM's."""
+    lost = []
+    for lead_id, before in clean.before.items():
+        after = state.get(lead_id, {})
+        newest = {}
+        for entry in reversed(audit[lead_id]):  # oldest first: the newest entry for a field wins
+            newest[entry.field] = entry.after
+        for name in _fields_leadq_writes(clean.crm):
+            changed = after.get(name) != before.get(name)
+            if changed and not (name in newest and same_crm_value(after.get(name), newest[name])):
+                lost.append(f"{lead_id} {name}")
+    return lost
+
+
+def _fields_leadq_writes(crm: Crm) -> list[str]:
+    model = load_model(EXAMPLES / "sandbox.yaml")
+    planner = Planner(model, crm, field_name=connector_type(crm).field_name)
+    return [*planner.read_fields(), OWNER_FIELDS[crm]]
 
 
 def _request_name(entry: LoggedRequest) -> str:
@@ -189,10 +221,10 @@ def _run(environment: dict[str, str], command: str = "sync") -> None:
 
 def reliability_benchmarks() -> list[Measurement]:
     """About a minute: a run of each CRM killed at each of its requests (20 and 9), then rerun."""
-    return [_killed_at_every_request(crm) for crm in ("hubspot", "salesforce")]
+    return [m for crm in ("hubspot", "salesforce") for m in _killed_at_every_request(crm)]
 
 
-def _killed_at_every_request(crm: Crm) -> Measurement:
+def _killed_at_every_request(crm: Crm) -> list[Measurement]:
     with tempfile.TemporaryDirectory(prefix="leadq-killed-") as directory:
         clean = clean_run(crm, Path(directory))
         trials = [killed_run(clean, number, Path(directory))
@@ -200,10 +232,20 @@ def _killed_at_every_request(crm: Crm) -> Measurement:
     converged = sum(trial.converged for trial in trials)
     failures = "; ".join(
         f"killed after {t.kill_after} ({t.killed_on}): {len(t.differences)} leads differ, "
-        f"{len(t.assigned_twice)} assigned twice" for t in trials if not t.converged)
-    return Measurement(
-        "reliability", f"{crm}: runs killed at each request that converge on the next", converged,
-        f"of {len(trials)}", f"{len(trials)}", converged == len(trials),
-        failures or f"{LEADS} leads; killed after each of a run's {len(trials)} requests, "
-        f"{len(clean.writes())} of them writes that landed unanswered; no owner assigned twice",
-    )
+        f"{len(t.assigned_twice)} assigned twice, {len(t.audit_lost)} audit entries lost"
+        for t in trials if not t.converged)
+    lost = sum(len(trial.audit_lost) for trial in trials)
+    return [
+        Measurement(
+            "reliability", f"{crm}: runs killed at each request that converge on the next",
+            converged, f"of {len(trials)}", f"{len(trials)}", converged == len(trials),
+            failures or f"{LEADS} leads; killed after each of a run's {len(trials)} requests, "
+            f"{len(clean.writes())} of them writes that landed unanswered; no owner assigned "
+            "twice",
+        ),
+        Measurement(
+            "reliability", f"{crm}: audit entries lost by the killed runs", lost, "entries", "0",
+            lost == 0, f"every field leadq changed in the CRM, in each of the {len(trials)} "
+            "trials, against the newest audit entry for it",
+        ),
+    ]

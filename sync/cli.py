@@ -38,6 +38,7 @@ from sync.render import (
     learn_report,
     learn_summary,
     run_summary,
+    status_view,
     top_leads_table,
     waiting_table,
 )
@@ -271,6 +272,26 @@ def audit(
         if not entries:
             raise UserError(f"leadq has not changed lead {lead_id!r} (state: {settings.state_url})")
     console.print(audit_table(lead_id, entries))
+
+
+@app.command()
+def status(
+    runs: Annotated[int, typer.Option(help="How many of the latest runs to show.")] = 10,
+    env_file: SettingsFileOption = None,
+) -> None:
+    """Show the sync's state: cursor, latest runs, leads waiting for a retry and why, lease."""
+    from sync.state_url import open_state_store
+    from sync.status import read_status
+
+    with user_errors():
+        settings = load_settings(env_file)
+        store = open_state_store(settings.state_url)
+        try:
+            found = read_status(store, settings.crm, datetime.now(UTC), runs)
+        finally:
+            store.close()
+    for shown in status_view(found):
+        console.print(shown)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,11 @@ ASSIGN_ATTEMPTS = 5
 IDS_PER_READ = 100
 
 
+def lead_cursor(crm: str) -> str:
+    """The name of the cursor incremental runs of a CRM read leads from."""
+    return f"{crm}:leads"
+
+
 class RunInProgressError(RuntimeError):
     """Another scheduled run holds the lease."""
 
@@ -158,7 +163,7 @@ class SyncEngine:
 
     @property
     def cursor_name(self) -> str:
-        return f"{self.connector.crm}:leads"
+        return lead_cursor(self.connector.crm)
 
     def run(
         self,

@@ -307,14 +307,19 @@ def crm_value(lead: Lead, field_name: str | None) -> str:
 
 
 def crm_holds(lead: Lead, field_name: str, value: Any) -> bool:
-    """Whether the CRM holds `value`, as leadq wrote it, in one of the lead's fields now (a number
-    read back as text or float, a time in another notation, count as the same)."""
+    """Whether the CRM holds `value`, as leadq wrote it, in one of the lead's fields now."""
     if field_name in OWNER_FIELDS.values():
         current = lead.owner_id
     elif field_name in lead.fields:
         current = lead.fields[field_name]
     else:
         current = getattr(lead, CANONICAL_ATTRIBUTES.get(field_name, ""), None)
+    return same_crm_value(current, value)
+
+
+def same_crm_value(current: Any, value: Any) -> bool:
+    """Whether a value read from the CRM is `value` as leadq wrote it (a number read back as text
+    or float, a time in another notation, count as the same)."""
     return _same(current, value) or _same_time(current, value)
 
 

@@ -25,7 +25,8 @@ from sync.engine import RunReport
 from sync.learn_run import LearnRun
 from sync.outcomes import Loaded
 from sync.retry_set import Waiting
-from sync.state import AuditEntry
+from sync.state import AuditEntry, RunRecord
+from sync.status import SyncStatus
 from sync.write_ahead import SettledFromCrm
 
 
@@ -226,12 +227,12 @@ def _settled_row(settled: SettledFromCrm) -> list[tuple[str, str]]:
     ]
 
 
-def waiting_table(waiting: Sequence[Waiting]) -> Table:
+def waiting_table(waiting: Sequence[Waiting], limit: int = 50) -> Table:
     """Leads whose write failed for good, waiting for a later run to write them."""
     table = Table(title="Waiting for retry", title_justify="left")
-    for column in ("Lead", "Attempts", "Next attempt", "Failing since", "Why"):
+    for column in ("Lead", "Attempts", "Next attempt (UTC)", "Failing since (UTC)", "Why"):
         table.add_column(column, overflow="fold", no_wrap=column != "Why")
-    for entry in waiting:
+    for entry in waiting[:limit]:
         failed, next_at = entry.failed, entry.next_attempt_at
         table.add_row(
             plain(failed.lead_id),
@@ -240,6 +241,45 @@ def waiting_table(waiting: Sequence[Waiting]) -> Table:
             f"{failed.first_failed_at:%Y-%m-%d %H:%M}",
             plain(failed.error),
         )
+    if len(waiting) > limit:
+        table.caption = f"… and {len(waiting) - limit} more leads"
+    return table
+
+
+def status_view(status: SyncStatus) -> list[Any]:
+    """`leadq status`: the cursor and the lease, the latest runs, the leads waiting for a retry."""
+    facts = Table(title=f"leadq status · {status.crm}", title_justify="left", show_header=False,
+                  box=None, padding=(0, 2))
+    facts.add_column("what")
+    facts.add_column("value")
+    cursor = status.cursor
+    facts.add_row("lead cursor", f"{cursor:%Y-%m-%d %H:%M:%S} UTC" if cursor else "never synced")
+    facts.add_row("run lease", plain(status.lease_holder or "free (no scheduled run going)"))
+    facts.add_row("waiting for retry", waiting_count(status.waiting))
+    if status.unsettled_writes:
+        facts.add_row("writes to settle", f"{status.unsettled_writes} (the next run settles them)")
+    shown: list[Any] = [facts, _runs_table(status.runs)]
+    if status.waiting:
+        shown.append(waiting_table(status.waiting))
+    return shown
+
+
+RUN_COUNTS = ("pulled", "written", "failed", "retried")
+
+
+def _runs_table(runs: Sequence[RunRecord]) -> Table:
+    table = Table(title="Latest runs (newest first)", title_justify="left")
+    for column in ("Started", "Kind", "Status", *(name.capitalize() for name in RUN_COUNTS)):
+        table.add_column(column, justify="right" if column.lower() in RUN_COUNTS else "left")
+    for run in runs:
+        table.add_row(
+            f"{run.started_at:%Y-%m-%d %H:%M}",
+            run.kind,
+            plain(run.status),
+            *(str(run.counts.get(name, "")) for name in RUN_COUNTS),
+        )
+    if not runs:
+        table.caption = "no run yet"
     return table
 
 

@@ -116,7 +116,7 @@ def test_schema_prints_the_json_schema_of_the_model() -> None:
     assert {"fit", "engagement", "stages", "output", "csv"} <= set(schema["properties"])
 
 
-@pytest.mark.parametrize("command", ["score", "validate", "explain", "schema", "demo"])
+@pytest.mark.parametrize("command", ["score", "validate", "explain", "schema", "demo", "status"])
 def test_every_command_has_help(command: str) -> None:
     result = leadq(command, "--help")
     assert result.exit_code == 0

@@ -3,15 +3,19 @@ write them once the CRM accepts them, on both sandbox CRMs."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from crm_sandboxes import Sandbox, sandbox
+from click.testing import Result
+from crm_sandboxes import EXAMPLES, Sandbox, sandbox
+from typer.testing import CliRunner
 
 from connectors.retry import RetrySettings
 from sandbox.orgs import OrgSpec
 from sandbox.server import FaultPlan
+from sync.cli import app
 from sync.engine import EngineOptions, RunKind, RunReport, SyncEngine
 from sync.retry_set import RetryPolicy
 from sync.runtime import Runtime
@@ -117,3 +121,58 @@ def test_a_lead_the_crm_keeps_refusing_waits_twice_as_long_each_time_then_is_giv
         box.emulator.faults = FaultPlan()
         full = run("full", NOW + timedelta(days=30))
         assert (full.written, full.waiting) == (failed, [])
+
+
+def leadq(box: Sandbox, *args: str) -> Result:
+    settings = box.settings
+    env = {
+        "COLUMNS": "220",
+        "LEADQ_CRM": "hubspot",
+        "LEADQ_HUBSPOT_BASE_URL": settings.hubspot_base_url,
+        "LEADQ_HUBSPOT_ACCESS_TOKEN": box.running.access_token,
+        "LEADQ_HUBSPOT_RATE_LIMIT": "10000",
+        "LEADQ_STATE_URL": settings.state_url,
+        "LEADQ_MODEL_PATH": str(EXAMPLES / "sandbox.yaml"),
+        "LEADQ_OVERLAP_SECONDS": "0",
+    }
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def row(*cells: object) -> str:
+    """A pattern for consecutive cells of a table row."""
+    return r"\s*│\s*".join(str(cell) for cell in cells)
+
+
+def test_the_run_summary_and_leadq_status_show_the_leads_while_they_wait(tmp_path: Path) -> None:
+    with sandbox("hubspot", 120, tmp_path) as box:
+        runtime = quick_to_give_up(box.runtime())
+        box.emulator.faults = FaultPlan(record_failure=1.0)
+        failed = [lead_id for lead_id, _ in runtime.engine(clock=lambda: NOW).run("full").failed]
+        runtime.close()
+        box.emulator.faults = FaultPlan()
+
+        status = leadq(box, "status")
+        assert status.exit_code == 0, status.output
+        assert re.search(rf"waiting for retry\s+{len(failed)}\b", status.output)
+        assert "Waiting for retry" in status.output
+        assert all(re.search(row(lead_id, 1), status.output) for lead_id in sorted(failed)[:50])
+        assert f"… and {len(failed) - 50} more leads" in status.output
+        assert re.search(r"run lease\s+free", status.output)
+        assert re.search(row("full", "succeeded with failures", 120, 0, 120, 0), status.output)
+
+        soon = leadq(box, "sync", "--now", (NOW + MINUTE).isoformat())
+        assert soon.exit_code == 0, soon.output
+        assert "Waiting for retry" in soon.output
+        waiting = int(re.search(r"waiting for retry\s+(\d+)", soon.output).group(1))  # type: ignore[union-attr]
+        assert len(failed) - 1 <= waiting <= len(failed)
+
+        retried = leadq(box, "sync", "--now", (NOW + 3 * MINUTE).isoformat())
+        assert retried.exit_code == 0, retried.output
+        assert re.search(rf"retried from earlier runs\s+{waiting}\b", retried.output)
+        assert re.search(rf"written\s+{waiting}\b", retried.output)
+        assert "Waiting for retry" not in retried.output
+
+        after = leadq(box, "status")
+        assert re.search(r"waiting for retry\s+0\b", after.output)
+        assert re.findall(row("(incremental|full)", "succeeded"), after.output) == [
+            "incremental", "incremental", "full"]

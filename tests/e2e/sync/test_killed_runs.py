@@ -1,6 +1,7 @@
 """A sync killed (SIGKILL) converges on the next run: the CRM then holds what an uninterrupted run
-leaves, and nobody is assigned twice. One kill in each phase of a run here; `python -m benchmarks
-reliability` kills a run at every one of its requests, on both CRMs, with the same trials."""
+leaves, nobody is assigned twice, and every field leadq changed has its audit entry. One kill in
+each phase of a run here; `python -m benchmarks reliability` kills a run at every one of its
+requests, on both CRMs, with the same trials."""
 
 from __future__ import annotations
 
@@ -37,3 +38,4 @@ def test_a_run_killed_converges_on_the_next_run(
 
     assert trial.differences == []
     assert trial.assigned_twice == []
+    assert trial.audit_lost == []
