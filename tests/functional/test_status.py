@@ -6,8 +6,10 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from sync import cli
 from sync.cli import app
 from sync.engine import LEASE
 from sync.state import AuditEntry, IntendedWrites, RunRecord
@@ -15,6 +17,12 @@ from sync.state_sqlite import SqliteStateStore
 
 NOW = datetime.now(UTC)
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables as a 200-column terminal shows them, whatever width the console started with."""
+    monkeypatch.setattr(cli.console, "_width", 200)
 
 
 def status(state: Path) -> str:

@@ -38,4 +38,5 @@ def test_a_run_killed_converges_on_the_next_run(
 
     assert trial.differences == []
     assert trial.assigned_twice == []
+    assert trial.fields_changed > 1000  # score, grade, reasons … of 200 leads: checked below
     assert trial.audit_lost == []
