@@ -7,7 +7,8 @@ import dataclasses
 import functools
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
@@ -42,7 +43,8 @@ from sync.render import (
     top_leads_table,
     waiting_table,
 )
-from sync.settings import load_settings
+from sync.settings import Settings, load_settings
+from sync.state import StateStore
 from sync.user_errors import UserError, error_console, user_errors
 
 app = typer.Typer(
@@ -253,6 +255,19 @@ def setup(
     console.print("[green]ok[/green] leadq's fields are in place")
 
 
+@contextmanager
+def state_store_of(env_file: Path | None) -> Iterator[tuple[Settings, StateStore]]:
+    """The settings, and the state store they name (closed after use)."""
+    from sync.state_url import open_state_store
+
+    settings = load_settings(env_file)
+    store = open_state_store(settings.state_url)
+    try:
+        yield settings, store
+    finally:
+        store.close()
+
+
 @app.command()
 def audit(
     lead_id: Annotated[str, typer.Argument(help="The CRM id of the lead.")],
@@ -260,15 +275,8 @@ def audit(
     env_file: SettingsFileOption = None,
 ) -> None:
     """Show a lead's history of changes made by leadq, and why."""
-    from sync.state_url import open_state_store
-
-    with user_errors():
-        settings = load_settings(env_file)
-        store = open_state_store(settings.state_url)
-        try:
-            entries = store.audit_for(lead_id, limit=limit)
-        finally:
-            store.close()
+    with user_errors(), state_store_of(env_file) as (settings, store):
+        entries = store.audit_for(lead_id, limit=limit)
         if not entries:
             raise UserError(f"leadq has not changed lead {lead_id!r} (state: {settings.state_url})")
     console.print(audit_table(lead_id, entries))
@@ -280,16 +288,10 @@ def status(
     env_file: SettingsFileOption = None,
 ) -> None:
     """Show the sync's state: cursor, latest runs, leads waiting for a retry and why, lease."""
-    from sync.state_url import open_state_store
     from sync.status import read_status
 
-    with user_errors():
-        settings = load_settings(env_file)
-        store = open_state_store(settings.state_url)
-        try:
-            found = read_status(store, settings.crm, datetime.now(UTC), runs)
-        finally:
-            store.close()
+    with user_errors(), state_store_of(env_file) as (settings, store):
+        found = read_status(store, settings.crm, datetime.now(UTC), runs)
     for shown in status_view(found):
         console.print(shown)
 
