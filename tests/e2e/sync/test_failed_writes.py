@@ -131,14 +131,11 @@ def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def leadq(box: Sandbox, *args: str) -> Result:
-    settings = box.settings
     env = {
+        **box.running.leadq_environment(),
         "COLUMNS": "220",
-        "LEADQ_CRM": "hubspot",
-        "LEADQ_HUBSPOT_BASE_URL": settings.hubspot_base_url,
-        "LEADQ_HUBSPOT_ACCESS_TOKEN": box.running.access_token,
         "LEADQ_HUBSPOT_RATE_LIMIT": "10000",
-        "LEADQ_STATE_URL": settings.state_url,
+        "LEADQ_STATE_URL": box.settings.state_url,
         "LEADQ_MODEL_PATH": str(EXAMPLES / "sandbox.yaml"),
         "LEADQ_OVERLAP_SECONDS": "0",
     }
