@@ -35,6 +35,7 @@ from sandbox.salesforce import (
     start_salesforce,
 )
 from sandbox.salesforce.app import ApiUsage
+from sandbox.salesforce.outbound import OutboundDelivery
 from sandbox.server import Emulator, EmulatorServer, FaultPlan, RollingWindowLimit
 
 pytestmark = pytest.mark.e2e
@@ -941,16 +942,25 @@ def test_a_changed_lead_is_sent_as_an_outbound_message_and_acknowledged(
     assert (delivery.acknowledged, delivery.attempts) == (True, 1)
 
 
+def new_lead_delivered_after_refusals(
+    receiver: tuple[OutboundReceiver, str], running: RunningSalesforce, refusals: int,
+) -> OutboundDelivery:
+    """Create a Lead while the receiver refuses `refusals` messages (a day passes in a second)."""
+    app, url = receiver
+    app.refusals = refusals
+    client = password_login(running)
+    with outbound_to(running, url, time_scale=A_DAY_IN_A_SECOND) as messenger:
+        client.Lead.create({"LastName": "Retry", "Company": "Backoff"}, headers=NO_AUTO_ASSIGN)
+        assert messenger.wait_idle(10)
+    [delivery] = messenger.deliveries
+    return delivery
+
+
 def test_an_unacknowledged_message_is_retried_until_acknowledged(
     receiver: tuple[OutboundReceiver, str], small: RunningSalesforce,
 ) -> None:
-    app, url = receiver
-    app.refusals = 2
-    client = password_login(small)
-    with outbound_to(small, url, time_scale=A_DAY_IN_A_SECOND) as messenger:
-        client.Lead.create({"LastName": "Retry", "Company": "Backoff"}, headers=NO_AUTO_ASSIGN)
-        assert messenger.wait_idle(5)
-    [delivery] = messenger.deliveries
+    app, _ = receiver
+    delivery = new_lead_delivered_after_refusals(receiver, small, 2)
     assert (delivery.attempts, delivery.acknowledged) == (3, True)
     assert delivery.retry_intervals == (15.0, 30.0)
     assert len(app.bodies) == 3 and len(set(app.bodies)) == 1  # the same message each time
@@ -959,13 +969,8 @@ def test_an_unacknowledged_message_is_retried_until_acknowledged(
 def test_an_unacknowledged_message_is_retried_at_growing_intervals_for_a_day_then_dropped(
     receiver: tuple[OutboundReceiver, str], small: RunningSalesforce,
 ) -> None:
-    app, url = receiver
-    app.refusals = 1_000
-    client = password_login(small)
-    with outbound_to(small, url, time_scale=A_DAY_IN_A_SECOND) as messenger:
-        client.Lead.create({"LastName": "Down", "Company": "Endpoint"}, headers=NO_AUTO_ASSIGN)
-        assert messenger.wait_idle(10)
-    [delivery] = messenger.deliveries
+    app, _ = receiver
+    delivery = new_lead_delivered_after_refusals(receiver, small, 1_000)
     assert not delivery.acknowledged
     intervals = delivery.retry_intervals
     assert intervals[:4] == (15.0, 30.0, 60.0, 120.0)
