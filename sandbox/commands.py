@@ -8,6 +8,7 @@ one line. `leadq demo --csv` needs neither.
 from __future__ import annotations
 
 import importlib.util
+import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,13 @@ def register(app: typer.Typer) -> None:
     """The `leadq.commands` entry point: add `demo` and `sandbox` to the `leadq` app."""
     app.command()(demo)
     app.command()(sandbox)
+
+
+def stop_on_interrupt_or_terminate() -> None:
+    """Ctrl-C and SIGTERM both stop the sandbox cleanly — also when it was started in the
+    background from a script, where the shell leaves SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def require_sandbox_libraries() -> None:
@@ -100,6 +108,8 @@ def sandbox(
     with user_errors():
         require_sandbox_libraries()
         from sandbox.launch import running_sandbox
+
+        stop_on_interrupt_or_terminate()
 
         if crm not in ("hubspot", "salesforce"):
             raise UserError(f"unknown sandbox {crm!r}: use hubspot or salesforce")
