@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import re
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -75,8 +76,10 @@ class LeadColumns:
 
 
 def normalise_encoding(encoding: str) -> str:
+    """The codec's own name for a text encoding (UTF-8 read with or without a BOM)."""
     try:
         name = codecs.lookup(encoding).name
+        "".encode(name)  # refuses codecs that are not text encodings (base64, rot13 …)
     except LookupError:
         raise CsvInputError(f"unknown encoding {encoding!r}; try utf-8 or cp932") from None
     return "utf-8-sig" if name == "utf-8" else name
@@ -93,32 +96,63 @@ def output_encoding_for(input_encoding: str, had_bom: bool) -> str:
     return name
 
 
+MAX_CELL = 131_072  # characters: the csv module's own limit, a cell no export holds
+MAX_LINE = 1_048_576  # characters: past it the file is not a CSV of leads or activities
+_CHUNK = 1 << 16  # bytes decoded at a time
+_LINE_ENDS = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")  # after \n, \r\n or a lone \r
+
+
 class _DecodedLines:
-    """Decodes a file line by line, so a decoding error can name its line."""
+    """Decodes a file a chunk at a time and splits it into lines at \\n, \\r\\n or a lone \\r
+    (old Mac exports), line ends kept as the csv module wants them. It counts lines, so that a
+    decoding error or a line too long to be CSV names its line."""
 
     def __init__(self, stream: BinaryIO, source: str, encoding: str) -> None:
         self.stream = stream
         self.source = source
         self.encoding = encoding
-        self.decoder = codecs.getincrementaldecoder(normalise_encoding(encoding))("strict")
+        self.codec = normalise_encoding(encoding)
+        self.decoder = codecs.getincrementaldecoder(self.codec)("strict")
         self.line = 0
         self.had_bom = stream.peek(3)[:3] == codecs.BOM_UTF8 if hasattr(stream, "peek") else False
 
     def __iter__(self) -> Iterator[str]:
-        for raw in self.stream:
-            try:
-                text = self.decoder.decode(raw)
-            except UnicodeDecodeError:
+        pending = ""
+        while chunk := self.stream.read(_CHUNK):
+            pending += self._decode(chunk, pending, final=False)
+            held = "\r" if pending.endswith("\r") else ""  # a \n may follow in the next chunk
+            *complete, pending = _LINE_ENDS.split(pending[: len(pending) - len(held)])
+            yield from self._counted(complete)
+            pending += held
+            if len(pending) > MAX_LINE:
                 raise CsvInputError(
-                    f"{self.source}: line {self.line + 1} is not valid {self.encoding}; "
-                    f"{_encoding_hint(self.encoding)}"
-                ) from None
+                    f"{self.source} line {self.line + 1}: the line is longer than {MAX_LINE:,} "
+                    "characters; is this the right file?"
+                )
+        pending += self._decode(b"", pending, final=True)
+        yield from self._counted(line for line in _LINE_ENDS.split(pending) if line)
+
+    def _counted(self, lines: Iterable[str]) -> Iterator[str]:
+        for line in lines:
             self.line += 1
-            yield text
+            yield line
+
+    def _decode(self, chunk: bytes, pending: str, final: bool) -> str:
+        try:
+            return self.decoder.decode(chunk, final)
+        except UnicodeError as error:  # UnicodeDecodeError, or UTF-16 without its BOM
+            before = pending
+            if isinstance(error, UnicodeDecodeError):
+                before += error.object[: error.start].decode(self.codec, "replace")
+            line = self.line + 1 + len(_LINE_ENDS.split(before)) - 1
+            raise CsvInputError(
+                f"{self.source}: line {line} is not valid {self.encoding}; "
+                f"{_encoding_hint(self.encoding)}"
+            ) from None
 
 
 def _encoding_hint(encoding: str) -> str:
-    if encoding.startswith("utf"):
+    if normalise_encoding(encoding) == "utf-8-sig":
         return "if the file came from Excel in Japan, use --encoding cp932"
     return "if the file is UTF-8, use --encoding utf-8"
 
@@ -129,31 +163,83 @@ def _sniff_delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
+def _csv_problem(source: str, line: int, error: csv.Error) -> CsvInputError:
+    """A csv module error as the line of the file to fix (`line`: where the row starts)."""
+    text = str(error)
+    if text.startswith("field larger than field limit"):
+        problem = f"a cell is longer than {MAX_CELL:,} characters; is this the right file?"
+    elif text == "unexpected end of data":
+        problem = 'a quoted cell starting on this line is never closed (a missing ")'
+    elif "expected after" in text:
+        problem = (
+            "the quotes of the row starting here do not pair up: a quoted cell ends at a "
+            'delimiter, and a quote inside it is written ""'
+        )
+    else:
+        problem = f"not valid CSV ({text})"
+    return CsvInputError(f"{source} line {line}: {problem}")
+
+
+def _open_for_reading(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise CsvInputError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise CsvInputError(f"{path}: is a directory, not a CSV file") from None
+    except OSError as error:
+        raise CsvInputError(f"{path}: cannot be read ({error.strerror})") from None
+
+
 @contextlib.contextmanager
 def open_csv(
     path: Path, encoding: str = "utf-8", delimiter: str | None = None
 ) -> Iterator[tuple[list[str], Iterator[tuple[int, list[str]]], bool]]:
-    """Open a CSV: its header, an iterator of (line number, cells), and whether it had a BOM."""
+    """Open a CSV: its header, an iterator of (line number, cells), and whether it had a BOM.
+
+    The line number is where the row starts. A row with more cells than the header is refused
+    unless the extra cells are blank (a trailing delimiter): their values would be lost.
+    """
     normalise_encoding(encoding)
-    try:
-        stream = path.open("rb")
-    except FileNotFoundError:
-        raise CsvInputError(f"{path}: file not found") from None
-    with stream:
+    with _open_for_reading(path) as stream:
         lines = _DecodedLines(stream, path.name, encoding)
         line_iter = iter(lines)
         first = next(line_iter, None)
         if first is None:
             raise CsvInputError(f"{path.name}: the file is empty")
         chosen = delimiter or _sniff_delimiter(first)
-        header = [cell.strip() for cell in next(csv.reader([first], delimiter=chosen))]
+        header = [cell.strip() for cell in _header_cells(path.name, first, chosen)]
 
         def rows() -> Iterator[tuple[int, list[str]]]:
-            for cells in csv.reader(line_iter, delimiter=chosen):
+            reader = csv.reader(line_iter, delimiter=chosen, strict=True)
+            while True:
+                start = lines.line + 1
+                try:
+                    cells = next(reader, None)
+                except csv.Error as error:
+                    raise _csv_problem(path.name, start, error) from None
+                if cells is None:
+                    return
                 if cells and any(cell.strip() for cell in cells):
-                    yield lines.line, cells
+                    _check_width(path.name, start, cells, len(header))
+                    yield start, cells
 
         yield header, rows(), lines.had_bom
+
+
+def _header_cells(source: str, first: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader([first], delimiter=delimiter, strict=True))
+    except csv.Error as error:
+        raise _csv_problem(source, 1, error) from None
+
+
+def _check_width(source: str, line: int, cells: list[str], width: int) -> None:
+    if len(cells) > width and any(cell.strip() for cell in cells[width:]):
+        raise CsvInputError(
+            f"{source} line {line}: {len(cells)} cells, but the header names {width} columns; "
+            "a value holding the delimiter must be quoted"
+        )
 
 
 class CsvLeadReader:
@@ -180,18 +266,27 @@ class CsvLeadReader:
         self.had_bom = False
 
     def batches(self, size: int = 10_000) -> Iterator[list[tuple[list[str], Lead]]]:
-        with open_csv(self.path, self.encoding, self.delimiter) as (header, rows, had_bom):
+        """The leads in batches of `size`, each with its row; a lead id that comes again is
+        refused with both lines (it would be scored twice)."""
+        with (
+            open_csv(self.path, self.encoding, self.delimiter) as (header, rows, had_bom),
+            LeadIdRegister(self.path.name) as seen,
+        ):
             self.header = header
             self.had_bom = had_bom
             self.mapping = self.columns.resolve(header, self.path.name)
             positions = {path: header.index(column) for path, column in self.mapping.items()}
             batch: list[tuple[list[str], Lead]] = []
+            lines: list[int] = []
             for line, cells in rows:
                 batch.append((cells, self._lead(line, cells, positions)))
+                lines.append(line)
                 if len(batch) >= size:
+                    seen.add([lead.id for _, lead in batch], lines)
                     yield batch
-                    batch = []
+                    batch, lines = [], []
             if batch:
+                seen.add([lead.id for _, lead in batch], lines)
                 yield batch
 
     def _lead(self, line: int, cells: list[str], positions: dict[str, int]) -> Lead:
@@ -225,6 +320,51 @@ class CsvLeadReader:
         column = self.header[positions[path]] if path in positions else path
         value = detail.get("input")
         return f"{self.path.name} line {line}: {column}: {value!r} is not valid ({detail['msg']})"
+
+
+class LeadIdRegister:
+    """The lead ids of a file read so far, with their lines, kept in a temporary SQLite file so
+    that memory stays flat however many leads the file holds."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._db = sqlite3.connect("")  # "": a private temporary file, deleted on close
+        self._db.execute("CREATE TABLE seen (id TEXT PRIMARY KEY, line INTEGER NOT NULL)")
+
+    def add(self, lead_ids: Sequence[str], lines: Sequence[int]) -> None:
+        """Remember a batch of ids; raise CsvInputError at the first one seen before."""
+        first_line: dict[str, int] = {}
+        for lead_id, line in zip(lead_ids, lines, strict=True):
+            if lead_id in first_line:
+                raise self._repeated(lead_id, first_line[lead_id], line)
+            first_line[lead_id] = line
+        for start in range(0, len(lead_ids), _IDS_PER_QUERY):
+            chunk = lead_ids[start : start + _IDS_PER_QUERY]
+            places = ",".join("?" * len(chunk))
+            earlier = self._db.execute(
+                f"SELECT id, line FROM seen WHERE id IN ({places}) ORDER BY line LIMIT 1", chunk
+            ).fetchone()
+            if earlier is not None:
+                raise self._repeated(earlier[0], earlier[1], first_line[earlier[0]])
+        self._db.executemany("INSERT INTO seen VALUES (?, ?)", first_line.items())
+
+    def _repeated(self, lead_id: str, first: int, again: int) -> CsvInputError:
+        return CsvInputError(
+            f"{self.source} line {again}: lead id {lead_id!r} again (first on line {first}); "
+            "each lead must appear once"
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> LeadIdRegister:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_IDS_PER_QUERY = 500  # below SQLite's limit on bound parameters
 
 
 class ActivityColumns(Protocol):
@@ -283,6 +423,9 @@ class ActivityIndex:
         path: Path, line: int, cells: list[str], positions: list[int | None], types: dict[str, str]
     ) -> tuple[Any, ...]:
         values = [cells[i].strip() if i is not None and i < len(cells) else "" for i in positions]
+        for role, value in (("lead id", values[0]), ("activity type", values[1])):
+            if not value:
+                raise CsvInputError(f"{path.name} line {line}: the {role} is empty")
         kind = values[1]
         values[1] = types.get(kind.lower(), kind)
         try:
@@ -326,8 +469,32 @@ class ActivityIndex:
         self.close()
 
 
+EXCEL_CELL_LIMIT = 32_767  # characters: the most a spreadsheet cell holds (Excel)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_guarded(cell: object) -> object:
+    """OWASP's defence against CSV injection: a text cell that a spreadsheet would run as a
+    formula (it starts with = + - @, a tab or a carriage return) gets a leading apostrophe, so it
+    shows as the text it is. A plain number (-5, +3.5, -1,200) is left as it is: a spreadsheet
+    reads it as a number, and it can hold no formula."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) and not _is_number(cell):
+        return "'" + cell
+    return cell
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return text == text.strip()
+
+
 class ScoredCsvWriter:
-    """Writes input columns plus leadq's columns; the file appears only when complete."""
+    """Writes input columns plus leadq's columns; the file appears only when complete.
+
+    With `formula_guard` (the default) every cell goes through `formula_guarded`."""
 
     def __init__(
         self,
@@ -335,33 +502,53 @@ class ScoredCsvWriter:
         header: Sequence[str],
         encoding: str = "utf-8-sig",
         extra_columns: Sequence[str] = (),
+        formula_guard: bool = True,
     ) -> None:
         self.path = path
         self.encoding = encoding
         self.rows_written = 0
-        self._handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in commit/abort
-            "w",
-            encoding=encoding,
-            newline="",
-            dir=path.parent or Path(),
-            prefix=f".{path.name}.",
-            suffix=".partial",
-            delete=False,
-        )
+        self.formula_guard = formula_guard
+        self.check_target(path)
+        try:
+            self._handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in commit/abort
+                "w",
+                encoding=encoding,
+                newline="",
+                dir=path.parent or Path(),
+                prefix=f".{path.name}.",
+                suffix=".partial",
+                delete=False,
+            )
+        except OSError as error:
+            raise CsvInputError(f"{path}: cannot be written ({error.strerror})") from None
         self._writer = csv.writer(self._handle)
-        self._writer.writerow([*header, *SCORE_COLUMNS, *extra_columns])
+        try:
+            self.write([[*header, *SCORE_COLUMNS, *extra_columns]], counted=False)
+        except CsvInputError:
+            self.abort()
+            raise
 
-    def write(self, rows: Iterable[Sequence[Any]]) -> None:
+    @staticmethod
+    def check_target(path: Path) -> None:
+        """Refuse a target that cannot be a file: a directory, or one in a missing directory."""
+        if path.is_dir():
+            raise CsvInputError(
+                f"{path} is a directory: give the file to write, e.g. {path / 'scored.csv'}"
+            )
+        if not path.parent.is_dir():
+            raise CsvInputError(f"{path}: there is no directory {path.parent}; create it first")
+
+    def write(self, rows: Iterable[Sequence[Any]], counted: bool = True) -> None:
         for row in rows:
             try:
-                self._writer.writerow(row)
+                self._writer.writerow(map(formula_guarded, row) if self.formula_guard else row)
             except UnicodeEncodeError as error:
                 character = error.object[error.start : error.end]
                 raise CsvInputError(
                     f"{self.path.name}: {character!r} cannot be written in {self.encoding}; "
                     "use --output-encoding utf-8"
                 ) from None
-            self.rows_written += 1
+            self.rows_written += counted
 
     def commit(self) -> None:
         self._handle.close()

@@ -65,6 +65,13 @@ def load_model(path: Path | str) -> ScoringModel:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ModelFileError(path.name, [_problem("", None, "file not found")]) from None
+    except OSError as error:
+        problem = (
+            "is a directory, not a model file"
+            if isinstance(error, IsADirectoryError)
+            else f"cannot be read ({error.strerror})"
+        )
+        raise ModelFileError(path.name, [_problem("", None, problem)]) from None
     except UnicodeDecodeError as error:
         raise ModelFileError(
             path.name, [_problem("", None, f"not UTF-8 text ({error.reason})")]

@@ -91,6 +91,23 @@ def _clamp_column(kind: Literal["fit", "engagement"], name: str, maximum: float)
     )
 
 
+ELLIPSIS = "…"
+
+
+def reasons_within(line: str, limit: int, separator: str) -> str:
+    """A reasons line cut to at most `limit` characters on a reason boundary: the whole reasons
+    that fit, then the separator and "…". A first reason longer than the limit alone is cut
+    inside, ending with "…"."""
+    if len(line) <= limit:
+        return line
+    if limit < len(ELLIPSIS):
+        return ""
+    boundary = line.rfind(separator, 0, limit - len(ELLIPSIS)) if separator else -1
+    if boundary <= 0:
+        return line[: limit - len(ELLIPSIS)] + ELLIPSIS
+    return line[: boundary + len(separator)] + ELLIPSIS
+
+
 def format_points(points: int) -> str:
     return f"{points:+d}"
 

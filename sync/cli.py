@@ -45,6 +45,7 @@ from sync.render import (
 )
 from sync.settings import Settings, load_settings
 from sync.state import StateStore
+from sync.terminal import markup_safe
 from sync.user_errors import UserError, error_console, user_errors
 
 app = typer.Typer(
@@ -117,13 +118,23 @@ def score(
     ] = None,
     now: NowOption = None,
     top: Annotated[int, typer.Option(help="How many top leads to show.")] = 10,
+    formula_guard: Annotated[
+        bool,
+        typer.Option(
+            "--formula-guard/--no-formula-guard",
+            help="Prefix text cells starting with = + - @ with ' so spreadsheets show them "
+            "as text, never run them as formulas.",
+        ),
+    ] = True,
 ) -> None:
     """Score a leads CSV and write it back with score, grade, label, stage and reasons."""
     with user_errors():
         scoring_model = load_model(model)
         run = CsvScoringRun(scoring_model, leads, activities, encoding=encoding)
         moment = parse_now(now) or datetime.now(UTC)
-        report = score_csv(run, output, moment, output_encoding=output_encoding, top=top)
+        report = score_csv(
+            run, output, moment, output_encoding, top=top, formula_guard=formula_guard
+        )
     console.print(top_leads_table(report, f"Top {len(report.top)} leads — {scoring_model.name}"))
     console.print(distribution_line(report))
     console.print(f"Wrote {output} (model version {scoring_model.version}).")
@@ -136,7 +147,8 @@ def validate(model: Annotated[Path, typer.Argument(help="The scoring model YAML.
         scoring_model = load_model(model)
     fit_rules, engagement_rules = len(scoring_model.fit.rules), len(scoring_model.engagement.rules)
     console.print(
-        f"[green]ok[/green] {model.name}: {scoring_model.name!r}, {fit_rules} fit rules, "
+        f"[green]ok[/green] {markup_safe(model.name)}: {markup_safe(repr(scoring_model.name))}, "
+        f"{fit_rules} fit rules, "
         f"{engagement_rules} engagement rules, {len(scoring_model.stages)} stage rules; "
         f"version {scoring_model.version}"
     )

@@ -10,17 +10,20 @@ from pathlib import Path
 import numpy as np
 
 from connectors.csvfile import (
+    EXCEL_CELL_LIMIT,
     SCORE_COLUMNS,
     ActivityIndex,
     CsvInputError,
     CsvLeadReader,
     ScoredCsvWriter,
+    normalise_encoding,
     output_encoding_for,
 )
 from connectors.records import Activity, Lead
 from scoring.config import ScoringModel
 from scoring.explain import Explanation, explain
 from scoring.qualify import ScoredBatch, compile_model, score_batch
+from scoring.reasons import reasons_within
 from sync.plan import Result
 
 BATCH_SIZE = 10_000
@@ -107,10 +110,16 @@ def score_csv(
     now: datetime,
     output_encoding: str | None = None,
     top: int = 10,
+    formula_guard: bool = True,
 ) -> CsvScoreReport:
-    """Write `output` with every input column plus leadq's; nothing is written on error."""
+    """Write `output` with every input column plus leadq's; nothing is written on error.
+
+    Cells a spreadsheet would run as formulas are neutralised unless `formula_guard` is off
+    (`connectors.csvfile.formula_guarded`); reasons are cut to what a spreadsheet cell holds."""
+    check_output(output, output_encoding)
     report = CsvScoreReport()
     writer: ScoredCsvWriter | None = None
+    separator = run.model.output.reasons_separator
     try:
         for batch in run.batches(now):
             if writer is None:
@@ -122,11 +131,12 @@ def score_csv(
                     [run.reader.header[i] for i in kept],
                     encoding,
                     predictive_columns(run.model),
+                    formula_guard,
                 )
             width = len(run.reader.header)
             columns = len(predictive_columns(run.model))
             writer.write(
-                [*_kept(_padded(row, width), kept), *result_cells(result, columns)]
+                [*_kept(_padded(row, width), kept), *result_cells(result, columns, separator)]
                 for row, result in zip(batch.rows, batch.results, strict=True)
             )
             _tally(report, batch, top)
@@ -140,6 +150,18 @@ def score_csv(
     return report
 
 
+def check_output(output: Path, output_encoding: str | None) -> None:
+    """Refuse, before reading anything, an output that cannot be written."""
+    ScoredCsvWriter.check_target(output)
+    if output_encoding is not None:
+        try:
+            normalise_encoding(output_encoding)
+        except CsvInputError:
+            raise CsvInputError(
+                f"--output-encoding {output_encoding!r} is not an encoding; try utf-8 or utf-8-sig"
+            ) from None
+
+
 def _kept(row: list[str], kept: list[int]) -> list[str]:
     """The input columns that stay: a file scored before has its old leadq columns replaced."""
     return [row[i] for i in kept]
@@ -149,8 +171,11 @@ def _padded(row: list[str], width: int) -> list[str]:
     return row + [""] * (width - len(row)) if len(row) < width else row[:width]
 
 
-def result_cells(result: Result, predictive_columns: int = 0) -> list[object]:
-    """leadq's output columns for one lead: `SCORE_COLUMNS`, then the learned probability's."""
+def result_cells(
+    result: Result, predictive_columns: int = 0, separator: str = "; "
+) -> list[object]:
+    """leadq's output columns for one lead: `SCORE_COLUMNS`, then the learned probability's.
+    Reasons lines are cut (on a reason boundary) to what a spreadsheet cell holds."""
     cells: list[object] = [
         result.score,
         result.fit,
@@ -159,10 +184,13 @@ def result_cells(result: Result, predictive_columns: int = 0) -> list[object]:
         result.label,
         result.priority,
         result.stage,
-        result.reasons,
+        reasons_within(result.reasons, EXCEL_CELL_LIMIT, separator),
         result.model_version,
     ]
-    return cells + [result.probability, result.probability_reasons][:predictive_columns]
+    probability_reasons = reasons_within(
+        result.probability_reasons or "", EXCEL_CELL_LIMIT, separator
+    )
+    return cells + [result.probability, probability_reasons][:predictive_columns]
 
 
 def predictive_columns(model: ScoringModel) -> list[str]:

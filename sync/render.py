@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Group
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -27,16 +26,18 @@ from sync.outcomes import Loaded
 from sync.retry_set import Waiting
 from sync.state import AuditEntry, RunRecord
 from sync.status import SyncStatus
+from sync.terminal import markup_safe, terminal_safe
 from sync.write_ahead import SettledFromCrm
 
 
 def plain(value: object) -> Text:
-    """Text from a CRM, a file or a model, shown as it is: never read as console markup."""
-    return Text(str(value))
+    """Text from a CRM, a file or a model, shown as it is: never read as console markup, and
+    without control characters (`terminal_safe`)."""
+    return Text(terminal_safe(value))
 
 
 def who(name: str, record_id: str) -> Text:
-    return Text.assemble(name, "\n", (record_id, "dim"))
+    return Text.assemble(terminal_safe(name), "\n", (terminal_safe(record_id), "dim"))
 
 
 GRADE_STYLE = {"A": "bold green", "B": "green", "C": "yellow", "D": "red", "F": "bold red"}
@@ -50,7 +51,7 @@ def lead_title(lead: Lead) -> str:
 
 
 def top_leads_table(report: CsvScoreReport, title: str) -> Table:
-    table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+    table = Table(title=markup_safe(title), title_justify="left", show_lines=False, expand=False)
     table.add_column("#", justify="right", style="dim")
     table.add_column("Lead")
     table.add_column("Score", justify="right")
@@ -65,7 +66,7 @@ def top_leads_table(report: CsvScoreReport, title: str) -> Table:
             who(lead_title(lead), lead.id),
             str(result.score),
             Text(grade, style=GRADE_STYLE.get(grade, "")),
-            result.label,
+            plain(result.label),
             plain(result.stage),
             plain(result.reasons),
         )
@@ -75,7 +76,7 @@ def top_leads_table(report: CsvScoreReport, title: str) -> Table:
 def distribution_line(report: CsvScoreReport) -> Text:
     grades = " ".join(f"{g}:{report.by_grade.get(g, 0)}" for g in ("A", "B", "C", "D", "F"))
     stages = " ".join(f"{s}:{n}" for s, n in sorted(report.by_stage.items()))
-    return Text(
+    return plain(
         f"{report.leads} leads, {report.activities} activities · grades {grades} · stages {stages}"
     )
 
@@ -96,10 +97,12 @@ def explanation_panel(explanation: Explanation) -> Panel:
         stage += " (no stage rule matched: default stage)"
     met = [name for name, ok in q.bant.items() if ok]
     bant = f"BANT {q.bant_count}/4" + (f": {', '.join(met)}" if met else "")
-    parts: list[object] = [headline, Text(stage), Text(bant), _fit_table(explanation)]
+    parts: list[object] = [headline, plain(stage), Text(bant), _fit_table(explanation)]
     parts.append(_engagement_table(explanation))
-    parts.append(Text(f"CRM reasons line: {q.reasons_text or '(none)'}", style="italic"))
-    parts.append(Text(f"Model: {explanation.model_name} (version {q.model_version})", style="dim"))
+    reasons_line = terminal_safe(q.reasons_text or "(none)")
+    parts.append(Text(f"CRM reasons line: {reasons_line}", style="italic"))
+    model_line = terminal_safe(f"Model: {explanation.model_name} (version {q.model_version})")
+    parts.append(Text(model_line, style="dim"))
     return Panel(
         Group(*parts),
         title=plain(f"{lead_title(explanation.lead)} ({explanation.lead.id})"),
@@ -146,7 +149,9 @@ def _engagement_table(explanation: Explanation) -> Table:
 
 
 def run_summary(report: RunReport) -> Table:
-    title = f"{'Dry run' if report.dry_run else 'Sync'} {report.kind} · run {report.run_id}"
+    title = markup_safe(
+        f"{'Dry run' if report.dry_run else 'Sync'} {report.kind} · run {report.run_id}"
+    )
     table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
     table.add_column("what")
     table.add_column("value", justify="right")
@@ -284,7 +289,8 @@ def _runs_table(runs: Sequence[RunRecord]) -> Table:
 
 
 def audit_table(lead_id: str, entries: Sequence[AuditEntry]) -> Table:
-    table = Table(title=f"History of lead {lead_id} (newest first)", title_justify="left")
+    title = f"History of lead {markup_safe(lead_id)} (newest first)"
+    table = Table(title=title, title_justify="left")
     for column in ("When", "Field", "Before", "After", "Why", "Model", "Run"):
         table.add_column(column, overflow="fold", no_wrap=column in ("When", "Field"))
     for entry in entries:
@@ -306,11 +312,11 @@ def audit_table(lead_id: str, entries: Sequence[AuditEntry]) -> Table:
 def backtest_summary(result: BacktestResult, source: str) -> list[Any]:
     passed = result.passed_to_sales
     lines: list[Any] = [
-        f"[bold]Backtest of {escape(result.model_name)}[/bold] (version {result.model_version}) "
-        f"on {escape(source)}",
+        f"[bold]Backtest of {markup_safe(result.model_name)}[/bold] "
+        f"(version {result.model_version}) on {markup_safe(source)}",
         f"{result.leads:,} leads, {result.converted:,} converted ({result.base_rate:.1%}); "
-        f"{escape(result.cutoffs)}"
-        + (f"; measured on the {escape(result.split)}" if result.split else ""),
+        f"{markup_safe(result.cutoffs)}"
+        + (f"; measured on the {markup_safe(result.split)}" if result.split else ""),
         f"[bold]ROC AUC {result.auc:.3f}[/bold]"
         + (
             f", probability {result.probability_auc:.3f}"
@@ -325,7 +331,7 @@ def backtest_summary(result: BacktestResult, source: str) -> list[Any]:
             f"sales: {passed.rate:.1%} converted, "
             f"{passed.share_of_conversions:.0%} of all conversions."
         )
-    lines += [f"[yellow]note:[/yellow] {escape(note)}" for note in result.notes]
+    lines += [f"[yellow]note:[/yellow] {markup_safe(note)}" for note in result.notes]
     if result.bands_out_of_order:
         lines.append(
             "[yellow]calibration:[/yellow] score bands converting worse than a lower band: "
@@ -343,7 +349,13 @@ def _segments_table(title: str, key: str, segments: list[Segment]) -> Table:
     for name in (key, "leads", "converted", "rate", "lift"):
         table.add_column(name, justify="left" if name == key else "right")
     for s in segments:
-        table.add_row(s.name, f"{s.leads:,}", f"{s.converted:,}", f"{s.rate:.1%}", f"{s.lift:.2f}×")
+        table.add_row(
+            markup_safe(s.name),
+            f"{s.leads:,}",
+            f"{s.converted:,}",
+            f"{s.rate:.1%}",
+            f"{s.lift:.2f}×",
+        )
     return table
 
 
@@ -370,8 +382,8 @@ def _stages_table(result: BacktestResult) -> Table:
         table.add_column(name, justify="left" if name.startswith("stage") else "right")
     for p in result.stages:
         table.add_row(
-            escape(p.rule),
-            p.stage,
+            markup_safe(p.rule),
+            markup_safe(p.stage),
             f"{p.leads:,}",
             f"{p.rate:.1%}",
             f"{p.share_of_conversions:.0%}",
@@ -388,13 +400,13 @@ def backtest_report(result: BacktestResult, loaded: Loaded) -> Report:
 
 
 def learn_summary(run: LearnRun, output: Path) -> list[Any]:
-    lines: list[Any] = [f"[yellow]warning:[/yellow] {escape(s.warning)}" for s in run.suspects]
-    lines += [f"[yellow]note:[/yellow] {escape(note)}" for note in run.current.notes]
+    lines: list[Any] = [f"[yellow]warning:[/yellow] {markup_safe(s.warning)}" for s in run.suspects]
+    lines += [f"[yellow]note:[/yellow] {markup_safe(note)}" for note in run.current.notes]
     lines.append(_estimate_table(run))
     lines.append(_proposed_changes_table(run.changes))
     card = run.card
     lines.append(
-        f"MQL at score ≥ {card.mql_threshold} (sales capacity: {escape(card.capacity_text)}). "
+        f"MQL at score ≥ {card.mql_threshold} (sales capacity: {markup_safe(card.capacity_text)}). "
         f"{card.points_per_logit * math.log(2):.0f} points double a lead's odds of converting."
     )
     lines.append(
@@ -437,11 +449,11 @@ def _proposed_changes_table(changes: list[ProposedChange]) -> Table:
         table.add_column(name, justify="right", no_wrap=True)
     for change in changes:
         evidence = change.evidence
-        why = f"\n[italic]{escape(change.why)}[/italic]" if change.why else ""
+        why = f"\n[italic]{markup_safe(change.why)}[/italic]" if change.why else ""
         table.add_row(
             f"[{CHANGE_STYLE[change.kind]}]{change.kind}[/]",
-            f"{escape(change.label)}\n[dim]{escape(change.what)}[/dim]{why}",
-            f"{escape(change.before)} → {escape(change.after)}",
+            f"{markup_safe(change.label)}\n[dim]{markup_safe(change.what)}[/dim]{why}",
+            f"{markup_safe(change.before)} → {markup_safe(change.after)}",
             f"{evidence.leads:,}" if evidence else "",
             f"{evidence.rate:.1%}" if evidence else "",
             f"{evidence.weight:+.2f}" if evidence else "",

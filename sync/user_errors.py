@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from connectors.csvfile import CsvInputError
 from connectors.retry import ConnectorError
 from scoring.loading import ModelFileError
 from sync.engine import RunInProgressError
 from sync.settings import SettingsError
+from sync.terminal import markup_safe
 
 
 class UserError(Exception):
@@ -40,5 +40,5 @@ def user_errors(*more: type[Exception]) -> Iterator[None]:
     try:
         yield
     except (*USER_ERRORS, *more) as error:
-        error_console().print(f"[red]error:[/red] {escape(str(error))}", markup=True)
+        error_console().print(f"[red]error:[/red] {markup_safe(error)}", markup=True)
         raise typer.Exit(2) from None

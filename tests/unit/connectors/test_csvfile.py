@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import tracemalloc
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 from builders import NOW, model_from
 
 from connectors.csvfile import ActivityIndex, CsvInputError, CsvLeadReader
-from sync.csvscore import CsvScoringRun, score_csv
+from sync.csvscore import CsvScoringRun, result_cells, score_csv
+from sync.plan import Result
 
 MODEL = model_from(
     """
@@ -210,3 +212,169 @@ def test_scoring_a_file_scored_before_replaces_its_leadq_columns(tmp_path: Path)
     score_csv(CsvScoringRun(MODEL, leads), first, NOW)
     score_csv(CsvScoringRun(MODEL, first), second, NOW)
     assert second.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
+
+
+def test_a_file_with_carriage_returns_only_reads_like_one_with_newlines(tmp_path: Path) -> None:
+    text = 'Lead ID,Employees,E-mail\rA,5,a@x.example\rB,"1,200",b@x.example\r'
+    path = write(tmp_path / "mac.csv", text)
+    assert [(lead.id, lead.company.employees) for lead in leads_of(path)] == [("A", 5), ("B", 1200)]
+
+
+def test_a_quoted_cell_keeps_its_line_breaks_whatever_they_are(tmp_path: Path) -> None:
+    text = 'Lead ID,Employees,E-mail,Note\r\nA,5,a@x,"one\rtwo\r\nthree"\r\nB,6,b@x,\r\n'
+    path = write(tmp_path / "l.csv", text)
+    first, second = leads_of(path)
+    assert first.fields["Note"] == "one\rtwo\r\nthree"
+    assert second.id == "B"
+
+
+def test_a_utf16_export_reads_with_its_encoding(tmp_path: Path) -> None:
+    path = write(tmp_path / "u16.csv", "Lead ID,Employees,E-mail\nA,5,a@x.example\n", "utf-16")
+    (lead,) = leads_of(path, encoding="utf-16")
+    assert (lead.id, lead.email) == ("A", "a@x.example")
+
+
+def test_a_utf8_file_read_as_utf16_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail\nA,5,a@x.example\n")
+    with pytest.raises(CsvInputError) as caught:
+        leads_of(path, encoding="utf-16")
+    assert str(caught.value) == (
+        "l.csv: line 1 is not valid utf-16; if the file is UTF-8, use --encoding utf-8"
+    )
+
+
+def test_a_codec_that_is_no_text_encoding_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", "Lead ID\nA\n")
+    with pytest.raises(CsvInputError, match="unknown encoding 'base64'; try utf-8 or cp932"):
+        leads_of(path, encoding="base64")
+
+
+def test_a_cell_longer_than_any_export_holds_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", f'Lead ID,Employees,E-mail\nA,5,"{"x" * 200_000}"\n')
+    with pytest.raises(CsvInputError) as caught:
+        leads_of(path)
+    assert str(caught.value) == (
+        "l.csv line 2: a cell is longer than 131,072 characters; is this the right file?"
+    )
+
+
+def test_a_line_of_megabytes_is_refused_before_it_is_read_whole(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail\nA,5," + "x" * 5_000_000 + "\n")
+    tracemalloc.start()
+    with pytest.raises(CsvInputError) as caught:
+        leads_of(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert str(caught.value) == (
+        "l.csv line 2: the line is longer than 1,048,576 characters; is this the right file?"
+    )
+    assert peak < 20_000_000
+
+
+def test_a_row_with_more_cells_than_the_header_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail\nA,5,a@x\nB,1,200,b@x\n")
+    with pytest.raises(CsvInputError) as caught:
+        leads_of(path)
+    assert str(caught.value) == (
+        "l.csv line 3: 4 cells, but the header names 3 columns; "
+        "a value holding the delimiter must be quoted"
+    )
+
+
+def test_blank_cells_after_the_last_column_are_no_extra_values(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail\nA,5,a@x,,\nB,6\n")
+    assert [lead.id for lead in leads_of(path)] == ["A", "B"]
+
+
+def test_an_unterminated_quote_is_refused_at_the_line_it_opens(tmp_path: Path) -> None:
+    rows = "".join(f"L{i},5,l{i}@x\n" for i in range(20))
+    path = write(tmp_path / "l.csv", 'Lead ID,Employees,E-mail\nA,5,"a@x\n' + rows)
+    with pytest.raises(CsvInputError) as caught:
+        leads_of(path)
+    assert str(caught.value) == (
+        'l.csv line 2: a quoted cell starting on this line is never closed (a missing ")'
+    )
+
+
+def test_quotes_that_do_not_pair_up_are_refused_at_the_row_they_break(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", 'Lead ID,Employees,E-mail\nA,5,"a@x\nB,6,"b"@x\n')
+    with pytest.raises(CsvInputError) as caught:
+        leads_of(path)
+    assert str(caught.value) == (
+        "l.csv line 2: the quotes of the row starting here do not pair up: a quoted cell ends "
+        'at a delimiter, and a quote inside it is written ""'
+    )
+
+
+def test_a_lead_id_that_comes_again_is_refused_with_both_lines(tmp_path: Path) -> None:
+    rows = "".join(f"L{i},5,x@y\n" for i in range(5)) + "L1,6,z@y\n"
+    path = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail\n" + rows)
+    with pytest.raises(CsvInputError) as caught:
+        leads_of(path)  # batches of 2: the first L1 is two batches before the second
+    assert str(caught.value) == (
+        "l.csv line 7: lead id 'L1' again (first on line 3); each lead must appear once"
+    )
+
+
+def test_a_lead_id_repeated_inside_one_batch_is_refused_too(tmp_path: Path) -> None:
+    path = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail\nA,5,a@x\nA,6,b@x\n")
+    with pytest.raises(CsvInputError, match=r"line 3: lead id 'A' again \(first on line 2\)"):
+        leads_of(path)
+
+
+@pytest.mark.parametrize(
+    ("row", "role"), [(",page_view,2026-10-01", "lead id"), ("A, ,2026-10-01", "activity type")]
+)
+def test_an_activity_without_a_lead_id_or_a_type_is_refused_with_its_line(
+    tmp_path: Path, row: str, role: str
+) -> None:
+    path = write(tmp_path / "a.csv", f"Lead ID,What,When\nA,page_view,2026-10-01\n{row}\n")
+    with pytest.raises(CsvInputError) as caught:
+        ActivityIndex(path, MODEL.csv.activities)
+    assert str(caught.value) == f"a.csv line 3: the {role} is empty"
+
+
+def scored_rows(tmp_path: Path, text: str, **options) -> list[list[str]]:
+    leads = write(tmp_path / "l.csv", text)
+    output = tmp_path / "out.csv"
+    score_csv(CsvScoringRun(MODEL, leads), output, NOW, **options)
+    with output.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_cells_a_spreadsheet_would_run_as_formulas_are_written_as_text(tmp_path: Path) -> None:
+    text = (
+        'Lead ID,Employees,E-mail,Plan,Note\nA,5,a@x,=HYPERLINK("http://x"),@SUM(A1)\n'
+        "B,6,b@x,+cmd|' /C calc'!A0,\tX\n"
+    )
+    _header, first, second = scored_rows(tmp_path, text)
+    assert first[3:5] == ["'=HYPERLINK(\"http://x\")", "'@SUM(A1)"]
+    assert second[3:5] == ["'+cmd|' /C calc'!A0", "'\tX"]
+
+
+def test_plain_numbers_and_leadqs_own_columns_are_left_as_they_are(tmp_path: Path) -> None:
+    text = "Lead ID,Employees,E-mail,Plan,Balance\nA,500,a@x,-2+3,-1200.50\nB,6,b@x,pro,+3\n"
+    _header, first, second = scored_rows(tmp_path, text)
+    assert first[3:5] == ["'-2+3", "-1200.50"]
+    assert second[3:5] == ["pro", "+3"]
+    assert first[5:8] == ["25", "50", "0"]
+
+
+def test_the_formula_guard_can_be_turned_off(tmp_path: Path) -> None:
+    text = "Lead ID,Employees,E-mail,Plan\nA,5,a@x,=1+1\n"
+    _header, first = scored_rows(tmp_path, text, formula_guard=False)
+    assert first[3] == "=1+1"
+
+
+def test_a_header_cell_that_looks_like_a_formula_is_guarded_too(tmp_path: Path) -> None:
+    text = "Lead ID,Employees,E-mail,=Plan\nA,5,a@x,pro\n"
+    header, _ = scored_rows(tmp_path, text)
+    assert header[3] == "'=Plan"
+
+
+def test_reasons_longer_than_a_spreadsheet_cell_are_cut_on_a_reason_boundary() -> None:
+    reasons = [f"{'L' * 200}{i:03d} (+{200 - i})" for i in range(200)]
+    result = Result(1, 1, 0, "F", "D4", 7, "lead", "; ".join(reasons), "v1")
+    cut = result_cells(result, separator="; ")[7]
+    assert isinstance(cut, str) and len(cut) <= 32_767
+    assert cut == "; ".join(reasons[: 32_767 // len(reasons[0] + "; ")]) + "; …"

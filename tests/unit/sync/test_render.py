@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from sync.engine import PlannedChange, RunReport
-from sync.render import changes_table
+from sync.engine import Assignment, PlannedChange, RunReport
+from sync.render import assignments_table, changes_table, failures_table
+from sync.terminal import terminal_safe
 
 
 def test_a_lead_name_with_brackets_is_printed_as_it_is() -> None:
@@ -21,3 +22,26 @@ def test_a_lead_name_with_brackets_is_printed_as_it_is() -> None:
     assert "Bob [/b] Smith" in shown
     assert "[bold red]x[/]" in shown
     assert "why [/i]" in shown
+
+
+HOSTILE = (
+    "Eve\x1b]0;owned\x07 \x1b[2J\x1b[31mRed\x1b[0m \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\"
+    " \x9b31mC1\x07\x08\r\x00\tend\nnext"
+)
+
+
+def test_escape_sequences_and_control_characters_are_removed_from_what_is_shown() -> None:
+    assert terminal_safe(HOSTILE) == "Eve Red link 31mC1 end next"
+
+
+def test_every_table_of_a_run_shows_crm_values_without_their_escape_sequences() -> None:
+    report = RunReport("run1", "full", dry_run=True, started_at=datetime(2026, 11, 2, tzinfo=UTC))
+    report.changes = [PlannedChange("L1", HOSTILE, "leadq_reasons", HOSTILE, HOSTILE, HOSTILE)]
+    report.assignments = [Assignment("L1", HOSTILE, "o1", HOSTILE, HOSTILE)]
+    report.failed = [("L1", HOSTILE)]
+    console = Console(width=200, record=True, force_terminal=False)
+    for table in (changes_table(report), assignments_table(report), failures_table(report)):
+        console.print(table)
+    shown = console.export_text()
+    assert "Eve Red link" in shown
+    assert not any(character in shown for character in "\x1b\x07\x08\r\x00\x9b")

@@ -1,0 +1,155 @@
+"""Inputs a person gets wrong: each ends in one `error:` line naming what to fix, exit code 2, no
+traceback, and nothing created or written."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sync.cli import app
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+MODEL = str(EXAMPLES / "scoring.yaml")
+HEADER = (EXAMPLES / "leads.csv").read_text("utf-8").splitlines()[0]
+FIRST_LEAD = (EXAMPLES / "leads.csv").read_text("utf-8").splitlines()[1]
+AS_OF = ["--now", "2026-11-01T12:00:00Z"]
+runner = CliRunner()
+
+
+def refused(folder: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run leadq in `folder`; check it refused in one line with exit 2, created nothing there,
+    and return that line."""
+    before = sorted(folder.rglob("*"))
+    result = runner.invoke(app, list(args), env={"COLUMNS": "300", **(env or {})})
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert sorted(folder.rglob("*")) == before
+    return lines[0]
+
+
+def leads_file(folder: Path, *rows: str, name: str = "leads.csv") -> str:
+    path = folder / name
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def score(folder: Path, leads: str, *more: str) -> str:
+    output = str(folder / "scored.csv")
+    return refused(folder, "score", leads, "-m", MODEL, "-o", output, *AS_OF, *more)
+
+
+def test_a_five_megabyte_cell_is_refused_with_its_line(tmp_path: Path) -> None:
+    leads = leads_file(tmp_path, FIRST_LEAD + "," + "x" * 5_000_000)
+    assert score(tmp_path, leads) == (
+        "error: leads.csv line 2: the line is longer than 1,048,576 characters; "
+        "is this the right file?"
+    )
+
+
+def test_an_activity_with_a_blank_type_is_refused_with_its_line(tmp_path: Path) -> None:
+    leads = leads_file(tmp_path, FIRST_LEAD)
+    activities = tmp_path / "activities.csv"
+    activities.write_text("Lead ID,Activity,Date\nL-1001,,2026-10-01\n", encoding="utf-8")
+    assert score(tmp_path, leads, "-a", str(activities)) == (
+        "error: activities.csv line 2: the activity type is empty"
+    )
+
+
+def test_a_utf8_file_read_as_utf16_is_refused_with_a_hint(tmp_path: Path) -> None:
+    leads = leads_file(tmp_path, FIRST_LEAD)
+    assert score(tmp_path, leads, "--encoding", "utf-16") == (
+        "error: leads.csv: line 1 is not valid utf-16; if the file is UTF-8, use --encoding utf-8"
+    )
+
+
+def test_an_unknown_output_encoding_is_refused_before_anything_is_read(tmp_path: Path) -> None:
+    leads = leads_file(tmp_path, FIRST_LEAD)
+    assert score(tmp_path, leads, "--output-encoding", "klingon") == (
+        "error: --output-encoding 'klingon' is not an encoding; try utf-8 or utf-8-sig"
+    )
+
+
+def test_an_output_that_is_a_directory_is_refused(tmp_path: Path) -> None:
+    leads = leads_file(tmp_path, FIRST_LEAD)
+    (tmp_path / "out").mkdir()
+    line = refused(tmp_path, "score", leads, "-m", MODEL, "-o", str(tmp_path / "out"), *AS_OF)
+    assert line == (
+        f"error: {tmp_path / 'out'} is a directory: give the file to write, e.g. "
+        f"{tmp_path / 'out' / 'scored.csv'}"
+    )
+
+
+def test_an_output_in_a_missing_directory_is_refused(tmp_path: Path) -> None:
+    leads = leads_file(tmp_path, FIRST_LEAD)
+    target = tmp_path / "nowhere" / "scored.csv"
+    line = refused(tmp_path, "score", leads, "-m", MODEL, "-o", str(target), *AS_OF)
+    assert line == f"error: {target}: there is no directory {target.parent}; create it first"
+
+
+def test_a_model_path_that_is_a_directory_is_refused(tmp_path: Path) -> None:
+    leads = leads_file(tmp_path, FIRST_LEAD)
+    (tmp_path / "models").mkdir()
+    line = refused(
+        tmp_path, "score", leads, "-m", str(tmp_path / "models"), "-o", "x.csv", *AS_OF
+    )
+    assert line == "error: models: is a directory, not a model file"
+
+
+def test_extra_cells_in_a_ragged_row_are_refused_with_its_line(tmp_path: Path) -> None:
+    leads = leads_file(tmp_path, FIRST_LEAD, FIRST_LEAD.replace("L-1001", "L-1002") + ",oops")
+    assert score(tmp_path, leads) == (
+        "error: leads.csv line 3: 18 cells, but the header names 17 columns; "
+        "a value holding the delimiter must be quoted"
+    )
+
+
+def test_an_unterminated_quote_is_refused_instead_of_swallowing_the_file(tmp_path: Path) -> None:
+    broken = FIRST_LEAD.replace("Maya", '"Maya')
+    rest = [FIRST_LEAD.replace("L-1001", f"L-2{i:03d}") for i in range(5)]
+    leads = leads_file(tmp_path, broken, *rest)
+    assert score(tmp_path, leads) == (
+        'error: leads.csv line 2: a quoted cell starting on this line is never closed '
+        '(a missing ")'
+    )
+
+
+def test_a_duplicate_lead_id_is_refused_with_both_lines(tmp_path: Path) -> None:
+    other = FIRST_LEAD.replace("L-1001", "L-1002")
+    leads = leads_file(tmp_path, FIRST_LEAD, other, FIRST_LEAD)
+    assert score(tmp_path, leads) == (
+        "error: leads.csv line 4: lead id 'L-1001' again (first on line 2); "
+        "each lead must appear once"
+    )
+
+
+def test_a_file_with_carriage_returns_only_is_scored_like_any_other(tmp_path: Path) -> None:
+    source = (EXAMPLES / "leads.csv").read_text("utf-8")
+    old_mac = tmp_path / "mac.csv"
+    old_mac.write_text(source.replace("\r\n", "\n").replace("\n", "\r"), encoding="utf-8")
+    shutil.copy(EXAMPLES / "leads.csv", tmp_path / "unix.csv")
+    for name in ("mac", "unix"):
+        output = str(tmp_path / f"{name}-scored.csv")
+        leads = str(tmp_path / f"{name}.csv")
+        result = runner.invoke(app, ["score", leads, "-m", MODEL, "-o", output, *AS_OF])
+        assert result.exit_code == 0, result.output
+    mac = (tmp_path / "mac-scored.csv").read_text("utf-8").splitlines()
+    unix = (tmp_path / "unix-scored.csv").read_text("utf-8").splitlines()
+    assert mac == unix and len(mac) == 21
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
+def test_a_utf16_export_is_read_and_written_back_in_utf16(tmp_path: Path, encoding: str) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_text(HEADER + "\n" + FIRST_LEAD + "\n", encoding=encoding)
+    output = tmp_path / "scored.csv"
+    result = runner.invoke(
+        app, ["score", str(leads), "-m", MODEL, "-o", str(output), "-e", encoding, *AS_OF]
+    )
+    assert result.exit_code == 0, result.output
+    assert output.read_text(encoding).splitlines()[1].startswith("L-1001,Maya,Okafor,")
