@@ -54,6 +54,16 @@ class Connector(Protocol):
         (`leadq_score`). A static method: the planner needs names before a connector exists."""
         ...
 
+    def check_access(self) -> None:
+        """Prove the credentials with one request a run makes anyway (its answer is kept):
+        raises a ConnectorError (refused, unreachable) before anything else is done."""
+        ...
+
+    def text_limit(self, field: str) -> int | None:
+        """The most characters the CRM keeps in `field`, one of leadq's text output fields (the
+        CRM's own name); None when it states no limit."""
+        ...
+
     def pull_changed(self, since: datetime | None) -> Iterator[LeadPage]:
         """Leads created or changed after `since` (all when None), oldest first, in pages."""
         ...

@@ -112,6 +112,9 @@ NEVER_CONVERTED = frozenset({"other"})
 OUTCOME_PROPERTIES = ("lifecyclestage", "createdate", MODIFIED, "total_revenue")
 
 
+STRING_PROPERTY_LIMIT = 65_536  # characters in a HubSpot string property value
+
+
 class HubSpotConnector:
     """The `Connector` for HubSpot (connectors/base.py)."""
 
@@ -182,6 +185,16 @@ class HubSpotConnector:
         self._contacts: PortalSchema | None = None
         self._companies: PortalSchema | None = None
         self._company_cache: dict[str, Company | None] = {}
+
+    # ---- access and limits ----------------------------------------------------------------------
+
+    def check_access(self) -> None:
+        """Reads the contact property definitions, which every pull needs (kept)."""
+        self._contact_schema()
+
+    def text_limit(self, field: str) -> int | None:
+        """HubSpot keeps up to 65,536 characters in any string property."""
+        return STRING_PROPERTY_LIMIT
 
     # ---- leads ----------------------------------------------------------------------------------
 

@@ -33,11 +33,13 @@ from connectors.retry import (
     PermissionDeniedError,
     RecordNotFoundError,
     TransientError,
+    unreachable,
 )
 
 Item = TypeVar("Item")
 T = TypeVar("T")
 ACCESS_TOKEN_VARIABLE = "LEADQ_HUBSPOT_ACCESS_TOKEN"
+BASE_URL_VARIABLE = "LEADQ_HUBSPOT_BASE_URL"
 OAUTH_VARIABLES = (
     "LEADQ_HUBSPOT_CLIENT_ID, LEADQ_HUBSPOT_CLIENT_SECRET and LEADQ_HUBSPOT_REFRESH_TOKEN"
 )
@@ -138,6 +140,11 @@ def translate_error(error: Exception, what: str, oauth: bool) -> Exception | Non
 
     `what` completes "HubSpot refused …", e.g. "the contacts search".
     """
+    where = unreachable(error)
+    if where is not None:
+        return ConnectorError(
+            f"cannot reach HubSpot at {where}: check {BASE_URL_VARIABLE} and the network"
+        )
     # NewConnectionError (refused) subclasses ConnectTimeoutError: name it for what it is
     is_timeout = not isinstance(error, urllib3.exceptions.NewConnectionError)
     if isinstance(error, urllib3.exceptions.TimeoutError) and is_timeout:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import urllib3
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -276,3 +277,23 @@ class CallPolicy:
         if isinstance(error, TransientError) and error.kind == "rate_limited" and error.retry_after:
             for limiter in self.limiters.values():
                 limiter.pause_for(error.retry_after)
+
+
+def unreachable(error: BaseException) -> str | None:
+    """`host:port (why)` when no connection to the CRM could be opened at all (refused, unknown
+    host, no route): the address is wrong or the network is down, and retrying for minutes
+    would only hide that, so connectors raise a `ConnectorError` for it at once. None for any
+    other failure, such as a connection that dropped, which is worth retrying."""
+    cause: BaseException | None = error
+    for _ in range(4):  # requests' ConnectionError → urllib3's MaxRetryError → NewConnectionError
+        if isinstance(cause, urllib3.exceptions.NewConnectionError):
+            connection = getattr(cause, "conn", None)
+            where = f"{connection.host}:{connection.port}" if connection else "the CRM"
+            return f"{where} ({str(cause).partition('): ')[2] or cause})"
+        if isinstance(cause, urllib3.exceptions.MaxRetryError):
+            cause = cause.reason
+        elif cause is not None and cause.args and isinstance(cause.args[0], BaseException):
+            cause = cause.args[0]
+        else:
+            return None
+    return None

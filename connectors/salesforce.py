@@ -384,6 +384,22 @@ class SalesforceConnector:
             won[contact_id] = (first_close, total)
         return won
 
+    # ---- access and limits ------------------------------------------------------------------
+    def check_access(self) -> None:
+        """Describes the first object leadq scores (kept for `text_limit` and the fields check):
+        a session id handed over, never logged in with, is proved here."""
+        self.fields_check.describe(self.options.objects[0])
+
+    def text_limit(self, field: str) -> int | None:
+        """The field's length in describe (a Long Text Area's as its admin set it), the
+        shortest across the objects leadq scores; None when describe gives none."""
+        lengths = [
+            int(entry.get("length") or 0)
+            for sobject in self.options.objects
+            if (entry := self.fields_check.describe(sobject).get(field.lower()))
+        ]
+        return min((n for n in lengths if n > 0), default=None)
+
     # ---- writes and fields ------------------------------------------------------------------
     def write(self, updates: Sequence[LeadUpdate]) -> list[WriteResult]:
         """sObject Collections of up to 200 with `Sforce-Auto-Assign: FALSE`; one result per

@@ -36,6 +36,7 @@ from connectors.retry import (
     PermissionDeniedError,
     RecordNotFoundError,
     TransientError,
+    unreachable,
 )
 from connectors.salesforce_config import setting_name
 from connectors.salesforce_login import Login, SessionLogin, attempt_login, one_line
@@ -117,6 +118,12 @@ def translate(error: Exception, usage: ApiUsage | None = None) -> Exception:
         return ConnectorError(
             "the Salesforce server's TLS certificate is not trusted: check "
             f"{setting_name('instance_url')} and {setting_name('ca_bundle')}"
+        )
+    where = unreachable(error)
+    if where is not None:
+        return ConnectorError(
+            f"cannot reach Salesforce at {where}: check {setting_name('instance_url')} (or "
+            f"{setting_name('login_url')}) and the network"
         )
     if isinstance(error, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
         return TransientError("the connection to Salesforce dropped", kind="connection")

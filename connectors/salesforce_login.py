@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
+import jwt
 import requests
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 from simple_salesforce.login import SalesforceLogin
 
-from connectors.retry import AuthenticationError, TransientError
+from connectors.retry import AuthenticationError, ConnectorError, TransientError, unreachable
 from connectors.salesforce_config import SalesforceConfig, setting_name
 
 SALESFORCE_HOST_SUFFIX = ".salesforce.com"
@@ -99,10 +100,17 @@ class JwtLogin:
     can_log_in: bool = True
 
     def log_in(self, session: requests.Session, version: str) -> tuple[str, str]:
-        return SalesforceLogin(
-            username=self.username, consumer_key=self.consumer_key, privatekey=self.private_key,
-            domain=self.domain, session=session, sf_version=version,
-        )
+        try:
+            return SalesforceLogin(
+                username=self.username, consumer_key=self.consumer_key,
+                privatekey=self.private_key, domain=self.domain, session=session,
+                sf_version=version,
+            )
+        except jwt.exceptions.InvalidKeyError:
+            raise AuthenticationError(
+                f"{setting_name('private_key_file')} holds no usable private key: give the "
+                "connected app's RSA key as PEM, without a passphrase"
+            ) from None
 
     def refused(self, code: object, message: str) -> AuthenticationError:
         return AuthenticationError(
@@ -154,6 +162,12 @@ def attempt_login(login: Login, session: requests.Session, version: str) -> tupl
     except requests.Timeout as error:
         raise TransientError("the Salesforce login timed out", kind="timeout") from error
     except requests.ConnectionError as error:
+        where = unreachable(error)
+        if where is not None:
+            raise ConnectorError(
+                f"cannot reach the Salesforce login at {where}: check "
+                f"{setting_name('login_url')} and the network"
+            ) from None
         raise TransientError("the Salesforce login lost its connection", kind="connection") from (
             error
         )

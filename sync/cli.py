@@ -247,17 +247,13 @@ def setup(
     env_file: SettingsFileOption = None,
 ) -> None:
     """Create leadq's output fields in the CRM (or say exactly which an admin must create)."""
-    from sync.runtime import open_runtime, output_field_specs
+    from sync.runtime import build_connector, output_field_specs
 
     with user_errors():
         settings = load_settings(env_file)
-        runtime = open_runtime(settings, load_model(model) if model else None)
-        try:
-            report = runtime.connector.ensure_fields(
-                output_field_specs(runtime.model, settings.crm)
-            )
-        finally:
-            runtime.close()
+        scoring_model = load_model(model or settings.model_path)
+        connector = build_connector(settings, scoring_model)
+        report = connector.ensure_fields(output_field_specs(scoring_model, settings.crm))
     for label, names in (("created", report.created), ("already there", report.existing)):
         if names:
             console.print(f"{label}: {', '.join(names)}")

@@ -15,6 +15,7 @@ from sync.user_errors import UserError
 
 console = Console(highlight=False)
 
+FIRST_YEAR, LAST_YEAR = 1970, 2999  # decay windows and epoch times stay in range
 NowOption = Annotated[
     str | None,
     typer.Option("--now", help="Score as of this time (default: now). Decay counts from it."),
@@ -31,4 +32,8 @@ def parse_now(value: str | None) -> datetime | None:
         parsed = None
     if parsed is None:
         raise UserError(f"--now {value!r} is not a date, e.g. 2026-11-01 or 2026-11-01T12:00Z")
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise UserError(
+            f"--now {value!r} is out of range: give a date from {FIRST_YEAR} to {LAST_YEAR}"
+        )
     return parsed

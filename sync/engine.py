@@ -151,7 +151,11 @@ class SyncEngine:
         self.options = options or EngineOptions()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.planner = Planner(
-            model, connector.crm, self.options.min_score_change, field_name=connector.field_name
+            model,
+            connector.crm,
+            self.options.min_score_change,
+            field_name=connector.field_name,
+            text_limit=connector.text_limit,
         )
         self.router = Router(model.routing) if model.routing else None
         self._directory: Directory | None = None

@@ -21,10 +21,12 @@ from connectors.records import Lead, LeadUpdate, parse_timestamp
 from scoring.config import CrmLifecycle, ScoringModel
 from scoring.predictive import predict
 from scoring.qualify import ScoredBatch
+from scoring.reasons import reasons_within
 from scoring.routing import RoutingDecision
 
 Crm = Literal["hubspot", "salesforce"]
 FieldNamer = Callable[[str], str]
+TextLimit = Callable[[str], int | None]
 NUMERIC_OUTPUTS = ("score", "fit", "engagement", "priority", "probability")
 PROBABILITY_STEP = 0.01  # a learned probability moving less than a point is not worth a write
 DECISIVE_OUTPUTS = ("grade", "label", "model_version")
@@ -116,6 +118,8 @@ class Planner:
     crm: Crm
     min_score_change: int = 3
     field_name: FieldNamer = field(kw_only=True)
+    text_limit: TextLimit = field(default=lambda _field: None, kw_only=True)
+    """The connector's `text_limit`: reasons longer than their field are cut to it."""
 
     @property
     def lifecycle(self) -> CrmLifecycle:
@@ -178,10 +182,12 @@ class Planner:
             "grade": result.grade,
             "label": result.label,
             "priority": result.priority,
-            "reasons": result.reasons,
+            "reasons": self._within_field("reasons", result.reasons),
             "model_version": result.model_version,
             "probability": result.probability,
-            "probability_reasons": result.probability_reasons,
+            "probability_reasons": self._within_field(
+                "probability_reasons", result.probability_reasons
+            ),
         }
         changed = {
             output: (crm_field, lead.fields.get(crm_field), desired[output])
@@ -206,6 +212,14 @@ class Planner:
             FieldChange(crm_field, before, after, f"{output} {_show(before)} → {after}")
             for output, (crm_field, before, after) in changed.items()
         ]
+
+    def _within_field(self, output: str, reasons: str | None) -> str | None:
+        """A reasons line cut on a reason boundary to the length of the CRM field receiving it."""
+        crm_field = self.fields.get(output)
+        limit = self.text_limit(crm_field) if crm_field and reasons else None
+        if limit is None or reasons is None:
+            return reasons
+        return reasons_within(reasons, limit, self.model.output.reasons_separator)
 
     def _lifecycle_changes(
         self, lead: Lead, result: Result, recycled_by_us: bool

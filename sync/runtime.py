@@ -102,6 +102,9 @@ def open_runtime(
     session: requests.Session | None = None,
     **connector_options: Any,
 ) -> Runtime:
+    """The model, the connector and the state store; the store is opened (a SQLite file created)
+    only once the settings are good and the CRM took the credentials."""
     chosen = model or load_model(settings.model_path)
     connector = build_connector(settings, chosen, session, **connector_options)
+    connector.check_access()
     return Runtime(settings, chosen, connector, open_state_store(settings.state_url))

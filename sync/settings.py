@@ -7,11 +7,15 @@ errors name the variable to set.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from sync.state_url import state_location
 
 ENV_PREFIX = "LEADQ_"
 
@@ -60,10 +64,14 @@ class Settings(BaseSettings):
     salesforce_session_id: SecretStr | None = None
     salesforce_consumer_key: str | None = None
     salesforce_consumer_secret: SecretStr | None = None
-    salesforce_private_key_file: Path | None = None
+    salesforce_private_key_file: FilePath | None = None
     salesforce_api_version: str = "59.0"
-    salesforce_objects: list[Literal["Lead", "Contact"]] = Field(default=["Lead"])
-    salesforce_ca_bundle: Path | None = Field(default=None, description="Extra CA (sandbox only)")
+    salesforce_objects: Annotated[list[Literal["Lead", "Contact"]], NoDecode] = Field(
+        default=["Lead"], description="Lead, Contact or both: Lead,Contact or a JSON list"
+    )
+    salesforce_ca_bundle: FilePath | None = Field(
+        default=None, description="Extra CA (sandbox only)"
+    )
     salesforce_rate_limit: int = Field(default=100, gt=0, description="Requests per 10 seconds")
     salesforce_bulk_threshold: int = Field(default=50_000, gt=0)
     salesforce_integration_user_id: str | None = None
@@ -95,6 +103,38 @@ class Settings(BaseSettings):
         default=False,
         description="Scheduled runs queue each page of lead ids for the workers to score",
     )
+
+    @field_validator("state_url")
+    @classmethod
+    def _a_state_url(cls, url: str) -> str:
+        state_location(url)
+        return url
+
+    @field_validator(
+        "hubspot_base_url", "salesforce_login_url", "salesforce_instance_url", "webhook_base_url"
+    )
+    @classmethod
+    def _a_web_address(cls, url: str | None) -> str | None:
+        parts = urlsplit(url) if url is not None else None
+        if parts is not None and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("must be an http:// or https:// URL, e.g. https://api.hubapi.com")
+        return url
+
+    @field_validator("salesforce_objects", mode="before")
+    @classmethod
+    def _objects_listed(cls, value: Any) -> Any:
+        """`Lead,Contact` (or `Lead, Contact`) as well as the JSON list `["Lead", "Contact"]`."""
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = json.loads(text) if text.startswith("[") else text.split(",")
+            except json.JSONDecodeError:
+                raise ValueError("write Lead, Contact or both, e.g. Lead,Contact") from None
+        if isinstance(value, list):
+            value = list(dict.fromkeys(str(name).strip() for name in value if str(name).strip()))
+            if not value:
+                raise ValueError("name Lead, Contact or both, e.g. Lead,Contact")
+        return value
 
     def require_credentials(self) -> None:
         """Raise SettingsError naming what to set when the chosen CRM cannot be reached."""
@@ -134,12 +174,18 @@ class Settings(BaseSettings):
 
 
 def load_settings(env_file: Path | None = None, secrets_dir: Path | None = None) -> Settings:
-    """Read settings, turning validation errors into one line naming the variable."""
+    """Read settings, turning validation errors into one line naming the variable. An env file
+    given by name must be there (the default `.env` may be absent) and be UTF-8 text."""
+    if env_file is not None and not env_file.is_file():
+        problem = "is a directory" if env_file.is_dir() else "no such file"
+        raise SettingsError(f"--env-file {env_file}: {problem}")
     try:
         return Settings(_env_file=env_file or ".env", _secrets_dir=secrets_dir)  # type: ignore[call-arg]
     except ValidationError as error:
         first = error.errors()[0]
         name = variable(str(first["loc"][0])) if first["loc"] else ENV_PREFIX
-        raise SettingsError(
-            f"{name}: {first['msg'].lower()} (got {first.get('input')!r})"
-        ) from None
+        message = first["msg"].removeprefix("Value error, ")
+        message = message[:1].lower() + message[1:]
+        raise SettingsError(f"{name}: {message} (got {first.get('input')!r})") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{env_file or '.env'}: not UTF-8 text; save it as UTF-8") from None

@@ -61,6 +61,11 @@ class StateStoreError(RuntimeError):
     """The store could not do what was asked (a newer schema, a backend that keeps refusing)."""
 
 
+class StateUnusableError(StateStoreError):
+    """The state a URL names cannot be used as it is (not a state file, a directory, a newer
+    schema, a table without a region): the message says what to fix."""
+
+
 class RoutingSnapshot(BaseModel):
     """A pool's counters at one version: what routing decides from (a `PoolCounts`)."""
 

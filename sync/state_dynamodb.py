@@ -50,7 +50,7 @@ from typing import Any
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoRegionError
 
 from sync.state import (
     AssignmentOutcome,
@@ -63,6 +63,7 @@ from sync.state import (
     RunRecord,
     Scalar,
     StateStoreError,
+    StateUnusableError,
     audit_sort_key,
     chunked,
     epoch_seconds,
@@ -141,7 +142,14 @@ class DynamoDBStateStore:
     def connect(
         cls, table_name: str, region: str | None = None, endpoint_url: str | None = None
     ) -> DynamoDBStateStore:
-        return cls(dynamodb_client(region, endpoint_url), table_name)
+        try:
+            client = dynamodb_client(region, endpoint_url)
+        except NoRegionError:
+            raise StateUnusableError(
+                f"the DynamoDB state table {table_name!r} needs a region: add ?region=eu-west-1 "
+                "to LEADQ_STATE_URL, or set AWS_REGION"
+            ) from None
+        return cls(client, table_name)
 
     def close(self) -> None:
         self.client.close()

@@ -30,7 +30,7 @@ from sync.state import (
     RoutingSnapshot,
     RunRecord,
     Scalar,
-    StateStoreError,
+    StateUnusableError,
     audit_sort_key,
     chunked,
     epoch_seconds,
@@ -122,8 +122,34 @@ class SqliteStateStore:
         self._open: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
         self._open_lock = threading.Lock()
         self._sightings = itertools.count(1)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._create_schema()
+        self._create_private_file()
+        try:
+            self._create_schema()
+        except sqlite3.DatabaseError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_NOTADB:
+                raise
+            raise StateUnusableError(
+                f"{self.path} is not a leadq state file (SQLite says: {error}); point "
+                "LEADQ_STATE_URL at another file, or move this one away"
+            ) from None
+
+    def _create_private_file(self) -> None:
+        """A new state file is readable by its owner only (0600): it holds the audit log, and
+        SQLite gives its journal and WAL files the same permissions."""
+        if self.path.is_dir():
+            raise StateUnusableError(
+                f"{self.path} is a directory: LEADQ_STATE_URL must name a state file, "
+                f"e.g. sqlite:///{self.path / 'leadq-state.db'}"
+            )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as error:
+            raise StateUnusableError(
+                f"{self.path}: the state file cannot be created ({error.strerror})"
+            ) from None
 
     # Connections and transactions
 
@@ -190,7 +216,7 @@ class SqliteStateStore:
         with self._writing() as connection:
             found = _schema_version(connection)
             if found is not None and found > SCHEMA_VERSION:
-                raise StateStoreError(
+                raise StateUnusableError(
                     f"{self.path} holds state schema {found}, written by a newer leadq; "
                     f"this leadq reads schema {SCHEMA_VERSION}"
                 )

@@ -13,6 +13,7 @@ from connectors.retry import ConnectorError
 from scoring.loading import ModelFileError
 from sync.engine import RunInProgressError
 from sync.settings import SettingsError
+from sync.state import StateUnusableError
 from sync.terminal import markup_safe
 
 
@@ -27,6 +28,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     SettingsError,
     ConnectorError,
     RunInProgressError,
+    StateUnusableError,
 )
 
 

@@ -153,3 +153,150 @@ def test_a_utf16_export_is_read_and_written_back_in_utf16(tmp_path: Path, encodi
     )
     assert result.exit_code == 0, result.output
     assert output.read_text(encoding).splitlines()[1].startswith("L-1001,Maya,Okafor,")
+
+
+# ---- settings, state and the CRM's address: `leadq sync` and `leadq audit` -------------------
+
+
+@pytest.fixture
+def settings_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty folder to run in, with no LEADQ_* variable set: each test sets its own."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith(("LEADQ_", "AWS_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+HUBSPOT = {"LEADQ_HUBSPOT_ACCESS_TOKEN": "pat-na1-x", "LEADQ_MODEL_PATH": MODEL}
+
+
+def sync(folder: Path, env: dict[str, str], *more: str) -> str:
+    return refused(folder, "sync", "--dry-run", *more, env={**HUBSPOT, **env})
+
+
+def test_a_state_url_of_no_known_kind_is_refused(settings_folder: Path) -> None:
+    assert sync(settings_folder, {"LEADQ_STATE_URL": "postgres://db/leadq"}) == (
+        "error: LEADQ_STATE_URL: expected sqlite:///path/state.db or "
+        "dynamodb://table-name?region=eu-west-1 (got 'postgres://db/leadq')"
+    )
+
+
+def test_a_state_file_that_is_no_database_is_refused(settings_folder: Path) -> None:
+    (settings_folder / "state.db").write_text("not a database, just text\n")
+    env = {"LEADQ_STATE_URL": "sqlite:///state.db"}
+    assert refused(settings_folder, "audit", "123", env=env) == (
+        "error: state.db is not a leadq state file (SQLite says: file is not a database); "
+        "point LEADQ_STATE_URL at another file, or move this one away"
+    )
+
+
+def test_a_state_url_naming_a_directory_is_refused(settings_folder: Path) -> None:
+    (settings_folder / "state").mkdir()
+    env = {"LEADQ_STATE_URL": "sqlite:///state"}
+    assert refused(settings_folder, "audit", "123", env=env) == (
+        "error: state is a directory: LEADQ_STATE_URL must name a state file, "
+        "e.g. sqlite:///state/leadq-state.db"
+    )
+
+
+def test_a_state_file_from_a_newer_leadq_is_refused(settings_folder: Path) -> None:
+    import sqlite3
+
+    from sync.state_sqlite import SCHEMA_VERSION, SqliteStateStore
+
+    SqliteStateStore(settings_folder / "state.db").close()
+    with sqlite3.connect(settings_folder / "state.db") as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION + 1,))
+    env = {"LEADQ_STATE_URL": "sqlite:///state.db"}
+    assert refused(settings_folder, "audit", "123", env=env) == (
+        f"error: state.db holds state schema {SCHEMA_VERSION + 1}, written by a newer leadq; "
+        f"this leadq reads schema {SCHEMA_VERSION}"
+    )
+
+
+def test_a_dynamodb_state_without_a_region_is_refused(settings_folder: Path) -> None:
+    env = {"LEADQ_STATE_URL": "dynamodb://leadq-state", "AWS_CONFIG_FILE": "/nonexistent"}
+    assert refused(settings_folder, "audit", "123", env=env) == (
+        "error: the DynamoDB state table 'leadq-state' needs a region: add ?region=eu-west-1 to "
+        "LEADQ_STATE_URL, or set AWS_REGION"
+    )
+
+
+def test_an_empty_list_of_salesforce_objects_is_refused(settings_folder: Path) -> None:
+    env = {"LEADQ_CRM": "salesforce", "LEADQ_SALESFORCE_OBJECTS": "[]"}
+    assert sync(settings_folder, env) == (
+        "error: LEADQ_SALESFORCE_OBJECTS: name Lead, Contact or both, e.g. Lead,Contact "
+        "(got '[]')"
+    )
+
+
+def test_a_missing_ca_bundle_is_refused(settings_folder: Path) -> None:
+    env = {"LEADQ_CRM": "salesforce", "LEADQ_SALESFORCE_CA_BUNDLE": "/nowhere/ca.pem"}
+    assert sync(settings_folder, env) == (
+        "error: LEADQ_SALESFORCE_CA_BUNDLE: path does not point to a file (got '/nowhere/ca.pem')"
+    )
+
+
+def test_a_private_key_file_holding_no_key_is_refused(settings_folder: Path) -> None:
+    (settings_folder / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\ngarbage\n")
+    env = {
+        "LEADQ_CRM": "salesforce",
+        "LEADQ_SALESFORCE_CONSUMER_KEY": "3MVG9-app",
+        "LEADQ_SALESFORCE_USERNAME": "ops@acme.example",
+        "LEADQ_SALESFORCE_PRIVATE_KEY_FILE": "key.pem",
+    }  # the key is read before the login request: no request is made
+    assert sync(settings_folder, env) == (
+        "error: LEADQ_SALESFORCE_PRIVATE_KEY_FILE holds no usable private key: give the "
+        "connected app's RSA key as PEM, without a passphrase"
+    )
+
+
+def test_an_env_file_that_is_not_there_is_an_error(settings_folder: Path) -> None:
+    assert sync(settings_folder, {}, "--env-file", "prod.env") == (
+        "error: --env-file prod.env: no such file"
+    )
+
+
+def test_an_env_file_that_is_not_utf8_is_an_error(settings_folder: Path) -> None:
+    (settings_folder / "prod.env").write_bytes(b"LEADQ_CRM=hub\xffspot\n")
+    assert sync(settings_folder, {}, "--env-file", "prod.env") == (
+        "error: prod.env: not UTF-8 text; save it as UTF-8"
+    )
+
+
+def test_a_now_outside_any_sensible_date_is_refused(settings_folder: Path) -> None:
+    assert sync(settings_folder, {}, "--now", "0001-01-01") == (
+        "error: --now '0001-01-01' is out of range: give a date from 1970 to 2999"
+    )
+
+
+def test_a_crm_url_that_is_not_http_is_refused_before_any_request(settings_folder: Path) -> None:
+    assert sync(settings_folder, {"LEADQ_HUBSPOT_BASE_URL": "ftp://api.hubapi.com"}) == (
+        "error: LEADQ_HUBSPOT_BASE_URL: must be an http:// or https:// URL, e.g. "
+        "https://api.hubapi.com (got 'ftp://api.hubapi.com')"
+    )
+
+
+def test_an_unreachable_crm_is_an_error_at_once_and_creates_no_state(
+    settings_folder: Path,
+) -> None:
+    port = closed_port()
+    line = refused(
+        settings_folder,
+        "sync",
+        env={**HUBSPOT, "LEADQ_HUBSPOT_BASE_URL": f"http://127.0.0.1:{port}"},
+    )
+    assert line == (
+        f"error: cannot reach HubSpot at 127.0.0.1:{port} (Failed to establish a new connection: "
+        "[Errno 111] Connection refused): check LEADQ_HUBSPOT_BASE_URL and the network"
+    )

@@ -75,3 +75,21 @@ def test_sync_without_credentials_names_the_variable_to_set(tmp_path: Path, monk
     result = leadq({"LEADQ_MODEL_PATH": str(EXAMPLES / "sandbox.yaml")}, "sync")
     assert result.exit_code == 2
     assert "error: HubSpot needs credentials: set LEADQ_HUBSPOT_ACCESS_TOKEN" in result.output
+
+
+def test_a_token_the_crm_refuses_stops_the_sync_before_any_state_file_exists(
+    tmp_path: Path,
+) -> None:
+    with start_hubspot(leads=10, seed=3) as hubspot:
+        env = {**settings_for(hubspot, tmp_path), "LEADQ_HUBSPOT_ACCESS_TOKEN": "pat-na1-wrong"}
+        result = leadq(env, "sync")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: HubSpot refused the access token (401")
+    assert not (tmp_path / "state.db").exists()
+
+
+def test_setup_creates_no_state_file(tmp_path: Path) -> None:
+    with start_hubspot(leads=10, seed=3) as hubspot:
+        result = leadq(settings_for(hubspot, tmp_path), "setup")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "state.db").exists()

@@ -174,3 +174,21 @@ def test_when_a_later_batch_fails_for_good_the_earlier_ones_are_remembered_and_a
         for lead_id in box.state():
             scores = [e for e in runtime.store.audit_for(lead_id) if e.field == "leadq_score"]
             assert len(scores) == 1, lead_id
+
+
+def test_reasons_are_cut_to_the_length_salesforce_describes_for_their_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sandbox.salesforce import describe
+
+    monkeypatch.setitem(describe.TEXT_LENGTHS, "textarea", 60)  # an admin's short Long Text Area
+    with sandbox("salesforce", 150, tmp_path) as box:
+        engine = box.runtime().engine(clock=lambda: NOW)
+        first = engine.run("full")
+        reasons = [lead["leadq_Reasons__c"] for lead in box.state().values()]
+        again = engine.run("full")
+    assert first.failed == [] and first.written > 0
+    assert all(len(line) <= 60 for line in reasons if line)
+    cut = [line for line in reasons if line and line.endswith("; …")]
+    assert cut and all(line.removesuffix("; …").endswith(")") for line in cut)
+    assert (again.changed, again.written) == (0, 0)

@@ -69,3 +69,34 @@ def test_a_wrong_value_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> No
         str(caught.value)
         == "LEADQ_CRM: input should be 'hubspot' or 'salesforce' (got 'pipedrive')"
     )
+
+
+@pytest.mark.parametrize("written", ["Lead,Contact", " Lead , Contact ", '["Lead", "Contact"]'])
+def test_salesforce_objects_may_be_listed_with_commas_or_as_json(
+    monkeypatch: pytest.MonkeyPatch, written: str
+) -> None:
+    monkeypatch.setenv("LEADQ_SALESFORCE_OBJECTS", written)
+    assert load_settings().salesforce_objects == ["Lead", "Contact"]
+
+
+def test_an_object_leadq_does_not_score_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADQ_SALESFORCE_OBJECTS", "Lead,Account")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "LEADQ_SALESFORCE_OBJECTS: input should be 'Lead' or 'Contact' (got 'Account')"
+    )
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["LEADQ_HUBSPOT_BASE_URL", "LEADQ_SALESFORCE_LOGIN_URL", "LEADQ_SALESFORCE_INSTANCE_URL"],
+)
+def test_a_crm_address_must_be_an_http_url(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv(variable, "ftp://crm.example")
+    with pytest.raises(SettingsError, match=rf"^{variable}: must be an http:// or https:// URL"):
+        load_settings()
+
+
+def test_the_default_env_file_may_be_absent() -> None:
+    assert load_settings().crm == "hubspot"
