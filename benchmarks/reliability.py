@@ -6,6 +6,9 @@ The kill is exact: the sandbox kills leadq once it has handled the chosen reques
 leadq hears the answer, so a kill at a write is a write that landed but was never confirmed.
 `python -m benchmarks reliability` kills a run at every one of its requests, on both sandbox CRMs;
 tests/e2e/sync/test_killed_runs.py kills one in each phase of a run with the same trials.
+
+Fuzzed inputs: 5,000 generated scoring models (benchmarks/model_fuzz.py) run through `leadq
+validate` and `leadq score`, counted as one row — inputs tried, tracebacks, wrong exit codes, hangs.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from benchmarks.fuzzing import HANG_SECONDS, FuzzTally
 from benchmarks.measure import Measurement
+from benchmarks.model_fuzz import fuzz_models
 from sandbox.server import LoggedRequest
 from scoring.loading import load_model
 from sync.connect import connector_type
@@ -225,9 +230,34 @@ def _run(environment: dict[str, str], command: str = "sync") -> None:
 # ---- the benchmark ------------------------------------------------------------------------------
 
 
+FUZZED_MODELS = 5_000
+
+
 def reliability_benchmarks() -> list[Measurement]:
-    """About a minute: a run of each CRM killed at each of its requests (20 and 9), then rerun."""
-    return [m for crm in ("hubspot", "salesforce") for m in _killed_at_every_request(crm)]
+    """About a minute: a run of each CRM killed at each of its requests (20 and 9), then rerun;
+    10 to 20 more: 5,000 generated models through `leadq validate` and `leadq score`."""
+    killed = [m for crm in ("hubspot", "salesforce") for m in _killed_at_every_request(crm)]
+    return [*killed, fuzzed_inputs(fuzz_models(FUZZED_MODELS))]
+
+
+def fuzzed_inputs(tally: FuzzTally) -> Measurement:
+    """One category of generated inputs: how many were tried, and how many ended in a traceback,
+    an exit code (or output file) the README does not promise, or a hang."""
+    counts = {
+        "tracebacks": tally.tracebacks,
+        "wrong exit codes": tally.wrong_exit_codes,
+        f"hangs (over {HANG_SECONDS} s)": tally.hangs,
+    }
+    first = next((f"; first: {found[0]}" for found in counts.values() if found), "")
+    return Measurement(
+        "reliability",
+        f"fuzzed {tally.category}: inputs tried",
+        tally.tried,
+        "inputs",
+        "0 tracebacks, wrong exit codes, hangs",
+        tally.clean,
+        ", ".join(f"{name} {len(found)}" for name, found in counts.items()) + first[:300],
+    )
 
 
 def _killed_at_every_request(crm: Crm) -> list[Measurement]:

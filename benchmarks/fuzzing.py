@@ -1,0 +1,131 @@
+"""Generated inputs run through the `leadq` command in this process, each within a deadline, and
+a tally of what went wrong: a traceback, an exit code or output file the README does not promise,
+or a hang (over `HANG_SECONDS`). Used by the fuzz tests and `python -m benchmarks reliability`.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as with_seed
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from sync.cli import app
+
+HANG_SECONDS = 10
+EXIT_CODES = {"validate": {0, 2}, "score": {0, 2}}  # 1: leads a CRM refused, for sync alone
+
+
+class HangError(Exception):
+    """Raised in a command that ran well past HANG_SECONDS."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    command: str
+    exit_code: int | None
+    seconds: float
+    traceback: str | None = None  # the exception that escaped, as "Type: message"
+    problem: str | None = None  # an exit code or file left behind that the README does not allow
+
+    @property
+    def hung(self) -> bool:
+        return self.seconds > HANG_SECONDS or self.traceback == "Hang"
+
+
+def invoke(command: str, arguments: list[str], output: Path | None = None) -> Outcome:
+    """`leadq <arguments>`; `output` is the file the command writes on success, and only then."""
+    started = time.perf_counter()
+    with _deadline(HANG_SECONDS + 5):
+        result = CliRunner().invoke(app, arguments, env={"COLUMNS": "120"})
+    seconds = time.perf_counter() - started
+    escaped = None if isinstance(result.exception, SystemExit) else result.exception
+    traceback = None
+    if isinstance(escaped, HangError):
+        traceback = "Hang"
+    elif escaped is not None:
+        traceback = f"{type(escaped).__name__}: {escaped}"[:500]
+    elif "Traceback (most recent call last)" in result.output:
+        traceback = result.output[-500:]
+    problem = _problem(command, result.exit_code, result.output, output)
+    return Outcome(command, result.exit_code, seconds, traceback, problem)
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    def interrupt(signum: int, frame: Any) -> None:
+        raise HangError
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _problem(command: str, code: int, printed: str, output: Path | None) -> str | None:
+    if code not in EXIT_CODES[command]:
+        return f"{command} exited {code}"
+    if code == 2 and "error:" not in printed:
+        return f"{command} exited 2 without an error: line"
+    if output is not None and code == 2 and output.exists():
+        return f"{command} exited 2 but left {output.name} behind"
+    if output is not None and code == 0 and not output.exists():
+        return f"{command} exited 0 without writing {output.name}"
+    return None
+
+
+@dataclass
+class FuzzTally:
+    """What happened to every input of one category: a row of the reliability table."""
+
+    category: str
+    tried: int = 0
+    tracebacks: list[str] = field(default_factory=list)
+    wrong_exit_codes: list[str] = field(default_factory=list)
+    hangs: list[str] = field(default_factory=list)
+
+    def add(self, outcomes: list[Outcome]) -> None:
+        self.tried += 1
+        for outcome in outcomes:
+            if outcome.hung:
+                self.hangs.append(f"{outcome.command}: {outcome.seconds:.1f} s")
+            elif outcome.traceback:
+                self.tracebacks.append(f"{outcome.command}: {outcome.traceback}")
+            if outcome.problem:
+                self.wrong_exit_codes.append(outcome.problem)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.tracebacks or self.wrong_exit_codes or self.hangs)
+
+
+def generated(
+    inputs: st.SearchStrategy[Any], examples: int, seed: int | None = None
+) -> Callable[[Callable[[Any], None]], Callable[[], None]]:
+    """`generated(strategy, n)(body)()` calls `body` on `n` generated inputs (no shrinking, no
+    example database: every input counts once); the same inputs each time unless a `seed`."""
+
+    def run(body: Callable[[Any], None]) -> Callable[[], None]:
+        configured = settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            derandomize=seed is None,
+        )
+        test = configured(given(inputs)(body))
+        return test if seed is None else with_seed(seed)(test)
+
+    return run
