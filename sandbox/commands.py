@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import signal
+import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from sync.user_errors import UserError, user_errors
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEMO_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 SANDBOX_LIBRARIES = ("werkzeug", "trustme")
+MAX_PORT = 65_535
 
 
 def register(app: typer.Typer) -> None:
@@ -64,6 +66,7 @@ def demo(
 
         if crm not in ("hubspot", "salesforce"):
             raise UserError(f"unknown sandbox {crm!r}: use hubspot or salesforce")
+        check_sandbox_options(leads, 0, None)
         result = run_demo(crm, leads, progress=lambda m: console.print(f"[dim]{m}[/dim]"))  # type: ignore[arg-type]
     demo_story(console, result)
 
@@ -113,6 +116,7 @@ def sandbox(
 
         if crm not in ("hubspot", "salesforce"):
             raise UserError(f"unknown sandbox {crm!r}: use hubspot or salesforce")
+        check_sandbox_options(leads, port, db)
         console.print(f"Seeding a {crm} sandbox with {leads:,} synthetic people (seed {seed}) …")
         with running_sandbox(crm, leads, seed, port, db, notify) as info:  # type: ignore[arg-type]
             console.print(f"[bold]{crm} sandbox[/bold] at {info.base_url}")
@@ -127,3 +131,29 @@ def sandbox(
                     time.sleep(3600)
             except KeyboardInterrupt:
                 console.print("stopped")
+
+
+def check_sandbox_options(leads: int, port: int, db: Path | None) -> None:
+    """Refuse, before seeding anything, options the sandbox cannot run with."""
+    if leads < 1:
+        raise UserError(f"--leads {leads}: a sandbox org needs at least 1 person")
+    if not 0 <= port <= MAX_PORT:
+        raise UserError(f"--port {port} is not a port: give 1-{MAX_PORT}, or 0 for a free one")
+    if port:
+        _check_port_free(port)
+    if db is not None and db.is_dir():
+        raise UserError(f"--db {db} is a directory: give a file, e.g. {db / 'sandbox.db'}")
+    if db is not None and not db.parent.is_dir():
+        raise UserError(f"--db {db}: there is no directory {db.parent}; create it first")
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise UserError(
+                f"--port {port}: 127.0.0.1:{port} is taken ({error.strerror}); "
+                "give another port, or 0 for a free one"
+            ) from None

@@ -38,6 +38,7 @@ from sync.render import (
     failures_table,
     learn_report,
     learn_summary,
+    not_found_line,
     run_summary,
     status_view,
     top_leads_table,
@@ -237,7 +238,9 @@ def sync(
     if report.waiting:
         console.print(waiting_table(report.waiting))
     console.print(run_summary(report))
-    if report.failed:
+    if report.not_found:
+        error_console().print(not_found_line(report))
+    if report.failed or report.not_found:
         raise typer.Exit(1)
 
 

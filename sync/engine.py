@@ -19,6 +19,7 @@ what the CRM holds.
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -106,10 +107,8 @@ class RunReport:
     requests: dict[str, int] = field(default_factory=dict)
     retries: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def seconds(self) -> float:
-        end = self.finished_at or self.started_at
-        return (end - self.started_at).total_seconds()
+    seconds: float = 0.0  # how long the run took, on the real clock whatever `now` it scored at
+    not_found: list[str] = field(default_factory=list)  # ids an id run asked for, not in the CRM
 
     def counts(self) -> dict[str, int]:
         return {
@@ -177,6 +176,7 @@ class SyncEngine:
         progress: ProgressCallback | None = None,
     ) -> RunReport:
         now = self.clock()
+        started = time.monotonic()
         report = RunReport(run_id=uuid.uuid4().hex[:12], kind=kind, dry_run=dry_run, started_at=now)
         self._planned_assignments.clear()
         requests_before = Counter(self.connector.stats.requests)
@@ -204,6 +204,7 @@ class SyncEngine:
             status = "succeeded" if not report.failed else "succeeded with failures"
         finally:
             report.finished_at = self.clock()
+            report.seconds = time.monotonic() - started
             report.requests = dict(Counter(self.connector.stats.requests) - requests_before)
             report.retries = dict(Counter(self.connector.stats.retries) - retries_before)
             report.waiting = self._retry_set.waiting(after_writes=not dry_run)
@@ -246,7 +247,7 @@ class SyncEngine:
         retried = self._due_retries(kind, ids, now)
         report.retried = len(retried)
         yield from self._retry_pages(retried, report.dry_run)
-        yield from self._pages(kind, ids, skip=set(retried))
+        yield from self._pages(kind, ids, set(retried), report)
 
     def _settle_interrupted_writes(self) -> SettledFromCrm:
         """Settle the writes earlier runs recorded but never settled, from what the CRM holds."""
@@ -274,10 +275,17 @@ class SyncEngine:
         if not dry_run:  # gone from the CRM (deleted, merged away): nothing left to write
             self._retry_set.handled(set(lead_ids) - found)
 
-    def _pages(self, kind: RunKind, ids: Sequence[str], skip: set[str]) -> Iterator[LeadPage]:
-        """The run's own pages; leads in `skip` (just retried) are not handled twice."""
+    def _pages(
+        self, kind: RunKind, ids: Sequence[str], skip: set[str], report: RunReport
+    ) -> Iterator[LeadPage]:
+        """The run's own pages; leads in `skip` (just retried) are not handled twice. The ids
+        an id run asked for that the CRM does not have go into `report.not_found`."""
         if kind == "ids":
-            yield from self._read_pages(ids)
+            found: set[str] = set()
+            for page in self._read_pages(ids):
+                found.update(lead.id for lead in page.leads)
+                yield page
+            report.not_found = [lead_id for lead_id in dict.fromkeys(ids) if lead_id not in found]
             return
         since = self.store.get_cursor(self.cursor_name) if kind == "incremental" else None
         for page in self.connector.pull_changed(since):

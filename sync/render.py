@@ -161,6 +161,7 @@ def run_summary(report: RunReport) -> Table:
         ("with changes" if report.dry_run else "changed", report.changed),
         ("written", report.written),
         ("failed", len(report.failed)),
+        *([("not in the CRM", len(report.not_found))] if report.not_found else []),
         ("owners assigned", len(report.assignments)),
         ("API requests", ", ".join(f"{k} {v}" for k, v in sorted(report.requests.items())) or "0"),
         ("retries", ", ".join(f"{k} {v}" for k, v in sorted(report.retries.items())) or "0"),
@@ -191,6 +192,13 @@ def changes_table(report: RunReport, limit: int | None = None, title: str | None
     if limit is not None and len(report.changes) > limit:
         table.caption = f"… and {len(report.changes) - limit} more changes"
     return table
+
+
+def not_found_line(report: RunReport, shown: int = 20) -> Text:
+    """The ids an id run was asked for that the CRM does not have (a typo, a deleted lead)."""
+    ids = ", ".join(report.not_found[:shown])
+    more = f" and {len(report.not_found) - shown} more" if len(report.not_found) > shown else ""
+    return plain(f"not in the CRM, so not scored: {ids}{more}")
 
 
 def assignments_table(report: RunReport, title: str = "Owners assigned") -> Table:

@@ -60,3 +60,41 @@ def test_a_plugin_that_cannot_import_a_library_of_its_own_is_not_hidden(
 
     with pytest.raises(ModuleNotFoundError, match="no_such_library_y"):
         plugin_app(monkeypatch, "plugin_with_a_bug:register")
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--leads", "0"], "error: --leads 0: a sandbox org needs at least 1 person"),
+        (["--port", "99999"], "error: --port 99999 is not a port: give 1-65535, or 0 for a free one"),
+        (["--db", "."], "error: --db . is a directory: give a file, e.g. sandbox.db"),
+        (
+            ["--db", "nowhere/org.db"],
+            "error: --db nowhere/org.db: there is no directory nowhere; create it first",
+        ),
+    ],
+    ids=["no people", "a port past 65535", "a directory for --db", "--db in a missing directory"],
+)
+def test_sandbox_options_it_cannot_run_with_are_refused_before_seeding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: list[str], said: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["sandbox", "hubspot", *options])
+    assert result.exit_code == 2
+    assert result.output.strip() == said
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_taken_port_is_one_error_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["sandbox", "hubspot", "--leads", "5", "--port", str(port)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: --port {port}: 127.0.0.1:{port} is taken (Address already in use); "
+        "give another port, or 0 for a free one"
+    )

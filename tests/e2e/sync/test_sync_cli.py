@@ -93,3 +93,17 @@ def test_setup_creates_no_state_file(tmp_path: Path) -> None:
         result = leadq(settings_for(hubspot, tmp_path), "setup")
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "state.db").exists()
+
+
+def test_ids_the_crm_does_not_have_are_named_and_the_sync_exits_1(tmp_path: Path) -> None:
+    with start_hubspot(leads=20, seed=3, rate_limit=(10_000, 10.0)) as hubspot:
+        env = settings_for(hubspot, tmp_path)
+        assert leadq(env, "setup").exit_code == 0
+        client = HubSpot(access_token=hubspot.access_token, host=hubspot.base_url)
+        lead_id = client.crm.contacts.basic_api.get_page(limit=1).results[0].id
+        asked = ["--ids", lead_id, "--ids", "999999901", "--ids", "999999902"]
+        result = leadq(env, "sync", *asked, "--now", "2026-11-02T09:00Z")
+    assert result.exit_code == 1, result.output
+    assert "not in the CRM, so not scored: 999999901, 999999902" in result.output
+    assert re.search(r"not in the CRM\s+2", result.output)
+    assert re.search(r"leads pulled\s+1", result.output)

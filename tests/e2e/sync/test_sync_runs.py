@@ -192,3 +192,10 @@ def test_reasons_are_cut_to_the_length_salesforce_describes_for_their_field(
     cut = [line for line in reasons if line and line.endswith("; …")]
     assert cut and all(line.removesuffix("; …").endswith(")") for line in cut)
     assert (again.changed, again.written) == (0, 0)
+
+
+def test_a_run_as_of_another_moment_reports_the_real_time_it_took(tmp_path: Path) -> None:
+    with sandbox("hubspot", 50, tmp_path) as box:
+        report = box.runtime().engine(clock=lambda: NOW).run("full")
+    assert report.pulled == 50
+    assert report.seconds > 0  # the fixed clock alone would say 0.0 s
