@@ -164,6 +164,44 @@ def csv_memory(sizes: tuple[int, ...] = (20_000, 200_000), per_lead: int = 5) ->
     return results
 
 
+def csv_activity_memory(
+    leads: int = 10_000, per_lead: tuple[int, ...] = (10, 100)
+) -> list[Measurement]:
+    """Peak memory of `leadq score` on the same leads with 10× the activities: flat means the
+    activities stream too (they are spooled, then read as columns in bounded blocks)."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="leadq-bench-") as directory:
+        leads_csv = Path(directory) / "leads.csv"
+        synthetic.write_leads_csv(leads_csv, leads)
+        for count in per_lead:
+            activities = Path(directory) / f"activities-{count}.csv"
+            synthetic.write_activities_csv(activities, leads, count)
+            peak_mb, seconds = _score_in_child(leads_csv, activities, Path(directory) / "out.csv")
+            activities.unlink()
+            results.append(
+                Measurement(
+                    "csv",
+                    f"peak memory, {leads:,} leads × {leads * count:,} activities",
+                    peak_mb,
+                    "MB",
+                    "flat in activities",
+                    detail=f"{leads * count / seconds:,.0f} activities/s end to end",
+                )
+            )
+    growth = results[-1].value / results[0].value
+    results.append(
+        Measurement(
+            "csv",
+            "memory growth, 10× the activities",
+            growth,
+            "×",
+            "≤ 1.2×",
+            growth <= 1.2,
+        )
+    )
+    return results
+
+
 CHILD = """
 import json, sys, time
 from datetime import UTC, datetime

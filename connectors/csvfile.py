@@ -18,11 +18,14 @@ import csv
 import re
 import sqlite3
 import tempfile
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+import numpy as np
 from pydantic import ValidationError
 
 from connectors.records import Activity, Company, Lead, parse_timestamp
@@ -383,14 +386,34 @@ class ActivityColumns(Protocol):
 DETAILS = ("url", "form", "campaign", "subject")
 
 
+BLOCK_TEXT = ("type", *DETAILS)  # the text columns of an ActivityBlock, in the spool's order
+_FETCH_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class ActivityBlock:
+    """Some leads' activities as columns: `lead_index` (a position in the leads asked for),
+    `occurred_at` (epoch seconds), and per text column `codes` into its distinct `values`."""
+
+    lead_index: np.ndarray
+    occurred_at: np.ndarray
+    codes: dict[str, np.ndarray]
+    values: dict[str, list[str | None]]
+
+    def __len__(self) -> int:
+        return len(self.lead_index)
+
+
 class ActivityIndex:
-    """Activities from a CSV, spooled into a temporary SQLite file and looked up by lead."""
+    """Activities from a CSV, spooled into a temporary SQLite file and looked up by lead: as
+    columns for scoring (`spans`, `block`: memory bounded however many activities a lead
+    batch has), or as records (`for_leads`)."""
 
     def __init__(self, path: Path, columns: ActivityColumns, encoding: str = "utf-8") -> None:
         self._directory = tempfile.TemporaryDirectory(prefix="leadq-activities-")
         self._db = sqlite3.connect(Path(self._directory.name) / "activities.sqlite")
         self._db.execute(
-            "CREATE TABLE activity (lead_id TEXT, type TEXT, occurred_at TEXT, "
+            "CREATE TABLE activity (lead_id TEXT, type TEXT, occurred_at REAL, "
             "url TEXT, form TEXT, campaign TEXT, subject TEXT)"
         )
         self._load(path, columns, encoding)
@@ -434,29 +457,79 @@ class ActivityIndex:
             occurred = None
         if occurred is None:
             raise CsvInputError(f"{path.name} line {line}: {values[2]!r} is not a date and time")
-        values[2] = occurred.isoformat()
-        return tuple(value or None for value in values)
+        lead_id, kind, _, *details = (value or None for value in values)
+        return (lead_id, kind, occurred.timestamp(), *details)
 
     def for_leads(self, lead_ids: Iterable[str]) -> list[Activity]:
-        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (lead_id TEXT PRIMARY KEY)")
-        self._db.execute("DELETE FROM wanted")
-        self._db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((i,) for i in lead_ids))
-        found = self._db.execute(
-            "SELECT a.lead_id, a.type, a.occurred_at, a.url, a.form, a.campaign, a.subject "
-            "FROM activity a JOIN wanted w ON a.lead_id = w.lead_id"
-        )
+        """The activities of these leads as records (for one lead's explanation, or outcomes)."""
         return [
             Activity(
                 lead_id=row[0],
                 type=row[1],
-                occurred_at=row[2],
+                occurred_at=datetime.fromtimestamp(row[2], UTC),
                 url=row[3],
                 form=row[4],
                 campaign=row[5],
                 subject=row[6],
             )
-            for row in found
+            for row in self._rows_of(lead_ids)
         ]
+
+    def spans(self, lead_ids: Sequence[str], most: int) -> list[range]:
+        """Consecutive runs of `lead_ids` (as positions) with at most `most` activities each (a
+        lead with more has a run of its own), so that no block holds more than that."""
+        self._want(lead_ids)
+        counts = dict(
+            self._db.execute(
+                "SELECT a.lead_id, COUNT(*) FROM activity a JOIN wanted w "
+                "ON a.lead_id = w.lead_id GROUP BY a.lead_id"
+            )
+        )
+        spans: list[range] = []
+        start, held = 0, 0
+        for position, lead_id in enumerate(lead_ids):
+            count = counts.get(lead_id, 0)
+            if held and held + count > most:
+                spans.append(range(start, position))
+                start, held = position, 0
+            held += count
+        if start < len(lead_ids) or not spans:
+            spans.append(range(start, len(lead_ids)))
+        return spans
+
+    def block(self, lead_ids: Sequence[str]) -> ActivityBlock:
+        """The activities of these leads as columns, without an object per activity: whose
+        each is (a position in `lead_ids`), when, and each text column factorised."""
+        position = {lead_id: index for index, lead_id in enumerate(lead_ids)}
+        leads, times = array("q"), array("d")
+        codes = {name: array("i") for name in BLOCK_TEXT}
+        seen: dict[str, dict[str | None, int]] = {name: {} for name in BLOCK_TEXT}
+        rows = self._rows_of(lead_ids)
+        while chunk := rows.fetchmany(_FETCH_ROWS):
+            ids, kinds, moments, *details = zip(*chunk, strict=True)
+            leads.extend(map(position.__getitem__, ids))
+            times.extend(moments)
+            for name, values in zip(BLOCK_TEXT, (kinds, *details), strict=True):
+                index = seen[name]
+                codes[name].extend(index.setdefault(value, len(index)) for value in values)
+        return ActivityBlock(
+            lead_index=np.frombuffer(leads, dtype=np.int64),
+            occurred_at=np.frombuffer(times, dtype=np.float64),
+            codes={name: np.frombuffer(codes[name], dtype=np.int32) for name in BLOCK_TEXT},
+            values={name: list(seen[name]) for name in BLOCK_TEXT},
+        )
+
+    def _want(self, lead_ids: Iterable[str]) -> None:
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (lead_id TEXT PRIMARY KEY)")
+        self._db.execute("DELETE FROM wanted")
+        self._db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((i,) for i in lead_ids))
+
+    def _rows_of(self, lead_ids: Iterable[str]) -> sqlite3.Cursor:
+        self._want(lead_ids)
+        return self._db.execute(
+            "SELECT a.lead_id, a.type, a.occurred_at, a.url, a.form, a.campaign, a.subject "
+            "FROM activity a JOIN wanted w ON a.lead_id = w.lead_id"
+        )
 
     def close(self) -> None:
         self._db.close()

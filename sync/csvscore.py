@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from connectors.csvfile import (
+    BLOCK_TEXT,
     EXCEL_CELL_LIMIT,
     SCORE_COLUMNS,
+    ActivityBlock,
     ActivityIndex,
     CsvInputError,
     CsvLeadReader,
@@ -19,21 +21,23 @@ from connectors.csvfile import (
     normalise_encoding,
     output_encoding_for,
 )
-from connectors.records import Activity, Lead
+from connectors.records import Lead
 from scoring.config import ScoringModel
 from scoring.explain import Explanation, explain
+from scoring.frame import ActivityFrame, normalised
 from scoring.qualify import ScoredBatch, compile_model, score_batch
 from scoring.reasons import reasons_within
 from sync.plan import Result
 
 BATCH_SIZE = 10_000
+ACTIVITIES_PER_BATCH = 100_000  # a batch of leads with more is scored in parts
 
 
 @dataclass
 class ScoredCsvBatch:
     rows: list[list[str]]
     leads: list[Lead]
-    activities: list[Activity]
+    activities: int  # how many activities the scores counted in
     scored: ScoredBatch
     results: list[Result]
 
@@ -66,22 +70,33 @@ class CsvScoringRun:
         self.batch_size = batch_size
 
     def batches(self, now: datetime) -> Iterator[ScoredCsvBatch]:
+        """Scored batches of at most `batch_size` leads and `ACTIVITIES_PER_BATCH` activities
+        (a batch of leads with many activities is scored in parts), read as columns: memory
+        stays flat in leads and in activities."""
         index = self._activity_index()
         try:
             for batch in self.reader.batches(self.batch_size):
-                leads = [lead for _, lead in batch]
-                found = index.for_leads(lead.id for lead in leads) if index else []
-                scored = score_batch(leads, found, self.compiled, now)
-                yield ScoredCsvBatch(
-                    rows=[row for row, _ in batch],
-                    leads=leads,
-                    activities=found,
-                    scored=scored,
-                    results=Result.all_of(scored),
-                )
+                ids = [lead.id for _, lead in batch]
+                spans = index.spans(ids, ACTIVITIES_PER_BATCH) if index else [range(len(ids))]
+                for span in spans:
+                    block = index.block(ids[span.start : span.stop]) if index else None
+                    yield self._scored(batch[span.start : span.stop], block, now)
         finally:
             if index:
                 index.close()
+
+    def _scored(
+        self, part: list[tuple[list[str], Lead]], block: ActivityBlock | None, now: datetime
+    ) -> ScoredCsvBatch:
+        leads = [lead for _, lead in part]
+        scored = score_batch(leads, activity_frame(block, now), self.compiled, now)
+        return ScoredCsvBatch(
+            rows=[row for row, _ in part],
+            leads=leads,
+            activities=len(block) if block else 0,
+            scored=scored,
+            results=Result.all_of(scored),
+        )
 
     def explain(self, lead_id: str, now: datetime) -> Explanation | None:
         """One lead's explanation, or None when the file has no such lead. Only that lead is
@@ -102,6 +117,14 @@ class CsvScoringRun:
         if self.activities is None:
             return None
         return ActivityIndex(self.activities, self.model.csv.activities, encoding=self.encoding)
+
+
+def activity_frame(block: ActivityBlock | None, now: datetime) -> ActivityFrame:
+    """The columns the CSV spool gives, as scoring reads them (no activities: an empty frame)."""
+    if block is None:
+        return ActivityFrame.from_records([], {}, now.timestamp())
+    columns = {name: normalised(block.codes[name], block.values[name]) for name in BLOCK_TEXT}
+    return ActivityFrame(block.lead_index, block.occurred_at, columns, now.timestamp())
 
 
 def score_csv(
@@ -203,7 +226,7 @@ def predictive_columns(model: ScoringModel) -> list[str]:
 def _tally(report: CsvScoreReport, batch: ScoredCsvBatch, top: int) -> None:
     scored = batch.scored
     report.leads += len(batch.leads)
-    report.activities += len(batch.activities)
+    report.activities += batch.activities
     for name, values in (("by_grade", scored.grade), ("by_stage", scored.stage)):
         counts = getattr(report, name)
         for value, count in zip(*np.unique(values.astype(str), return_counts=True), strict=True):

@@ -378,3 +378,50 @@ def test_reasons_longer_than_a_spreadsheet_cell_are_cut_on_a_reason_boundary() -
     cut = result_cells(result, separator="; ")[7]
     assert isinstance(cut, str) and len(cut) <= 32_767
     assert cut == "; ".join(reasons[: 32_767 // len(reasons[0] + "; ")]) + "; …"
+
+
+def activities_file(path: Path, leads: int, per_lead: int) -> Path:
+    rows = "".join(
+        f"L{i},{'Visited page' if j % 3 else 'demo_request'},2026-10-{1 + j % 28:02d}\n"
+        for i in range(leads)
+        for j in range(per_lead)
+    )
+    return write(path, "Lead ID,What,When\n" + rows)
+
+
+def leads_file(path: Path, leads: int) -> Path:
+    return write(path, "Lead ID,Employees,E-mail\n" + "".join(f"L{i},{i},x@y\n" for i in range(leads)))
+
+
+def test_leads_with_many_activities_score_alike_in_one_block_or_in_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sync.csvscore
+
+    leads = leads_file(tmp_path / "l.csv", 40)
+    activities = activities_file(tmp_path / "a.csv", 40, 25)
+    whole, parts = tmp_path / "whole.csv", tmp_path / "parts.csv"
+    score_csv(CsvScoringRun(MODEL, leads, activities), whole, NOW)
+    monkeypatch.setattr(sync.csvscore, "ACTIVITIES_PER_BATCH", 60)  # at most 2 leads a block
+    report = score_csv(CsvScoringRun(MODEL, leads, activities), parts, NOW)
+    assert parts.read_text("utf-8") == whole.read_text("utf-8")
+    assert report.activities == 1_000
+
+
+def test_ten_times_the_activities_keep_memory_flat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sync.csvscore
+
+    monkeypatch.setattr(sync.csvscore, "ACTIVITIES_PER_BATCH", 2_000)
+    leads = leads_file(tmp_path / "l.csv", 200)
+
+    def peak_bytes(per_lead: int) -> int:
+        activities = activities_file(tmp_path / f"a{per_lead}.csv", 200, per_lead)
+        tracemalloc.start()
+        score_csv(CsvScoringRun(MODEL, leads, activities), tmp_path / "out.csv", NOW)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    assert peak_bytes(100) < peak_bytes(10) * 1.5
