@@ -214,6 +214,14 @@ def test_scoring_a_file_scored_before_replaces_its_leadq_columns(tmp_path: Path)
     assert second.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
 
 
+def refusal_of(tmp_path: Path, text: str, **options) -> str:
+    """What reading a leads file holding `text` is refused with."""
+    path = write(tmp_path / "l.csv", text)
+    with pytest.raises(CsvInputError) as caught:
+        leads_of(path, **options)
+    return str(caught.value)
+
+
 def test_a_file_with_carriage_returns_only_reads_like_one_with_newlines(tmp_path: Path) -> None:
     text = 'Lead ID,Employees,E-mail\rA,5,a@x.example\rB,"1,200",b@x.example\r'
     path = write(tmp_path / "mac.csv", text)
@@ -235,10 +243,7 @@ def test_a_utf16_export_reads_with_its_encoding(tmp_path: Path) -> None:
 
 
 def test_a_utf8_file_read_as_utf16_is_refused_with_its_line(tmp_path: Path) -> None:
-    path = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail\nA,5,a@x.example\n")
-    with pytest.raises(CsvInputError) as caught:
-        leads_of(path, encoding="utf-16")
-    assert str(caught.value) == (
+    assert refusal_of(tmp_path, "Lead ID,Employees,E-mail\nA,5,a@x.example\n", encoding="utf-16") == (
         "l.csv: line 1 is not valid utf-16; if the file is UTF-8, use --encoding utf-8"
     )
 
@@ -250,10 +255,7 @@ def test_a_codec_that_is_no_text_encoding_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_cell_longer_than_any_export_holds_is_refused_with_its_line(tmp_path: Path) -> None:
-    path = write(tmp_path / "l.csv", f'Lead ID,Employees,E-mail\nA,5,"{"x" * 200_000}"\n')
-    with pytest.raises(CsvInputError) as caught:
-        leads_of(path)
-    assert str(caught.value) == (
+    assert refusal_of(tmp_path, f'Lead ID,Employees,E-mail\nA,5,"{"x" * 200_000}"\n') == (
         "l.csv line 2: a cell is longer than 131,072 characters; is this the right file?"
     )
 
@@ -272,10 +274,7 @@ def test_a_line_of_megabytes_is_refused_before_it_is_read_whole(tmp_path: Path) 
 
 
 def test_a_row_with_more_cells_than_the_header_is_refused_with_its_line(tmp_path: Path) -> None:
-    path = write(tmp_path / "l.csv", "Lead ID,Employees,E-mail\nA,5,a@x\nB,1,200,b@x\n")
-    with pytest.raises(CsvInputError) as caught:
-        leads_of(path)
-    assert str(caught.value) == (
+    assert refusal_of(tmp_path, "Lead ID,Employees,E-mail\nA,5,a@x\nB,1,200,b@x\n") == (
         "l.csv line 3: 4 cells, but the header names 3 columns; "
         "a value holding the delimiter must be quoted"
     )
@@ -288,19 +287,13 @@ def test_blank_cells_after_the_last_column_are_no_extra_values(tmp_path: Path) -
 
 def test_an_unterminated_quote_is_refused_at_the_line_it_opens(tmp_path: Path) -> None:
     rows = "".join(f"L{i},5,l{i}@x\n" for i in range(20))
-    path = write(tmp_path / "l.csv", 'Lead ID,Employees,E-mail\nA,5,"a@x\n' + rows)
-    with pytest.raises(CsvInputError) as caught:
-        leads_of(path)
-    assert str(caught.value) == (
+    assert refusal_of(tmp_path, 'Lead ID,Employees,E-mail\nA,5,"a@x\n' + rows) == (
         'l.csv line 2: a quoted cell starting on this line is never closed (a missing ")'
     )
 
 
 def test_quotes_that_do_not_pair_up_are_refused_at_the_row_they_break(tmp_path: Path) -> None:
-    path = write(tmp_path / "l.csv", 'Lead ID,Employees,E-mail\nA,5,"a@x\nB,6,"b"@x\n')
-    with pytest.raises(CsvInputError) as caught:
-        leads_of(path)
-    assert str(caught.value) == (
+    assert refusal_of(tmp_path, 'Lead ID,Employees,E-mail\nA,5,"a@x\nB,6,"b"@x\n') == (
         "l.csv line 2: the quotes of the row starting here do not pair up: a quoted cell ends "
         'at a delimiter, and a quote inside it is written ""'
     )
