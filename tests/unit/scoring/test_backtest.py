@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from builders import NOW, activity, make_lead, model_from
 
+from connectors.csvfile import ActivityIndex
 from connectors.records import Outcome
 from scoring.backtest import (
     bands_out_of_order,
@@ -154,7 +155,9 @@ def test_a_backtest_at_the_end_of_the_data_scores_exactly_as_leadq_score_does() 
     (batch,) = CsvScoringRun(model, EXAMPLES / "leads.csv", EXAMPLES / "activities.csv").batches(
         NOW
     )
-    labelled = labelled_from_records(batch.leads, batch.activities, [], NOW)
+    with ActivityIndex(EXAMPLES / "activities.csv", model.csv.activities) as index:
+        activities = index.for_leads(lead.id for lead in batch.leads)
+    labelled = labelled_from_records(batch.leads, activities, [], NOW)
     scored = score_as_of_cutoffs(labelled, model)
     assert scored.score.tolist() == batch.scored.score.tolist()
     assert scored.stage.tolist() == batch.scored.stage.tolist()
