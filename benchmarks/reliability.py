@@ -28,6 +28,7 @@ from typing import Any, Literal
 from benchmarks.fuzzing import HANG_SECONDS, FuzzTally
 from benchmarks.measure import Measurement
 from benchmarks.model_fuzz import fuzz_models
+from connectors.salesforce_config import DEFAULT_API_VERSION
 from sandbox.server import LoggedRequest
 from scoring.loading import load_model
 from sync.connect import connector_type
@@ -41,7 +42,7 @@ LEADS, SEED = 200, 7
 NOW = "2026-11-02T09:00:00Z"
 EXAMPLES = Path(__file__).parents[1] / "examples"
 WRITE_PATH = {"hubspot": "/crm/v3/objects/contacts/batch/update",
-              "salesforce": "/services/data/v59.0/composite/sobjects"}
+              "salesforce": f"/services/data/v{DEFAULT_API_VERSION}/composite/sobjects"}
 # stamped by the CRM's own clock at each write, so never equal between two runs
 CRM_TIMESTAMPS = frozenset({"lastmodifieddate", "hs_lastmodifieddate", "SystemModstamp",
                             "LastModifiedDate"})

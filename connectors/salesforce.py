@@ -37,7 +37,7 @@ from connectors.records import Activity, Lead, LeadUpdate, Outcome, Owner, Write
 from connectors.retry import CallPolicy, RequestStats, RetrySettings, RollingWindowLimiter
 from connectors.salesforce_bulk import BulkQuery, BulkSettings
 from connectors.salesforce_calls import DEFAULT_TIMEOUT, SalesforceCalls, logged_in_client
-from connectors.salesforce_config import SalesforceConfig
+from connectors.salesforce_config import DEFAULT_API_VERSION, SalesforceConfig
 from connectors.salesforce_login import Login, config_logins
 from connectors.salesforce_records import (
     EVENT_FIELDS,
@@ -159,7 +159,7 @@ class SalesforceConnector:
         *,
         options: SalesforceOptions | None = None,
         policy: CallPolicy | None = None,
-        version: str = "59.0",
+        version: str = DEFAULT_API_VERSION,
     ) -> SalesforceConnector:
         """Log in with the first of `logins` (counted as an "auth" request) and connect."""
         policy = policy or default_policy()

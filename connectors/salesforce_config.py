@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SETTING_PREFIX = "LEADQ_SALESFORCE_"
+# The newest API version that still serves SOAP login() — the password login simple-salesforce
+# uses. login() is unavailable from 65.0 and retired in Summer '27 (SOAP API guide, api-eol-soap);
+# with JWT bearer or client credentials, 65.0 and later work too.
+DEFAULT_API_VERSION = "64.0"
+LAST_SOAP_LOGIN_VERSION = 64.0
 
 
 def setting_name(name: str) -> str:
@@ -24,7 +29,7 @@ class SalesforceConfig:
     """Where the org is, how to log in, what to read. Secrets stay out of `repr`."""
 
     login_url: str = "https://login.salesforce.com"
-    api_version: str = "59.0"
+    api_version: str = DEFAULT_API_VERSION
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     security_token: str | None = field(default=None, repr=False)

@@ -1,9 +1,13 @@
 """The four ways leadq logs in to Salesforce, each through simple-salesforce's `SalesforceLogin`:
 
-- username + password (+ security token): the SOAP login;
+- username + password (+ security token): the SOAP login — unavailable from API 65.0 and retired
+  in Summer '27 (SOAP API guide, api-eol-soap), so refused here for 65.0 and later;
 - a session id + instance URL handed to us (cannot log in again by itself);
 - OAuth 2.0 JWT bearer: consumer key + the private key whose certificate the connected app holds;
 - OAuth 2.0 client credentials: consumer key + secret, against the org's My Domain.
+
+JWT bearer and client credentials are the logins to use for an integration today: they work at
+every API version and need no password or security token.
 
 Each login answers (session id, instance host) and, when Salesforce refuses it, an
 `AuthenticationError` naming the LEADQ_ variables to check. Messages never contain a secret or
@@ -25,7 +29,7 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 from simple_salesforce.login import SalesforceLogin
 
 from connectors.retry import AuthenticationError, ConnectorError, TransientError, unreachable
-from connectors.salesforce_config import SalesforceConfig, setting_name
+from connectors.salesforce_config import LAST_SOAP_LOGIN_VERSION, SalesforceConfig, setting_name
 
 SALESFORCE_HOST_SUFFIX = ".salesforce.com"
 TRANSIENT_LOGIN_CODES = frozenset({"SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"})
@@ -100,11 +104,14 @@ class JwtLogin:
     can_log_in: bool = True
 
     def log_in(self, session: requests.Session, version: str) -> tuple[str, str]:
+        # simple-salesforce makes `aud` https://{domain}.salesforce.com and posts the token
+        # request to https://{instance_url or domain}.salesforce.com: the audience goes in
+        # `domain`, the (My Domain) host in `instance_url`.
         try:
             return SalesforceLogin(
                 username=self.username, consumer_key=self.consumer_key,
-                privatekey=self.private_key, domain=self.domain, session=session,
-                sf_version=version,
+                privatekey=self.private_key, domain=jwt_audience_domain(self.domain),
+                instance_url=self.domain, session=session, sf_version=version,
             )
         except jwt.exceptions.InvalidKeyError:
             raise AuthenticationError(
@@ -144,6 +151,16 @@ class ClientCredentialsLogin:
             "https://yourcompany.my.salesforce.com); the connected app needs the client "
             "credentials flow enabled with a Run As user."
         )
+
+
+def jwt_audience_domain(domain: str) -> str:
+    """The JWT bearer `aud` is the authorization server, https://login.salesforce.com or
+    https://test.salesforce.com for sandbox orgs — not the My Domain host the request goes to
+    (Salesforce Help, remoteaccess_oauth_jwt_flow: "aud"). A sandbox's My Domain is
+    `name--sandbox.sandbox.my.salesforce.com`: "acme--dev.sandbox.my" → "test"."""
+    if domain == "test" or domain.endswith(".sandbox.my"):
+        return "test"
+    return "login"
 
 
 def attempt_login(login: Login, session: requests.Session, version: str) -> tuple[str, str]:
@@ -241,6 +258,7 @@ def config_logins(config: SalesforceConfig) -> list[Login]:
         ))
     password = secret(config.password)
     if config.username and password:
+        check_soap_login_version(config.api_version)
         logins.append(PasswordLogin(
             config.username, password, secret(config.security_token),
             domain,
@@ -248,6 +266,24 @@ def config_logins(config: SalesforceConfig) -> list[Login]:
     if not logins:
         raise AuthenticationError(no_credentials_message(consumer_secret is not None))
     return logins
+
+
+def check_soap_login_version(version: str) -> None:
+    """Password logins go through SOAP login(), which Salesforce no longer serves from API 65.0."""
+    try:
+        number = float(version)
+    except ValueError:
+        return  # an unknown version is named by the first request's NOT_FOUND
+    if number > LAST_SOAP_LOGIN_VERSION:
+        raise AuthenticationError(
+            f"the password login does not work with {setting_name('api_version')}={version}: "
+            "Salesforce serves SOAP login() only up to API 64.0 (and retires it in Summer '27). "
+            f"Log in with JWT bearer ({setting_name('consumer_key')}, "
+            f"{setting_name('private_key_file')}, {setting_name('username')}) or client "
+            f"credentials ({setting_name('consumer_key')}, {setting_name('consumer_secret')}, "
+            f"your My Domain in {setting_name('login_url')}), or set "
+            f"{setting_name('api_version')}=64.0"
+        )
 
 
 def no_credentials_message(has_consumer_secret: bool) -> str:

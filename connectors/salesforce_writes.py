@@ -1,8 +1,11 @@
 """Writes through sObject Collections and the custom-field check.
 
 Updates go out as `PATCH composite/sobjects` with `allOrNone: false`, at most 200 records a
-request, always with `Sforce-Auto-Assign: FALSE`: without it the org's active lead assignment
-rule runs on every Lead update — even a score-only one — and silently replaces the owner.
+request, grouped by object type (Salesforce cuts a request into a chunk at every change of type
+and refuses more than 10 chunks: "Cannot have more than 10 chunks in a single operation", REST API
+guide, resources_composite_sobjects_collections_update), always with `Sforce-Auto-Assign: FALSE`:
+without it the org's active lead assignment rule runs on every Lead update — even a score-only
+one — and silently replaces the owner.
 Each record's result becomes a `WriteResult`; records that failed transiently
 (UNABLE_TO_LOCK_ROW and friends) are resent alone, with backoff, and counted as retries.
 """
@@ -125,8 +128,10 @@ class CollectionWriter:
         self.batch_size = min(batch_size, COLLECTION_LIMIT)
 
     def write(self, updates: Sequence[LeadUpdate]) -> list[WriteResult]:
+        """Each update's result, in the order given; sent grouped by object type so that no
+        request holds more than one chunk per type."""
         results: dict[int, WriteResult] = {}
-        indexed = list(enumerate(updates))
+        indexed = sorted(enumerate(updates), key=lambda item: SOBJECT_OF_KIND[item[1].kind])
         for start in range(0, len(indexed), self.batch_size):
             self.write_batch(indexed[start : start + self.batch_size], results)
         return [results[index] for index in range(len(updates))]

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from connectors.salesforce_config import DEFAULT_API_VERSION
 from sync.state_url import state_location
 
 ENV_PREFIX = "LEADQ_"
@@ -65,7 +66,7 @@ class Settings(BaseSettings):
     salesforce_consumer_key: str | None = None
     salesforce_consumer_secret: SecretStr | None = None
     salesforce_private_key_file: FilePath | None = None
-    salesforce_api_version: str = "59.0"
+    salesforce_api_version: str = DEFAULT_API_VERSION
     salesforce_objects: Annotated[list[Literal["Lead", "Contact"]], NoDecode] = Field(
         default=["Lead"], description="Lead, Contact or both: Lead,Contact or a JSON list"
     )

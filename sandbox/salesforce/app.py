@@ -48,6 +48,16 @@ from sandbox.salesforce.writes import RecordWriter
 from sandbox.server import Emulator, RollingWindowLimit
 
 API_VERSION = re.compile(r"^\d{2,3}\.\d$")
+SERVED_VERSIONS = tuple(f"{number}.0" for number in range(57, 67))
+# SOAP login() is unavailable from API 65.0 and retired in Summer '27 (SOAP API guide, api-eol-soap
+# and sforce-api-calls-login: "login() remains available in API version 64.0 and earlier"). The
+# fault Salesforce sends for it is unconfirmed; UNSUPPORTED_API_VERSION is the code it documents
+# for an operation a version does not serve.
+LAST_SOAP_LOGIN_VERSION = 64.0
+SOAP_LOGIN_GONE_MESSAGE = (
+    "login() is not available in API version 65.0 and later: use OAuth (JWT bearer or client "
+    "credentials)"
+)
 MAX_URI_LENGTH = 16_384  # longer request URIs are refused before anything else is looked at
 DATA = "/services/data/v<version>"
 XML_CONTENT_TYPE = "text/xml; charset=utf-8"
@@ -267,11 +277,16 @@ class SalesforceEmulator(Emulator):
     def versions(self) -> list[dict[str, str]]:
         return [
             {"label": f"API {version}", "url": f"/services/data/v{version}", "version": version}
-            for version in ("57.0", "58.0", "59.0", "60.0", "61.0", "62.0")
+            for version in SERVED_VERSIONS
         ]
 
     # ---- logins -----------------------------------------------------------------------------
     def soap_login(self, request: Request, version: str) -> Response:
+        if API_VERSION.match(version) and float(version) > LAST_SOAP_LOGIN_VERSION:
+            return Response(
+                soap_fault("UNSUPPORTED_API_VERSION", SOAP_LOGIN_GONE_MESSAGE), status=500,
+                content_type=XML_CONTENT_TYPE,
+            )
         sent = soap_credentials(request.get_data())
         if sent is None or not self.login_accepted(*sent):
             return Response(
@@ -321,9 +336,7 @@ class SalesforceEmulator(Emulator):
             check_client(self.credentials, *client)
             return self.identity.integration_user_id
         if grant == JWT_BEARER:
-            subject = jwt_subject(
-                self.credentials, form.get("assertion", ""), (request.host_url.rstrip("/"),)
-            )
+            subject = jwt_subject(self.credentials, form.get("assertion", ""))
             if subject.lower() != self.credentials.username.lower():
                 raise OAuthError("invalid_grant", "user hasn't approved this consumer")
             return self.identity.integration_user_id

@@ -1,5 +1,14 @@
 """sObject Collections: up to 200 records created, updated or deleted in one call, one result per
-record in order, `allOrNone` honoured; and reads of up to 800 (GET) / 2000 (POST) ids."""
+record in order, `allOrNone` honoured; and reads of up to 800 (GET) / 2000 (POST) ids.
+
+Records of different types are processed in chunks, a new chunk at every change of type
+({account1, account2, contact1, account3} is three chunks), and a request may hold at most 10
+chunks (REST API guide, resources_composite_sobjects_collections_update / _create: "A single
+request can process up to 10 chunks"). Salesforce's message is "Cannot have more than 10 chunks
+in a single operation. Please rearrange the data to reduce chunking."; the error code that comes
+with it over REST is unconfirmed, so the emulator refuses the whole request (400) — the
+strictest reading — and a client must group records by type rather than read the answer.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +24,11 @@ from sandbox.salesforce.writes import ROLLED_BACK, WriteRequest, WriteResult
 
 MAX_RECORDS = 200
 MAX_READ_IDS = 2000
+MAX_CHUNKS = 10
+TOO_MANY_CHUNKS_MESSAGE = (
+    "Cannot have more than 10 chunks in a single operation. Please rearrange the data to "
+    "reduce chunking."
+)
 
 
 def too_many_records() -> SalesforceApiError:
@@ -34,7 +48,15 @@ def collection_body(call: Call) -> tuple[list[dict[str, Any]], bool]:
         raise too_many_records()
     if not all(isinstance(record, dict) for record in records):
         raise SalesforceApiError(400, "JSON_PARSER_ERROR", "Every record must be a JSON object")
+    if chunk_count(records) > MAX_CHUNKS:
+        raise SalesforceApiError(400, "INVALID_BATCH_REQUEST", TOO_MANY_CHUNKS_MESSAGE)
     return records, bool(body.get("allOrNone", False))
+
+
+def chunk_count(records: list[dict[str, Any]]) -> int:
+    """How many chunks Salesforce cuts `records` into: one per run of the same type."""
+    types = [record_type(record) for record in records]
+    return sum(1 for index, kind in enumerate(types) if index == 0 or kind != types[index - 1])
 
 
 def record_type(record: dict[str, Any]) -> str | None:

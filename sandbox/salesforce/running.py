@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from connectors.salesforce_config import DEFAULT_API_VERSION
 from sandbox.leadq_settings import settings_from_environment
 from sandbox.orgs import OrgSpec, SynthOrg
 from sandbox.salesforce.app import Identity, SalesforceEmulator, utc_now
@@ -48,7 +49,7 @@ from sync.settings import Settings
 
 MY_DOMAIN = "leadq-sandbox.my"
 LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com", f"{MY_DOMAIN}.salesforce.com")
-API_VERSION = "59.0"
+API_VERSION = DEFAULT_API_VERSION
 # Outbound retries in a sandbox: Salesforce's first 15-second interval takes 0.2 s, a day 19 min.
 DEMO_OUTBOUND_TIME_SCALE = 0.2 / 15
 

@@ -15,6 +15,10 @@ from xml.etree import ElementTree
 
 SOAP_ENVELOPE_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# The JWT bearer assertion's `aud` is the authorization server: https://login.salesforce.com, or
+# https://test.salesforce.com for a sandbox org — never the My Domain host the token request is
+# sent to (Salesforce Help, remoteaccess_oauth_jwt_flow, "Create a JWT": aud). Experience Cloud
+# site audiences are not emulated.
 JWT_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
 INVALID_LOGIN_MESSAGE = "Invalid username, password, security token; or user locked out."
 
@@ -190,7 +194,7 @@ def password_matches(credentials: Credentials, sent: str) -> bool:
     return secrets.compare_digest(sent, credentials.password + credentials.security_token)
 
 
-def jwt_subject(credentials: Credentials, assertion: str, extra_audiences: tuple[str, ...]) -> str:
+def jwt_subject(credentials: Credentials, assertion: str) -> str:
     """Verify an RS256 JWT bearer assertion and return its subject (a username)."""
     import jwt
 
@@ -201,11 +205,13 @@ def jwt_subject(credentials: Credentials, assertion: str, extra_audiences: tuple
             assertion,
             credentials.jwt_public_key_pem,
             algorithms=["RS256"],
-            audience=[*JWT_AUDIENCES, *extra_audiences],
+            audience=list(JWT_AUDIENCES),
             options={"require": ["exp", "iss", "sub", "aud"]},
         )
     except jwt.ExpiredSignatureError as error:
         raise OAuthError("invalid_grant", "expired authorization code") from error
+    except jwt.InvalidAudienceError as error:
+        raise OAuthError("invalid_grant", "audience is invalid") from error
     except jwt.PyJWTError as error:
         raise OAuthError("invalid_grant", "invalid assertion") from error
     if claims.get("iss") != credentials.consumer_key:

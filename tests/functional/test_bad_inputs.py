@@ -261,6 +261,25 @@ def test_a_private_key_file_holding_no_key_is_refused(settings_folder: Path) -> 
     )
 
 
+def test_a_password_login_from_api_65_names_the_logins_that_still_work(
+    settings_folder: Path,
+) -> None:
+    env = {
+        "LEADQ_CRM": "salesforce",
+        "LEADQ_SALESFORCE_USERNAME": "ops@acme.example",
+        "LEADQ_SALESFORCE_PASSWORD": "secret",
+        "LEADQ_SALESFORCE_API_VERSION": "66.0",
+    }  # refused before any request: Salesforce serves SOAP login() only up to 64.0
+    assert sync(settings_folder, env) == (
+        "error: the password login does not work with LEADQ_SALESFORCE_API_VERSION=66.0: "
+        "Salesforce serves SOAP login() only up to API 64.0 (and retires it in Summer '27). Log "
+        "in with JWT bearer (LEADQ_SALESFORCE_CONSUMER_KEY, LEADQ_SALESFORCE_PRIVATE_KEY_FILE, "
+        "LEADQ_SALESFORCE_USERNAME) or client credentials (LEADQ_SALESFORCE_CONSUMER_KEY, "
+        "LEADQ_SALESFORCE_CONSUMER_SECRET, your My Domain in LEADQ_SALESFORCE_LOGIN_URL), or set "
+        "LEADQ_SALESFORCE_API_VERSION=64.0"
+    )
+
+
 def test_an_env_file_that_is_not_there_is_an_error(settings_folder: Path) -> None:
     assert sync(settings_folder, {}, "--env-file", "prod.env") == (
         "error: --env-file prod.env: no such file"

@@ -102,7 +102,7 @@ def test_activities_are_read_for_hundreds_of_people_a_query_and_all_else_is_page
     assert len(task_queries) == math.ceil(len(run.pulled) / per_query)  # one page of people
     others = [soql_of(e).split(" FROM ")[0] or e.path for e in log
               if not is_page(e) and e.method != "PATCH"]
-    assert others == ["/services/Soap/u/59.0", "SELECT COUNT()", "SELECT COUNT()"]
+    assert others == ["/services/Soap/u/64.0", "SELECT COUNT()", "SELECT COUNT()"]
     assert set(connector.stats.requests) == {"auth", "query", "write"}  # no page continues
 
 
@@ -291,6 +291,27 @@ def test_writes_send_auto_assign_false_so_the_assignment_rule_leaves_owners_alon
     assert owner_of(small, control) == queue  # what the rule does without the header
 
 
+def test_leads_and_contacts_written_in_pull_order_go_out_grouped_by_type(
+    small: SalesforceCrm,
+) -> None:
+    leads = user_owned_lead_ids(small, 6)
+    contacts = small.column('SELECT "Id" FROM "Contact" WHERE "IsDeleted" = 0 ORDER BY "Id" '
+                            "LIMIT 6")
+    interleaved = [
+        LeadUpdate(lead_id=record_id, kind=kind, changes={"leadq_Score__c": 7.0})
+        for pair in zip(leads, contacts, strict=True)
+        for record_id, kind in zip(pair, ("lead", "contact"), strict=True)
+    ]
+
+    results = small.connector().write(interleaved)
+
+    assert [result.lead_id for result in results] == [update.lead_id for update in interleaved]
+    assert all(result.ok for result in results)
+    (write,) = [entry for entry in small.running.emulator.log.entries()
+                if entry.path.endswith("/composite/sobjects")]
+    assert write.status == 200
+
+
 def test_permanent_record_errors_come_back_as_one_line_results_and_the_rest_is_written(
     small: SalesforceCrm,
 ) -> None:
@@ -419,6 +440,18 @@ def test_a_wrong_consumer_secret_names_the_variables_to_check(small: SalesforceC
         "LEADQ_SALESFORCE_LOGIN_URL (your My Domain, https://yourcompany.my.salesforce.com); the "
         "connected app needs the client credentials flow enabled with a Run As user."
     )
+
+
+def test_a_jwt_login_through_the_my_domain_names_login_salesforce_com_as_audience(
+    small: SalesforceCrm, tmp_path: Path
+) -> None:
+    my_domain = f"https://{small.running.my_domain}.salesforce.com"
+    settings = small.settings("jwt", tmp_path, salesforce_login_url=my_domain)
+
+    connector = small.connector(settings)
+
+    assert connector.list_owners()
+    assert small.running.emulator.log.count("POST", "/services/oauth2/token", 200) == 1
 
 
 def test_a_jwt_for_an_unknown_user_names_the_variables_to_check(

@@ -142,6 +142,16 @@ def test_soap_login_with_password_and_security_token_points_the_client_at_the_em
     assert salesforce.emulator.log.count("POST", "/services/Soap/u/59.0", 200) >= 1
 
 
+def test_soap_login_from_api_65_is_refused_with_a_fault(salesforce: RunningSalesforce) -> None:
+    with pytest.raises(SalesforceAuthenticationFailed) as failure:
+        Salesforce(username=salesforce.username, password=salesforce.password,
+                   security_token=salesforce.security_token, session=salesforce.session(),
+                   version="65.0")
+    assert failure.value.code == "UNSUPPORTED_API_VERSION"
+    assert "login() is not available in API version 65.0" in failure.value.auth_message
+    assert password_login(salesforce).sf_version == "59.0"  # 64.0 and earlier still log in
+
+
 def test_wrong_password_fails_the_soap_login_with_invalid_login(
     salesforce: RunningSalesforce,
 ) -> None:
@@ -194,6 +204,22 @@ def test_jwt_bearer_login_is_accepted_when_signed_by_the_trusted_key(
         username=salesforce.username, consumer_key=salesforce.consumer_key,
         privatekey=salesforce.jwt_private_key_pem, session=salesforce.session(),
     )
+    assert client.query("SELECT COUNT() FROM Lead")["totalSize"] > 0
+
+
+def test_jwt_bearer_login_with_the_my_domain_as_audience_is_refused(
+    salesforce: RunningSalesforce,
+) -> None:
+    with pytest.raises(SalesforceAuthenticationFailed) as failure:
+        Salesforce(username=salesforce.username, consumer_key=salesforce.consumer_key,
+                   privatekey=salesforce.jwt_private_key_pem, domain=salesforce.my_domain,
+                   session=salesforce.session())
+    assert (failure.value.code, failure.value.auth_message) == (
+        "invalid_grant", "audience is invalid"
+    )
+    client = Salesforce(username=salesforce.username, consumer_key=salesforce.consumer_key,
+                        privatekey=salesforce.jwt_private_key_pem, domain="login",
+                        instance_url=salesforce.my_domain, session=salesforce.session())
     assert client.query("SELECT COUNT() FROM Lead")["totalSize"] > 0
 
 
@@ -664,6 +690,28 @@ def test_collection_update_of_more_than_200_records_answers_400(sf: Salesforce) 
         sf.restful("composite/sobjects", method="PATCH",
                    json=collection([lead_update(lead_id, Title="x") for lead_id in ids]))
     assert error_code(failure.value) == "EXCEEDED_ID_LIMIT"
+
+
+def test_a_collection_switching_type_more_than_ten_times_is_refused_whole(sf: Salesforce) -> None:
+    leads = lead_ids(sf, limit=6)
+    contacts = [row["Id"] for row in sf.query(
+        "SELECT Id FROM Contact ORDER BY Id LIMIT 5")["records"]]
+    alternating = [
+        {"attributes": {"type": kind}, "id": record_id, "Title": "Chunked"}
+        for pair in zip(leads, [*contacts, None], strict=True)
+        for kind, record_id in zip(("Lead", "Contact"), pair, strict=True) if record_id
+    ]
+    with pytest.raises(SalesforceMalformedRequest) as failure:
+        sf.restful("composite/sobjects", method="PATCH", headers=NO_AUTO_ASSIGN,
+                   json=collection(alternating))
+    assert failure.value.content[0]["message"] == (
+        "Cannot have more than 10 chunks in a single operation. Please rearrange the data to "
+        "reduce chunking."
+    )
+    grouped = sorted(alternating, key=lambda record: record["attributes"]["type"])
+    results = sf.restful("composite/sobjects", method="PATCH", headers=NO_AUTO_ASSIGN,
+                         json=collection(grouped))
+    assert [result["success"] for result in results] == [True] * 11
 
 
 def test_collection_update_without_all_or_none_saves_the_valid_records(sf: Salesforce) -> None:
