@@ -7,6 +7,7 @@ how its CRM words a rate-limit refusal and a server error. `EmulatorServer` serv
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import ssl
@@ -16,13 +17,16 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import LimitedStream
 
 LOOPBACK = "127.0.0.1"
+IDLE_CONNECTION_SECONDS = 30.0
+DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -233,7 +237,62 @@ def _drop(environ: dict[str, Any]) -> None:
         pass
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1 with persistent connections, as the real CRMs serve them (werkzeug's own handler
+    closes every connection). Each request's body is read to its end before the answer, and each
+    answer is sent whole with its Content-Length, so the next request on the connection starts
+    where this one ended. A connection idle for `timeout` seconds is closed."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_CONNECTION_SECONDS
+    server: _KeepAliveServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections.opened(self.connection)
+
+    def finish(self) -> None:
+        self.server.connections.closed(self.connection)
+        super().finish()
+
+    def parse_request(self) -> bool:
+        self.server.connections.busy(self.connection)
+        return super().parse_request()
+
+    def handle_one_request(self) -> None:
+        super().handle_one_request()
+        if not self.server.connections.idle(self.connection):
+            self.close_connection = True
+
+    def run_wsgi(self) -> None:
+        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        environ = self.make_environ()
+        body = _bounded_body(environ)
+        try:
+            status, headers, content = _answer_of(self.server.app, environ)
+        except DroppedConnectionError:
+            self.close_connection = True
+            return
+        if not _drain(body):
+            self.close_connection = True
+        self._send(status, headers, content, head=environ["REQUEST_METHOD"] == "HEAD")
+
+    def _send(self, status: str, headers: list[tuple[str, str]], content: bytes, head: bool
+              ) -> None:
+        code, _, reason = status.partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in headers:
+            if name.lower() not in _FRAMING_HEADERS:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if not head:
+            self.wfile.write(content)
+        self.wfile.flush()
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 
@@ -242,6 +301,111 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log(self, type: str, message: str, *args: Any) -> None:
         pass
+
+
+_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
+def _bounded_body(environ: dict[str, Any]) -> IO[bytes]:
+    """The request body, ending where the request ends (werkzeug dechunks a chunked body)."""
+    if environ.get("wsgi.input_terminated"):
+        return environ["wsgi.input"]
+    try:
+        length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        length = 0
+    environ["wsgi.input"] = LimitedStream(environ["wsgi.input"], length)
+    return environ["wsgi.input"]
+
+
+def _drain(body: IO[bytes]) -> bool:
+    """Read what the application left of the body; False (close the connection) past the cap."""
+    drained = 0
+    while drained <= DRAIN_LIMIT_BYTES:
+        chunk = body.read(65536)
+        if not chunk:
+            return True
+        drained += len(chunk)
+    return False
+
+
+def _answer_of(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Call the WSGI application and collect its whole answer."""
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None
+                       ) -> Callable[[bytes], None]:
+        started[:] = [(status, headers)]
+        return parts.append
+
+    parts: list[bytes] = []
+    try:
+        chunks = app(environ, start_response)
+        try:
+            parts.extend(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+    except DroppedConnectionError:
+        raise
+    except Exception:
+        return "500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")], b"internal error"
+    status, headers = started[0]
+    return status, headers, b"".join(parts)
+
+
+class _OpenConnections:
+    """The server's client connections, and which are between requests (idle)."""
+
+    def __init__(self) -> None:
+        self._idle: dict[socket.socket, bool] = {}
+        self._closing = False
+        self._lock = threading.Lock()
+
+    def opened(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._idle[connection] = True
+        if self._closing:
+            _shut(connection)
+
+    def busy(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._idle[connection] = False
+
+    def idle(self, connection: socket.socket) -> bool:
+        """Mark the connection idle; False when the server is closing (close it instead)."""
+        with self._lock:
+            self._idle[connection] = True
+            return not self._closing
+
+    def closed(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._idle.pop(connection, None)
+
+    def close_idle(self) -> None:
+        """On stop: close every idle connection now; busy ones close after their answer."""
+        with self._lock:
+            self._closing = True
+            idle = [connection for connection, is_idle in self._idle.items() if is_idle]
+        for connection in idle:
+            _shut(connection)
+
+
+def _shut(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)
+
+
+class _KeepAliveServer(ThreadedWSGIServer):
+    def __init__(self, port: int, app: Emulator, tls: TlsFiles | None) -> None:
+        self.connections = _OpenConnections()
+        self.accepted = 0
+        super().__init__(LOOPBACK, port, app, _KeepAliveHandler,
+                         ssl_context=tls.context if tls else None)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.accepted += 1
+        super().process_request(request, client_address)
 
 
 @dataclass
@@ -270,14 +434,7 @@ class EmulatorServer:
     def __init__(self, app: Emulator, port: int = 0, tls: TlsFiles | None = None) -> None:
         self.app = app
         self.tls = tls
-        self._server: BaseWSGIServer = make_server(
-            LOOPBACK,
-            port,
-            app,
-            threaded=True,
-            request_handler=_QuietHandler,
-            ssl_context=tls.context if tls else None,
-        )
+        self._server = _KeepAliveServer(port, app, tls)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -291,12 +448,18 @@ class EmulatorServer:
         scheme = "https" if self.tls else "http"
         return f"{scheme}://{LOOPBACK}:{self.port}"
 
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted so far: with keep-alive, a client session reuses one."""
+        return self._server.accepted
+
     def start(self) -> EmulatorServer:
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._server.shutdown()
+        self._server.connections.close_idle()
         self._server.server_close()
         self._thread.join(timeout=5)
 
