@@ -22,6 +22,9 @@ from scoring.frame import (
 )
 
 GRADES = ("A", "B", "C", "D", "F")
+HAND_RAISER = "hand_raiser"  # the priorities key for leads qualified by a hand-raise
+# What the intent guard counts as browsing unless the model says otherwise: reading, not asking.
+BROWSING_ACTIVITIES = ("page_view", "pricing_page_view", "email_open", "email_click")
 
 # Bounds far beyond any real model and far below what would overflow a score, a reason's points
 # or a CRM field: every number finite, every name short enough to read in one line.
@@ -139,8 +142,27 @@ class Qualification(Section):
     )
     priorities: dict[str, Count] = Field(
         default_factory=dict,
-        description="Priority per label (1 = call first); unlisted labels: letter rank + band",
+        description=(
+            "Priority per label (1 = call first), and `hand_raiser` for leads a stage rule "
+            "qualified on a hand-raise alone (default 1: they are called first); unlisted "
+            "labels: letter rank + band, after hand-raisers"
+        ),
     )
+    browsing: list[str] = Field(
+        default_factory=lambda: list(BROWSING_ACTIVITIES),
+        description="Activity types the intent guard counts as browsing",
+    )
+    intent_guard: Literal["warn", "strict", "off"] = Field(
+        default="warn",
+        description=(
+            "When browsing can earn as much engagement as a hand-raise: warn in `leadq "
+            "validate`, refuse the model (strict), or say nothing (off)"
+        ),
+    )
+
+    @property
+    def hand_raiser_priority(self) -> int:
+        return self.priorities.get(HAND_RAISER, 1)
 
     @field_validator("engagement_bands")
     @classmethod
@@ -153,9 +175,11 @@ class Qualification(Section):
     @classmethod
     def _known_labels(cls, priorities: dict[str, int]) -> dict[str, int]:
         labels = {f"{letter}{band}" for letter in "ABCD" for band in range(1, 5)}
-        unknown = sorted(set(priorities) - labels)
+        unknown = sorted(set(priorities) - labels - {HAND_RAISER})
         if unknown:
-            raise ValueError(f"unknown label {unknown[0]!r}: labels run from A1 to D4")
+            raise ValueError(
+                f"unknown label {unknown[0]!r}: labels run from A1 to D4 (and {HAND_RAISER})"
+            )
         return priorities
 
 

@@ -29,6 +29,7 @@ from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from scoring.config import ScoringModel, closest, did_you_mean
+from scoring.intent import intent_findings
 from scoring.references import Loc, check_references
 
 MOST_VALUES = 100_000  # far above any real model; a "billion laughs" file goes far beyond
@@ -60,6 +61,11 @@ class ModelFileError(Exception):
 
 
 def load_model(path: Path | str) -> ScoringModel:
+    return load_model_with_warnings(path)[0]
+
+
+def load_model_with_warnings(path: Path | str) -> tuple[ScoringModel, list[str]]:
+    """The model, and what `leadq validate` warns about (the intent guard's findings)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -76,10 +82,17 @@ def load_model(path: Path | str) -> ScoringModel:
         raise ModelFileError(
             path.name, [_problem("", None, f"not UTF-8 text ({error.reason})")]
         ) from None
-    return parse_model(text, source=path.name)
+    model, warned = _parse(text, path.name)
+    return model, ModelFileError(path.name, warned).lines() if warned else []
 
 
 def parse_model(text: str, source: str = "scoring.yaml") -> ScoringModel:
+    return _parse(text, source)[0]
+
+
+def _parse(text: str, source: str) -> tuple[ScoringModel, list[ModelProblem]]:
+    """The model and its warnings; a model with problems (strict intent guard findings too) is
+    refused with all of them."""
     places, data = _read_yaml(text, source)
     if not isinstance(data, dict):
         raise ModelFileError(source, [_problem("", 1, "the model must be a mapping of sections")])
@@ -91,9 +104,15 @@ def parse_model(text: str, source: str = "scoring.yaml") -> ScoringModel:
         _problem(format_path(loc), places.line_for(loc), message)
         for loc, message in check_references(model)
     ]
+    findings = [
+        _problem(format_path(finding.loc), places.line_for(finding.loc), finding.message)
+        for finding in intent_findings(model)
+    ]
+    if model.qualification.intent_guard == "strict":
+        problems += findings
     if problems:
         raise ModelFileError(source, problems)
-    return model
+    return model, findings
 
 
 def format_path(loc: Loc) -> str:

@@ -16,10 +16,11 @@ from pydantic import BaseModel, ConfigDict
 
 from connectors.records import Activity, Lead
 from scoring.conditions import ActivityTest, Evaluator, compile_condition
-from scoring.config import ScoringModel
+from scoring.config import HAND_RAISER, ScoringModel
 from scoring.engagement import EngagementScorer
 from scoring.fit import FitScorer
 from scoring.frame import ActivityFrame, LeadFrame, activity_field_kind, lead_field_kind
+from scoring.intent import hand_raise_condition
 from scoring.reasons import Reason, ReasonColumns, reasons_lines
 
 LABEL_LETTERS = np.array(["A", "B", "C", "D", "D"], dtype=object)  # F leads sit in row D
@@ -39,6 +40,7 @@ class Qualification(BaseModel):
     priority: int
     stage: str
     stage_rule: int | None  # index of the stage rule that matched; None = default stage
+    hand_raiser: bool = False  # a hand-raise that qualifies on its own (demo or contact request)
     bant: dict[str, bool]
     bant_count: int
     reasons: list[Reason]  # every contribution, largest first; caps included
@@ -62,7 +64,11 @@ class CompiledModel:
         self._where_cache: dict[int, Evaluator | None] = {}
         bands = model.qualification.engagement_bands
         self._bands = np.array(bands, dtype=np.float64)
-        self._priorities = _priority_table(model)
+        hand_raise = hand_raise_condition(model)
+        self.hand_raise: Evaluator | None = (
+            compile_condition(hand_raise, lead_field_kind) if hand_raise is not None else None
+        )
+        self._priorities = _priority_table(model, after_hand_raisers=hand_raise is not None)
 
     def where_of(self, test: ActivityTest) -> Evaluator | None:
         key = id(test)
@@ -77,14 +83,29 @@ class CompiledModel:
         reached = engagement[:, None] >= self._bands[None, :]
         return np.where(reached.any(axis=1), reached.argmax(axis=1), len(self._bands)) + 1
 
-    def priority(self, letter_index: np.ndarray, band: np.ndarray) -> np.ndarray:
-        return self._priorities[letter_index, band - 1]
+    def priority(
+        self, letter_index: np.ndarray, band: np.ndarray, hand_raiser: np.ndarray
+    ) -> np.ndarray:
+        """The label's priority; hand-raisers first unless the model's priorities say otherwise."""
+        by_label = self._priorities[letter_index, band - 1]
+        first = self.model.qualification.hand_raiser_priority
+        return np.where(hand_raiser, np.minimum(by_label, first), by_label)
+
+    def hand_raisers(self, frame: LeadFrame) -> np.ndarray:
+        if self.hand_raise is None:
+            return np.zeros(frame.size, dtype=bool)
+        return np.asarray(self.hand_raise(frame), dtype=bool)
 
 
-def _priority_table(model: ScoringModel) -> np.ndarray:
-    table = np.add.outer(np.arange(4), np.arange(4)) + 1  # A1 → 1 … D4 → 7
+def _priority_table(model: ScoringModel, after_hand_raisers: bool) -> np.ndarray:
+    """Priority per label: letter rank + band (A1 → 1 … D4 → 7), one later when the model has
+    hand-raisers, who come first; the labels the model lists keep their numbers."""
+    table = np.add.outer(np.arange(4), np.arange(4)) + 1
+    if after_hand_raisers:
+        table += model.qualification.hand_raiser_priority
     for label, priority in model.qualification.priorities.items():
-        table["ABCD".index(label[0]), int(label[1]) - 1] = priority
+        if label != HAND_RAISER:
+            table["ABCD".index(label[0]), int(label[1]) - 1] = priority
     return table
 
 
@@ -112,6 +133,7 @@ class ScoredBatch:
     priority: np.ndarray
     stage: np.ndarray
     stage_rule: np.ndarray
+    hand_raiser: np.ndarray
     bant_met: dict[str, np.ndarray]
     bant_count: np.ndarray
     contributions: np.ndarray  # (leads, reason columns)
@@ -141,6 +163,7 @@ class ScoredBatch:
             priority=int(self.priority[index]),
             stage=str(self.stage[index]),
             stage_rule=None if self.stage_rule[index] < 0 else int(self.stage_rule[index]),
+            hand_raiser=bool(self.hand_raiser[index]),
             bant={name: bool(values[index]) for name, values in self.bant_met.items()},
             bant_count=int(self.bant_count[index]),
             reasons=self.compiled.reason_columns.reasons(self.contributions[index]),
@@ -189,7 +212,8 @@ def score_frame(frame: LeadFrame, compiled: CompiledModel) -> ScoredBatch:
     letter_index = np.searchsorted(np.array(["A", "B", "C", "D", "F"]), grade.astype(str))
     band = compiled.engagement_band(engagement_total)
     label = LABEL_LETTERS[letter_index] + band.astype(str).astype(object)
-    priority = compiled.priority(np.minimum(letter_index, 3), band)
+    hand_raiser = compiled.hand_raisers(frame)
+    priority = compiled.priority(np.minimum(letter_index, 3), band, hand_raiser)
     weights = model.score
     combined = (
         (
@@ -223,6 +247,7 @@ def score_frame(frame: LeadFrame, compiled: CompiledModel) -> ScoredBatch:
         priority=priority,
         stage=stage,
         stage_rule=stage_rule,
+        hand_raiser=hand_raiser,
         bant_met=bant.met,
         bant_count=bant.count,
         contributions=contributions,

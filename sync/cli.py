@@ -20,7 +20,7 @@ import typer
 from scoring.backtest import run_backtest
 from scoring.config import json_schema
 from scoring.learn import DEFAULT_REGULARISATION, LearnSettings, TooFewOutcomesError
-from scoring.loading import load_model
+from scoring.loading import load_model, load_model_with_warnings
 from scoring.report import Report, render_report
 from scoring.scorecard import Capacity, parse_capacity
 from sync.cli_options import NowOption, console, parse_now
@@ -145,7 +145,9 @@ def score(
 def validate(model: Annotated[Path, typer.Argument(help="The scoring model YAML.")]) -> None:
     """Check a scoring model and say exactly where any problem is."""
     with user_errors():
-        scoring_model = load_model(model)
+        scoring_model, warnings = load_model_with_warnings(model)
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/yellow] {markup_safe(warning)}")
     fit_rules, engagement_rules = len(scoring_model.fit.rules), len(scoring_model.engagement.rules)
     console.print(
         f"[green]ok[/green] {markup_safe(model.name)}: {markup_safe(repr(scoring_model.name))}, "

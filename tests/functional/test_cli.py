@@ -93,7 +93,7 @@ def test_validate_confirms_a_good_model_with_its_version() -> None:
     result = leadq("validate", MODEL)
     assert result.exit_code == 0
     assert (
-        "ok scoring.yaml: 'Acme Analytics B2B', 14 fit rules, 12 engagement rules" in result.output
+        "ok scoring.yaml: 'Acme Analytics B2B', 14 fit rules, 13 engagement rules" in result.output
     )
 
 
@@ -152,3 +152,24 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(tmp_path: Path) -> No
     assert "Traceback" not in completed.stderr
     assert completed.stderr.strip() == f"error: {tmp_path / 'missing.csv'}: file not found"
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_validate_warns_when_browsing_can_earn_what_a_hand_raise_earns(tmp_path: Path) -> None:
+    classic = tmp_path / "classic.yaml"
+    classic.write_text(
+        "name: classic\n"
+        "engagement:\n  rules:\n"
+        "    - {id: visit, label: Visit, activity: page_view, points: 5}\n"
+        "    - {id: inquiry, label: Inquiry, activity: form_submission, points: 20}\n"
+        "stages:\n  - {stage: mql, when: {activity: form_submission}}\n"
+    )
+    result = leadq("validate", str(classic))
+    assert result.exit_code == 0
+    assert result.output.startswith(
+        "warning: classic.yaml:7 stages[0].when: browsing can earn as much engagement as a "
+        "hand-raise: 4 × visit"
+    )
+    classic.write_text(classic.read_text() + "qualification: {intent_guard: strict}\n")
+    result = leadq("validate", str(classic))
+    assert result.exit_code == 2
+    assert result.output.startswith("error: classic.yaml:7 stages[0].when: browsing can earn")

@@ -213,7 +213,7 @@ def engagement_with(rule_line: str, extra: str = "") -> str:
         ),
         (
             "name: m\nqualification:\n  priorities: {E1: 1}\n",
-            "scoring.yaml:3 qualification.priorities: unknown label 'E1': labels run from A1 to D4",
+            "scoring.yaml:3 qualification.priorities: unknown label 'E1': labels run from A1 to D4 (and hand_raiser)",
         ),
         (
             "name: m\nscore: {fit_weight: 0, engagement_weight: 0}\n",

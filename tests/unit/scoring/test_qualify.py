@@ -100,7 +100,10 @@ def test_label_combines_grade_letter_and_engagement_band_with_priorities() -> No
     assert (result.grade, result.engagement, result.label, result.priority) == ("A", 60, "A1", 1)
     weak = make_lead("L2")
     result = score(weak, [activity("page_view", 0, lead_id="L2")] * 2, MODEL, NOW)
-    assert (result.grade, result.label, result.priority) == ("F", "D3", 6)
+    # D3 is letter rank 4 + band 3 = 6, one later (7) because hand-raisers come first
+    assert (result.grade, result.label, result.priority) == ("F", "D3", 7)
+    raised = score(weak, [activity("demo_request", 1, lead_id="L2")], MODEL, NOW)
+    assert (raised.label, raised.hand_raiser, raised.priority) == ("D3", True, 1)
 
 
 def test_a_fit_and_engaged_lead_becomes_an_mql_by_the_first_rule() -> None:
