@@ -47,6 +47,7 @@ class Connector(Protocol):
     crm: CrmKind
     stats: RequestStats
     write_batch_size: int
+    queue_kinds: frozenset[str]  # the kinds of Lead (lead, contact) a queue may own in this CRM
 
     @staticmethod
     def field_name(name: str) -> str:

@@ -120,6 +120,7 @@ class HubSpotConnector:
 
     crm: CrmKind = "hubspot"
     write_batch_size: int = BATCH_SIZE
+    queue_kinds: frozenset[str] = frozenset({"lead", "contact"})
 
     @staticmethod
     def field_name(name: str) -> str:

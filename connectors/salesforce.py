@@ -130,6 +130,8 @@ def config_options(config: SalesforceConfig, extra_fields: Sequence[str] = ()) -
 class SalesforceConnector:
     crm: CrmKind = "salesforce"
     write_batch_size = COLLECTION_LIMIT
+    # Lead and Case take queues as owners; Contact (and Account, Opportunity) owners are Users
+    queue_kinds: frozenset[str] = frozenset({"lead"})
     # custom fields carry `__c` and title-cased words: leadq_model_version → leadq_Model_Version__c
     field_name = staticmethod(salesforce_field_name)
 
@@ -282,20 +284,23 @@ class SalesforceConnector:
         contact_ids = [lead.id for lead in leads if lead.kind == "contact"]
         activities = [item for lead in leads for item in person_field_activities(lead)]
         changed = [f"SystemModstamp > {datetime_literal(since)}"] if since else []
-        queries: list[tuple[str, list[str], Any]] = [
-            (f"SELECT {', '.join(TASK_FIELDS)} FROM Task WHERE WhoId IN ({{}})", people,
-             lambda row: [task_activity(row)]),
-            (f"SELECT {', '.join(EVENT_FIELDS)} FROM Event WHERE WhoId IN ({{}})", people,
-             lambda row: [event_activity(row)]),
+        # Tasks and Events older than a year are archived: only queryAll returns them (REST API
+        # guide, resources_queryall), so they are read there, deleted ones left out by IsDeleted
+        live = " AND IsDeleted = false"
+        queries: list[tuple[str, list[str], Any, bool]] = [
+            (f"SELECT {', '.join(TASK_FIELDS)} FROM Task WHERE WhoId IN ({{}}){live}", people,
+             lambda row: [task_activity(row)], True),
+            (f"SELECT {', '.join(EVENT_FIELDS)} FROM Event WHERE WhoId IN ({{}}){live}", people,
+             lambda row: [event_activity(row)], True),
             (f"SELECT {', '.join(MEMBER_FIELDS)} FROM CampaignMember WHERE LeadId IN ({{}})",
-             lead_ids, member_activities),
+             lead_ids, member_activities, False),
             (f"SELECT {', '.join(MEMBER_FIELDS)} FROM CampaignMember WHERE ContactId IN ({{}})",
-             contact_ids, member_activities),
+             contact_ids, member_activities, False),
         ]
         suffix = "".join(f" AND {condition}" for condition in changed)
-        for template, ids, to_activities in queries:
+        for template, ids, to_activities, archived_too in queries:
             for soql in self.id_queries(lambda text, t=template: t.format(text) + suffix, ids):
-                for row in self.query_rows(soql, "query"):
+                for row in self.query_rows(soql, "query", query_all=archived_too):
                     activities.extend(item for item in to_activities(row) if item is not None)
         kept = [
             activity for activity in activities
@@ -416,8 +421,8 @@ class SalesforceConnector:
         return self.fields_check.report(fields)[0]
 
     # ---- plumbing ---------------------------------------------------------------------------
-    def query_rows(self, soql: str, kind: str) -> Iterator[Row]:
-        for records in self.calls.query_pages(soql, kind, self.options.page_size):
+    def query_rows(self, soql: str, kind: str, query_all: bool = False) -> Iterator[Row]:
+        for records in self.calls.query_pages(soql, kind, self.options.page_size, query_all):
             for record in records:
                 yield {name: typed_value(value) for name, value in flatten(record).items()}
 

@@ -277,12 +277,16 @@ class SalesforceCalls:
 
     # ---- queries ----------------------------------------------------------------------------
     def query_pages(
-        self, soql: str, kind: str = "query", batch_size: int = 2000
+        self, soql: str, kind: str = "query", batch_size: int = 2000, query_all: bool = False
     ) -> Iterator[list[dict[str, Any]]]:
-        """The records of a SOQL query, one page (one request) at a time."""
+        """The records of a SOQL query, one page (one request) at a time; `query_all` sends it
+        to queryAll (deleted and archived records too). A page may hold fewer records than
+        `batch_size` ("there's no guarantee that the requested batch size is the actual batch
+        size", REST API guide, headers_queryoptions): only `done` and `nextRecordsUrl` say
+        whether more follow."""
         headers = {"Sforce-Query-Options": f"batchSize={batch_size}"}
         answer = self.call(kind, lambda client: client.query(
-            soql, headers=headers, timeout=self.timeout
+            soql, include_deleted=query_all, headers=headers, timeout=self.timeout
         ))
         while True:
             yield answer["records"]

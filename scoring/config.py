@@ -393,6 +393,11 @@ class Routing(Section):
     )
     rules: list[RoutingRule] = Field(default_factory=list)
     fallback: str | None = Field(default=None, description="Owner or queue when no rule can")
+    fallback_user: str | None = Field(
+        default=None,
+        description="A person for records a queue cannot own (Salesforce Contacts) when the "
+        "fallback is a queue",
+    )
 
 
 class ScoringModel(Section):

@@ -3,7 +3,9 @@
 In order: the owner of the lead's company or of the account whose domain matches the lead's
 e-mail; else the first routing rule whose condition matches picks a pool and a strategy
 (weighted round-robin, least-loaded, fixed), skipping inactive owners, queues and owners at their
-daily cap; else the fallback owner or queue. Every decision says why.
+daily cap; else the fallback owner or queue — or, for a record the CRM does not let a queue own
+(Salesforce Contacts: only Leads and Cases take queues), the `fallback_user`. Every decision says
+why.
 
 This module only decides. The counters it decides from (a `PoolCounts` snapshot) live in the state
 store, which commits each assignment atomically and makes the caller decide again if another run
@@ -50,6 +52,9 @@ class RoutingDecision(BaseModel):
     reason: str
 
 
+ANY_KIND = frozenset({"lead", "contact"})
+
+
 class Directory:
     """The CRM's owners and accounts, as routing needs them."""
 
@@ -58,10 +63,13 @@ class Directory:
         owners: Sequence[Owner],
         account_owner_by_domain: Mapping[str, str] | None = None,
         integration_owner_ids: frozenset[str] = frozenset(),
+        queue_kinds: frozenset[str] = ANY_KIND,
     ) -> None:
+        """`queue_kinds`: the kinds of record (lead, contact) the CRM lets a queue own."""
         self.owners = list(owners)
         self.account_owner_by_domain = dict(account_owner_by_domain or {})
         self.integration_owner_ids = integration_owner_ids
+        self.queue_kinds = queue_kinds
         self._by_id = {owner.id: owner for owner in self.owners}
         self._by_email = {owner.email.lower(): owner for owner in self.owners if owner.email}
 
@@ -129,11 +137,14 @@ class Router:
                 decision = _from_pool(rule, directory, counts.get(rule.id, NoCounts()), notes)
                 if decision is not None:
                     return decision
-        return self._fallback(directory, notes)
+        return self._fallback(lead, directory, notes)
 
-    def _fallback(self, directory: Directory, notes: list[str]) -> RoutingDecision:
+    def _fallback(self, lead: Lead, directory: Directory, notes: list[str]) -> RoutingDecision:
         reference = self.routing.fallback
         target = directory.find(reference) if reference else None
+        if target is not None and target.kind == "queue" and lead.kind not in directory.queue_kinds:
+            notes.append(f"fallback queue {_name(target)} cannot own a {lead.kind}")
+            return self._fallback_user(directory, notes)
         if target is not None and (target.kind == "queue" or target.active):
             return RoutingDecision(
                 owner_id=target.id,
@@ -143,6 +154,24 @@ class Router:
             )
         if reference:
             notes.append(f"fallback {masked_email(reference)} is unknown or inactive")
+        return RoutingDecision(
+            owner_id=None, source="none", pool=None, reason=_joined("no owner found", notes)
+        )
+
+
+    def _fallback_user(self, directory: Directory, notes: list[str]) -> RoutingDecision:
+        reference = self.routing.fallback_user
+        target = directory.find(reference) if reference else None
+        if _assignable(target):
+            assert target is not None
+            return RoutingDecision(
+                owner_id=target.id, source="fallback", pool=None,
+                reason=_joined(f"fallback user {_name(target)}", notes),
+            )
+        notes.append(
+            f"fallback_user {masked_email(reference)} is unknown, inactive or a queue"
+            if reference else "no fallback_user set"
+        )
         return RoutingDecision(
             owner_id=None, source="none", pool=None, reason=_joined("no owner found", notes)
         )

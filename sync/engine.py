@@ -363,7 +363,9 @@ class SyncEngine:
             return {}
         domains = sorted({d for i in wanting if (d := leads[i].email_domain)})
         accounts = self.connector.account_owners(domains) if domains else {}
-        directory = Directory(directory.owners, accounts, directory.integration_owner_ids)
+        directory = Directory(
+            directory.owners, accounts, directory.integration_owner_ids, directory.queue_kinds
+        )
         matches = self.router.rule_matches(frame)
         decisions = {}
         for index in wanting:
@@ -439,6 +441,7 @@ class SyncEngine:
             self._directory = Directory(
                 self.connector.list_owners(),
                 integration_owner_ids=self.options.integration_owner_ids,
+                queue_kinds=self.connector.queue_kinds,
             )
         return self._directory
 

@@ -49,6 +49,10 @@ class Sandbox:
         org = SynthOrg(OrgSpec(leads=self.leads, seed=self.seed))
         return {org.person(key).email.lower() for key in person_keys}
 
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        """Every record of a SOQL query against the Salesforce sandbox."""
+        return salesforce_client(self).query_all(soql)["records"]
+
     def state(self) -> dict[str, dict[str, Any]]:
         """Every lead's leadq fields, stage, status and owner, as the CRM holds them now."""
         return hubspot_state(self) if self.crm == "hubspot" else salesforce_state(self)
@@ -130,13 +134,16 @@ def hubspot_state(box: Sandbox) -> dict[str, dict[str, Any]]:
     return {c.id: {k: c.properties.get(k) for k in HUBSPOT_FIELDS} for c in contacts}
 
 
-def salesforce_state(box: Sandbox) -> dict[str, dict[str, Any]]:
+def salesforce_client(box: Sandbox) -> Salesforce:
     running = box.running
-    sf = Salesforce(
+    return Salesforce(
         username=running.username,
         password=running.password,
         security_token=running.security_token,
         session=running.session(),
     )
-    rows = sf.query_all(f"SELECT Id, {', '.join(SALESFORCE_FIELDS)} FROM Lead")["records"]
+
+
+def salesforce_state(box: Sandbox) -> dict[str, dict[str, Any]]:
+    rows = box.query(f"SELECT Id, {', '.join(SALESFORCE_FIELDS)} FROM Lead")
     return {row["Id"]: {k: row.get(k) for k in SALESFORCE_FIELDS} for row in rows}

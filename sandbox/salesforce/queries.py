@@ -8,6 +8,11 @@ same snapshot; each `nextRecordsUrl` page fetches the next `batchSize` rows from
 statement. A page asked for out of sequence (a client retrying after a lost answer) is re-read
 with OFFSET from the same snapshot. Cursors close when their last page is served, after 15
 minutes unused, or when more than MAX_OPEN_CURSORS are open (oldest first).
+
+Archived activities: Salesforce archives Events that ended and closed Tasks due more than 365 days
+ago; `query` leaves them out and only `queryAll` returns them (REST API guide, resources_queryall:
+"QueryAll … returns records that have been deleted because of a merge or delete … also returns
+information about archived Task and Event records"; Salesforce Help, "Archived Activities").
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +32,11 @@ from sandbox.salesforce import soql
 from sandbox.salesforce.errors import SalesforceApiError
 from sandbox.salesforce.ids import make_id
 from sandbox.salesforce.schema import Schema
-from sandbox.salesforce.soql_to_sql import Column, CompiledQuery, compile_query
+from sandbox.salesforce.soql_to_sql import BASE_ALIAS, Column, CompiledQuery, compile_query
 from sandbox.salesforce.store import SalesforceStore
 from sandbox.salesforce.values import render
 
+ARCHIVE_AFTER = timedelta(days=365)
 DEFAULT_BATCH = 2000
 MIN_BATCH = 200
 MAX_BATCH = 2000
@@ -80,6 +86,19 @@ class ReadConnections:
             for connection in self._idle:
                 connection.close()
             self._idle.clear()
+
+
+def archived_excluded(sobject: str, today: date) -> str:
+    """The SQL that leaves archived Tasks and Events out of a `query` (queryAll keeps them)."""
+    cutoff = (today - ARCHIVE_AFTER).isoformat()
+    if sobject == "Task":
+        due = f'COALESCE({BASE_ALIAS}."ActivityDate", substr({BASE_ALIAS}."CreatedDate", 1, 10))'
+        archived = f"""{BASE_ALIAS}."Status" = 'Completed' AND {due} < '{cutoff}'"""
+    elif sobject == "Event":
+        archived = f"""substr({BASE_ALIAS}."EndDateTime", 1, 10) < '{cutoff}'"""
+    else:
+        return ""
+    return f" AND NOT COALESCE({archived}, 0)"
 
 
 def select_sql(compiled: CompiledQuery, where: str) -> str:
@@ -153,6 +172,8 @@ class QueryEngine:
     ) -> dict[str, Any]:
         compiled = compile_query(soql.parse(text), self.schema, self.today())
         where = compiled.filtered_where(include_deleted)
+        if not include_deleted:
+            where += archived_excluded(compiled.sobject.name, self.today())
         connection = self.readers.take()
         try:
             connection.execute("BEGIN")

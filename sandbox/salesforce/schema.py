@@ -189,8 +189,13 @@ def system_fields() -> tuple[FieldDef, ...]:
     )
 
 
-def owner_field() -> FieldDef:
-    return FieldDef("OwnerId", "reference", references=("User", "Group"), relationship_name="Owner")
+def owner_field(queues: bool = False) -> FieldDef:
+    """OwnerId: a User, or also a queue (a Group) on the objects that support queues. Lead and
+    Case (and custom objects) may be owned by a queue; Contact, Account and Opportunity owners
+    are Users only (Object Reference, each object's OwnerId "Refers To"; Setup › Queues lists
+    the objects a queue can hold). Of the emulated objects only Lead takes a queue."""
+    targets = ("User", "Group") if queues else ("User",)
+    return FieldDef("OwnerId", "reference", references=targets, relationship_name="Owner")
 
 
 def reference(name: str, target: str, relationship: str, **options: bool) -> FieldDef:
@@ -249,7 +254,7 @@ def lead(with_custom_fields: bool) -> SObjectDef:
                 restricted_picklist=True,
             ),
             picklist("Rating", RATINGS),
-            owner_field(),
+            owner_field(queues=True),
             readonly("IsConverted", "boolean"),
             readonly("ConvertedDate", "date"),
             FieldDef(

@@ -43,8 +43,12 @@ TOKEN_PATTERN = re.compile(
     """,
     re.VERBOSE,
 )
+# The only escapes SOQL knows: \n \r \t \b \f (either case), \" \' \\ and \uXXXX; \% and \_ in
+# LIKE only. "If you use a backslash character in any other context, an error occurs" (SOQL and
+# SOSL Reference, sforce_api_calls_soql_select_quotedstringescapes).
 STRING_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "'": "'", '"': '"',
                   "\\": "\\"}
+UNICODE_ESCAPE = re.compile(r"[0-9A-Fa-f]{4}")
 
 
 @dataclass(frozen=True)
@@ -326,7 +330,7 @@ class Parser:
             return Comparison(field, operator, self.literal())
         if token.is_keyword("like"):
             self.advance()
-            return Comparison(field, "like", self.literal())
+            return Comparison(field, "like", self.literal(like=True))
         if token.is_keyword("not"):
             self.advance()
             self.expect_keyword("in")
@@ -355,11 +359,19 @@ class Parser:
         self.expect_symbol(")")
         return tuple(values)
 
-    def literal(self) -> Literal:
+    def literal(self, like: bool = False) -> Literal:
         token = self.current
         if token.kind == "string":
+            try:
+                text = unescape(token.text[1:-1], like)
+            except InvalidEscapeError as error:
+                raise query_error(
+                    self.text, token.offset,
+                    f"Invalid string literal {token.text}. Illegal character sequence "
+                    f"'{error.sequence}' in string literal.",
+                ) from None
             self.advance()
-            return Literal("string", unescape(token.text[1:-1]), token.offset, token.text)
+            return Literal("string", text, token.offset, token.text)
         if token.kind == "number":
             self.advance()
             number: float | int = float(token.text) if "." in token.text else int(token.text)
@@ -434,18 +446,30 @@ class Parser:
         return int(token.text)
 
 
-def unescape(body: str) -> str:
-    """SOQL string escapes; `\\%` and `\\_` stay escaped for LIKE to read."""
+class InvalidEscapeError(ValueError):
+    def __init__(self, sequence: str) -> None:
+        super().__init__(sequence)
+        self.sequence = sequence
+
+
+def unescape(body: str, like: bool = False) -> str:
+    """SOQL string escapes; `\\%` and `\\_` (LIKE only) stay escaped for LIKE to read. Any other
+    backslash raises InvalidEscapeError."""
     result: list[str] = []
     index = 0
     while index < len(body):
         char = body[index]
-        if char == "\\" and index + 1 < len(body):
-            following = body[index + 1]
-            if following in "%_":
+        if char == "\\":
+            following = body[index + 1 : index + 2]
+            if following in ("%", "_") and like:
                 result.append("\\" + following)
+            elif following and following.lower() in STRING_ESCAPES:
+                result.append(STRING_ESCAPES[following.lower()])
+            elif following == "u" and UNICODE_ESCAPE.fullmatch(body[index + 2 : index + 6]):
+                result.append(chr(int(body[index + 2 : index + 6], 16)))
+                index += 4
             else:
-                result.append(STRING_ESCAPES.get(following, following))
+                raise InvalidEscapeError("\\" + following)
             index += 2
             continue
         result.append(char)

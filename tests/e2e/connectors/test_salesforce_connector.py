@@ -243,6 +243,29 @@ def test_activities_come_in_batches_and_map_to_leadq_types(small: SalesforceCrm)
     assert "page_view" not in types
 
 
+def test_archived_tasks_and_events_are_read_through_query_all(small: SalesforceCrm) -> None:
+    (lead_id,) = user_owned_lead_ids(small, 1)
+    connector = small.connector(salesforce_objects=["Lead"])
+    (lead,) = connector.read_leads([lead_id])
+    before = Counter(activity.type for activity in connector.pull_activities([lead], None))
+    two_years_ago = SCORED_AT - timedelta(days=730)
+    client = small.raw_client()
+    client.Task.create({"WhoId": lead_id, "Subject": "Old call", "Type": "Call",
+                        "Status": "Completed", "ActivityDate": two_years_ago.date().isoformat()})
+    client.Event.create({"WhoId": lead_id, "Subject": "Old meeting",
+                         "StartDateTime": two_years_ago.isoformat(),
+                         "EndDateTime": (two_years_ago + timedelta(hours=1)).isoformat()})
+    archived = f"WhoId = '{lead_id}' AND Subject LIKE 'Old %'"
+    assert client.query(f"SELECT Id FROM Task WHERE {archived}")["totalSize"] == 0
+    assert client.query(f"SELECT Id FROM Event WHERE {archived}")["totalSize"] == 0
+    assert client.query(f"SELECT Id FROM Task WHERE {archived}", include_deleted=True)[
+        "totalSize"] == 1
+
+    after = Counter(activity.type for activity in connector.pull_activities([lead], None))
+
+    assert after - before == Counter({"call": 1, "meeting_booked": 1})
+
+
 def test_account_owners_match_domains_however_the_website_is_written(
     small: SalesforceCrm,
 ) -> None:

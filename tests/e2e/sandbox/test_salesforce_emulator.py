@@ -529,6 +529,20 @@ def test_a_malformed_query_answers_400_malformed_query_with_row_and_column(
     assert "unexpected token: FRM" in error["message"]
 
 
+@pytest.mark.parametrize("literal", [r"'C:\data'", r"'100\%'", r"'a\_b'", r"'\u00e'"])
+def test_a_backslash_escape_soql_does_not_know_is_malformed(sf: Salesforce, literal: str) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as failure:
+        sf.query(f"SELECT Id FROM Lead WHERE Company = {literal}")
+    assert error_code(failure.value) == "MALFORMED_QUERY"
+    assert "Illegal character sequence" in failure.value.content[0]["message"]
+
+
+def test_the_escapes_soql_knows_are_read(sf: Salesforce) -> None:
+    known = r"'O\'Brien \\ \"x\" \N\t\u00e9'"
+    assert sf.query(f"SELECT Id FROM Lead WHERE Company = {known}")["totalSize"] == 0
+    assert sf.query(r"SELECT Id FROM Lead WHERE Company LIKE '100\%\_%'")["totalSize"] == 0
+
+
 def test_an_unknown_field_answers_400_invalid_field(sf: Salesforce) -> None:
     with pytest.raises(SalesforceMalformedRequest) as failure:
         sf.query("SELECT Id, Shoe_Size__c FROM Lead")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -146,6 +147,35 @@ def test_salesforce_leads_and_contacts_are_scored_and_contacts_keep_their_fields
         contact_fields = {c.field for c in report.changes if c.lead_id in contacts}
         assert "leadq_Score__c" in contact_fields
         assert "Status" not in contact_fields
+
+
+def test_salesforce_contacts_falling_back_to_a_queue_get_the_fallback_user_instead(
+    tmp_path: Path,
+) -> None:
+    from crm_sandboxes import MODEL
+
+    from scoring.config import Routing
+
+    person = "joshua.parker2@acme-saas.example"
+    routing = Routing(rules=[], account_owner_first=False,
+                      fallback="sales-queue@acme-saas.example", fallback_user=person)
+    model = MODEL.model_copy(update={"routing": routing})
+    with sandbox("salesforce", 400, tmp_path) as box:
+        contact_owners = Counter(row["OwnerId"] for row in box.query("SELECT OwnerId FROM Contact"))
+        unowned_stand_in = contact_owners.most_common(1)[0][0]  # owns the contacts without one
+        box.settings = box.settings.model_copy(update={
+            "salesforce_objects": ["Lead", "Contact"],
+            "salesforce_integration_user_id": unowned_stand_in,
+        })
+        report = box.runtime(model).engine(clock=lambda: NOW).run("full")
+    owners: dict[str, set[str]] = {a.lead_id[:3]: set() for a in report.assignments}
+    for assignment in report.assignments:
+        owners[assignment.lead_id[:3]].add(assignment.owner_id[:3])
+    assert report.failed == []
+    assert owners == {"00Q": {"00G"}, "003": {"005"}}  # Leads: the queue; Contacts: the person
+    contact_reasons = {a.reason for a in report.assignments if a.lead_id.startswith("003")}
+    assert all(reason.startswith("fallback user ") and "cannot own a contact" in reason
+               for reason in contact_reasons)
 
 
 def test_when_a_later_batch_fails_for_good_the_earlier_ones_are_remembered_and_audited(

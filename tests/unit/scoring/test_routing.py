@@ -141,6 +141,23 @@ def test_without_any_rule_the_fallback_queue_gets_the_lead() -> None:
     )
 
 
+def test_a_contact_the_crm_lets_no_queue_own_goes_to_the_fallback_user_instead() -> None:
+    salesforce = Directory(OWNERS, queue_kinds=frozenset({"lead"}))
+    with_user = router("  fallback: Q\n  fallback_user: dee@acme.example\n")
+    contact = make_lead(kind="contact")
+
+    decision = with_user.decide(contact, [], salesforce, {})
+    assert (decision.owner_id, decision.reason) == (
+        "4", "fallback user Dee; fallback queue Inbound queue cannot own a contact"
+    )
+    assert with_user.decide(make_lead(), [], salesforce, {}).owner_id == "Q"
+    unset = POOLS.decide(contact, [False, False], salesforce, {})
+    assert (unset.owner_id, unset.reason) == (
+        None, "no owner found; fallback queue Inbound queue cannot own a contact; "
+        "no fallback_user set"
+    )
+
+
 def test_with_no_fallback_the_lead_stays_unowned_and_the_reason_says_why() -> None:
     bare = router("  rules:\n    - {id: only, pool: [cy@acme.example]}\n")
     decision = bare.decide(make_lead(), [True], DIRECTORY, {})
