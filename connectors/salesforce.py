@@ -49,6 +49,7 @@ from connectors.salesforce_records import (
     dedupe,
     event_activity,
     flatten,
+    is_record_id,
     member_activities,
     person_field_activities,
     person_from_row,
@@ -211,7 +212,7 @@ class SalesforceConnector:
         found: dict[str, Lead] = {}
         for sobject in self.options.objects:
             wanted = [record_id for record_id in dict.fromkeys(ids)
-                      if sobject_of(record_id) == sobject]
+                      if is_record_id(record_id) and sobject_of(record_id) == sobject]
             conditions = live_people(sobject)
             for soql in self.id_queries(
                 lambda id_text, s=sobject, c=conditions: self.people_soql(
@@ -394,6 +395,18 @@ class SalesforceConnector:
         """Describes the first object leadq scores (kept for `text_limit` and the fields check):
         a session id handed over, never logged in with, is proved here."""
         self.fields_check.describe(self.options.objects[0])
+
+    def unreadable_fields(self, names: Sequence[str]) -> dict[str, list[str]]:
+        """Of `names` (fields a scoring model reads), those describe does not show on some of the
+        objects leadq reads — a typo, or a field the integration user may not see — with those
+        objects. Checked before a run: in SOQL they would fail the whole query."""
+        missing: dict[str, list[str]] = {}
+        for sobject in self.options.objects:
+            described = self.fields_check.describe(sobject)
+            for name in names:
+                if name.lower() not in described:
+                    missing.setdefault(name, []).append(sobject)
+        return missing
 
     def text_limit(self, field: str) -> int | None:
         """The field's length in describe (a Long Text Area's as its admin set it), the

@@ -214,6 +214,15 @@ def sobject_of(record_id: str) -> str | None:
     return KEY_PREFIXES.get(record_id[:3])
 
 
+RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+
+
+def is_record_id(text: str) -> bool:
+    """A Salesforce record id: 15 case-sensitive letters and digits, or 18 (the 15 and a
+    three-character case checksum)."""
+    return RECORD_ID.fullmatch(text) is not None
+
+
 # ---- activities ---------------------------------------------------------------------------------
 def precise_date(day: Any, logged_at: datetime | None) -> datetime | None:
     """An activity's date, at the logging time when it was logged that same day."""

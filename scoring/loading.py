@@ -13,6 +13,7 @@ place that expands too far; ruamel refuses nesting deeper than `MOST_DEPTH` whil
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,6 +114,21 @@ def _parse(text: str, source: str) -> tuple[ScoringModel, list[ModelProblem]]:
     if problems:
         raise ModelFileError(source, problems)
     return model, findings
+
+
+def located_error(source: Path | str | None, problems: list[tuple[Loc, str]]) -> ModelFileError:
+    """Problems found after loading (e.g. by the CRM), located in the model file when `source`
+    names one that can still be read (else by path alone)."""
+    places = _Places()
+    name = "scoring model"
+    if source is not None:
+        name = Path(source).name
+        with contextlib.suppress(OSError, UnicodeDecodeError, ModelFileError):
+            places, _ = _read_yaml(Path(source).read_text(encoding="utf-8-sig"), name)
+    located = [
+        _problem(format_path(loc), places.line_for(loc), message) for loc, message in problems
+    ]
+    return ModelFileError(name, located)
 
 
 def format_path(loc: Loc) -> str:

@@ -53,6 +53,27 @@ def check_references(model: ScoringModel) -> Iterator[tuple[Loc, str]]:
     yield from _check_routing(model, everything)
 
 
+def custom_field_uses(model: ScoringModel) -> Iterator[tuple[Loc, str]]:
+    """Where the model reads a custom lead field (`fields.X`): (the place of its `field`, X)."""
+    places: list[tuple[Condition, Loc]] = [
+        (rule.when, ("fit", "rules", index, "when")) for index, rule in enumerate(model.fit.rules)
+    ]
+    places += [
+        (condition, ("bant", name)) for name in BANT_CRITERIA
+        if (condition := getattr(model.bant, name)) is not None
+    ]
+    places += [(stage.when, ("stages", index, "when")) for index, stage in enumerate(model.stages)]
+    if model.routing is not None:
+        places += [
+            (rule.when, ("routing", "rules", index, "when"))
+            for index, rule in enumerate(model.routing.rules) if rule.when is not None
+        ]
+    for condition, loc in places:
+        for leaf_loc, leaf in _leaves(condition, loc):
+            if isinstance(leaf, FieldTest) and leaf.field.startswith("fields."):
+                yield (*leaf_loc, "field"), leaf.field.removeprefix("fields.")
+
+
 def _check_routing(model: ScoringModel, known: set[str]) -> Iterator[tuple[Loc, str]]:
     if model.routing is None:
         return

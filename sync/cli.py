@@ -188,6 +188,21 @@ SettingsFileOption = Annotated[
 ]
 
 
+def check_record_ids(crm: str, ids: list[str] | tuple[str, ...]) -> None:
+    """Salesforce ids are checked before any query: a malformed one would fail the whole SOQL
+    query it is quoted into."""
+    if crm != "salesforce":
+        return
+    from connectors.salesforce_records import is_record_id
+
+    malformed = [record_id for record_id in ids if not is_record_id(record_id)]
+    if malformed:
+        raise UserError(
+            f"--ids {', '.join(map(repr, malformed))}: not a Salesforce record id (15 or 18 "
+            "letters and digits, e.g. 00Q5g00000AbCdEEAV)"
+        )
+
+
 @app.command()
 def sync(
     full: Annotated[
@@ -211,8 +226,11 @@ def sync(
     kind = "ids" if ids else ("full" if full else "incremental")
     with user_errors():
         settings = load_settings(env_file)
+        if model is not None:
+            settings = settings.model_copy(update={"model_path": model})
+        check_record_ids(settings.crm, ids or ())
         as_of = parse_now(now)
-        runtime = open_runtime(settings, load_model(model) if model else None)
+        runtime = open_runtime(settings)
         try:
             engine = runtime.engine((lambda: as_of) if as_of else None)
             with Progress(
@@ -252,13 +270,15 @@ def setup(
     env_file: SettingsFileOption = None,
 ) -> None:
     """Create leadq's output fields in the CRM (or say exactly which an admin must create)."""
-    from sync.runtime import build_connector, output_field_specs
+    from sync.runtime import build_connector, check_model_fields, output_field_specs
 
     with user_errors():
         settings = load_settings(env_file)
-        scoring_model = load_model(model or settings.model_path)
+        model_path = model or settings.model_path
+        scoring_model = load_model(model_path)
         connector = build_connector(settings, scoring_model)
         report = connector.ensure_fields(output_field_specs(scoring_model, settings.crm))
+        check_model_fields(connector, scoring_model, model_path)
     for label, names in (("created", report.created), ("already there", report.existing)):
         if names:
             console.print(f"{label}: {', '.join(names)}")

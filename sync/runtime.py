@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from connectors.base import Connector, OutputField
 from scoring.config import ScoringModel
-from scoring.loading import load_model
+from scoring.loading import load_model, located_error
+from scoring.references import custom_field_uses
 from sync.connect import connector_type, hubspot_connector, salesforce_connector
 from sync.engine import EngineOptions, SyncEngine
 from sync.plan import Planner, output_fields
@@ -68,6 +70,28 @@ def build_connector(
     )
 
 
+def check_model_fields(
+    connector: Connector, model: ScoringModel, source: Path | str | None
+) -> None:
+    """The custom fields the model reads must exist in the CRM (Salesforce: by describe), or
+    every query that reads them fails; raises a ModelFileError located in `source`."""
+    if connector.crm != "salesforce":
+        return  # HubSpot answers an unknown property with no value: nothing fails
+    from connectors.salesforce import SalesforceConnector  # imported only for Salesforce
+
+    assert isinstance(connector, SalesforceConnector)
+    uses = list(custom_field_uses(model))
+    missing = connector.unreadable_fields(sorted({name for _, name in uses}))
+    problems = [
+        (loc, f"Salesforce has no field {name} on {' or '.join(missing[name])} that the "
+              "integration user can read: correct the name (API names of custom fields end in "
+              "__c) or give the user read access to it (field-level security)")
+        for loc, name in uses if name in missing
+    ]
+    if problems:
+        raise located_error(source, problems)
+
+
 def integration_owners(settings: Settings) -> frozenset[str]:
     owner = (
         settings.hubspot_integration_owner_id
@@ -107,4 +131,5 @@ def open_runtime(
     chosen = model or load_model(settings.model_path)
     connector = build_connector(settings, chosen, session, **connector_options)
     connector.check_access()
+    check_model_fields(connector, chosen, settings.model_path if model is None else None)
     return Runtime(settings, chosen, connector, open_state_store(settings.state_url))

@@ -13,8 +13,9 @@
   API_ERROR; an unknown locator 400 INVALIDLOCATOR (wording unconfirmed).
 - `PATCH /jobs/query/{id}` `{"state": "Aborted"}`, `DELETE /jobs/query/{id}`, `GET /jobs/query`.
 
-CSV values follow Bulk API conventions: empty for null, `true`/`false`, datetimes in UTC as
-`2024-01-01T00:00:00.000Z`, relationship columns named `Owner.IsActive`.
+CSV values follow Bulk API conventions: every value quoted, the header's too (`"Id","Name"`; the
+Bulk API 2.0 Developer Guide's query results examples), empty (`""`) for null, `true`/`false`,
+datetimes in UTC as `2024-01-01T00:00:00.000Z`, relationship columns named `Owner.IsActive`.
 """
 
 from __future__ import annotations
@@ -272,7 +273,9 @@ def csv_value(value: Any) -> str:
 
 def csv_line(values: list[str], delimiter: str, line_ending: str) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, delimiter=delimiter, lineterminator=line_ending).writerow(values)
+    csv.writer(
+        buffer, delimiter=delimiter, lineterminator=line_ending, quoting=csv.QUOTE_ALL
+    ).writerow(values)
     return buffer.getvalue().encode("utf-8")
 
 

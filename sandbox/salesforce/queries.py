@@ -9,6 +9,11 @@ statement. A page asked for out of sequence (a client retrying after a lost answ
 with OFFSET from the same snapshot. Cursors close when their last page is served, after 15
 minutes unused, or when more than MAX_OPEN_CURSORS are open (oldest first).
 
+Pages are `batchSize` long (default and most 2,000, least 200), except that every second page
+served is a quarter shorter: Salesforce does not promise the size ("there's no guarantee that the
+requested batch size is the actual batch size. Changes are made as necessary to maximize
+performance", REST API guide, headers_queryoptions), so no client may count on it.
+
 Archived activities: Salesforce archives Events that ended and closed Tasks due more than 365 days
 ago; `query` leaves them out and only `queryAll` returns them (REST API guide, resources_queryall:
 "QueryAll … returns records that have been deleted because of a merge or delete … also returns
@@ -42,6 +47,7 @@ MIN_BATCH = 200
 MAX_BATCH = 2000
 MAX_OPEN_CURSORS = 20
 CURSOR_IDLE_SECONDS = 15 * 60
+SHORT_PAGE_EVERY = 2  # every second page served holds a quarter fewer records than asked
 LOCATOR_PREFIX = "01g"
 
 
@@ -131,6 +137,7 @@ class Cursor:
     connection: sqlite3.Connection
     rows: sqlite3.Cursor
     position: int = 0
+    pages_served: int = 0
     last_page: tuple[int, list[tuple[Any, ...]]] = (-1, [])
     touched: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -142,10 +149,16 @@ class Cursor:
                 return self.last_page[1]
             if position != self.position:
                 self.seek(position)
-            page = self.rows.fetchmany(min(self.batch_size, max(0, self.total - position)))
+            page = self.rows.fetchmany(min(self.page_length(), max(0, self.total - position)))
+            self.pages_served += 1
             self.position = position + len(page)
             self.last_page = (position, page)
             return page
+
+    def page_length(self) -> int:
+        if self.pages_served % SHORT_PAGE_EVERY == 1:
+            return self.batch_size - self.batch_size // 4
+        return self.batch_size
 
     def seek(self, position: int) -> None:
         limit = self.compiled.limit

@@ -280,6 +280,18 @@ def test_a_password_login_from_api_65_names_the_logins_that_still_work(
     )
 
 
+def test_ids_that_are_no_salesforce_ids_are_refused_before_any_request(
+    settings_folder: Path,
+) -> None:
+    env = {"LEADQ_CRM": "salesforce", "LEADQ_SALESFORCE_SESSION_ID": "00D!x",
+           "LEADQ_SALESFORCE_INSTANCE_URL": "https://127.0.0.1:9"}  # nothing listens there
+    assert sync(settings_folder, env, "--ids", "00Q5g00000AbCdE", "--ids", "00Q') OR (Id != '",
+                "--ids", "123") == (
+        "error: --ids \"00Q') OR (Id != '\", '123': not a Salesforce record id (15 or 18 letters "
+        "and digits, e.g. 00Q5g00000AbCdEEAV)"
+    )
+
+
 def test_an_env_file_that_is_not_there_is_an_error(settings_folder: Path) -> None:
     assert sync(settings_folder, {}, "--env-file", "prod.env") == (
         "error: --env-file prod.env: no such file"

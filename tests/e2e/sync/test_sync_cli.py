@@ -10,6 +10,7 @@ from hubspot import HubSpot
 from typer.testing import CliRunner
 
 from sandbox.hubspot import start_hubspot
+from sandbox.salesforce import start_salesforce
 from sync.cli import app
 
 runner = CliRunner()
@@ -107,3 +108,40 @@ def test_ids_the_crm_does_not_have_are_named_and_the_sync_exits_1(tmp_path: Path
     assert "not in the CRM, so not scored: 999999901, 999999902" in result.output
     assert re.search(r"not in the CRM\s+2", result.output)
     assert re.search(r"leads pulled\s+1", result.output)
+
+
+MISSPELT_FIELD_MODEL = """\
+name: misspelt
+fit:
+  rules:
+    - id: big
+      label: Big company
+      when: {field: company.employees, op: gte, value: 100}
+      points: 10
+    - id: shoes
+      label: Big feet
+      when: {field: fields.Shoe_Size__c, op: gte, value: 40}
+      points: 5
+"""
+
+
+def test_a_model_field_salesforce_lacks_is_named_at_its_place_in_the_model_before_any_query(
+    tmp_path: Path,
+) -> None:
+    model = tmp_path / "misspelt.yaml"
+    model.write_text(MISSPELT_FIELD_MODEL)
+    with start_salesforce(leads=20, seed=3) as salesforce:
+        env = {**salesforce.leadq_environment("session"), "LEADQ_MODEL_PATH": str(model),
+               "LEADQ_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}"}
+        salesforce.emulator.log.clear()
+        results = [leadq(env, "sync", "--dry-run"), leadq(env, "setup")]
+        queries = salesforce.emulator.log.count(path_contains="/query")
+    expected = (
+        "error: misspelt.yaml:10 fit.rules[1].when.field: Salesforce has no field Shoe_Size__c on "
+        "Lead that the integration user can read: correct the name (API names of custom fields "
+        "end in __c) or give the user read access to it (field-level security)"
+    )
+    for result in results:
+        assert result.exit_code == 2, result.output
+        assert " ".join(result.output.split()) == expected
+    assert queries == 0
