@@ -177,6 +177,54 @@ class Router:
         )
 
 
+@dataclass(frozen=True)
+class UnresolvedOwner:
+    """An owner the model's routing names that cannot receive leads in this CRM."""
+
+    path: str  # where the model names it: routing.rules[0].pool[1]
+    reference: str  # as the model writes it: an e-mail address or a CRM owner id
+    problem: str  # "not a user in the CRM", "inactive", "a queue"
+
+    def __str__(self) -> str:
+        return f"{self.path} {self.reference} ({self.problem})"
+
+
+def unresolved_owners(routing: Routing, directory: Directory) -> list[UnresolvedOwner]:
+    """Every pool member (and `fallback_user`) that is not an active person in the CRM, and a
+    fallback that is not an active person or a queue: checked by `leadq setup` and `leadq
+    validate --crm`, because a mistyped owner would otherwise send every lead of its pool to the
+    fallback without a word."""
+    found = []
+    for index, rule in enumerate(routing.rules):
+        for member_index, member in enumerate(rule.pool):
+            problem = _pool_problem(directory.find(member.owner))
+            if problem:
+                path = f"routing.rules[{index}].pool[{member_index}]"
+                found.append(UnresolvedOwner(path, member.owner, problem))
+    if routing.fallback:
+        target = directory.find(routing.fallback)
+        if target is None:
+            found.append(UnresolvedOwner("routing.fallback", routing.fallback, _UNKNOWN))
+        elif target.kind == "person" and not target.active:
+            found.append(UnresolvedOwner("routing.fallback", routing.fallback, "inactive"))
+    if routing.fallback_user:
+        problem = _pool_problem(directory.find(routing.fallback_user))
+        if problem:
+            found.append(UnresolvedOwner("routing.fallback_user", routing.fallback_user, problem))
+    return found
+
+
+_UNKNOWN = "not a user in the CRM"
+
+
+def _pool_problem(owner: Owner | None) -> str | None:
+    if owner is None:
+        return _UNKNOWN
+    if owner.kind == "queue":
+        return "a queue: a pool hands leads to people"
+    return None if owner.active else "inactive"
+
+
 def _account_owner(lead: Lead, directory: Directory, notes: list[str]) -> RoutingDecision | None:
     candidates = []
     if lead.company and lead.company.owner_id:

@@ -17,8 +17,9 @@ from typing import Annotated, Any, get_type_hints
 
 import typer
 
+from connectors.base import Connector
 from scoring.backtest import run_backtest
-from scoring.config import json_schema
+from scoring.config import ScoringModel, json_schema
 from scoring.learn import DEFAULT_REGULARISATION, LearnSettings, TooFewOutcomesError
 from scoring.loading import load_model, load_model_with_warnings
 from scoring.report import Report, render_report
@@ -141,11 +142,25 @@ def score(
     console.print(f"Wrote {output} (model version {scoring_model.version}).")
 
 
+SettingsFileOption = Annotated[
+    Path | None, typer.Option("--env-file", help="Read LEADQ_* settings from this file.")
+]
+
+
 @app.command()
-def validate(model: Annotated[Path, typer.Argument(help="The scoring model YAML.")]) -> None:
+def validate(
+    model: Annotated[Path, typer.Argument(help="The scoring model YAML.")],
+    crm: Annotated[
+        bool,
+        typer.Option("--crm", help="Also check the model against the CRM: routing owners, fields."),
+    ] = False,
+    env_file: SettingsFileOption = None,
+) -> None:
     """Check a scoring model and say exactly where any problem is."""
     with user_errors():
         scoring_model, warnings = load_model_with_warnings(model)
+        if crm:
+            check_against_crm(scoring_model, model, env_file)
     for warning in warnings:
         console.print(f"[yellow]warning:[/yellow] {markup_safe(warning)}")
     fit_rules, engagement_rules = len(scoring_model.fit.rules), len(scoring_model.engagement.rules)
@@ -181,11 +196,6 @@ def explain(
 def schema() -> None:
     """Print the JSON Schema of the scoring model (for editor completion)."""
     typer.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
-
-
-SettingsFileOption = Annotated[
-    Path | None, typer.Option("--env-file", help="Read LEADQ_* settings from this file.")
-]
 
 
 def check_record_ids(crm: str, ids: list[str] | tuple[str, ...]) -> None:
@@ -277,6 +287,7 @@ def setup(
         model_path = model or settings.model_path
         scoring_model = load_model(model_path)
         connector = build_connector(settings, scoring_model)
+        require_routing_owners(connector, scoring_model, settings.crm)
         report = connector.ensure_fields(output_field_specs(scoring_model, settings.crm))
         check_model_fields(connector, scoring_model, model_path)
     for label, names in (("created", report.created), ("already there", report.existing)):
@@ -286,6 +297,30 @@ def setup(
         error_console().print(f"[red]missing:[/red] {', '.join(report.missing)}")
         raise typer.Exit(2)
     console.print("[green]ok[/green] leadq's fields are in place")
+
+
+def check_against_crm(model: ScoringModel, source: Path, env_file: Path | None) -> None:
+    """What only the CRM can tell: the owners routing names, the fields the model reads."""
+    from sync.runtime import build_connector, check_model_fields
+
+    settings = load_settings(env_file)
+    connector = build_connector(settings, model)
+    require_routing_owners(connector, model, settings.crm)
+    check_model_fields(connector, model, source)
+
+
+def require_routing_owners(connector: Connector, model: ScoringModel, crm: str) -> None:
+    """Refuse a model whose routing names owners the CRM cannot give leads to, listing them."""
+    from sync.runtime import routing_owner_problems
+
+    problems = routing_owner_problems(connector, model)
+    if problems:
+        crm_name = "HubSpot" if crm == "hubspot" else "Salesforce"
+        listed = "; ".join(str(problem) for problem in problems)
+        raise UserError(
+            f"routing names {len(problems)} owner{'s' if len(problems) > 1 else ''} who cannot "
+            f"take leads in {crm_name}: {listed}"
+        )
 
 
 @contextmanager

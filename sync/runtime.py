@@ -14,6 +14,7 @@ from connectors.base import Connector, OutputField
 from scoring.config import ScoringModel
 from scoring.loading import load_model, located_error
 from scoring.references import custom_field_uses
+from scoring.routing import Directory, UnresolvedOwner, unresolved_owners
 from sync.connect import connector_type, hubspot_connector, salesforce_connector
 from sync.engine import EngineOptions, SyncEngine
 from sync.plan import Planner, output_fields
@@ -90,6 +91,11 @@ def check_model_fields(
     ]
     if problems:
         raise located_error(source, problems)
+def routing_owner_problems(connector: Connector, model: ScoringModel) -> list[UnresolvedOwner]:
+    """The owners the model's routing names that the CRM does not have as active users."""
+    if model.routing is None:
+        return []
+    return unresolved_owners(model.routing, Directory(connector.list_owners()))
 
 
 def integration_owners(settings: Settings) -> frozenset[str]:

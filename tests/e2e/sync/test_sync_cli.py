@@ -31,7 +31,7 @@ def settings_for(hubspot, tmp_path: Path) -> dict[str, str]:
 
 
 def test_setup_then_a_dry_run_then_a_sync_then_the_audit_trail(tmp_path: Path) -> None:
-    with start_hubspot(leads=150, seed=3, rate_limit=(10_000, 10.0)) as hubspot:
+    with start_hubspot(leads=150, seed=7, rate_limit=(10_000, 10.0)) as hubspot:
         env = settings_for(hubspot, tmp_path)
         setup = leadq(env, "setup")
         assert setup.exit_code == 0, setup.output
@@ -81,7 +81,7 @@ def test_sync_without_credentials_names_the_variable_to_set(tmp_path: Path, monk
 def test_a_token_the_crm_refuses_stops_the_sync_before_any_state_file_exists(
     tmp_path: Path,
 ) -> None:
-    with start_hubspot(leads=10, seed=3) as hubspot:
+    with start_hubspot(leads=10, seed=7) as hubspot:
         env = {**settings_for(hubspot, tmp_path), "LEADQ_HUBSPOT_ACCESS_TOKEN": "pat-na1-wrong"}
         result = leadq(env, "sync")
     assert result.exit_code == 2
@@ -90,14 +90,14 @@ def test_a_token_the_crm_refuses_stops_the_sync_before_any_state_file_exists(
 
 
 def test_setup_creates_no_state_file(tmp_path: Path) -> None:
-    with start_hubspot(leads=10, seed=3) as hubspot:
+    with start_hubspot(leads=10, seed=7) as hubspot:
         result = leadq(settings_for(hubspot, tmp_path), "setup")
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "state.db").exists()
 
 
 def test_ids_the_crm_does_not_have_are_named_and_the_sync_exits_1(tmp_path: Path) -> None:
-    with start_hubspot(leads=20, seed=3, rate_limit=(10_000, 10.0)) as hubspot:
+    with start_hubspot(leads=20, seed=7, rate_limit=(10_000, 10.0)) as hubspot:
         env = settings_for(hubspot, tmp_path)
         assert leadq(env, "setup").exit_code == 0
         client = HubSpot(access_token=hubspot.access_token, host=hubspot.base_url)

@@ -7,7 +7,7 @@ from collections import Counter
 from builders import make_lead, model_from
 
 from connectors.records import Owner
-from scoring.routing import Directory, NoCounts, Router
+from scoring.routing import Directory, NoCounts, Router, unresolved_owners
 
 OWNERS = [
     Owner(id="1", email="ana@acme.example", name="Ana"),
@@ -185,3 +185,28 @@ def test_reasons_never_carry_a_full_email_address() -> None:
     rules = router("  rules:\n    - {id: solo, pool: [sam.jones@acme.example, ghost@acme.example]}\n")
     decision = rules.decide(make_lead(), [True], nameless, {})
     assert decision.reason == "solo: round-robin → s***@acme.example (skipped g***@acme.example: unknown owner)"
+
+
+def test_owners_the_crm_lacks_has_deactivated_or_are_queues_are_listed_with_their_place() -> None:
+    model = model_from(
+        """
+        routing:
+          rules:
+            - id: team
+              pool: [ana@acme.example, anna@acme.example, cy@acme.example, Q, "2"]
+          fallback: nobody@acme.example
+        """
+    )
+    assert model.routing is not None
+    assert [str(found) for found in unresolved_owners(model.routing, DIRECTORY)] == [
+        "routing.rules[0].pool[1] anna@acme.example (not a user in the CRM)",
+        "routing.rules[0].pool[2] cy@acme.example (inactive)",
+        "routing.rules[0].pool[3] Q (a queue: a pool hands leads to people)",
+        "routing.fallback nobody@acme.example (not a user in the CRM)",
+    ]
+
+
+def test_a_queue_as_fallback_is_fine() -> None:
+    model = model_from("routing:\n  rules: []\n  fallback: Q\n")
+    assert model.routing is not None
+    assert unresolved_owners(model.routing, DIRECTORY) == []
