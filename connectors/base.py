@@ -7,7 +7,7 @@ records (connectors/records.py). Writes go out in the CRM's largest batch and co
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -65,8 +65,30 @@ class Connector(Protocol):
         CRM's own name); None when it states no limit."""
         ...
 
-    def pull_changed(self, since: datetime | None) -> Iterator[LeadPage]:
-        """Leads created or changed after `since` (all when None), oldest first, in pages."""
+    def pull_changed(
+        self,
+        since: datetime | None,
+        seen: Mapping[str, datetime] | None = None,
+        overlap: bool = True,
+    ) -> Iterator[LeadPage]:
+        """Leads created or changed at or after `since` (minus the connector's overlap window
+        unless `overlap` is False; all leads when None), oldest first, in pages. A lead whose
+        modified time is the one `seen` holds for it was handled already and is left out."""
+        ...
+
+    @staticmethod
+    def stamp_of(lead: Lead) -> datetime | None:
+        """The modified time incremental pulls order and resume by (HubSpot lastmodifieddate,
+        Salesforce SystemModstamp)."""
+        ...
+
+    def changed_since(self, since: datetime) -> Iterator[tuple[str, datetime]]:
+        """(id, modified time) of every lead changed at or after `since`, oldest first, read
+        with nothing else (a run checks what changed while it ran)."""
+        ...
+
+    def count_changed(self, lower: datetime, upper: datetime) -> int:
+        """How many leads were last changed in [lower, upper): one request."""
         ...
 
     def read_leads(self, ids: Sequence[str]) -> list[Lead]:

@@ -8,14 +8,17 @@
 
 Reading
 -------
-* **Incremental** (`pull_changed(since)`): a search on `lastmodifieddate` ≥ `since` minus
-  `overlap_seconds` (search shows new writes only after a few seconds), ascending, 200 a page.
+* **Incremental** (`pull_changed(since, seen, overlap)`): a search on `lastmodifieddate` ≥
+  `since` minus `overlap_seconds` (search shows new writes only after a few seconds; the engine
+  skips the overlap when `count_changed` proves nothing new arrived in it), ascending, 200 a
+  page; contacts `seen` at the same modified time are dropped before companies are read.
   Every page restarts the query from the last timestamp it saw, leaving out the contacts already
   returned at that timestamp (keyset paging, hubspot_search), so a pull never pages towards
   search's 10,000-result cap however many contacts changed, reads no contact twice, and misses
   none when contacts change between pages. The query stops at the moment the pull began:
-  contacts changed later (leadq's own writes of this run among them) come in the next run. Each
-  page's cursor is the last `lastmodifieddate` it holds.
+  contacts changed later (leadq's own writes of this run among them) are what `changed_since`
+  (id and `lastmodifieddate` only) shows the engine when the run ends. Each page's cursor is
+  the last `lastmodifieddate` it holds.
   Search has its own limit (about 5 requests/s), kept by a second limiter ("search").
 * **Full** (`pull_changed(None)`): the contacts list, 100 a page by `after` (no search cap), with
   each contact's companies in the same response. Pages come in id order, so only the last page
@@ -41,8 +44,8 @@ Writing: hubspot_writes. Errors: hubspot_api (one translation for every request)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hubspot import HubSpot
@@ -199,15 +202,43 @@ class HubSpotConnector:
 
     # ---- leads ----------------------------------------------------------------------------------
 
-    def pull_changed(self, since: datetime | None) -> Iterator[LeadPage]:
+    def pull_changed(
+        self,
+        since: datetime | None,
+        seen: Mapping[str, datetime] | None = None,
+        overlap: bool = True,
+    ) -> Iterator[LeadPage]:
         self._company_cache.clear()
         properties = self._contact_properties()
         if since is None:
             for records, cursor in self._listed(properties, with_companies=True):
                 yield LeadPage(self._leads(records, listed=True), cursor)
         else:
-            for records, cursor in self._searched(since, properties):
-                yield LeadPage(self._leads(records, listed=False), cursor)
+            lower = since - timedelta(seconds=self.overlap_seconds) if overlap else since
+            for records, cursor in self._searched(lower, properties):
+                fresh = [record for record in records if not _handled(record, seen)]
+                yield LeadPage(self._leads(fresh, listed=False) if fresh else [], cursor)
+
+    @staticmethod
+    def stamp_of(lead: Lead) -> datetime | None:
+        return lead.updated_at
+
+    def changed_since(self, since: datetime) -> Iterator[tuple[str, datetime]]:
+        for records in changed_records(self._search_contacts, epoch_ms(since),
+                                       round(self._clock() * 1000), [MODIFIED]):
+            for record in records:
+                moment = modified_at(record)
+                if moment is not None:
+                    yield str(record["id"]), moment
+
+    def count_changed(self, lower: datetime, upper: datetime) -> int:
+        """A search of one result for the window: its `total` is the count."""
+        answer = self._search_contacts(
+            {"filterGroups": [{"filters": [
+                {"propertyName": MODIFIED, "operator": "GTE", "value": str(epoch_ms(lower))},
+                {"propertyName": MODIFIED, "operator": "LT", "value": str(epoch_ms(upper))}]}],
+             "properties": [MODIFIED], "limit": 1})
+        return int(answer.get("total") or 0)
 
     def read_leads(self, ids: Sequence[str]) -> list[Lead]:
         properties = self._contact_properties()
@@ -338,19 +369,19 @@ class HubSpotConnector:
                 return
             yield records, None
 
-    def _searched(self, since: datetime, properties: list[str]
+    def _searched(self, lower: datetime, properties: list[str]
                   ) -> Iterator[tuple[list[dict[str, Any]], datetime | None]]:
-        lower_ms = epoch_ms(since) - round(self.overlap_seconds * 1000)
-        # contacts changed after the pull began (our own writes among them) wait for the next
-        # run: every page written would otherwise come back at the end of this one
+        # contacts changed after the pull began (our own writes among them) are left to the
+        # check a run makes when it ends (changed_since): every page written would otherwise
+        # come back at the end of this one
         upper_ms = round(self._clock() * 1000)
-
-        def search(body: dict[str, Any]) -> dict[str, Any]:
-            return self.api.call("search", "the contacts search",
-                                 "crm.contacts.search_api.do_search", body, limiter="search")
-
-        for records in changed_records(search, lower_ms, upper_ms, properties):
+        for records in changed_records(self._search_contacts, epoch_ms(lower), upper_ms,
+                                       properties):
             yield records, modified_at(records[-1])
+
+    def _search_contacts(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.api.call("search", "the contacts search",
+                             "crm.contacts.search_api.do_search", body, limiter="search")
 
     # ---- companies ------------------------------------------------------------------------------
 
@@ -458,6 +489,12 @@ def _outcome(record: dict[str, Any], converted: list[str], dates: list[str]) -> 
         at=at if reached else None,
         value=properties.get("total_revenue") if reached else None,
     )
+
+
+def _handled(record: dict[str, Any], seen: Mapping[str, datetime] | None) -> bool:
+    """Seen at this very modified time by an earlier run: nothing changed since."""
+    moment = modified_at(record)
+    return seen is not None and moment is not None and seen.get(str(record["id"])) == moment
 
 
 def _modified_ms(record: dict[str, Any]) -> int:

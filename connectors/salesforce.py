@@ -1,7 +1,8 @@
 """leadq's Salesforce connector, through simple-salesforce.
 
 - **Leads** (and, when configured, **Contacts** with their Account) are pulled incrementally on
-  `SystemModstamp` (`WHERE SystemModstamp > cursor − overlap ORDER BY SystemModstamp, Id`) in
+  `SystemModstamp`, to the millisecond (`WHERE SystemModstamp >= cursor − overlap ORDER BY
+  SystemModstamp, Id`, the people already seen at their stamp dropped) in
   pages of up to 2,000 (`Sforce-Query-Options: batchSize`), Leads and Contacts merged in stamp
   order so every page's cursor is safe to resume from. Converted Leads are left out: Salesforce
   keeps them read-only (they still count as outcomes). A full pull of more records than the bulk
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -192,19 +193,52 @@ class SalesforceConnector:
         return self.calls.client
 
     # ---- leads ------------------------------------------------------------------------------
-    def pull_changed(self, since: datetime | None) -> Iterator[LeadPage]:
-        """Leads (and Contacts) changed after `since` − overlap, oldest first, in pages whose
-        cursor is safe to resume from. A full pull above the bulk threshold runs through Bulk
-        API 2.0: its pages come unordered, so each carries the cursor it started from (None)
-        and only the last one the newest stamp seen."""
+    def pull_changed(
+        self,
+        since: datetime | None,
+        seen: Mapping[str, datetime] | None = None,
+        overlap: bool = True,
+    ) -> Iterator[LeadPage]:
+        """Leads (and Contacts) changed at or after `since` (− the overlap unless `overlap` is
+        False), to the millisecond, oldest first, in pages whose cursor is safe to resume from;
+        people `seen` at the same SystemModstamp are left out. A full pull above the bulk
+        threshold runs through Bulk API 2.0: its pages come unordered, so each carries the
+        cursor it started from (None) and only the last one the newest stamp seen."""
         if since is None and self.total_people() > self.options.bulk_threshold:
             yield from self.bulk_pages()
             return
-        after = since - self.options.overlap if since is not None else None
+        after = since - self.options.overlap if since is not None and overlap else since
         streams = [self.ordered_people(sobject, after) for sobject in self.options.objects]
         merged = heapq.merge(*streams, key=lambda lead: (stamp(lead), lead.id))
         for chunk in chunked(merged, self.options.page_size):
-            yield LeadPage(chunk, cursor=stamp(chunk[-1]))
+            fresh = [lead for lead in chunk if not seen or seen.get(lead.id) != stamp(lead)]
+            yield LeadPage(fresh, cursor=stamp(chunk[-1]))
+
+    @staticmethod
+    def stamp_of(lead: Lead) -> datetime | None:
+        return lead.fields.get("SystemModstamp")
+
+    def changed_since(self, since: datetime) -> Iterator[tuple[str, datetime]]:
+        streams = [
+            self.query_rows(
+                f"SELECT Id, SystemModstamp FROM {sobject}"
+                + where([*live_people(sobject), f"SystemModstamp >= {datetime_literal(since)}"])
+                + " ORDER BY SystemModstamp, Id",
+                "query",
+            )
+            for sobject in self.options.objects
+        ]
+        for row in heapq.merge(*streams, key=lambda row: (row["SystemModstamp"], row["Id"])):
+            yield row["Id"], row["SystemModstamp"]
+
+    def count_changed(self, lower: datetime, upper: datetime) -> int:
+        window = [f"SystemModstamp >= {datetime_literal(lower)}",
+                  f"SystemModstamp < {datetime_literal(upper)}"]
+        return sum(
+            self.calls.count(f"SELECT COUNT() FROM {sobject}"
+                             + where([*live_people(sobject), *window]))
+            for sobject in self.options.objects
+        )
 
     def read_leads(self, ids: Sequence[str]) -> list[Lead]:
         """The named Leads / Contacts (converted Leads and unknown ids left out), in the order
@@ -234,7 +268,7 @@ class SalesforceConnector:
     def ordered_people(self, sobject: str, after: datetime | None) -> Iterator[Lead]:
         conditions = live_people(sobject)
         if after is not None:
-            conditions.append(f"SystemModstamp > {datetime_literal(after)}")
+            conditions.append(f"SystemModstamp >= {datetime_literal(after)}")
         soql = self.people_soql(sobject, conditions) + " ORDER BY SystemModstamp, Id"
         yield from self.query_people(sobject, soql, kind="query")
 

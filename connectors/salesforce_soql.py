@@ -12,9 +12,11 @@ MAX_URI_LENGTH = 16_000  # Salesforce refuses request URIs over 16,384 character
 
 
 def datetime_literal(moment: datetime) -> str:
-    """SOQL datetime literals are unquoted UTC timestamps: 2024-01-01T00:00:00Z."""
+    """SOQL datetime literals are unquoted UTC timestamps, to the millisecond SystemModstamp
+    carries: 2024-01-01T00:00:00.123Z (cut to whole seconds, a cursor would re-read or skip the
+    records of its last second)."""
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def string_literal(text: str) -> str:

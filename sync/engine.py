@@ -33,6 +33,7 @@ from scoring.config import ScoringModel
 from scoring.frame import ActivityFrame, LeadFrame
 from scoring.qualify import ScoredBatch, compile_model, score_frame
 from scoring.routing import Directory, Router, RoutingDecision
+from sync.cursor_edge import edge_name, settle_cursor, stored_edge
 from sync.plan import FieldChange, Planner, Result
 from sync.retry_set import RetryPolicy, RetrySet, Waiting
 from sync.run_identity import died_here, lease_holder_name
@@ -63,6 +64,7 @@ class EngineOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     retries_per_run: int = 1000  # due leads beyond it wait for the next run, oldest first
     settle_after: timedelta = timedelta(minutes=15)  # another live run's unsettled write
+    overlap: timedelta = timedelta(seconds=300)  # the connectors' re-read behind the cursor
 
 
 @dataclass
@@ -163,6 +165,10 @@ class SyncEngine:
         self._write_ahead = WriteAhead(store, connector.crm, "")  # per run, named after it
         self._write_numbers = itertools.count(1)
         self._planned_assignments: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self._handled: dict[str, datetime] = {}  # lead → the modified time this run handled
+        self._written_at: dict[str, datetime] = {}  # lead → when the CRM answered our write
+        self._read_from: datetime | None = None  # the cursor an incremental pull started at
+        self._page_cursor: datetime | None = None  # the last page's cursor
 
     @property
     def cursor_name(self) -> str:
@@ -201,6 +207,8 @@ class SyncEngine:
                     )
                 if progress:
                     progress(report.pulled)
+            if scheduled and (report.pulled or self._written_at):
+                self._settle_cursor()
             status = "succeeded" if not report.failed else "succeeded with failures"
         finally:
             report.finished_at = self.clock()
@@ -239,6 +247,26 @@ class SyncEngine:
         self._retry_set = RetrySet.load(self.store, self.connector.crm, self.options.retry)
         self._write_ahead = WriteAhead(self.store, self.connector.crm, holder)
         self._write_numbers = itertools.count(1)
+        self._handled, self._written_at = {}, {}
+        self._read_from = self._page_cursor = None
+
+    def _settle_cursor(self) -> None:
+        """Move the cursor past what this run handled and wrote, up to the first change someone
+        else made meanwhile, and leave the edge the next run reads from (sync/cursor_edge.py)."""
+        since = self._read_from or self._page_cursor
+        if since is None:
+            return
+        settled = settle_cursor(
+            self.connector.changed_since(since),
+            since,
+            self.options.overlap,
+            self._handled,
+            self._written_at,
+        )
+        if self.store.advance_cursor(self.cursor_name, settled.cursor) == settled.cursor:
+            self.store.write_document(
+                edge_name(self.cursor_name), settled.edge.model_dump_json()
+            )
 
     def _run_pages(
         self, kind: RunKind, ids: Sequence[str], now: datetime, report: RunReport
@@ -288,7 +316,15 @@ class SyncEngine:
             report.not_found = [lead_id for lead_id in dict.fromkeys(ids) if lead_id not in found]
             return
         since = self.store.get_cursor(self.cursor_name) if kind == "incremental" else None
-        for page in self.connector.pull_changed(since):
+        edge = stored_edge(self.store, self.cursor_name, since)
+        overlap = edge is None or (
+            edge.known_from < edge.cursor
+            and self.connector.count_changed(edge.known_from, edge.cursor) != edge.known_count
+        )
+        seen = edge.seen if edge is not None else None
+        self._read_from = since
+        self._handled.update(seen or {})
+        for page in self.connector.pull_changed(since, seen, overlap):
             if skip:
                 page = LeadPage([lead for lead in page.leads if lead.id not in skip], page.cursor)
             yield page
@@ -300,6 +336,10 @@ class SyncEngine:
     def _handle_page(self, page: LeadPage, now: datetime, report: RunReport, advance: bool) -> None:
         leads = page.leads
         report.pulled += len(leads)
+        self._handled.update(
+            (lead.id, stamp) for lead in leads if (stamp := self.connector.stamp_of(lead))
+        )
+        self._page_cursor = page.cursor or self._page_cursor
         if leads:
             plans = self._plan(leads, now, report)
             updates = [update for update in plans if update is not None]
@@ -467,6 +507,8 @@ class SyncEngine:
             [self._audit_entry(change, now, report.run_id) for change in planned],
         )
         results = self.connector.write(updates)
+        answered = datetime.now(UTC)
+        self._written_at.update((result.lead_id, answered) for result in results if result.ok)
         by_lead = {update.lead_id: update for update in updates}
         ok = [result.lead_id for result in results if result.ok]
         report.written += len(ok)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,7 @@ class Runtime:
         options = EngineOptions(
             min_score_change=self.settings.min_score_change,
             integration_owner_ids=integration_owners(self.settings),
+            overlap=timedelta(seconds=self.settings.overlap_seconds),
         )
         return SyncEngine(self.connector, self.store, self.model, options, clock)
 

@@ -1,10 +1,12 @@
 """What leadq remembers between runs, behind one protocol with two backends.
 
-The store holds cursors, the values leadq last wrote to each lead (to recognise its own webhook
-echoes and skip no-op writes), routing counters and daily counts, webhook dedupe keys, run leases,
-an append-only audit log, run records, the work `leadq serve` has queued but not yet done, the
-retry set (leads whose write failed for good, for the following runs to write) and the intended
-writes (the audit entries of a CRM write, recorded before it is sent and settled after).
+The store holds cursors (and the edge each run leaves behind its cursor, as a named document), each
+lead's recent activity (the activity ledger), the values leadq last wrote to each lead (to
+recognise its own webhook echoes and skip no-op writes), routing counters and daily counts, webhook
+dedupe keys, run leases, an append-only audit log, run records, the work `leadq serve` has queued
+but not yet done, the retry set (leads whose write failed for good, for the following runs to
+write) and the intended writes (the audit entries of a CRM write, recorded before it is sent and
+settled after).
 Every operation that two runs could race on is atomic in the store itself, so callers never need a
 lock of their own:
 
@@ -180,6 +182,28 @@ class StateStore(Protocol):
 
     def advance_cursor(self, name: str, value: datetime) -> datetime:
         """Move the cursor to `value` unless it is already later; return the stored value."""
+        ...
+
+    # Named documents: small JSON a run leaves for the next (a cursor's edge, the ledger's state)
+    def read_document(self, name: str) -> str | None:
+        """The text last written under `name`; None when there is none."""
+        ...
+
+    def write_document(self, name: str, text: str) -> None:
+        """Keep `text` under `name`, replacing what was there (at most 300,000 characters)."""
+        ...
+
+    # Activity ledger: each lead's recent activity, packed (sync/ledger.py)
+    def ledger_of(self, crm: str, lead_ids: Iterable[str]) -> dict[str, bytes]:
+        """The packed activity of each lead; leads with none kept are absent."""
+        ...
+
+    def record_ledger(self, crm: str, packed: Mapping[str, bytes]) -> None:
+        """Replace the packed activity of these leads (empty bytes: keep nothing for the lead)."""
+        ...
+
+    def clear_ledger(self, crm: str) -> None:
+        """Drop every lead's packed activity of one CRM (before a rebuild)."""
         ...
 
     # Values leadq last wrote, per lead

@@ -4,6 +4,8 @@ Key schema (both keys strings; `serverless.yml` must declare the same table):
 
     pk                      sk                                what
     CURSOR#<name>           CURSOR                            cursor (ISO time)
+    DOC#<name>              DOC                               body (a named document's text)
+    LEDGER#<crm>            <lead id>                         packed (binary: the lead's activity)
     LEAD#<crm>#<lead id>    WRITTEN                           crm, lead_id, field_values (map),
                                                               floats, numbers_as_text, run_id,
                                                               written_at
@@ -177,6 +179,42 @@ class DynamoDBStateStore:
             assert stored is not None  # the condition only fails against a stored cursor
             return stored
         return from_iso(iso_utc(value))
+
+    # Named documents
+
+    def read_document(self, name: str) -> str | None:
+        item = self._get(f"DOC#{name}", "DOC")
+        return item["body"]["S"] if item else None
+
+    def write_document(self, name: str, text: str) -> None:
+        item = {**_key(f"DOC#{name}", "DOC"), "body": {"S": text}}
+        self.client.put_item(TableName=self.table_name, Item=item)
+
+    # Activity ledger
+
+    def ledger_of(self, crm: str, lead_ids: Iterable[str]) -> dict[str, bytes]:
+        items = self._batch_get([_key(f"LEDGER#{crm}", lead_id) for lead_id in lead_ids])
+        return {item["sk"]["S"]: bytes(item["packed"]["B"]) for item in items}
+
+    def record_ledger(self, crm: str, packed: Mapping[str, bytes]) -> None:
+        self._batch_write(
+            [
+                {"PutRequest": {"Item": {**_key(f"LEDGER#{crm}", lead_id), "packed": {"B": blob}}}}
+                if blob
+                else {"DeleteRequest": {"Key": _key(f"LEDGER#{crm}", lead_id)}}
+                for lead_id, blob in packed.items()
+            ]
+        )
+
+    def clear_ledger(self, crm: str) -> None:
+        items = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"LEDGER#{crm}"}},
+            ProjectionExpression="pk, sk",
+        )
+        self._batch_write(
+            [{"DeleteRequest": {"Key": _key(item["pk"]["S"], item["sk"]["S"])}} for item in items]
+        )
 
     # Values leadq last wrote
 

@@ -42,7 +42,7 @@ from sync.state import (
     validated_values,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The state schema this leadq reads and writes. A file at an older version is upgraded in place
 when it is opened (`_MIGRATIONS`); a file at a newer one is refused with a `StateStoreError`."""
 
@@ -86,9 +86,17 @@ CREATE TABLE IF NOT EXISTS intended_writes (
     PRIMARY KEY (crm, intent_key));
 """
 
+_DOCUMENTS_AND_LEDGER = """
+CREATE TABLE IF NOT EXISTS documents (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger (
+    crm TEXT NOT NULL, lead_id TEXT NOT NULL, packed BLOB NOT NULL,
+    PRIMARY KEY (crm, lead_id)) WITHOUT ROWID;
+"""
+
 _MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _SCHEMA_1),
     (2, _RETRY_SET_AND_INTENDED_WRITES),
+    (3, _DOCUMENTS_AND_LEDGER),
 )
 """What brings a file to each schema version from the one before (a new file runs them all).
 A released version's script never changes: a change to the schema is a new version."""
@@ -259,6 +267,52 @@ class SqliteStateStore:
                 "SELECT value FROM cursors WHERE name = ?", (name,)
             ).fetchone()
         return from_iso(stored)
+
+    # Named documents
+
+    def read_document(self, name: str) -> str | None:
+        row = (
+            self._connection()
+            .execute("SELECT body FROM documents WHERE name = ?", (name,))
+            .fetchone()
+        )
+        return row[0] if row else None
+
+    def write_document(self, name: str, text: str) -> None:
+        with self._writing() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO documents (name, body) VALUES (?, ?)", (name, text)
+            )
+
+    # Activity ledger
+
+    def ledger_of(self, crm: str, lead_ids: Iterable[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        with self._reading() as connection:
+            for chunk in chunked(list(dict.fromkeys(lead_ids)), _IN_CLAUSE_SIZE):
+                placeholders = ", ".join("?" * len(chunk))
+                rows = connection.execute(
+                    "SELECT lead_id, packed FROM ledger"
+                    f" WHERE crm = ? AND lead_id IN ({placeholders})",
+                    (crm, *chunk),
+                ).fetchall()
+                found.update({lead_id: bytes(packed) for lead_id, packed in rows})
+        return found
+
+    def record_ledger(self, crm: str, packed: Mapping[str, bytes]) -> None:
+        with self._writing() as connection:
+            connection.executemany(
+                "DELETE FROM ledger WHERE crm = ? AND lead_id = ?",
+                [(crm, lead_id) for lead_id, blob in packed.items() if not blob],
+            )
+            connection.executemany(
+                "INSERT OR REPLACE INTO ledger (crm, lead_id, packed) VALUES (?, ?, ?)",
+                [(crm, lead_id, blob) for lead_id, blob in packed.items() if blob],
+            )
+
+    def clear_ledger(self, crm: str) -> None:
+        with self._writing() as connection:
+            connection.execute("DELETE FROM ledger WHERE crm = ?", (crm,))
 
     # Values leadq last wrote
 

@@ -152,7 +152,7 @@ def test_an_incremental_pull_asks_for_what_changed_since_the_cursor_minus_the_ov
     list(connector.pull_changed(datetime(2026, 10, 31, tzinfo=UTC)))
 
     soql = soql_of(small.log()[0])
-    assert "WHERE IsConverted = false AND SystemModstamp > 2026-10-30T23:55:00Z ORDER BY " \
+    assert "WHERE IsConverted = false AND SystemModstamp >= 2026-10-30T23:55:00.000Z ORDER BY " \
            "SystemModstamp, Id" in soql
 
 

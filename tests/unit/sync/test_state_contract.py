@@ -143,6 +143,27 @@ def test_a_time_without_a_time_zone_is_refused(store: StateStore) -> None:
 # Values leadq last wrote
 
 
+def test_a_document_reads_back_as_last_written_and_none_before(store: StateStore) -> None:
+    assert store.read_document("hubspot:leads:edge") is None
+    store.write_document("hubspot:leads:edge", '{"seen": {}}')
+    store.write_document("hubspot:leads:edge", '{"seen": {"1": "x"}}')
+
+    assert store.read_document("hubspot:leads:edge") == '{"seen": {"1": "x"}}'
+    assert store.read_document("salesforce:leads:edge") is None
+
+
+def test_the_ledger_keeps_each_leads_packed_activity_per_crm(store: StateStore) -> None:
+    store.record_ledger("hubspot", {f"L{n}": bytes([n % 256]) * 3 for n in range(150)})
+    store.record_ledger("salesforce", {"L1": b"other"})
+    store.record_ledger("hubspot", {"L1": b"new", "L2": b""})
+
+    found = store.ledger_of("hubspot", ["L0", "L1", "L2", "L149", "unknown"])
+    assert found == {"L0": b"\x00" * 3, "L1": b"new", "L149": b"\x95" * 3}
+    store.clear_ledger("hubspot")
+    assert store.ledger_of("hubspot", ["L0", "L1"]) == {}
+    assert store.ledger_of("salesforce", ["L1"]) == {"L1": b"other"}
+
+
 def test_a_lead_never_written_is_absent_from_last_written(store: StateStore) -> None:
     store.record_written("hubspot", {"L1": {"leadq_score": 40}}, "run-1", NOW)
 
@@ -792,12 +813,15 @@ def test_a_state_file_of_schema_1_is_upgraded_in_place_and_keeps_its_state(
     with sqlite3.connect(path) as connection:  # the file as schema 1 left it
         connection.execute("DROP TABLE retry_set")
         connection.execute("DROP TABLE intended_writes")
+        connection.execute("DROP TABLE documents")
+        connection.execute("DROP TABLE ledger")
         connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     connection.close()
 
     upgraded = SqliteStateStore(path)
     upgraded.record_failed_writes("hubspot", {"L2": "locked"}, "run-1", NOW)
     upgraded.record_intended_writes(intended())
+    upgraded.record_ledger("hubspot", {"L1": b"packed"})
 
     assert upgraded.get_cursor("hubspot:leads") == NOW
     assert upgraded.audit_for("L1") == [audit_entry("L1")]
@@ -808,7 +832,7 @@ def test_a_state_file_of_schema_1_is_upgraded_in_place_and_keeps_its_state(
         (version,) = connection.execute(
             "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     connection.close()
-    assert int(version) == SCHEMA_VERSION == 2
+    assert int(version) == SCHEMA_VERSION == 3
 
 
 def test_the_sqlite_file_runs_in_wal_mode(tmp_path: Path) -> None:

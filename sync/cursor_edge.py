@@ -1,0 +1,98 @@
+"""What a run leaves behind its lead cursor, so that the next run re-reads nothing it handled.
+
+An incremental pull stops where it began; leadq's own writes of the run land after that. When a
+run ends it asks the CRM which leads changed since its cursor — ids and modified times only
+(`Connector.changed_since`) — and sorts them: a lead it handled at that very time, or wrote in
+this run (modified no later than `OWN_WRITE_TOLERANCE` after the CRM answered the write), is
+*known*; anything else is someone else's change. The cursor moves past the known ones up to the
+first unknown one (past all of them when there is none), and the run stores a `CursorEdge`:
+
+- `seen`: the known leads at and just behind the new cursor with the modified time each was
+  handled at — the next pull drops them (no company, activity or scoring work), so an overlap
+  re-read costs at most its pages;
+- `known_from` / `known_count`: how many changes the window behind the cursor holds that are all
+  known. The next run asks the CRM to count that window (one request); the same count means no
+  late arrival (search indexing delay, a late commit) hides in it, and the overlap is skipped.
+
+An edge belongs to one cursor value: a run that moved the cursor without leaving an edge (killed
+between pages) leaves the next run reading with the full overlap, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from sync.state import StateStore
+
+SEEN_LIMIT = 2_000  # leads kept in `seen`, the newest first (a document stays small)
+OWN_WRITE_TOLERANCE = timedelta(seconds=2)  # a CRM clock a little ahead of ours
+
+
+class CursorEdge(BaseModel):
+    """What the run that set `cursor` knew about the changes at and behind it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cursor: AwareDatetime
+    seen: dict[str, AwareDatetime]
+    known_from: AwareDatetime
+    known_count: int
+
+
+def edge_name(cursor_name: str) -> str:
+    return f"{cursor_name}:edge"
+
+
+def stored_edge(store: StateStore, cursor_name: str, cursor: datetime | None) -> CursorEdge | None:
+    """The edge left with the cursor as it stands; None when there is none for this value."""
+    text = store.read_document(edge_name(cursor_name))
+    if cursor is None or text is None:
+        return None
+    edge = CursorEdge.model_validate_json(text)
+    return edge if edge.cursor == cursor else None
+
+
+@dataclass
+class SettledCursor:
+    cursor: datetime
+    edge: CursorEdge
+    unknown: int  # changes made by others while the run ran, left to the next run
+
+
+def settle_cursor(
+    changes: Iterable[tuple[str, datetime]],
+    since: datetime,
+    overlap: timedelta,
+    handled: Mapping[str, datetime],
+    written: Mapping[str, datetime],
+) -> SettledCursor:
+    """Where the cursor may go once a run that started reading at `since` ended, given the
+    CRM's `changes` at or after `since` (id, modified time), what the run `handled` (lead →
+    modified time) and what it `written` (lead → when the CRM answered the write)."""
+    known: dict[str, datetime] = {}
+    unknown: list[datetime] = []
+    for lead_id, stamp in changes:
+        if handled.get(lead_id) == stamp or (
+            lead_id in written and stamp <= written[lead_id] + OWN_WRITE_TOLERANCE
+        ):
+            known[lead_id] = stamp
+        else:
+            unknown.append(stamp)
+    cursor = min(unknown) if unknown else max([since, *known.values()])
+    known_from = max(cursor - overlap, since)
+    behind = sorted(
+        ((lead_id, stamp) for lead_id, stamp in known.items() if stamp >= cursor - overlap),
+        key=lambda item: item[1],
+        reverse=True,
+    )
+    edge = CursorEdge(
+        cursor=cursor,
+        seen=dict(behind[:SEEN_LIMIT]),
+        known_from=known_from,
+        known_count=sum(1 for stamp in known.values() if known_from <= stamp < cursor),
+    )
+    return SettledCursor(cursor, edge, len(unknown))

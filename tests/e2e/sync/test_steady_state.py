@@ -1,0 +1,91 @@
+"""Steady state on both sandbox CRMs: what the runs after a full sync cost, counted from the
+sandbox's own request log, and cursors that neither skip nor re-read at their boundary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from crm_sandboxes import MODEL, Sandbox, sandbox
+from simple_salesforce import Salesforce
+
+from sandbox.orgs import OrgSpec
+from sync.engine import RunReport
+from sync.runtime import open_runtime
+
+NOW = OrgSpec().now + timedelta(hours=9)
+CRMS = ["hubspot", "salesforce"]
+NO_CHANGE_REQUESTS = 8
+
+
+def fresh_run(box: Sandbox, kind: str = "incremental", overlap_seconds: int = 300,
+              now: datetime | None = None) -> tuple[RunReport, int]:
+    """One run by a new process's worth of leadq (nothing kept in memory between runs), and the
+    requests the CRM saw."""
+    settings = box.settings.model_copy(update={"overlap_seconds": overlap_seconds})
+    box.emulator.log.clear()
+    runtime = open_runtime(settings, MODEL, box.session)
+    try:
+        report = runtime.engine(clock=(lambda: now) if now else None).run(kind)
+    finally:
+        runtime.close()
+    return report, len(box.emulator.log.entries())
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_an_incremental_run_after_a_full_run_reads_none_of_leadqs_own_writes(
+    crm: str, tmp_path: Path
+) -> None:
+    with sandbox(crm, 400, tmp_path) as box:
+        box.runtime().close()  # leadq setup: the output fields
+        full, _ = fresh_run(box, "full")
+        again, requests = fresh_run(box)
+        later, later_requests = fresh_run(box)
+
+    assert full.written > 0
+    assert (again.pulled, again.written) == (0, 0)
+    assert requests <= NO_CHANGE_REQUESTS
+    assert (later.pulled, later_requests) == (0, requests)
+
+
+def test_salesforce_cursors_keep_milliseconds_so_a_change_later_in_the_same_second_is_read_once(
+    tmp_path: Path,
+) -> None:
+    with sandbox("salesforce", 200, tmp_path) as box:
+        box.runtime().close()
+        fresh_run(box, "full", overlap_seconds=0, now=NOW)
+        first, second = _two_open_leads(box)
+        second_of_both = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+        _touch(box, first, second_of_both + timedelta(milliseconds=100))
+        handled_first, _ = fresh_run(box, overlap_seconds=0, now=NOW)
+        _touch(box, second, second_of_both + timedelta(milliseconds=700))
+        handled_second, _ = fresh_run(box, overlap_seconds=0, now=NOW)
+        nothing, _ = fresh_run(box, overlap_seconds=0, now=NOW)
+
+    assert handled_first.pulled == 1
+    assert handled_second.pulled == 1  # the second lead, not the first again, nor nothing
+    assert nothing.pulled == 0
+
+
+def _client(box: Sandbox) -> Salesforce:
+    running = box.running
+    return Salesforce(username=running.username, password=running.password,
+                      security_token=running.security_token, session=running.session())
+
+
+def _two_open_leads(box: Sandbox) -> tuple[str, str]:
+    rows = _client(box).query("SELECT Id FROM Lead WHERE IsConverted = false ORDER BY Id LIMIT 2")
+    first, second = (row["Id"] for row in rows["records"])
+    return first, second
+
+
+def _touch(box: Sandbox, lead_id: str, at: datetime) -> None:
+    """Someone edits a field leadq does not score, at exactly `at` by the CRM's clock."""
+    writer = box.emulator.writer
+    real_clock = writer.clock
+    writer.clock = lambda: at
+    try:
+        _client(box).Lead.update(lead_id, {"Rating": "Warm"})
+    finally:
+        writer.clock = real_clock
