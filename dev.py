@@ -54,7 +54,7 @@ def _install() -> None:
         return
     print("dev.py: installing leadq and its dependencies into .venv", flush=True)
     _run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    _run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[dev,learn,aws,sandbox]")
+    _run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[dev,learn,aws,sandbox,csv]")
     if (ROOT / "package.json").exists():
         _install_npm_tools()
     STAMP.write_bytes(fingerprint)

@@ -28,7 +28,7 @@ from benchmarks.measure import Measurement, save, show
 
 BENCHMARKS: dict[str, Callable[[], list[Measurement]]] = {
     "scoring": scoring.scoring_speed,
-    "csv": lambda: scoring.csv_memory() + scoring.csv_activity_memory(),
+    "csv": lambda: scoring.csv_speed() + scoring.csv_memory() + scoring.csv_activity_memory(),
     "sandbox": sandbox.sandbox_benchmarks,
     "hubspot": connectors_hubspot.hubspot_benchmarks,
     "salesforce": connectors_salesforce.salesforce_benchmarks,

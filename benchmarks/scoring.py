@@ -129,6 +129,33 @@ def _as_datetime(epoch: float):
     return datetime.fromtimestamp(epoch, UTC)
 
 
+CSV_TARGET_LEADS_PER_SECOND = 20_000
+
+
+def csv_speed(leads: int = 200_000, per_lead: int = 20) -> list[Measurement]:
+    """`leadq score` end to end (read, spool activities, score, write) with 20 activities per
+    lead, in a fresh process: leads per second, and its peak memory."""
+    with tempfile.TemporaryDirectory(prefix="leadq-bench-") as directory:
+        leads_csv = Path(directory) / "leads.csv"
+        activities = Path(directory) / "activities.csv"
+        synthetic.write_leads_csv(leads_csv, leads)
+        synthetic.write_activities_csv(activities, leads, per_lead)
+        peak_mb, seconds = _score_in_child(leads_csv, activities, Path(directory) / "out.csv")
+    rate = leads / seconds
+    return [
+        Measurement(
+            "csv",
+            f"leadq score, {leads:,} leads × {per_lead} activities",
+            rate,
+            "leads/s",
+            f"≥ {CSV_TARGET_LEADS_PER_SECOND:,}",
+            rate >= CSV_TARGET_LEADS_PER_SECOND,
+            f"{seconds:.1f} s, {leads * per_lead / seconds:,.0f} activities/s, "
+            f"peak {peak_mb:,.0f} MB",
+        )
+    ]
+
+
 def csv_memory(sizes: tuple[int, ...] = (20_000, 200_000), per_lead: int = 5) -> list[Measurement]:
     """Peak memory of `leadq score` on CSVs of growing size: flat means streaming works."""
     results = []

@@ -160,7 +160,7 @@ def _encoding_hint(encoding: str) -> str:
     return "if the file is UTF-8, use --encoding utf-8"
 
 
-def _sniff_delimiter(first_line: str) -> str:
+def sniff_delimiter(first_line: str) -> str:
     counts = {delimiter: first_line.count(delimiter) for delimiter in (",", ";", "\t", "|")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
@@ -210,7 +210,7 @@ def open_csv(
         first = next(line_iter, None)
         if first is None:
             raise CsvInputError(f"{path.name}: the file is empty")
-        chosen = delimiter or _sniff_delimiter(first)
+        chosen = delimiter or sniff_delimiter(first)
         header = [cell.strip() for cell in _header_cells(path.name, first, chosen)]
 
         def rows() -> Iterator[tuple[int, list[str]]]:
@@ -291,6 +291,23 @@ class CsvLeadReader:
             if batch:
                 seen.add([lead.id for _, lead in batch], lines)
                 yield batch
+
+    def lead_ids(self, chunk: int = 50_000) -> Iterator[list[str]]:
+        """The leads' ids in file order, in chunks, without building leads: what the columnar
+        activity reader files activities by. Problems are reported by `batches`."""
+        with open_csv(self.path, self.encoding, self.delimiter) as (header, rows, _):
+            mapping = self.columns.resolve(header, self.path.name)
+            column = header.index(mapping["id"]) if "id" in mapping else None
+            ids: list[str] = []
+            for line, cells in rows:
+                if column is None:
+                    ids.append(str(line))
+                else:
+                    ids.append(cells[column].strip() if column < len(cells) else "")
+                if len(ids) >= chunk:
+                    yield ids
+                    ids = []
+            yield ids
 
     def _lead(self, line: int, cells: list[str], positions: dict[str, int]) -> Lead:
         values = {path: cells[i] if i < len(cells) else "" for path, i in positions.items()}
@@ -404,6 +421,21 @@ class ActivityBlock:
         return len(self.lead_index)
 
 
+def spans_of(counts: Sequence[int], most: int) -> list[range]:
+    """Consecutive runs of leads (given their activity counts) holding at most `most` activities
+    each; a lead with more has a run of its own."""
+    spans: list[range] = []
+    start, held = 0, 0
+    for position, count in enumerate(counts):
+        if held and held + count > most:
+            spans.append(range(start, position))
+            start, held = position, 0
+        held += count
+    if start < len(counts) or not spans:
+        spans.append(range(start, len(counts)))
+    return spans
+
+
 class ActivityIndex:
     """Activities from a CSV, spooled into a temporary SQLite file and looked up by lead: as
     columns for scoring (`spans`, `block`: memory bounded however many activities a lead
@@ -485,17 +517,16 @@ class ActivityIndex:
                 "ON a.lead_id = w.lead_id GROUP BY a.lead_id"
             )
         )
-        spans: list[range] = []
-        start, held = 0, 0
-        for position, lead_id in enumerate(lead_ids):
-            count = counts.get(lead_id, 0)
-            if held and held + count > most:
-                spans.append(range(start, position))
-                start, held = position, 0
-            held += count
-        if start < len(lead_ids) or not spans:
-            spans.append(range(start, len(lead_ids)))
-        return spans
+        return spans_of([counts.get(lead_id, 0) for lead_id in lead_ids], most)
+
+    def blocks(
+        self, first: int, lead_ids: Sequence[str], most: int
+    ) -> Iterator[tuple[range, ActivityBlock]]:
+        """The activities of `lead_ids` as blocks of at most `most` activities (a lead with more
+        has its own), each with the positions of its leads in `lead_ids`. (`first`, the position
+        of the first lead in its file, is for the columnar reader, which files by position.)"""
+        for span in self.spans(lead_ids, most):
+            yield span, self.block(lead_ids[span.start : span.stop])
 
     def block(self, lead_ids: Sequence[str]) -> ActivityBlock:
         """The activities of these leads as columns, without an object per activity: whose

@@ -25,7 +25,7 @@ from scoring.loading import load_model, load_model_with_warnings
 from scoring.report import Report, render_report
 from scoring.scorecard import Capacity, parse_capacity
 from sync.cli_options import NowOption, console, parse_now
-from sync.csvscore import CsvScoringRun, score_csv
+from sync.csvscore import CsvScoringRun, pyarrow_available, score_csv
 from sync.learn_run import learn_from
 from sync.outcomes import CrmOutcomes, CsvOutcomes, OutcomeSource, plugin_source
 from sync.render import (
@@ -140,6 +140,11 @@ def score(
     console.print(top_leads_table(report, f"Top {len(report.top)} leads — {scoring_model.name}"))
     console.print(distribution_line(report))
     console.print(f"Wrote {output} (model version {scoring_model.version}).")
+    if activities is not None and not pyarrow_available():
+        console.print(
+            "Activities were read row by row: pip install 'leadq[csv]' (pyarrow) reads them as "
+            "columns, many times faster."
+        )
 
 
 SettingsFileOption = Annotated[

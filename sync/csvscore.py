@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from connectors.activity_columns import ActivitySpool, NotColumnar, pyarrow_available
 from connectors.csvfile import (
     BLOCK_TEXT,
     EXCEL_CELL_LIMIT,
@@ -73,17 +74,19 @@ class CsvScoringRun:
         """Scored batches of at most `batch_size` leads and `ACTIVITIES_PER_BATCH` activities
         (a batch of leads with many activities is scored in parts), read as columns: memory
         stays flat in leads and in activities."""
-        index = self._activity_index()
+        source = self._activity_source()
         try:
-            for batch in self.reader.batches(self.batch_size):
+            for number, batch in enumerate(self.reader.batches(self.batch_size)):
+                if source is None:
+                    yield self._scored(batch, None, now)
+                    continue
                 ids = [lead.id for _, lead in batch]
-                spans = index.spans(ids, ACTIVITIES_PER_BATCH) if index else [range(len(ids))]
-                for span in spans:
-                    block = index.block(ids[span.start : span.stop]) if index else None
+                first = number * self.batch_size
+                for span, block in source.blocks(first, ids, ACTIVITIES_PER_BATCH):
                     yield self._scored(batch[span.start : span.stop], block, now)
         finally:
-            if index:
-                index.close()
+            if source:
+                source.close()
 
     def _scored(
         self, part: list[tuple[list[str], Lead]], block: ActivityBlock | None, now: datetime
@@ -112,6 +115,24 @@ class CsvScoringRun:
                         index.close()
                 return explain(lead, activities, self.compiled, now)
         return None
+
+    def _activity_source(self) -> ActivitySpool | ActivityIndex | None:
+        """The activities as columns by lead batch: read by pyarrow when it reads the file
+        exactly as the row reader would, else row by row (which words every problem)."""
+        if self.activities is None:
+            return None
+        if pyarrow_available():
+            try:
+                return ActivitySpool(
+                    self.activities,
+                    self.model.csv.activities,
+                    self.reader.lead_ids(),
+                    self.batch_size,
+                    self.encoding,
+                )
+            except (NotColumnar, CsvInputError):
+                pass  # the row reader reads it, or reports the problem where it is
+        return self._activity_index()
 
     def _activity_index(self) -> ActivityIndex | None:
         if self.activities is None:

@@ -39,14 +39,14 @@ def test_the_lambda_requirements_are_pyprojects_core_and_aws_dependencies() -> N
     )
 
 
-def test_the_lambda_requirements_leave_out_the_learn_and_dev_extras() -> None:
+def test_the_lambda_requirements_leave_out_the_learn_csv_and_dev_extras() -> None:
     extras = pyproject()["optional-dependencies"]
     core_and_aws = bounds_by_package([*pyproject()["dependencies"], *extras["aws"]])
     only_elsewhere = {
         name
-        for extra in ("learn", "dev")
+        for extra in ("learn", "csv", "dev")
         for name in bounds_by_package(extras[extra])
         if name not in core_and_aws
     }
-    assert "scikit-learn" in only_elsewhere
+    assert {"scikit-learn", "pyarrow"} <= only_elsewhere
     assert only_elsewhere.isdisjoint(bounds_by_package(lambda_requirement_lines()))
