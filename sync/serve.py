@@ -6,13 +6,15 @@ webhooks locally.
   `sync.handlers.webhook`: the same routes, checks and answers as the deployed function. A body
   declared over 1 MiB is refused before it is read. `GET /health` answers how much work is queued.
 - **Queue**: work is written to the state store (`enqueue_work`) before the webhook is answered,
-  then handed to worker threads; a unit leaves the store once done. On start, whatever an earlier
-  process left queued is queued again. A failed unit is tried again after a pause, at most
-  `MAX_ATTEMPTS` times in this process (it stays in the store until done).
+  claimed there by this process (`claim_work`: an owner name and an expiry, renewed while held)
+  and handed to worker threads; a unit leaves the store once done. Several processes may share
+  one store: each does only what it claimed, and takes over what nobody holds — what an earlier
+  process left, or a crashed one's work once its claim lapsed (`serve_claim_seconds`). A failed
+  unit is tried again after a pause, at most `MAX_ATTEMPTS` times, then parked for an hour.
 - **Schedules**: an incremental run every `every` (15 minutes) and a full run nightly at `nightly`
   (UTC), both under the engine's run lease.
-- **Shutdown** on SIGTERM or SIGINT: stop taking requests, let each worker finish its unit, stop.
-  Nothing queued is lost: it is in the store for the next start.
+- **Shutdown** on SIGTERM or SIGINT: stop taking requests, let each worker finish its unit, give
+  the claims back, stop. Nothing queued is lost: it is in the store for the next start.
 
 Each worker thread and the scheduler has its own connector; the CRM's rate limit (requests per
 10 s) is divided between them so that together they stay under it.
@@ -37,6 +39,7 @@ from urllib.parse import urlsplit
 
 from sync.handlers import webhook
 from sync.logs import logger, with_correlation_id
+from sync.run_identity import lease_holder_name
 from sync.services import Services, use_services, utc_now
 from sync.settings import Settings
 from sync.state import QueuedWork, StateStore
@@ -50,7 +53,9 @@ if TYPE_CHECKING:
 MAX_ATTEMPTS = 5
 FIRST_RETRY_SECONDS = 5.0
 POLL_SECONDS = 0.2
+CLAIM_POLL_SECONDS = 1.0  # how often to look for work nobody holds
 RESTORE_LIMIT = 1_000_000
+PARK_SECONDS = 3600  # a unit that failed MAX_ATTEMPTS times waits this long before anyone retries
 WEBHOOK_PATHS = ("/webhooks/hubspot", "/webhooks/salesforce", "/webhooks/salesforce/callout")
 
 
@@ -71,16 +76,43 @@ class _Retry:
     item: QueuedWork = field(compare=False)
 
 
-class StoredWorkQueue:
-    """The work queue of `leadq serve`: durable in the state store, handed out in memory."""
+@dataclass(frozen=True)
+class Claims:
+    """How this process holds queued work in a state store it may share with other `leadq
+    serve` processes: under its own `owner` name, each claim lasting `ttl` unless renewed."""
 
-    def __init__(self, store: StateStore, clock: Callable[[], datetime], retry_pause: float
-                 ) -> None:
+    owner: str
+    ttl: timedelta = timedelta(seconds=60)
+
+    @classmethod
+    def of_this_process(cls, ttl: timedelta = timedelta(seconds=60)) -> Claims:
+        """A new owner name: this host and process, and an id of its own."""
+        return cls(lease_holder_name(f"serve-{uuid.uuid4().hex[:12]}"), ttl)
+
+    @property
+    def renew_every(self) -> float:
+        return self.ttl.total_seconds() / 3
+
+
+class StoredWorkQueue:
+    """The work queue of `leadq serve`: durable in the state store, handed out in memory.
+
+    Work is claimed in the store before a worker takes it (`StateStore.claim_work`), so that
+    processes sharing the store never do one unit twice: a webhook's work is claimed by the
+    process that queued it, and `claim_available` takes what nobody holds — what an earlier
+    process left, or what a crashed one held once its claim lapsed. Claims are renewed while held
+    (`renew`) and given back on a clean stop (`release_all`)."""
+
+    def __init__(self, store: StateStore, clock: Callable[[], datetime], retry_pause: float,
+                 claims: Claims | None = None, claim_ahead: int = 4) -> None:
         self.store = store
         self.clock = clock
         self.retry_pause = retry_pause
+        self.claims = claims or Claims.of_this_process()
+        self.claim_ahead = claim_ahead
         self._ready: queue.Queue[tuple[int, QueuedWork]] = queue.Queue()
         self._later: list[_Retry] = []
+        self._held: dict[str, QueuedWork] = {}
         self._lock = threading.Lock()
 
     def send(self, work: Sequence[Work]) -> None:
@@ -88,29 +120,64 @@ class StoredWorkQueue:
         items = [QueuedWork(id=f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}", queued_at=now,
                             payload=unit.to_json()) for unit in work]
         self.store.enqueue_work(items)
-        for item in items:
-            self._ready.put((0, item))
+        self._hand_out(self._claim(len(items), [item.id for item in items]))
 
     def restore(self) -> int:
-        """Queue again what an earlier process left unfinished."""
-        items = self.store.queued_work(limit=RESTORE_LIMIT)
-        for item in items:
-            self._ready.put((0, item))
-        return len(items)
+        """Start on what an earlier process left unfinished; return how many units wait."""
+        left = len(self.store.queued_work(limit=RESTORE_LIMIT))
+        self.claim_available()
+        return left
+
+    def claim_available(self) -> int:
+        """Claim queued work that nobody holds (left, released, or its claim lapsed), only as
+        much as the workers will soon take (`claim_ahead`), so that processes sharing the store
+        share the work; return how many units were claimed."""
+        wanted = self.claim_ahead - self.waiting
+        return self._hand_out(self._claim(wanted)) if wanted > 0 else 0
+
+    def renew(self) -> None:
+        """Renew this process's claims; a unit whose claim was lost is dropped from its hands."""
+        with self._lock:
+            held = list(self._held)
+        if not held:
+            return
+        kept = {item.id for item in self._claim(len(held), held)}
+        with self._lock:
+            for lost in set(held) - kept:
+                self._held.pop(lost, None)
+
+    def release_all(self) -> None:
+        """Give back every claim this process holds (on a clean stop)."""
+        with self._lock:
+            held, self._held = list(self._held.values()), {}
+        self.store.release_work(self.claims.owner, held)
 
     def take(self, timeout: float) -> tuple[int, QueuedWork] | None:
         self._release_due()
-        try:
-            return self._ready.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                attempts, item = self._ready.get(timeout=left)
+            except queue.Empty:
+                return None
+            with self._lock:
+                if item.id in self._held:
+                    return attempts, item
+        return None
 
     def finish(self, item: QueuedWork) -> None:
         self.store.finish_work([item])
+        with self._lock:
+            self._held.pop(item.id, None)
 
     def try_later(self, attempts: int, item: QueuedWork) -> bool:
-        """Hand the unit out again after a growing pause; False once it has had its attempts."""
+        """Hand the unit out again after a growing pause; False once it has had its attempts
+        (its claim is then pushed `PARK_SECONDS` out: any process tries it again after that)."""
         if attempts >= MAX_ATTEMPTS:
+            self.store.claim_work(self.claims.owner, self.clock(),
+                                  timedelta(seconds=PARK_SECONDS), ids=[item.id])
+            with self._lock:
+                self._held.pop(item.id, None)
             return False
         with self._lock:
             due = time.monotonic() + self.retry_pause * 2 ** (attempts - 1)
@@ -121,6 +188,19 @@ class StoredWorkQueue:
     def waiting(self) -> int:
         with self._lock:
             return self._ready.qsize() + len(self._later)
+
+    def _claim(self, limit: int, ids: Sequence[str] | None = None) -> list[QueuedWork]:
+        return self.store.claim_work(self.claims.owner, self.clock(), self.claims.ttl,
+                                     limit=max(1, limit), ids=ids)
+
+    def _hand_out(self, items: Sequence[QueuedWork]) -> int:
+        """Queue the newly claimed items for the workers (each once); return how many."""
+        with self._lock:
+            fresh = [item for item in items if item.id not in self._held]
+            self._held.update((item.id, item) for item in fresh)
+        for item in fresh:
+            self._ready.put((0, item))
+        return len(fresh)
 
     def _release_due(self) -> None:
         now = time.monotonic()
@@ -242,7 +322,9 @@ class LeadqServer:
         self.settings = settings
         self.options = options
         store = open_state_store(settings.state_url)
-        self.work = StoredWorkQueue(store, utc_now, options.retry_pause)
+        claims = Claims.of_this_process(timedelta(seconds=settings.serve_claim_seconds))
+        self.work = StoredWorkQueue(store, utc_now, options.retry_pause, claims,
+                                    claim_ahead=2 * options.workers)
         self.services = Services(settings, queue=self.work, store=store)
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -266,6 +348,7 @@ class LeadqServer:
             self._spawn(f"leadq-worker-{number}", lambda bench=bench: self._work(bench))
         scheduler_runtime = self._runtime(share)
         self._spawn("leadq-scheduler", lambda: self._schedule(scheduler_runtime))
+        self._spawn("leadq-claims", self._keep_claims)
         self._spawn("leadq-http", self.http.serve_forever)
         logger.info("leadq serve started", extra={"address": self.address, "restored": restored,
                                                    "workers": self.options.workers})
@@ -278,6 +361,7 @@ class LeadqServer:
         for thread in self._threads:
             thread.join()
         self.http.server_close()
+        self.work.release_all()
         for runtime in self._runtimes:
             runtime.close()
         use_services(None)
@@ -304,10 +388,22 @@ class LeadqServer:
                 perform(item.payload, bench)
             except Exception:
                 if not self.work.try_later(attempts + 1, item):
-                    logger.error("work kept failing; it stays queued until the next start",
-                                 extra={"work_id": item.id})
+                    logger.error("work kept failing; it stays queued and is tried again in an "
+                                 "hour or at the next start", extra={"work_id": item.id})
                 continue
             self.work.finish(item)
+
+    def _keep_claims(self) -> None:
+        """Renew the claims on work in hand; take work nobody holds (a crashed process's)."""
+        next_renewal = time.monotonic() + self.work.claims.renew_every
+        while not self.stopping.wait(min(CLAIM_POLL_SECONDS, self.work.claims.renew_every)):
+            try:
+                if time.monotonic() >= next_renewal:
+                    self.work.renew()
+                    next_renewal = time.monotonic() + self.work.claims.renew_every
+                self.work.claim_available()
+            except Exception:
+                logger.exception("could not renew or take claims on queued work; trying again")
 
     def _schedule(self, runtime: _ThreadRuntime) -> None:
         from sync.scheduled import run_scheduled

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         default=False,
         description="Scheduled runs queue each page of lead ids for the workers to score",
     )
+    serve_claim_seconds: int = Field(
+        default=60, ge=3,
+        description="leadq serve: how long queued work a process took stays its own unless renewed"
+        " (another process sharing the state takes it over after a crash once this lapses)",
+    )
 
     @field_validator("state_url")
     @classmethod

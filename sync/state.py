@@ -279,6 +279,22 @@ class StateStore(Protocol):
         """Drop finished work; finishing an item already finished is a no-op."""
         ...
 
+    def claim_work(
+        self, owner: str, now: datetime, ttl: timedelta, limit: int = 100,
+        ids: Iterable[str] | None = None,
+    ) -> list[QueuedWork]:
+        """Claim queued work for `owner` until `now + ttl` and return it, oldest first, at most
+        `limit` items. Without `ids`: work nobody holds (never claimed, released, or its claim
+        lapsed). With `ids`: those of the named items nobody else holds — `owner`'s own claims
+        among them are renewed. Each item has one owner at a time, so two processes sharing
+        the store never both take it."""
+        ...
+
+    def release_work(self, owner: str, items: Iterable[QueuedWork]) -> None:
+        """Give `owner`'s claims on `items` back (anyone may claim them at once); items someone
+        else holds are left alone."""
+        ...
+
     # Retry set: leads whose write failed for good
     def record_failed_writes(
         self, crm: str, errors: Mapping[str, str], run_id: str, at: datetime

@@ -14,7 +14,8 @@ Key schema (both keys strings; `serverless.yml` must declare the same table):
     POOL#<pool>             DAY#<yyyy-mm-dd>#OWNER#<owner id> assigned (number), expires_at
     ASSIGN#<lead id>        ASSIGN                            pool, owner_id, day
     DEDUPE#<key>            DEDUPE                            expires_at
-    QUEUE                   <ISO queued_at>#<work id>         id, queued_at, payload (leadq serve)
+    QUEUE                   <ISO queued_at>#<work id>         id, queued_at, payload, claimed_by,
+                                                              claim_expires (leadq serve)
     LEASE#<name>            LEASE                             holder, expires_at
     AUDIT#<lead id>         <ISO time>#<run id>#<field>       the entry's attributes
     RUN                     <ISO started_at>#<run id>         the run's attributes
@@ -74,6 +75,7 @@ from sync.state import (
     from_iso,
     intended_writes_key,
     iso_utc,
+    require_aware,
     require_positive,
     validated_values,
 )
@@ -473,18 +475,64 @@ class DynamoDBStateStore:
             ExpressionAttributeValues={":pk": {"S": _QUEUE}},
             limit=require_positive(limit),
         )
-        return [
-            QueuedWork(
-                id=item["id"]["S"],
-                queued_at=from_iso(item["queued_at"]["S"]),
-                payload=item["payload"]["S"],
-            )
-            for item in items
-        ]
+        return [_queued_work(item) for item in items]
 
     def finish_work(self, items: Iterable[QueuedWork]) -> None:
         keys = {_queue_key(item)["sk"]["S"]: _queue_key(item) for item in items}
         self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys.values()])
+
+    def claim_work(
+        self, owner: str, now: datetime, ttl: timedelta, limit: int = 100,
+        ids: Iterable[str] | None = None,
+    ) -> list[QueuedWork]:
+        wanted = None if ids is None else set(ids)
+        at = epoch_seconds(require_aware(now))
+        candidates = [
+            item for item in self._query(
+                KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": _QUEUE}}
+            )
+            if (wanted is None or item["id"]["S"] in wanted)
+            and _claimable(item, owner if wanted is not None else None, at)
+        ]
+        claimed: list[QueuedWork] = []
+        for item in candidates:
+            if len(claimed) >= require_positive(limit):
+                break
+            if self._claim(item, owner, at, expiry_second(now, ttl)):
+                claimed.append(_queued_work(item))
+        return claimed
+
+    def release_work(self, owner: str, items: Iterable[QueuedWork]) -> None:
+        for item in items:
+            try:
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=_queue_key(item),
+                    UpdateExpression="REMOVE claimed_by SET claim_expires = :zero",
+                    ConditionExpression="claimed_by = :owner",
+                    ExpressionAttributeValues={":owner": {"S": owner}, ":zero": _number(0)},
+                )
+            except ClientError as error:
+                if not _condition_failed(error):
+                    raise
+
+    def _claim(self, item: Item, owner: str, at: float, until: int) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="SET claimed_by = :owner, claim_expires = :until",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(claimed_by)"
+                " OR claimed_by = :owner OR claim_expires <= :now)",
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner}, ":until": _number(until), ":now": _number(at)
+                },
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
 
     # Retry set (read, count, write back: batched, not atomic per lead; two runs failing one lead
     # in the same instant may count one attempt, which only delays giving up by a run)
@@ -649,6 +697,17 @@ _QUEUE = "QUEUE"
 
 def _queue_key(item: QueuedWork) -> Item:
     return _key(_QUEUE, f"{iso_utc(item.queued_at)}#{item.id}")
+
+
+def _queued_work(item: Item) -> QueuedWork:
+    return QueuedWork(
+        id=item["id"]["S"], queued_at=from_iso(item["queued_at"]["S"]), payload=item["payload"]["S"]
+    )
+
+
+def _claimable(item: Item, owner: str | None, at: float) -> bool:
+    holder = item.get("claimed_by", {}).get("S")
+    return holder is None or holder == owner or float(item["claim_expires"]["N"]) <= at
 
 
 def _number(value: int | float) -> AttributeValue:

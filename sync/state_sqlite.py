@@ -38,11 +38,12 @@ from sync.state import (
     from_iso,
     intended_writes_key,
     iso_utc,
+    require_aware,
     require_positive,
     validated_values,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The state schema this leadq reads and writes. A file at an older version is upgraded in place
 when it is opened (`_MIGRATIONS`); a file at a newer one is refused with a `StateStoreError`."""
 
@@ -93,13 +94,21 @@ CREATE TABLE IF NOT EXISTS ledger (
     PRIMARY KEY (crm, lead_id)) WITHOUT ROWID;
 """
 
+_WORK_CLAIMS = """
+ALTER TABLE work_queue ADD COLUMN claimed_by TEXT;
+ALTER TABLE work_queue ADD COLUMN claim_expires INTEGER NOT NULL DEFAULT 0;
+"""
+
 _MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _SCHEMA_1),
     (2, _RETRY_SET_AND_INTENDED_WRITES),
     (3, _DOCUMENTS_AND_LEDGER),
+    (4, _WORK_CLAIMS),
 )
 """What brings a file to each schema version from the one before (a new file runs them all).
 A released version's script never changes: a change to the schema is a new version."""
+
+_CLAIMABLE = "SELECT id, queued_at, payload FROM work_queue WHERE (claimed_by IS NULL"
 
 _PURGE_EVERY = 256  # first_sighting calls between purges of expired dedupe keys
 _IN_CLAUSE_SIZE = 500
@@ -489,6 +498,31 @@ class SqliteStateStore:
                 "DELETE FROM work_queue WHERE id = ?", [(item.id,) for item in items]
             )
 
+    def claim_work(
+        self, owner: str, now: datetime, ttl: timedelta, limit: int = 100,
+        ids: Iterable[str] | None = None,
+    ) -> list[QueuedWork]:
+        wanted = None if ids is None else list(dict.fromkeys(ids))
+        until, at = expiry_second(now, ttl), int(epoch_seconds(require_aware(now)))
+        with self._writing() as connection:
+            rows = _claimable(connection, owner, at, require_positive(limit), wanted)
+            connection.executemany(
+                "UPDATE work_queue SET claimed_by = ?, claim_expires = ? WHERE id = ?",
+                [(owner, until, row[0]) for row in rows],
+            )
+        return [
+            QueuedWork(id=work_id, queued_at=from_iso(queued_at), payload=payload)
+            for work_id, queued_at, payload in rows
+        ]
+
+    def release_work(self, owner: str, items: Iterable[QueuedWork]) -> None:
+        with self._writing() as connection:
+            connection.executemany(
+                "UPDATE work_queue SET claimed_by = NULL, claim_expires = 0"
+                " WHERE id = ? AND claimed_by = ?",
+                [(item.id, owner) for item in items],
+            )
+
     # Retry set
 
     def record_failed_writes(
@@ -672,3 +706,22 @@ def _count_assignment(
         "ON CONFLICT (pool, day, owner_id) DO UPDATE SET assigned = assigned + 1",
         (pool, day, owner_id),
     )
+
+
+def _claimable(
+    connection: sqlite3.Connection, owner: str, at: int, limit: int, ids: list[str] | None
+) -> list[tuple[str, str, str]]:
+    """Queued items `owner` may claim at `at` (epoch seconds), oldest first: with `ids`, those
+    of them nobody else holds; without, the ones nobody holds."""
+    if ids is None:
+        return connection.execute(
+            f"{_CLAIMABLE} OR claim_expires <= ?) ORDER BY queued_at, id LIMIT ?", (at, limit)
+        ).fetchall()
+    rows: list[tuple[str, str, str]] = []
+    for part in chunked(ids, _IN_CLAUSE_SIZE):
+        marks = ", ".join("?" * len(part))
+        rows += connection.execute(
+            f"{_CLAIMABLE} OR claimed_by = ? OR claim_expires <= ?) AND id IN ({marks})",
+            (owner, at, *part),
+        ).fetchall()
+    return sorted(rows, key=lambda row: (row[1], row[0]))[:limit]

@@ -22,7 +22,9 @@ from crm_sandboxes import EXAMPLES, Sandbox, sandbox
 
 from sandbox.hubspot.webhooks import sign_v3
 from sandbox.server import FaultPlan
+from sync.state import QueuedWork
 from sync.state_url import open_state_store
+from sync.work import Work
 
 pytestmark = pytest.mark.e2e
 
@@ -57,14 +59,20 @@ def environment(box: Sandbox, state: Path) -> dict[str, str]:
     }
 
 
-@contextmanager
-def leadq_serve(box: Sandbox, port: int, tmp_path: Path, *options: str
-                ) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(
+def start_serve(box: Sandbox, port: int, tmp_path: Path, *options: str,
+                claim_seconds: int = 60) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [sys.executable, "-m", "sync.cli", "serve", "--port", str(port), *options],
-        env=environment(box, tmp_path / "state.db"), cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**environment(box, tmp_path / "state.db"),
+             "LEADQ_SERVE_CLAIM_SECONDS": str(claim_seconds)},
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+
+
+@contextmanager
+def leadq_serve(box: Sandbox, port: int, tmp_path: Path, *options: str, claim_seconds: int = 60
+                ) -> Iterator[subprocess.Popen[str]]:
+    process = start_serve(box, port, tmp_path, *options, claim_seconds=claim_seconds)
     try:
         wait_for(lambda: healthy(port) or process.poll() is not None, "leadq serve answers")
         assert process.poll() is None, process.communicate()[0]
@@ -147,7 +155,7 @@ def test_the_schedule_thread_runs_incremental_syncs_at_the_interval_given(tmp_pa
 def runs(tmp_path: Path) -> list[Any]:
     store = open_state_store(f"sqlite:///{tmp_path / 'state.db'}")
     try:
-        return store.recent_runs()
+        return store.recent_runs(limit=1000)
     finally:
         store.close()
 
@@ -199,3 +207,74 @@ def test_leadq_serve_without_crm_credentials_says_what_to_set_and_exits_2(tmp_pa
 
     assert finished.returncode == 2
     assert finished.stderr.startswith("error: HubSpot needs credentials")
+
+
+def queue_units(tmp_path: Path, ids: list[str], per_unit: int) -> int:
+    """Put rescore units straight into the state's queue, as a stopped process leaves them."""
+    store = open_state_store(f"sqlite:///{tmp_path / 'state.db'}")
+    units = [Work(kind="rescore", ids=tuple(ids[start:start + per_unit]))
+             for start in range(0, len(ids), per_unit)]
+    store.enqueue_work([QueuedWork(id=f"left-{number:03}", queued_at=datetime.now(UTC),
+                                   payload=unit.to_json()) for number, unit in enumerate(units)])
+    store.close()
+    return len(units)
+
+
+def queue_left(tmp_path: Path) -> int:
+    store = open_state_store(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        return len(store.queued_work())
+    finally:
+        store.close()
+
+
+def stopped(process: subprocess.Popen[str]) -> str:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    return process.communicate(timeout=60)[0]
+
+
+def test_two_leadq_serve_processes_sharing_the_state_do_each_queued_unit_once(
+    tmp_path: Path,
+) -> None:
+    ports = [free_port(), free_port()]
+    with sandbox("hubspot", 240, tmp_path, ending_now=True) as box:
+        box.runtime().close()
+        ids = sorted(box.state(), key=int)
+        queued = queue_units(tmp_path, ids, per_unit=8)
+        box.emulator.faults = FaultPlan(slow=1.0, slow_seconds=0.15)
+        processes = [start_serve(box, port, tmp_path, "--workers", "2") for port in ports]
+        try:
+            wait_for(lambda: all(healthy(port) for port in ports), "both processes answer")
+            wait_for(lambda: queue_left(tmp_path) == 0, "the queue is empty")
+        finally:
+            outputs = [stopped(process) for process in processes]
+
+    done = [output.count("work done") for output in outputs]
+    ids_runs = [run for run in runs(tmp_path) if run.kind == "ids"]
+    assert sum(done) == queued == len(ids_runs) == 30, outputs
+    assert all(count > 0 for count in done), done  # both took part
+    assert sum(run.counts["scored"] for run in ids_runs) == len(ids)  # each lead scored once
+
+
+def test_work_a_killed_process_held_is_done_by_another_once_its_claim_lapses(
+    tmp_path: Path,
+) -> None:
+    with sandbox("hubspot", 120, tmp_path, ending_now=True) as box:
+        box.runtime().close()
+        ids = sorted(box.state(), key=int)
+        queued = queue_units(tmp_path, ids, per_unit=10)
+        box.emulator.faults = FaultPlan(slow=1.0, slow_seconds=0.3)
+        first = start_serve(box, free_port(), tmp_path, "--workers", "2", claim_seconds=3)
+        wait_for(lambda: any(run.kind == "ids" for run in runs(tmp_path)), "a unit is done")
+        first.kill()  # SIGKILL: its claims are never given back
+        first.communicate(timeout=60)
+        left_behind = queue_left(tmp_path)
+        box.emulator.faults = FaultPlan()
+        with leadq_serve(box, free_port(), tmp_path, claim_seconds=3) as second:
+            wait_for(lambda: queue_left(tmp_path) == 0, "the killed process's work is done")
+            wait_for(lambda: scored(box) == set(ids), "every contact holds a score")
+            output = stopped(second)
+
+    assert 0 < left_behind < queued
+    assert output.count("work done") == left_behind  # the killed process's claims included

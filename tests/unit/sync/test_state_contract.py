@@ -723,6 +723,64 @@ def test_queueing_the_same_work_twice_keeps_it_once(store: StateStore) -> None:
     assert store.queued_work() == [queued("a")]
 
 
+def test_claimed_work_is_handed_to_one_owner_until_the_claim_lapses(store: StateStore) -> None:
+    items = [queued(f"w{number}", number) for number in range(4)]
+    store.enqueue_work(items)
+
+    first = store.claim_work("serve-a", NOW, MINUTE, limit=3)
+    second = store.claim_work("serve-b", NOW + timedelta(seconds=30), MINUTE)
+    after_the_lapse = store.claim_work("serve-b", NOW + 2 * MINUTE, MINUTE)
+
+    assert first == items[:3]
+    assert second == items[3:]
+    assert after_the_lapse == items
+    assert store.queued_work() == items  # claimed work stays queued until finished
+
+
+def test_claiming_again_renews_the_owners_claim(store: StateStore) -> None:
+    store.enqueue_work([queued("a")])
+    store.claim_work("serve-a", NOW, MINUTE)
+
+    renewed = store.claim_work("serve-a", NOW + timedelta(seconds=50), MINUTE, ids=["a"])
+
+    assert renewed == [queued("a")]
+    assert store.claim_work("serve-b", NOW + timedelta(seconds=90), MINUTE) == []
+
+
+def test_claiming_new_work_leaves_out_what_the_owner_already_holds(store: StateStore) -> None:
+    store.enqueue_work([queued("a"), queued("b", 1)])
+    store.claim_work("serve-a", NOW, MINUTE, limit=1)
+
+    assert store.claim_work("serve-a", NOW, MINUTE) == [queued("b", 1)]
+
+
+def test_claiming_by_id_takes_only_the_named_work(store: StateStore) -> None:
+    items = [queued(f"w{number}", number) for number in range(3)]
+    store.enqueue_work(items)
+
+    assert store.claim_work("serve-a", NOW, MINUTE, ids=["w2", "w0", "gone"]) == [
+        items[0], items[2]]
+    assert store.claim_work("serve-b", NOW, MINUTE, ids=["w0", "w1"]) == [items[1]]
+
+
+def test_released_work_can_be_claimed_by_another_owner_at_once(store: StateStore) -> None:
+    store.enqueue_work([queued("a"), queued("b", 1)])
+    store.claim_work("serve-a", NOW, MINUTE)
+
+    store.release_work("serve-b", [queued("b", 1)])  # not b's to give back
+    store.release_work("serve-a", [queued("a")])
+
+    assert store.claim_work("serve-b", NOW, MINUTE) == [queued("a")]
+
+
+def test_finished_work_cannot_be_claimed(store: StateStore) -> None:
+    store.enqueue_work([queued("a"), queued("b", 1)])
+    claimed = store.claim_work("serve-a", NOW, MINUTE)
+    store.finish_work(claimed[:1])
+
+    assert store.claim_work("serve-b", NOW + 2 * MINUTE, MINUTE) == [queued("b", 1)]
+
+
 # Runs
 
 
@@ -815,6 +873,8 @@ def test_a_state_file_of_schema_1_is_upgraded_in_place_and_keeps_its_state(
         connection.execute("DROP TABLE intended_writes")
         connection.execute("DROP TABLE documents")
         connection.execute("DROP TABLE ledger")
+        connection.execute("ALTER TABLE work_queue DROP COLUMN claimed_by")
+        connection.execute("ALTER TABLE work_queue DROP COLUMN claim_expires")
         connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     connection.close()
 
@@ -822,17 +882,19 @@ def test_a_state_file_of_schema_1_is_upgraded_in_place_and_keeps_its_state(
     upgraded.record_failed_writes("hubspot", {"L2": "locked"}, "run-1", NOW)
     upgraded.record_intended_writes(intended())
     upgraded.record_ledger("hubspot", {"L1": b"packed"})
+    upgraded.enqueue_work([queued("a")])
 
     assert upgraded.get_cursor("hubspot:leads") == NOW
     assert upgraded.audit_for("L1") == [audit_entry("L1")]
     assert [failed.lead_id for failed in upgraded.failed_writes("hubspot")] == ["L2"]
     assert upgraded.unsettled_intended_writes("hubspot") == [intended()]
+    assert upgraded.claim_work("serve-a", NOW, MINUTE) == [queued("a")]
     upgraded.close()
     with sqlite3.connect(path) as connection:
         (version,) = connection.execute(
             "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     connection.close()
-    assert int(version) == SCHEMA_VERSION == 3
+    assert int(version) == SCHEMA_VERSION == 4
 
 
 def test_the_sqlite_file_runs_in_wal_mode(tmp_path: Path) -> None:
