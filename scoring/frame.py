@@ -248,6 +248,12 @@ class ActivityFrame(_ColumnCache):
             now=now,
         )
 
+    def as_of(self, moment: float) -> ActivityFrame:
+        """The same activities seen from an earlier `moment`: later ones have not happened."""
+        earlier = ActivityFrame(self.lead_index, self.occurred_at, dict(self._text), moment)
+        earlier._type_order, earlier._type_bounds = self._type_order, self._type_bounds
+        return earlier
+
     def text(self, path: str) -> TextColumn:
         if path not in self._text:
             return TextColumn(np.zeros(self.size, dtype=np.int32), [None])
@@ -335,6 +341,20 @@ class LeadFrame(_ColumnCache):
         self._compile_where = compile_where
         self._activity_counts: dict[int, np.ndarray] = {}
         self._company_list: list[Company | None] | None = None
+
+    def as_of(self, moment: float) -> LeadFrame:
+        """The same leads scored from an earlier `moment` (a preview's past weeks): the columns
+        read from the leads are shared, what depends on the time is computed again."""
+        earlier = LeadFrame(self.leads, self.activities.as_of(moment), moment, self._compile_where)
+        earlier._text.update(
+            (path, column) for path, column in self._text.items() if path not in self._computed
+        )
+        earlier._number.update(
+            (path, column) for path, column in self._number.items() if path not in self._computed
+        )
+        earlier._time.update(self._time)
+        earlier._company_list = self._company_list
+        return earlier
 
     def raw(self, path: str) -> Sequence[Any]:
         if path.startswith("company."):

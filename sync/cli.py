@@ -279,6 +279,49 @@ def sync(
         raise typer.Exit(1)
 
 
+def check_page_target(path: Path) -> None:
+    """Refuse, before any work, a page that could not be written."""
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; give a file name for the page")
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: the folder {path.parent} does not exist")
+
+
+def write_page(path: Path, text: str) -> None:
+    """Write the whole page or nothing: a page cut short by a failure never replaces a good one."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+@app.command()
+def preview(
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the preview as an HTML page.")
+    ] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Scoring model YAML.")] = None,
+    now: NowOption = None,
+    env_file: SettingsFileOption = None,
+) -> None:
+    """Score the live CRM without writing anything: distributions, MQLs now and per week, who
+    would get them, and the rules that count most — before a model goes live."""
+    from sync.preview_render import preview_page, preview_view
+    from sync.preview_run import run_preview
+
+    with user_errors():
+        settings = load_settings(env_file)
+        if model is not None:
+            settings = settings.model_copy(update={"model_path": model})
+        if html is not None:
+            check_page_target(html)
+        result = run_preview(settings, parse_now(now))
+        if html is not None:
+            write_page(html, preview_page(result))
+    console.print(preview_view(result))
+    if html is not None:
+        console.print(f"Wrote {markup_safe(str(html))}")
+
+
 @app.command()
 def setup(
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Scoring model YAML.")] = None,

@@ -133,6 +133,8 @@ class RunReport:
 
 
 ProgressCallback = Callable[[int], None]
+# Sees each batch as scored (the leads, their frame, the scores): `leadq preview` keeps totals.
+BatchObserver = Callable[[Sequence[Lead], LeadFrame, ScoredBatch], None]
 
 
 class SyncEngine:
@@ -169,6 +171,7 @@ class SyncEngine:
         self._written_at: dict[str, datetime] = {}  # lead → when the CRM answered our write
         self._read_from: datetime | None = None  # the cursor an incremental pull started at
         self._page_cursor: datetime | None = None  # the last page's cursor
+        self._observer: BatchObserver | None = None
 
     @property
     def cursor_name(self) -> str:
@@ -180,8 +183,10 @@ class SyncEngine:
         ids: Sequence[str] = (),
         dry_run: bool = False,
         progress: ProgressCallback | None = None,
+        observer: BatchObserver | None = None,
     ) -> RunReport:
         now = self.clock()
+        self._observer = observer
         started = time.monotonic()
         report = RunReport(run_id=uuid.uuid4().hex[:12], kind=kind, dry_run=dry_run, started_at=now)
         self._planned_assignments.clear()
@@ -364,6 +369,8 @@ class SyncEngine:
             self.compiled.where_of,
         )
         scored = score_frame(frame, self.compiled)
+        if self._observer is not None:
+            self._observer(leads, frame, scored)
         report.scored += len(leads)
         report.grades.update(scored.grade.tolist())
         report.stages.update(scored.stage.tolist())

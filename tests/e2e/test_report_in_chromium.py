@@ -124,3 +124,30 @@ def test_the_console_check_catches_a_page_that_logs_an_error(tmp_path: Path) -> 
     messages = console_messages(run.stderr)
     assert messages[0].startswith('"report failed", source: file://')
     assert messages[1].startswith('"Uncaught ReferenceError: missingFunction is not defined"')
+
+
+def test_the_go_live_preview_page_renders_in_headless_chromium(tmp_path: Path) -> None:
+    from sandbox.hubspot import start_hubspot
+
+    model = Path(__file__).parents[2] / "examples" / "sandbox.yaml"
+    page = tmp_path / "preview.html"
+    with start_hubspot(leads=300, seed=7, rate_limit=(10_000, 10.0)) as hubspot:
+        env = {
+            "COLUMNS": "200",
+            **hubspot.leadq_environment(),
+            "LEADQ_HUBSPOT_RATE_LIMIT": "10000",
+            "LEADQ_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+            "LEADQ_MODEL_PATH": str(model),
+        }
+        assert CliRunner().invoke(app, ["setup"], env=env).exit_code == 0
+        result = CliRunner().invoke(
+            app, ["preview", "--html", str(page), "--now", "2026-11-02T09:00Z"], env=env
+        )
+    assert result.exit_code == 0, result.output
+    assert "Go-live preview" in result.output and f"Wrote {page}" in result.output
+    screenshot = tmp_path / "preview.png"
+    run = chromium(page, tmp_path / "profile", f"--screenshot={screenshot}")
+    assert console_messages(run.stderr) == []
+    assert png_size(screenshot) == WINDOW
+    dom = chromium(page, tmp_path / "profile", "--dump-dom").stdout
+    assert "would become mql at go-live" in dom and "Routing at go-live" in dom

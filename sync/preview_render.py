@@ -1,0 +1,148 @@
+"""A preview's totals as tables: the same sections in the terminal and on the HTML page, so the two
+always agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import jinja2
+from rich.console import Group
+from rich.table import Table
+
+from sync.preview import WEEKS, Preview
+from sync.terminal import markup_safe
+
+GRADE_ORDER = "ABCDF"
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    header: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    note: str = ""
+    bars: bool = True  # the last column is a share drawn as a bar on the page
+
+
+def preview_sections(preview: Preview) -> list[Section]:
+    return [
+        _headline(preview),
+        _shares("Grades", "grade", _ordered(preview.grades, GRADE_ORDER), preview.leads),
+        _shares("Labels", "label", sorted(preview.labels.items()), preview.leads),
+        _shares("Stages", "stage", preview.stages.most_common(), preview.leads),
+        _weeks(preview),
+        _owners(preview),
+        _rules(preview),
+    ]
+
+
+def preview_view(preview: Preview) -> Group:
+    """The preview in the terminal: one table per section."""
+    tables = []
+    for section in preview_sections(preview):
+        table = Table(title=markup_safe(section.title), title_justify="left")
+        for index, name in enumerate(section.header):
+            table.add_column(name, justify="left" if index == 0 else "right")
+        for row in section.rows:
+            table.add_row(*(markup_safe(cell) for cell in row))
+        if section.note:
+            table.caption = markup_safe(section.note)
+            table.caption_justify = "left"
+        tables.append(table)
+    return Group(*tables)
+
+
+def preview_page(preview: Preview) -> str:
+    """The preview as one self-contained HTML page (autoescaped, no script)."""
+    return _template().render(
+        preview=preview, sections=preview_sections(preview), bar=_bar_width
+    )
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _headline(preview: Preview) -> Section:
+    stages = "/".join(preview.qualified_stages)
+    requests = sum(preview.requests.values())
+    rows = [
+        ("leads scored", f"{preview.leads:,}"),
+        (f"in a qualified stage ({stages}) now", f"{preview.qualified_now:,}"),
+        (f"would become {stages} at go-live", f"{preview.newly_qualified:,}"),
+        (f"would become {stages} per week (last {WEEKS} weeks)", f"{preview.per_week:,.1f}"),
+        ("API requests (reads only; nothing written)", f"{requests:,}"),
+        ("time", f"{preview.seconds:.1f} s"),
+    ]
+    note = (
+        f"Model {preview.model_name!r}, version {preview.model_version}; scored as of "
+        f"{preview.now:%Y-%m-%d %H:%M} UTC."
+    )
+    return Section("Go-live preview", ("what", "value"), rows, note, bars=False)
+
+
+def _shares(title: str, what: str, counts: list[tuple[str, int]], total: int) -> Section:
+    rows = [(name, f"{count:,}", _percent(count, total)) for name, count in counts]
+    return Section(title, (what, "leads", "share"), rows)
+
+
+def _weeks(preview: Preview) -> Section:
+    rows = [
+        (f"{7 * week + 1}–{7 * (week + 1)} days before", f"{count:,}")
+        for week, count in enumerate(preview.weekly)
+    ]
+    stages = "/".join(preview.qualified_stages)
+    note = (
+        f"Leads the model qualifies ({stages}) in each of the last {WEEKS} weeks: qualified at the "
+        "week's end, not at its start, scored from the activities that had happened by then."
+    )
+    return Section("New qualified leads per week", ("week", "leads"), rows, note, bars=False)
+
+
+def _owners(preview: Preview) -> Section:
+    total = preview.newly_qualified
+    rows = [
+        (owner, f"{count:,}", _percent(count, total))
+        for owner, count in preview.owners.most_common()
+    ]
+    if preview.unassigned:
+        rows.append(("(keep their owner, or no owner found)", f"{preview.unassigned:,}",
+                     _percent(preview.unassigned, total)))
+    note = "Who would get the leads that become qualified at go-live, under the routing rules."
+    return Section("Routing at go-live", ("owner", "leads", "share"), rows, note)
+
+
+def _rules(preview: Preview) -> Section:
+    rows = [
+        (rule.label, rule.kind, f"{rule.points / max(preview.leads, 1):+.1f}", f"{rule.leads:,}")
+        for rule in preview.top_rules()
+    ]
+    note = "Rules by the points they give over all leads (after decay and caps), largest first."
+    return Section(
+        "Top rules by contribution", ("rule", "kind", "points per lead", "leads"), rows, note,
+        bars=False,
+    )
+
+
+def _ordered(counts: dict[str, int], order: str) -> list[tuple[str, int]]:
+    return [(key, counts[key]) for key in order if counts.get(key)]
+
+
+def _percent(count: int, total: int) -> str:
+    return f"{100 * count / total:.1f}%" if total else "0.0%"
+
+
+def _bar_width(share: str) -> str:
+    return share if share.endswith("%") else "0%"
+
+
+@cache
+def _template() -> jinja2.Template:
+    pages = jinja2.Environment(
+        loader=jinja2.PackageLoader("sync", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return pages.get_template("preview.html.j2")
