@@ -1,7 +1,7 @@
 """`python -m benchmarks [NAME ...]`: run the benchmarks, print a table, save JSON.
 
-Names: scoring, csv, sandbox, hubspot, salesforce, reliability, webhook (default: all).
-Results go to benchmarks/results/latest.json (or --json).
+Names: scoring, csv, sandbox, hubspot, salesforce, reliability, webhook, memory (default: all).
+Results go to benchmarks/results/latest.json (or --json). `memory --large` adds 200,000 leads.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from benchmarks import (
     reliability,
     sandbox,
     scoring,
+    sync_memory,
     webhook,
 )
 from benchmarks.measure import Measurement, save, show
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[], list[Measurement]]] = {
     "salesforce": connectors_salesforce.salesforce_benchmarks,
     "reliability": reliability.reliability_benchmarks,
     "webhook": webhook.webhook_benchmarks,
+    "memory": sync_memory.memory_benchmarks,
 }
 
 
@@ -41,7 +43,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="which to run")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/latest.json"))
+    parser.add_argument(
+        "--large", action="store_true", help="memory: also 200,000 leads (about 20 minutes more)"
+    )
     arguments = parser.parse_args()
+    if arguments.large:
+        BENCHMARKS["memory"] = lambda: sync_memory.memory_benchmarks(
+            (*sync_memory.SIZES, sync_memory.LARGE)
+        )
     console = Console(width=150)
     measurements: list[Measurement] = []
     for name in arguments.names or list(BENCHMARKS):

@@ -44,10 +44,13 @@ def median_seconds(
     return statistics.median(times)
 
 
-def run_in_child(script: str, *arguments: str) -> dict[str, Any]:
+def run_in_child(
+    script: str, *arguments: str, environment: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run a Python `script` in a fresh process (so its peak memory is its own, numpy on one
-    thread) and return the JSON object it prints on its last line of output."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    thread; `environment` on top of this one's) and return the JSON object it prints on its last
+    line of output."""
+    env = {**os.environ, **(environment or {}), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     completed = subprocess.run(
         [sys.executable, "-c", script, *arguments],
         capture_output=True,

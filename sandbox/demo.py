@@ -21,6 +21,7 @@ from rich.console import Console
 from scoring.config import ScoringModel
 from scoring.loading import load_model
 from sync.engine import RunReport
+from sync.plan import is_promotion
 from sync.render import (
     GRADE_STYLE,
     assignments_table,
@@ -140,8 +141,7 @@ def demo_story(console: Console, result: DemoResult) -> None:
     console.print(run_summary(full))
     console.print(f"grades   {distribution(full.grades, GRADE_STYLE)}")
     console.print(f"stages   {distribution(full.stages)}")
-    promoted = [c for c in full.changes if c.why.startswith("stage →")]
-    console.print(f"{len(promoted):,} leads promoted to MQL; a sample of what was written:")
+    console.print(f"{full.promoted:,} leads promoted to MQL; a sample of what was written:")
     console.print(changes_table(_sample_of(full), limit=12, title="Written to the CRM (sample)"))
     if full.assignments:
         console.print(assignments_table(full, "Who got the new MQLs, and why"))
@@ -165,7 +165,7 @@ def demo_story(console: Console, result: DemoResult) -> None:
 
 def _sample_of(report: RunReport) -> RunReport:
     """The changes of a few leads that were promoted, so the sample shows whole stories."""
-    promoted = {c.lead_id for c in report.changes if c.why.startswith("stage →")}
+    promoted = {c.lead_id for c in report.changes if is_promotion(c.why)}
     chosen = sorted(promoted)[:2] or sorted({c.lead_id for c in report.changes})[:2]
     sample = RunReport(report.run_id, report.kind, report.dry_run, report.started_at)
     sample.changes = [c for c in report.changes if c.lead_id in chosen]

@@ -26,14 +26,13 @@ from scoring.report import Report, render_report
 from scoring.scorecard import Capacity, parse_capacity
 from sync.cli_options import NowOption, console, parse_now
 from sync.csvscore import CsvScoringRun, pyarrow_available, score_csv
+from sync.engine import RunWatch
 from sync.learn_run import learn_from
 from sync.outcomes import CrmOutcomes, CsvOutcomes, OutcomeSource, plugin_source
 from sync.render import (
-    assignments_table,
     audit_table,
     backtest_report,
     backtest_summary,
-    changes_table,
     distribution_line,
     explanation_panel,
     failures_table,
@@ -42,6 +41,8 @@ from sync.render import (
     not_found_line,
     run_summary,
     status_view,
+    streamed_assignments,
+    streamed_changes,
     top_leads_table,
     waiting_table,
 )
@@ -248,6 +249,13 @@ def sync(
         runtime = open_runtime(settings)
         try:
             engine = runtime.engine((lambda: as_of) if as_of else None)
+            changes = streamed_changes(console, dry_run)
+            assignments = streamed_assignments(console)
+            watch = (
+                RunWatch(changes=changes.add, assignments=assignments.add)
+                if dry_run
+                else RunWatch(assignments=assignments.add)
+            )
             with Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
@@ -261,13 +269,12 @@ def sync(
                     ids or (),
                     dry_run,  # type: ignore[arg-type]
                     progress=lambda n: bar.update(task, description=f"{kind} sync: {n:,} leads"),
+                    watch=watch,
                 )
         finally:
             runtime.close()
-    if dry_run:
-        console.print(changes_table(report))
-    if report.assignments:
-        console.print(assignments_table(report))
+    changes.close()
+    assignments.close()
     if report.failed:
         console.print(failures_table(report))
     if report.waiting:

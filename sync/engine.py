@@ -14,6 +14,11 @@ handles every lead anyway.
 Every write is audited ahead (sync/write_ahead.py): its audit entries are recorded before it is
 sent and settled after, and a run first settles the writes an earlier run left unsettled, from
 what the CRM holds.
+
+Memory stays flat in the size of the org: a run holds one page at a time, and its report keeps
+counters and a bounded sample of the changes and assignments (`CHANGES_KEPT`,
+`ASSIGNMENTS_KEPT`); every change streams to the audit log and, through `RunWatch`, to whoever
+shows it (`leadq sync --dry-run` prints them as they come).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from scoring.frame import ActivityFrame, LeadFrame
 from scoring.qualify import ScoredBatch, compile_model, score_frame
 from scoring.routing import Directory, Router, RoutingDecision
 from sync.cursor_edge import edge_name, settle_cursor, stored_edge
-from sync.plan import FieldChange, Planner, Result
+from sync.plan import FieldChange, Planner, Result, is_promotion
 from sync.retry_set import RetryPolicy, RetrySet, Waiting
 from sync.run_identity import died_here, lease_holder_name
 from sync.state import AuditEntry, RoutingSnapshot, RunRecord, StateStore, chunked
@@ -44,6 +49,8 @@ RunKind = Literal["incremental", "full", "ids"]
 LEASE = "scheduled-sync"
 ASSIGN_ATTEMPTS = 5
 IDS_PER_READ = 100
+CHANGES_KEPT = 100  # changes a run report keeps as a sample; all of them are counted
+ASSIGNMENTS_KEPT = 100  # likewise for owner assignments
 
 
 def lead_cursor(crm: str) -> str:
@@ -86,6 +93,19 @@ class Assignment:
     reason: str
 
 
+def _ignore(_items: Sequence[object]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class RunWatch:
+    """Who sees a run's changes (planned in a dry run, else written) and owner assignments as
+    they happen, a page at a time: the report keeps only a sample of them."""
+
+    changes: Callable[[Sequence[PlannedChange]], None] = _ignore
+    assignments: Callable[[Sequence[Assignment]], None] = _ignore
+
+
 @dataclass
 class RunReport:
     run_id: str
@@ -102,8 +122,11 @@ class RunReport:
     retried: int = 0  # leads of the retry set this run tried again
     waiting: list[Waiting] = field(default_factory=list)  # the retry set after the run
     settled_from_crm: SettledFromCrm = field(default_factory=SettledFromCrm)
+    assigned: int = 0  # owners assigned (`assignments` keeps the first ASSIGNMENTS_KEPT)
     assignments: list[Assignment] = field(default_factory=list)
-    changes: list[PlannedChange] = field(default_factory=list)  # planned (dry run) or written
+    fields_changed: int = 0  # field changes planned (dry run) or written
+    promoted: int = 0  # of which stage promotions
+    changes: list[PlannedChange] = field(default_factory=list)  # the first CHANGES_KEPT of them
     grades: Counter[str] = field(default_factory=Counter)
     stages: Counter[str] = field(default_factory=Counter)
     requests: dict[str, int] = field(default_factory=dict)
@@ -119,7 +142,7 @@ class RunReport:
             "changed": self.changed,
             "written": self.written,
             "failed": len(self.failed),
-            "assigned": len(self.assignments),
+            "assigned": self.assigned,
             "requests": sum(self.requests.values()),
             "retries": sum(self.retries.values()),
             "retried": self.retried,
@@ -130,6 +153,16 @@ class RunReport:
     @property
     def given_up(self) -> list[Waiting]:
         return [waiting for waiting in self.waiting if waiting.next_attempt_at is None]
+
+    def add_changes(self, changes: Sequence[PlannedChange]) -> None:
+        """Count changes, and keep them while the sample has room."""
+        self.fields_changed += len(changes)
+        self.promoted += sum(is_promotion(change.why) for change in changes)
+        self.changes += changes[: max(CHANGES_KEPT - len(self.changes), 0)]
+
+    def add_assignments(self, assignments: Sequence[Assignment]) -> None:
+        self.assigned += len(assignments)
+        self.assignments += assignments[: max(ASSIGNMENTS_KEPT - len(self.assignments), 0)]
 
 
 ProgressCallback = Callable[[int], None]
@@ -172,6 +205,7 @@ class SyncEngine:
         self._read_from: datetime | None = None  # the cursor an incremental pull started at
         self._page_cursor: datetime | None = None  # the last page's cursor
         self._observer: BatchObserver | None = None
+        self._watch = RunWatch()
 
     @property
     def cursor_name(self) -> str:
@@ -184,9 +218,11 @@ class SyncEngine:
         dry_run: bool = False,
         progress: ProgressCallback | None = None,
         observer: BatchObserver | None = None,
+        watch: RunWatch | None = None,
     ) -> RunReport:
         now = self.clock()
         self._observer = observer
+        self._watch = watch or RunWatch()
         started = time.monotonic()
         report = RunReport(run_id=uuid.uuid4().hex[:12], kind=kind, dry_run=dry_run, started_at=now)
         self._planned_assignments.clear()
@@ -350,7 +386,7 @@ class SyncEngine:
             updates = [update for update in plans if update is not None]
             report.changed += len(updates)
             if report.dry_run:
-                report.changes += self._described(leads, [u.lead_id for u in updates])
+                self._show_changes(report, self._described(leads, [u.lead_id for u in updates]))
             else:
                 failed = self._write(leads, updates, now, report) if updates else set()
                 self._retry_set.handled([lead.id for lead in leads], failed)
@@ -415,13 +451,14 @@ class SyncEngine:
         )
         matches = self.router.rule_matches(frame)
         decisions = {}
+        assignments = []
         for index in wanting:
             lead = leads[index]
             decision = self.assign_owner(lead, matches[index].tolist(), directory, report.dry_run)
             if decision.owner_id is not None:
                 decisions[lead.id] = decision
                 owner = directory.find(decision.owner_id)
-                report.assignments.append(
+                assignments.append(
                     Assignment(
                         lead.id,
                         lead.name or lead.id,
@@ -430,6 +467,8 @@ class SyncEngine:
                         decision.reason,
                     )
                 )
+        report.add_assignments(assignments)
+        self._watch.assignments(assignments)
         return decisions
 
     def assign_owner(
@@ -529,12 +568,16 @@ class SyncEngine:
         )
         self._write_ahead.settle(intended, ok)
         written = set(ok)
-        report.changes += [change for change in planned if change.lead_id in written]
+        self._show_changes(report, [change for change in planned if change.lead_id in written])
         failures = {r.lead_id: r.error or "failed" for r in results if not r.ok}
         if failures:
             restart = report.kind == "full"  # a full run starts the count afresh
             self._retry_set.record_failures(failures, report.run_id, now, restart)
         return set(failures)
+
+    def _show_changes(self, report: RunReport, changes: list[PlannedChange]) -> None:
+        report.add_changes(changes)
+        self._watch.changes(changes)
 
     def _audit_entry(self, change: PlannedChange, now: datetime, run_id: str) -> AuditEntry:
         return AuditEntry(

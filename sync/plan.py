@@ -30,6 +30,12 @@ TextLimit = Callable[[str], int | None]
 NUMERIC_OUTPUTS = ("score", "fit", "engagement", "priority", "probability")
 PROBABILITY_STEP = 0.01  # a learned probability moving less than a point is not worth a write
 DECISIVE_OUTPUTS = ("grade", "label", "model_version")
+PROMOTION = "stage →"  # how the reason of a stage promotion begins
+
+
+def is_promotion(why: str) -> bool:
+    """Whether a change's reason says it promotes the lead's stage."""
+    return why.startswith(PROMOTION)
 
 
 def output_fields(model: ScoringModel, field_name: FieldNamer) -> dict[str, str]:
@@ -242,7 +248,10 @@ class Planner:
         ):
             changes.append(
                 FieldChange(
-                    lifecycle.stage_field, current_stage or None, target, f"stage → {result.stage}"
+                    lifecycle.stage_field,
+                    current_stage or None,
+                    target,
+                    f"{PROMOTION} {result.stage}",
                 )
             )
         if result.stage in self.qualified_stages:

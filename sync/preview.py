@@ -21,7 +21,7 @@ from connectors.records import Lead
 from scoring.config import ScoringModel
 from scoring.frame import LeadFrame
 from scoring.qualify import CompiledModel, ScoredBatch, score_frame
-from sync.engine import RunReport
+from sync.engine import Assignment, RunReport
 
 WEEKS = 4
 WEEK = timedelta(days=7)
@@ -64,8 +64,8 @@ class Preview:
         return sorted(self.rules.values(), key=lambda rule: -abs(rule.points))[:count]
 
     def finish(self, report: RunReport) -> Preview:
-        """Add what the dry run's report knows: who would get the new MQLs, requests, time."""
-        self.owners = Counter(assignment.owner_name for assignment in report.assignments)
+        """Add what the dry run's report knows: requests, time (and, from the owners counted
+        as assigned, how many new MQLs no owner would get)."""
         self.unassigned = max(0, self.newly_qualified - sum(self.owners.values()))
         self.requests = dict(report.requests)
         self.seconds = report.seconds
@@ -99,6 +99,10 @@ class PreviewCollector:
         preview.newly_qualified += int((qualified & ~shown).sum())
         self._count_weeks(leads, frame, qualified)
         self._count_rules(scored)
+
+    def assigned(self, assignments: Sequence[Assignment]) -> None:
+        """Count who would get the new MQLs, as the run assigns them."""
+        self.preview.owners.update(assignment.owner_name for assignment in assignments)
 
     def _qualified(self, stages: np.ndarray) -> np.ndarray:
         return np.isin(stages.astype(str), self.preview.qualified_stages)

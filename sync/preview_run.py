@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sync.engine import RunWatch
 from sync.preview import Preview, PreviewCollector
 from sync.runtime import Runtime, open_runtime
 from sync.settings import Settings
@@ -21,5 +22,6 @@ def preview_of(runtime: Runtime, now: datetime) -> Preview:
     """Score every lead as a full sync would, as of `now`, and write nothing."""
     engine = runtime.engine(lambda: now)
     collector = PreviewCollector(runtime.model, engine.compiled, engine.planner.shown_stage, now)
-    report = engine.run("full", dry_run=True, observer=collector)
+    watch = RunWatch(assignments=collector.assigned)
+    report = engine.run("full", dry_run=True, observer=collector, watch=watch)
     return collector.preview.finish(report)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from rich.console import Group
+from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -20,7 +20,7 @@ from scoring.explain import Explanation
 from scoring.proposal_diff import ProposedChange
 from scoring.report import ExtraTable, NamedResult, Report
 from sync.csvscore import CsvScoreReport
-from sync.engine import RunReport
+from sync.engine import Assignment, PlannedChange, RunReport
 from sync.learn_run import LearnRun
 from sync.outcomes import Loaded
 from sync.retry_set import Waiting
@@ -40,6 +40,8 @@ def who(name: str, record_id: str) -> Text:
     return Text.assemble(terminal_safe(name), "\n", (terminal_safe(record_id), "dim"))
 
 
+Row = TypeVar("Row")
+STREAMED_ROWS = 2000  # rows of a streamed table printed at once (a run's changes, assignments)
 GRADE_STYLE = {"A": "bold green", "B": "green", "C": "yellow", "D": "red", "F": "bold red"}
 
 
@@ -162,7 +164,7 @@ def run_summary(report: RunReport) -> Table:
         ("written", report.written),
         ("failed", len(report.failed)),
         *([("not in the CRM", len(report.not_found))] if report.not_found else []),
-        ("owners assigned", len(report.assignments)),
+        ("owners assigned", report.assigned),
         ("API requests", ", ".join(f"{k} {v}" for k, v in sorted(report.requests.items())) or "0"),
         ("retries", ", ".join(f"{k} {v}" for k, v in sorted(report.retries.items())) or "0"),
         ("retried from earlier runs", report.retried),
@@ -176,12 +178,24 @@ def run_summary(report: RunReport) -> Table:
 
 
 def changes_table(report: RunReport, limit: int | None = None, title: str | None = None) -> Table:
-    default = "Planned changes (nothing written)" if report.dry_run else "Changes written"
-    table = Table(title=title or default, title_justify="left")
+    """The changes a report kept (its sample), at most `limit` of them."""
+    shown = report.changes if limit is None else report.changes[:limit]
+    table = _changes_rows(shown, title or changes_title(report.dry_run))
+    counted = max(report.fields_changed, len(report.changes))
+    if counted > len(shown):
+        table.caption = f"… and {counted - len(shown)} more changes"
+    return table
+
+
+def changes_title(dry_run: bool) -> str:
+    return "Planned changes (nothing written)" if dry_run else "Changes written"
+
+
+def _changes_rows(changes: Sequence[PlannedChange], title: str | None) -> Table:
+    table = Table(title=title, title_justify="left")
     for column in ("Lead", "Field", "Before", "After", "Why"):
         table.add_column(column, overflow="fold", no_wrap=column == "Field")
-    shown = report.changes if limit is None else report.changes[:limit]
-    for change in shown:
+    for change in changes:
         table.add_row(
             who(change.lead_name, change.lead_id),
             plain(change.field),
@@ -189,9 +203,67 @@ def changes_table(report: RunReport, limit: int | None = None, title: str | None
             _value(change.after),
             plain(change.why),
         )
-    if limit is not None and len(report.changes) > limit:
-        table.caption = f"… and {len(report.changes) - limit} more changes"
     return table
+
+
+def _assignment_rows(assignments: Sequence[Assignment], title: str | None) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("Lead")
+    table.add_column("Owner")
+    table.add_column("Why", overflow="fold")
+    for assignment in assignments:
+        table.add_row(
+            who(assignment.lead_name, assignment.lead_id),
+            plain(assignment.owner_name),
+            plain(assignment.reason),
+        )
+    return table
+
+
+class StreamedTable(Generic[Row]):
+    """Rows printed as a run produces them: one table when they fit in `rows` (what a short run
+    shows), else a table each time `rows` have come (the first titled, the others continuing
+    it), so that a run of any size holds at most `rows` of them."""
+
+    def __init__(
+        self,
+        console: Console,
+        title: str,
+        table_of: Callable[[Sequence[Row], str | None], Table],
+        rows: int = STREAMED_ROWS,
+        always: bool = False,
+    ) -> None:
+        self._console, self._title, self._table_of, self._rows = console, title, table_of, rows
+        self._waiting: list[Row] = []
+        self._printed = 0
+        self._always = always  # print the table even with no row (a dry run's empty plan)
+
+    def add(self, rows: Sequence[Row]) -> None:
+        self._waiting += rows
+        while len(self._waiting) >= self._rows:
+            self._print(self._waiting[: self._rows])
+            self._waiting = self._waiting[self._rows :]
+
+    def close(self) -> None:
+        if self._waiting or (self._always and not self._printed):
+            self._print(self._waiting)
+        self._waiting = []
+
+    def _print(self, rows: Sequence[Row]) -> None:
+        title = self._title if not self._printed else f"{self._title} (continued)"
+        self._console.print(self._table_of(rows, title))
+        self._printed += len(rows)
+
+
+def streamed_changes(
+    console: Console, dry_run: bool, rows: int = STREAMED_ROWS
+) -> StreamedTable[PlannedChange]:
+    """A run's changes printed as they come (`leadq sync --dry-run`: every planned change)."""
+    return StreamedTable(console, changes_title(dry_run), _changes_rows, rows, always=True)
+
+
+def streamed_assignments(console: Console) -> StreamedTable[Assignment]:
+    return StreamedTable(console, "Owners assigned", _assignment_rows)
 
 
 def not_found_line(report: RunReport, shown: int = 20) -> Text:
@@ -202,16 +274,10 @@ def not_found_line(report: RunReport, shown: int = 20) -> Text:
 
 
 def assignments_table(report: RunReport, title: str = "Owners assigned") -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("Lead")
-    table.add_column("Owner")
-    table.add_column("Why", overflow="fold")
-    for assignment in report.assignments:
-        table.add_row(
-            who(assignment.lead_name, assignment.lead_id),
-            plain(assignment.owner_name),
-            plain(assignment.reason),
-        )
+    """The assignments a report kept (its sample)."""
+    table = _assignment_rows(report.assignments, title)
+    if report.assigned > len(report.assignments):
+        table.caption = f"… and {report.assigned - len(report.assignments)} more"
     return table
 
 

@@ -14,6 +14,7 @@ from simple_salesforce import Salesforce
 
 from scoring.config import ScoringModel
 from scoring.loading import load_model
+from sync.engine import Assignment, PlannedChange, RunKind, RunReport, RunWatch, SyncEngine
 from sync.runtime import Runtime, open_runtime, output_field_specs
 from sync.settings import Settings
 
@@ -147,3 +148,20 @@ def salesforce_client(box: Sandbox) -> Salesforce:
 def salesforce_state(box: Sandbox) -> dict[str, dict[str, Any]]:
     rows = box.query(f"SELECT Id, {', '.join(SALESFORCE_FIELDS)} FROM Lead")
     return {row["Id"]: {k: row.get(k) for k in SALESFORCE_FIELDS} for row in rows}
+
+
+@dataclass
+class WatchedRun:
+    """A run's report with every change and assignment it streamed (the report keeps a sample)."""
+
+    report: RunReport
+    changes: list[PlannedChange]
+    assignments: list[Assignment]
+
+
+def watched_run(engine: SyncEngine, kind: RunKind, dry_run: bool = False) -> WatchedRun:
+    changes: list[PlannedChange] = []
+    assignments: list[Assignment] = []
+    watch = RunWatch(changes=changes.extend, assignments=assignments.extend)
+    report = engine.run(kind, dry_run=dry_run, watch=watch)
+    return WatchedRun(report, changes, assignments)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from crm_sandboxes import EXAMPLES, Sandbox, sandbox
+from crm_sandboxes import EXAMPLES, Sandbox, sandbox, watched_run
 from typer.testing import CliRunner
 
 from connectors.retry import RetrySettings
@@ -66,7 +66,9 @@ def test_writes_that_failed_for_good_are_written_by_the_next_incremental_run(
         assert len(too_soon.waiting) == len(failed) - too_soon.written
 
         waiting = {entry.failed.lead_id for entry in too_soon.waiting}
-        planned = runtime.engine(clock=lambda: NOW + 3 * MINUTE).run("incremental", dry_run=True)
+        planned = watched_run(
+            runtime.engine(clock=lambda: NOW + 3 * MINUTE), "incremental", dry_run=True
+        )
         assert {change.lead_id for change in planned.changes} == waiting
         retried = runtime.engine(clock=lambda: NOW + 3 * MINUTE).run("incremental")
         assert retried.retried == retried.written == len(waiting)

@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from crm_sandboxes import EXAMPLES, sandbox
+from crm_sandboxes import EXAMPLES, sandbox, watched_run
 from hubspot import HubSpot
 
 from sandbox.orgs import OrgSpec
+from sync.engine import ASSIGNMENTS_KEPT, CHANGES_KEPT
+from sync.plan import is_promotion
 
 # Runs score as of a fixed moment just after the synthetic orgs' history ends, not the day the
 # suite runs: by December 2026 a real-clock `now` left no qualified lead to decay.
@@ -50,13 +52,13 @@ def test_new_activity_on_fifty_leads_is_all_an_incremental_run_writes(
         engine.run("incremental")  # reads back our own writes: nothing to change
         simulated = box.emulator.simulate_activity(50, datetime.now(UTC), 5)
         people = {activity.person_key for activity in simulated}
-        planned = engine.run("incremental", dry_run=True)
-        report = engine.run("incremental")
+        planned = watched_run(engine, "incremental", dry_run=True)
+        report = watched_run(engine, "incremental")
         state = box.state()
         email = "email" if crm == "hubspot" else "Email"
         written = {str(state[c.lead_id][email]).lower() for c in report.changes}
         assert len(people) == 50
-        assert report.written > 0
+        assert report.report.written > 0
         assert {c.lead_id for c in report.changes} == {c.lead_id for c in planned.changes}
         assert written <= box.emails_of(people)
 
@@ -69,7 +71,7 @@ def test_sixty_days_of_decay_lower_scores_and_recycle_but_never_demote(
         runtime = box.runtime()
         runtime.engine(clock=lambda: NOW).run("full")
         before = box.state()
-        later = runtime.engine(clock=lambda: NOW + timedelta(days=60)).run("full")
+        later = watched_run(runtime.engine(clock=lambda: NOW + timedelta(days=60)), "full")
         after = box.state()
         lowered = [i for i in before if _score(after[i], crm) < _score(before[i], crm)]
         raised = [i for i in before if _score(after[i], crm) > _score(before[i], crm)]
@@ -88,7 +90,7 @@ def test_sixty_days_of_decay_lower_scores_and_recycle_but_never_demote(
 def test_owners_set_by_people_are_kept(crm: str, tmp_path: Path) -> None:
     with sandbox(crm, 600, tmp_path) as box:
         before = box.state()
-        report = box.runtime().engine(clock=lambda: NOW).run("full")
+        report = watched_run(box.runtime().engine(clock=lambda: NOW), "full")
         after = box.state()
         assigned = {a.lead_id for a in report.assignments}
         assert assigned
@@ -101,11 +103,24 @@ def test_owners_set_by_people_are_kept(crm: str, tmp_path: Path) -> None:
 def test_a_dry_run_lists_every_change_and_writes_nothing(tmp_path: Path) -> None:
     with sandbox("hubspot", 200, tmp_path) as box:
         before = box.state()
-        report = box.runtime().engine(clock=lambda: NOW).run("full", dry_run=True)
+        run = watched_run(box.runtime().engine(clock=lambda: NOW), "full", dry_run=True)
         assert box.state() == before
-        assert report.written == 0 and report.changed == 200
-        fields = {change.field for change in report.changes}
+        assert run.report.written == 0 and run.report.changed == 200
+        assert len(run.changes) == run.report.fields_changed
+        fields = {change.field for change in run.changes}
         assert {"leadq_score", "leadq_reasons", "leadq_model_version"} <= fields
+
+
+def test_a_run_report_keeps_a_bounded_sample_while_counting_every_change(tmp_path: Path) -> None:
+    with sandbox("hubspot", 200, tmp_path) as box:
+        run = watched_run(box.runtime().engine(clock=lambda: NOW), "full")
+    report = run.report
+    assert report.fields_changed == len(run.changes) > 10 * CHANGES_KEPT
+    assert report.changes == run.changes[:CHANGES_KEPT]
+    assert report.promoted == sum(is_promotion(change.why) for change in run.changes) > 0
+    assert report.assigned == len(run.assignments) > 0
+    assert report.assignments == run.assignments[:ASSIGNMENTS_KEPT]
+    assert report.counts()["assigned"] == report.assigned
 
 
 def _score(lead: dict, crm: str) -> float:
@@ -140,8 +155,8 @@ def test_salesforce_leads_and_contacts_are_scored_and_contacts_keep_their_fields
 ) -> None:
     with sandbox("salesforce", 400, tmp_path) as box:
         box.settings = box.settings.model_copy(update={"salesforce_objects": ["Lead", "Contact"]})
-        report = box.runtime().engine(clock=lambda: NOW).run("full")
-        assert report.failed == []
+        report = watched_run(box.runtime().engine(clock=lambda: NOW), "full")
+        assert report.report.failed == []
         contacts = {c.lead_id for c in report.changes if c.lead_id.startswith("003")}
         assert contacts
         contact_fields = {c.field for c in report.changes if c.lead_id in contacts}
