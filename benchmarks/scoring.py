@@ -2,54 +2,113 @@
 
 from __future__ import annotations
 
+import statistics
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from benchmarks import synthetic
 from benchmarks.measure import Measurement, median_seconds, run_in_child
+from benchmarks.numpy_reference import reference_scores
 from connectors.records import Activity, Lead
+from scoring.frame import ActivityFrame, LeadTable
 from scoring.loading import load_model, parse_model
-from scoring.qualify import compile_model, score_batch
+from scoring.qualify import CompiledModel, ScoredBatch, compile_model, score_batch
 
 EXAMPLE_MODEL = Path(__file__).resolve().parent.parent / "examples" / "scoring.yaml"
 TARGET_LEADS_PER_SECOND = 100_000
 
 
 def scoring_speed(leads: int = 100_000, per_lead: int = 20, repeats: int = 5) -> list[Measurement]:
-    """Leads/s for the example model (every feature), reasons line included, on one core."""
+    """Leads/s for the example model (every feature) on one core, from columns, beside a plain
+    numpy implementation of the same arithmetic (benchmarks/numpy_reference.py); then with the
+    reasons line of every lead, and from records."""
     model = compile_model(load_model(EXAMPLE_MODEL))
-    records = synthetic.leads(leads)
-    frames = []
-
-    def setup() -> None:
-        frames.append(synthetic.activity_frame(leads, per_lead))
-
-    def run() -> None:
-        scored = score_batch(records, frames.pop(), model, synthetic.NOW)
-        assert len(scored.reasons_text) == leads
-
-    seconds = median_seconds(run, repeats, setup)
-    rate = leads / seconds
-    records_rate = _from_activity_records(model, per_lead)
+    table = synthetic.lead_table(leads)
+    activities = synthetic.activity_frame(leads, per_lead)
+    _check_reference(score_batch(table, activities, model, synthetic.NOW), table, activities)
+    now = synthetic.NOW.timestamp()
+    leadq_times, reference_times, reasons_times = [], [], []
+    for _ in range(repeats):  # interleaved, so both see the same load on a shared machine
+        leadq_times.append(_seconds(lambda: score_batch(table, _fresh(activities), model, NOW)))
+        reference_times.append(_seconds(lambda: reference_scores(table, activities, now)))
+        reasons_times.append(_seconds(lambda: _with_reasons(table, activities, model)))
+    rate, reference_rate, reasons_rate = (
+        leads / statistics.median(times) for times in (leadq_times, reference_times, reasons_times)
+    )
+    share = rate / reference_rate
+    detail = f"{leads:,} leads × {per_lead} activities, median of {repeats}"
     return [
         *backtracking_trap(),
+        Measurement("scoring", "leads per second, from columns", rate, "leads/s", detail=detail),
         Measurement(
             "scoring",
-            "leads per second (columnar activities)",
-            rate,
+            "plain numpy, the same arithmetic and scores",
+            reference_rate,
+            "leads/s",
+            detail="benchmarks/numpy_reference.py; its scores are checked equal",
+        ),
+        Measurement(
+            "scoring",
+            "leadq / plain numpy",
+            share * 100,
+            "%",
+            f"≥ {TARGET_SHARE_OF_NUMPY:.0%}",
+            share >= TARGET_SHARE_OF_NUMPY,
+        ),
+        Measurement(
+            "scoring",
+            "leads per second, reasons line of every lead included",
+            reasons_rate,
             "leads/s",
             f"≥ {TARGET_LEADS_PER_SECOND:,}",
-            rate >= TARGET_LEADS_PER_SECOND,
-            f"{leads:,} leads × {per_lead} activities, median of {repeats}, reasons included",
+            reasons_rate >= TARGET_LEADS_PER_SECOND,
+            detail,
         ),
         Measurement(
             "scoring",
-            "leads per second (from Activity records)",
-            records_rate,
+            "leads per second, from Lead and Activity records",
+            _from_records(model, per_lead),
             "leads/s",
-            detail="includes turning pydantic Activity records into columns",
+            detail="includes turning pydantic records into columns",
         ),
     ]
+
+
+NOW = synthetic.NOW
+TARGET_SHARE_OF_NUMPY = 0.5
+
+
+def _seconds(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def _fresh(activities: ActivityFrame) -> ActivityFrame:
+    """The same activities without the indexes an earlier run built on them."""
+    return ActivityFrame(
+        activities.lead_index,
+        activities.occurred_at,
+        {name: activities.text(name) for name in ("type", "url", "form")},
+        activities.now,
+    )
+
+
+def _with_reasons(table: LeadTable, activities: ActivityFrame, model: CompiledModel) -> None:
+    scored = score_batch(table, _fresh(activities), model, NOW)
+    assert len(scored.reasons_text) == len(table)
+
+
+def _check_reference(scored: ScoredBatch, table: LeadTable, activities: ActivityFrame) -> None:
+    """The yardstick must do the same work: every lead's scores equal leadq's."""
+    reference = reference_scores(table, activities, NOW.timestamp())
+    for name in ("fit", "engagement", "score", "grade", "label", "priority", "stage"):
+        if not np.array_equal(getattr(scored, name), getattr(reference, name)):
+            raise AssertionError(f"the numpy reference's {name} differs from leadq's")
 
 
 TRAP_MODEL = """
@@ -97,7 +156,7 @@ def _trap_seconds(model: object, length: int, leads: int) -> float:
     return median_seconds(lambda: score_batch(records, [], model, synthetic.NOW), 3)
 
 
-def _from_activity_records(model: object, per_lead: int, leads: int = 20_000) -> float:
+def _from_records(model: object, per_lead: int, leads: int = 20_000) -> float:
     records = synthetic.leads(leads)
     frame = synthetic.activity_frame(leads, per_lead)
     activities = [

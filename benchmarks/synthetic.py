@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from connectors.records import Company, Lead
-from scoring.frame import ActivityFrame, normalised
+from scoring.frame import ActivityFrame, LeadTable, factorise, normalised
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 TITLES = [
@@ -85,6 +85,31 @@ def leads(count: int, seed: int = 1) -> list[Lead]:
         )
         for i in range(count)
     ]
+
+
+LEAD_TABLE_PATHS = (
+    "email",
+    "email_domain",
+    "title",
+    "country",
+    "created_at",
+    "company.industry",
+    "company.employees",
+    "company.annual_revenue",
+    "fields.tech_stack",
+    "fields.budget_confirmed",
+    "fields.use_case",
+    "fields.timeline",
+)
+
+
+def lead_table(count: int, seed: int = 1) -> LeadTable:
+    """The same leads as `leads`, as columns (custom fields as text), as a bulk reader gives."""
+    table = LeadTable.from_leads(leads(count, seed), LEAD_TABLE_PATHS)
+    for path in LEAD_TABLE_PATHS:
+        if path.startswith("fields."):
+            table.columns[path] = factorise(table.columns[path])
+    return table
 
 
 def activity_frame(count: int, per_lead: int, seed: int = 2) -> ActivityFrame:

@@ -270,7 +270,7 @@ def _compile_field_test(test: FieldTest, declared: FieldKind | None) -> Evaluato
     op, value, path = test.op, test.value, test.field
     if op in NO_VALUE_OPS:
         want_present = op == "exists"
-        return lambda cols: _text_predicate(cols, path, lambda v: (v is not None) == want_present)
+        return lambda cols: _present(cols, path) == want_present
     if op == "within_days":
         seconds = float(value) * 86400.0
         return lambda cols: (cols.now - cols.time(path)) <= seconds
@@ -310,6 +310,15 @@ def _text_predicate(
     codes, distinct = cols.text(path)
     lookup = np.fromiter((predicate(v) for v in distinct), dtype=bool, count=len(distinct))
     return lookup[codes] if len(distinct) else np.zeros(cols.size, dtype=bool)
+
+
+def _present(cols: Columns, path: str) -> np.ndarray:
+    """Which rows have a value: only the code of "missing" is looked for, so a column of
+    distinct values (e-mail addresses) costs no test per value."""
+    codes, distinct = cols.text(path)
+    if None not in distinct:
+        return np.ones(cols.size, dtype=bool)
+    return codes != distinct.index(None)
 
 
 def _compile_flag(path: str, op: str, value: Any) -> Evaluator:

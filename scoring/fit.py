@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scoring.conditions import Evaluator, compile_condition
-from scoring.config import GRADES, ScoringModel
+from scoring.config import ScoringModel
 from scoring.frame import BANT_CRITERIA, LeadFrame, lead_field_kind
 
 
@@ -50,8 +50,7 @@ class FitScorer:
             matrix[:, column] = np.where(evaluate(frame), self._points[column], 0.0)
         return matrix
 
-    def grade(self, fit: np.ndarray) -> np.ndarray:
-        """A–F per lead: the best grade whose threshold the fit reaches."""
+    def grade_index(self, fit: np.ndarray) -> np.ndarray:
+        """0 (A) … 4 (F) per lead (config.GRADES): the best grade whose threshold fit reaches."""
         reached = fit[:, None] >= self._thresholds[None, :]
-        first = np.where(reached.any(axis=1), reached.argmax(axis=1), len(self._thresholds))
-        return np.array(GRADES, dtype=object)[first]
+        return np.where(reached.any(axis=1), reached.argmax(axis=1), len(self._thresholds))

@@ -171,10 +171,14 @@ class _ColumnCache:
     def raw(self, path: str) -> Sequence[Any]:
         raise NotImplementedError
 
-    def set_computed(self, path: str, values: np.ndarray) -> None:
+    def set_computed(self, path: str, values: np.ndarray, text: TextColumn | None = None) -> None:
+        """Publish a computed column (fit, grade …) to the rules that read it; `text`, when
+        given, is the same values already factorised."""
         self._computed[path] = values
         self._text.pop(path, None)
         self._number.pop(path, None)
+        if text is not None:
+            self._text[path] = text
 
     def text(self, path: str) -> TextColumn:
         if path not in self._text:
@@ -225,8 +229,7 @@ class ActivityFrame(_ColumnCache):
         self.lead_index = np.asarray(lead_index, dtype=np.int64)
         self.occurred_at = np.asarray(occurred_at, dtype=np.float64)
         self._text.update(columns)
-        self._type_order: np.ndarray | None = None
-        self._type_bounds: dict[str, tuple[int, int]] = {}
+        self._happened: tuple[float, np.ndarray] | None = None
 
     @classmethod
     def from_records(
@@ -269,27 +272,18 @@ class ActivityFrame(_ColumnCache):
 
     def rows_of_types(self, types: Iterable[str]) -> np.ndarray:
         """Rows of the activities of one of `types` that happened by `now`, in row order."""
-        if self._type_order is None:
-            self._index_types()
-        assert self._type_order is not None
-        slices = [
-            self._type_order[start:end]
-            for start, end in (self._type_bounds.get(normalise_text(t), (0, 0)) for t in types)
-        ]
-        rows = np.concatenate(slices) if slices else np.zeros(0, dtype=np.int64)
-        rows.sort()
-        return rows[self.occurred_at[rows] <= self.now]  # the future has not happened yet
-
-    def _index_types(self) -> None:
         codes, distinct = self.text("type")
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(len(distinct) + 1))
-        self._type_order = order
-        self._type_bounds = {
-            name: (int(bounds[i]), int(bounds[i + 1]))
-            for i, name in enumerate(distinct)
-            if name is not None
-        }
+        wanted = {normalise_text(t) for t in types} - {None}
+        lookup = np.fromiter((v in wanted for v in distinct), dtype=bool, count=len(distinct))
+        if not lookup.any():
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(lookup[codes] & self._happened_by_now())
+
+    def _happened_by_now(self) -> np.ndarray:
+        """Which activities happened by `now` (the future has not happened yet)."""
+        if self._happened is None or self._happened[0] != self.now:
+            self._happened = (self.now, self.occurred_at <= self.now)
+        return self._happened[1]
 
     def subset(self, rows: np.ndarray) -> ActivitySubset:
         return ActivitySubset(self, rows)
@@ -322,19 +316,61 @@ class ActivitySubset(_ColumnCache):
 
 ActivityCounter = Callable[[ActivityTest], np.ndarray]
 
+LeadColumn = TextColumn | np.ndarray | Sequence[Any]
+
+
+class LeadTable:
+    """A batch of leads as columns, for connectors that read leads in bulk: no object per lead.
+
+    `columns` maps a field path (`title`, `company.employees`, `fields.plan`) to its values: text
+    factorised (a `TextColumn`), numbers and times as float arrays (epoch seconds; NaN = missing),
+    or plain values. A path without a column is missing for every lead.
+    """
+
+    def __init__(self, ids: Sequence[str], columns: dict[str, LeadColumn]) -> None:
+        self.ids = list(ids)
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_leads(cls, leads: Sequence[Lead], paths: Iterable[str]) -> LeadTable:
+        """The given field paths of some lead records as columns."""
+        companies = [lead.company for lead in leads]
+        columns: dict[str, LeadColumn] = {}
+        for path in paths:
+            if path.startswith("company."):
+                values = _lead_getter(path.removeprefix("company."))(companies)
+            else:
+                values = _lead_getter(path)(leads)
+            columns[path] = _typed_column(values, lead_field_kind(path))
+        return cls([lead.id for lead in leads], columns)
+
+
+def _typed_column(values: Sequence[Any], kind: FieldKind | None) -> LeadColumn:
+    if kind == "text":
+        return factorise(values)
+    if kind in ("number", "time"):
+        convert = to_number if kind == "number" else to_epoch
+        return np.fromiter(map(convert, values), np.float64, len(values))
+    return values  # a custom field: typed by the rules that read it
+
 
 class LeadFrame(_ColumnCache):
-    """A batch of leads with their activities."""
+    """A batch of leads with their activities: lead records, or a `LeadTable` of columns."""
 
     def __init__(
         self,
-        leads: Sequence[Lead],
+        leads: Sequence[Lead] | LeadTable,
         activities: ActivityFrame,
         now: float,
         compile_where: Callable[[ActivityTest], Evaluator | None],
     ) -> None:
         super().__init__()
+        self.table = leads if isinstance(leads, LeadTable) else None
         self.leads = leads
+        self.ids = leads.ids if isinstance(leads, LeadTable) else [lead.id for lead in leads]
         self.size = len(leads)
         self.now = now
         self.activities = activities
@@ -357,9 +393,42 @@ class LeadFrame(_ColumnCache):
         return earlier
 
     def raw(self, path: str) -> Sequence[Any]:
+        if self.table is not None:
+            column = self.table.columns.get(path)
+            if column is None:
+                return [None] * self.size
+            return column.values() if isinstance(column, TextColumn) else column
         if path.startswith("company."):
             return _lead_getter(path.removeprefix("company."))(self._companies())  # type: ignore[arg-type]
-        return _lead_getter(path)(self.leads)
+        return _lead_getter(path)(self.leads)  # type: ignore[arg-type]
+
+    def text(self, path: str) -> TextColumn:
+        column = self._table_column(path)
+        if isinstance(column, TextColumn) and path not in self._computed:
+            return column
+        return super().text(path)
+
+    def number(self, path: str) -> np.ndarray:
+        return self._typed(path, to_number) if path not in self._number else self._number[path]
+
+    def time(self, path: str) -> np.ndarray:
+        return self._typed(path, to_epoch) if path not in self._time else self._time[path]
+
+    def _typed(self, path: str, convert: Callable[[Any], float]) -> np.ndarray:
+        """A number or time column: an array as given, text converted once per distinct value."""
+        column = self._table_column(path)
+        if path in self._computed or column is None or isinstance(column, list):
+            return super().number(path) if convert is to_number else super().time(path)
+        if isinstance(column, TextColumn):
+            lookup = np.fromiter(map(convert, column.distinct), np.float64, len(column.distinct))
+            values = lookup[column.codes] if len(lookup) else np.full(self.size, np.nan)
+        else:
+            values = np.asarray(column, dtype=np.float64)
+        (self._number if convert is to_number else self._time)[path] = values
+        return values
+
+    def _table_column(self, path: str) -> LeadColumn | None:
+        return self.table.columns.get(path) if self.table is not None else None
 
     def _companies(self) -> list[Company | None]:
         if self._company_list is None:

@@ -15,15 +15,25 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from connectors.records import Activity, Lead
-from scoring.conditions import ActivityTest, Evaluator, compile_condition
-from scoring.config import HAND_RAISER, ScoringModel
+from scoring.conditions import ActivityTest, Evaluator, compile_condition, normalise_text
+from scoring.config import GRADES, HAND_RAISER, ScoringModel
 from scoring.engagement import EngagementScorer
 from scoring.fit import FitScorer
-from scoring.frame import ActivityFrame, LeadFrame, activity_field_kind, lead_field_kind
+from scoring.frame import (
+    ActivityFrame,
+    LeadFrame,
+    LeadTable,
+    TextColumn,
+    activity_field_kind,
+    lead_field_kind,
+)
 from scoring.intent import hand_raise_condition
 from scoring.reasons import Reason, ReasonColumns, reasons_lines
 
-LABEL_LETTERS = np.array(["A", "B", "C", "D", "D"], dtype=object)  # F leads sit in row D
+GRADE_LETTERS = np.array(GRADES, dtype=object)
+GRADE_TEXTS = [normalise_text(grade) for grade in GRADES]
+LABELS = np.array([f"{letter}{band}" for letter in "ABCD" for band in range(1, 5)], dtype=object)
+LABEL_TEXTS = [normalise_text(label) for label in LABELS]
 
 
 class Qualification(BaseModel):
@@ -176,16 +186,18 @@ class ScoredBatch:
 
 
 def score_batch(
-    leads: Sequence[Lead],
+    leads: Sequence[Lead] | LeadTable,
     activities: Iterable[Activity] | ActivityFrame,
     model: ScoringModel | CompiledModel,
     now: datetime,
 ) -> ScoredBatch:
-    """Score many leads at once. Activities after `now` are ignored (they have not happened)."""
+    """Score many leads at once, given as records or as columns (a `LeadTable`). Activities
+    after `now` are ignored (they have not happened)."""
     compiled = model if isinstance(model, CompiledModel) else compile_model(model)
     epoch_now = now.timestamp()
     if not isinstance(activities, ActivityFrame):
-        position = {lead.id: index for index, lead in enumerate(leads)}
+        ids = leads.ids if isinstance(leads, LeadTable) else [lead.id for lead in leads]
+        position = {lead_id: index for index, lead_id in enumerate(ids)}
         activities = ActivityFrame.from_records(activities, position, epoch_now)
     activities.now = epoch_now
     frame = LeadFrame(leads, activities, epoch_now, compiled.where_of)
@@ -208,12 +220,14 @@ def score_frame(frame: LeadFrame, compiled: CompiledModel) -> ScoredBatch:
     engagement_total, engagement_clamp = _clamped(
         engagement_points.sum(axis=1), model.engagement.max
     )
-    grade = compiled.fit.grade(fit_total)
-    letter_index = np.searchsorted(np.array(["A", "B", "C", "D", "F"]), grade.astype(str))
+    grade_index = compiled.fit.grade_index(fit_total)
+    grade = GRADE_LETTERS[grade_index]
+    letter_index = np.minimum(grade_index, 3)  # F leads sit in row D
     band = compiled.engagement_band(engagement_total)
-    label = LABEL_LETTERS[letter_index] + band.astype(str).astype(object)
+    label_code = letter_index * 4 + band - 1
+    label = LABELS[label_code]
     hand_raiser = compiled.hand_raisers(frame)
-    priority = compiled.priority(np.minimum(letter_index, 3), band, hand_raiser)
+    priority = compiled.priority(letter_index, band, hand_raiser)
     weights = model.score
     combined = (
         (
@@ -228,17 +242,17 @@ def score_frame(frame: LeadFrame, compiled: CompiledModel) -> ScoredBatch:
         ("fit", fit_total),
         ("engagement", engagement_total),
         ("score", combined),
-        ("grade", grade),
-        ("label", label),
         ("priority", priority),
     ):
         frame.set_computed(name, values)
+    frame.set_computed("grade", grade, TextColumn(grade_index, GRADE_TEXTS))
+    frame.set_computed("label", label, TextColumn(label_code, LABEL_TEXTS))
     stage, stage_rule = _stages(frame, compiled)
     contributions = np.hstack(
         [fit_points, fit_clamp[:, None], engagement_points, engagement_clamp[:, None]]
     )
     return ScoredBatch(
-        lead_ids=[lead.id for lead in frame.leads],
+        lead_ids=frame.ids,
         fit=fit_total,
         grade=grade,
         engagement=engagement_total,
