@@ -5,17 +5,13 @@ block of the file (a few MB) is read as columns, checked, matched to the leads f
 appended to a temporary Arrow file per batch of leads; a batch is then read back as columns, in
 parts of bounded size. Memory stays flat in leads and in activities.
 
-It only takes files it reads exactly as the csv module would: UTF-8, no quote characters, every
-row as wide as the header, ids and types present, dates it parses the way `parse_timestamp`
-does, no cell near the csv module's limit. On anything else it gives up (`NotColumnar`), and the
-caller reads the file row by row (`ActivityIndex`), which reports every problem with its line.
-pyarrow is the optional `csv` extra (`pip install 'leadq[csv]'`); without it every file goes
-row by row.
+It only takes files `plain_csv` takes, with ids and types present and dates it parses the way
+`parse_timestamp` does. On anything else it gives up (`NotColumnar`), and the caller reads the
+file row by row (`ActivityIndex`), which reports every problem with its line.
 """
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -23,81 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from connectors.csvfile import (
-    BLOCK_TEXT,
-    DETAILS,
-    ActivityBlock,
-    ActivityColumns,
-    normalise_encoding,
-    sniff_delimiter,
-    spans_of,
-)
-from connectors.records import parse_timestamp
+from connectors.csvfile import BLOCK_TEXT, DETAILS, ActivityBlock, ActivityColumns, spans_of
+from connectors.plain_csv import NotColumnar, epoch_seconds, plain_csv
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-READ_BLOCK_BYTES = 1 << 20  # bytes pyarrow parses at a time
 MOST_SPOOL_FILES = 256  # lead batches share a file past this many
-CELL_LIMIT = 131_072  # the csv module's own limit (connectors.csvfile.MAX_CELL)
-LINE_LIMIT = 1_048_576  # connectors.csvfile.MAX_LINE
-_NAIVE = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?"
-NAIVE_TIME = f"^{_NAIVE}$"
-ZONED_TIME = f"^{_NAIVE}(?:Z|[+-]\\d{{2}}:?\\d{{2}})$"
-
-
-class NotColumnar(Exception):  # noqa: N818 - a signal to take the row-by-row path, not an error
-    """This file is not one the columnar reader takes exactly; read it row by row."""
-
-
-def pyarrow_available() -> bool:
-    try:
-        import pyarrow.csv  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-class _QuoteFreeStream:
-    """The file's bytes after the header line, for pyarrow; gives up at a quote or a NUL byte
-    (quoting rules where the csv module and pyarrow differ are left to the row-by-row path)."""
-
-    def __init__(self, handle: Any, start: int) -> None:
-        self._handle = handle
-        self._handle.seek(start)
-        self.closed = False
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._handle.read(size)
-        if b'"' in chunk or b"\0" in chunk:
-            raise NotColumnar("quoted cells")
-        return chunk
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def _header(handle: Any) -> tuple[list[str], str, int]:
-    """The header's cells, the delimiter, and where the data starts."""
-    first = handle.readline(LINE_LIMIT)
-    start = 3 if first.startswith(b"\xef\xbb\xbf") else 0
-    raw = first[start:]
-    line_end = re.search(rb"\r\n?|\n", raw)
-    if line_end is None or b'"' in raw or b"\0" in raw:
-        raise NotColumnar("no plain header line")
-    text = raw[: line_end.start()]
-    try:
-        decoded = text.decode("utf-8")
-    except UnicodeDecodeError:
-        raise NotColumnar("not UTF-8") from None
-    delimiter = sniff_delimiter(decoded)
-    return [cell.strip() for cell in decoded.split(delimiter)], delimiter, start + line_end.end()
 
 
 class ActivitySpool:
@@ -114,9 +42,8 @@ class ActivitySpool:
     ) -> None:
         import pyarrow as pa
 
-        if normalise_encoding(encoding) != "utf-8-sig":
-            raise NotColumnar(f"encoding {encoding}")
         self._pa = pa
+        self._encoding = encoding
         self.batch_size = batch_size
         self._lead_ids = pa.array([i for chunk in lead_ids for i in chunk], pa.string())
         batches = max(1, -(-len(self._lead_ids) // batch_size))
@@ -134,44 +61,25 @@ class ActivitySpool:
                 writer.close()
 
     def _spool(self, path: Path, columns: ActivityColumns) -> None:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        with path.open("rb") as handle:
-            header, delimiter, start = _header(handle)
+        with plain_csv(path, self._encoding) as (header, _, blocks):
             wanted = [columns.lead_id, columns.type, columns.occurred_at]
-            if any(column not in header for column in wanted) or len(set(header)) < len(header):
+            if any(column not in header for column in wanted):
                 raise NotColumnar("columns the row-by-row reader reports")
             details = [getattr(columns, name) for name in DETAILS]
-            names = [f"c{i}" for i in range(len(header))]
-            position = {column: names[header.index(column)] for column in header}
-            try:
-                reader = pacsv.open_csv(
-                    _QuoteFreeStream(handle, start),
-                    read_options=pacsv.ReadOptions(column_names=names, block_size=READ_BLOCK_BYTES),
-                    parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False),
-                    convert_options=pacsv.ConvertOptions(
-                        column_types=dict.fromkeys(names, pa.string()),
-                        strings_can_be_null=False,
-                        quoted_strings_can_be_null=False,
-                    ),
-                )
-                for block in reader:
-                    self._add(block, [position[c] for c in wanted], details, position)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError) as error:
-                raise NotColumnar(str(error)) from None
+            position = {column: header.index(column) for column in header}
+            for block in blocks:
+                self._add(block, [position[c] for c in wanted], details, position)
 
     def _add(
         self,
         block: pa.RecordBatch,
-        wanted: list[str],
+        wanted: list[int],
         details: list[str | None],
-        position: dict[str, str],
+        position: dict[str, int],
     ) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        _check_sizes(block)
         lead_ids, kinds, times = (pc.utf8_trim_whitespace(block[name]) for name in wanted)
         if (
             pc.any(pc.equal(pc.utf8_length(lead_ids), 0)).as_py()
@@ -278,55 +186,6 @@ class _Writer:
     def close(self) -> None:
         self._stream.close()
         self._sink.close()
-
-
-def _check_sizes(block: pa.RecordBatch) -> None:
-    """Give up on cells or lines near the csv module's limits: the row reader words those."""
-    import pyarrow.compute as pc
-
-    line = np.zeros(len(block), dtype=np.int64)
-    for column in block.columns:
-        lengths = pc.binary_length(column).to_numpy(zero_copy_only=False)
-        if len(lengths) and lengths.max() >= CELL_LIMIT:
-            raise NotColumnar("a cell near the csv module's limit")
-        line += lengths
-    if len(line) and line.max() + block.num_columns + 2 > LINE_LIMIT:
-        raise NotColumnar("a line near the limit")
-
-
-def epoch_seconds(times: pa.Array) -> np.ndarray:
-    """ISO 8601 times as epoch seconds, as `parse_timestamp` reads them (naive = UTC); pyarrow
-    parses the plain forms both read the same way, `parse_timestamp` the others."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    naive = pc.match_substring_regex(times, NAIVE_TIME)
-    zoned = pc.match_substring_regex(times, ZONED_TIME)
-    micros = np.zeros(len(times), dtype=np.int64)
-    try:
-        for mask, kind in ((naive, pa.timestamp("us")), (zoned, pa.timestamp("us", "UTC"))):
-            rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
-            if len(rows):
-                parsed = pc.cast(times.take(pa.array(rows)), kind)
-                micros[rows] = parsed.cast(pa.int64()).to_numpy(zero_copy_only=False)
-    except pa.ArrowInvalid:
-        raise NotColumnar("a date pyarrow does not read") from None
-    seconds = micros / 1e6
-    plain = naive.to_numpy(zero_copy_only=False) | zoned.to_numpy(zero_copy_only=False)
-    other = np.flatnonzero(~plain)
-    for row in other.tolist():
-        seconds[row] = _python_epoch(times[row].as_py())
-    return seconds
-
-
-def _python_epoch(text: str) -> float:
-    try:
-        parsed = parse_timestamp(text)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise NotColumnar("not a date")
-    return parsed.timestamp()
 
 
 def _block(parts: list[pa.RecordBatch], first: int, pa: Any) -> ActivityBlock:

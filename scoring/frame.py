@@ -8,7 +8,7 @@ second; a single lead is just a batch of one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -253,9 +253,7 @@ class ActivityFrame(_ColumnCache):
 
     def as_of(self, moment: float) -> ActivityFrame:
         """The same activities seen from an earlier `moment`: later ones have not happened."""
-        earlier = ActivityFrame(self.lead_index, self.occurred_at, dict(self._text), moment)
-        earlier._type_order, earlier._type_bounds = self._type_order, self._type_bounds
-        return earlier
+        return ActivityFrame(self.lead_index, self.occurred_at, dict(self._text), moment)
 
     def text(self, path: str) -> TextColumn:
         if path not in self._text:
@@ -316,18 +314,26 @@ class ActivitySubset(_ColumnCache):
 
 ActivityCounter = Callable[[ActivityTest], np.ndarray]
 
-LeadColumn = TextColumn | np.ndarray | Sequence[Any]
+class RawText(NamedTuple):
+    """Values as a bulk reader read them (not normalised), factorised: codes into `values`."""
+
+    codes: np.ndarray
+    values: Sequence[Any]
+
+
+LeadColumn = TextColumn | RawText | np.ndarray | Sequence[Any]
 
 
 class LeadTable:
     """A batch of leads as columns, for connectors that read leads in bulk: no object per lead.
 
     `columns` maps a field path (`title`, `company.employees`, `fields.plan`) to its values: text
-    factorised (a `TextColumn`), numbers and times as float arrays (epoch seconds; NaN = missing),
-    or plain values. A path without a column is missing for every lead.
+    factorised (a `TextColumn` of normalised text, or the `RawText` a reader read), numbers and
+    times as float arrays (epoch seconds; NaN = missing), or plain values. A path without a column
+    is missing for every lead. Any mapping will do: a reader may build columns when first asked.
     """
 
-    def __init__(self, ids: Sequence[str], columns: dict[str, LeadColumn]) -> None:
+    def __init__(self, ids: Sequence[str], columns: Mapping[str, LeadColumn]) -> None:
         self.ids = list(ids)
         self.columns = columns
 
@@ -404,8 +410,13 @@ class LeadFrame(_ColumnCache):
 
     def text(self, path: str) -> TextColumn:
         column = self._table_column(path)
-        if isinstance(column, TextColumn) and path not in self._computed:
+        if path in self._computed or path in self._text:
+            return super().text(path)
+        if isinstance(column, TextColumn):
             return column
+        if isinstance(column, RawText):
+            self._text[path] = normalised(column.codes, column.values)
+            return self._text[path]
         return super().text(path)
 
     def number(self, path: str) -> np.ndarray:
@@ -419,8 +430,9 @@ class LeadFrame(_ColumnCache):
         column = self._table_column(path)
         if path in self._computed or column is None or isinstance(column, list):
             return super().number(path) if convert is to_number else super().time(path)
-        if isinstance(column, TextColumn):
-            lookup = np.fromiter(map(convert, column.distinct), np.float64, len(column.distinct))
+        if isinstance(column, TextColumn | RawText):
+            distinct = column.distinct if isinstance(column, TextColumn) else column.values
+            lookup = np.fromiter(map(convert, distinct), np.float64, len(distinct))
             values = lookup[column.codes] if len(lookup) else np.full(self.size, np.nan)
         else:
             values = np.asarray(column, dtype=np.float64)

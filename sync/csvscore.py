@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from connectors.activity_columns import ActivitySpool, NotColumnar, pyarrow_available
+from connectors.activity_columns import ActivitySpool
 from connectors.csvfile import (
     BLOCK_TEXT,
     EXCEL_CELL_LIMIT,
@@ -22,6 +22,7 @@ from connectors.csvfile import (
     normalise_encoding,
     output_encoding_for,
 )
+from connectors.plain_csv import NotColumnar, pyarrow_available
 from connectors.records import Lead
 from scoring.config import ScoringModel
 from scoring.explain import Explanation, explain

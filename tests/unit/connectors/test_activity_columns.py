@@ -10,8 +10,9 @@ from builders import NOW, model_from
 
 pytest.importorskip("pyarrow")
 
-from connectors.activity_columns import ActivitySpool, NotColumnar
+from connectors.activity_columns import ActivitySpool
 from connectors.csvfile import ActivityBlock, ActivityIndex, CsvLeadReader
+from connectors.plain_csv import NotColumnar
 from scoring.loading import load_model
 from sync import csvscore
 from sync.csvscore import CsvScoringRun, score_csv
