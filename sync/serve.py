@@ -42,7 +42,7 @@ from sync.logs import logger, with_correlation_id
 from sync.run_identity import lease_holder_name
 from sync.services import Services, use_services, utc_now
 from sync.settings import Settings
-from sync.state import QueuedWork, StateStore
+from sync.state import QueuedWork, StateStore, WorkClaim
 from sync.state_url import open_state_store
 from sync.webhook_intake import Answer, oversized
 from sync.work import Work, Workbench, perform
@@ -119,8 +119,9 @@ class StoredWorkQueue:
         now = self.clock()
         items = [QueuedWork(id=f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}", queued_at=now,
                             payload=unit.to_json()) for unit in work]
-        self.store.enqueue_work(items)
-        self._hand_out(self._claim(len(items), [item.id for item in items]))
+        self.store.enqueue_work(items, WorkClaim(owner=self.claims.owner,
+                                                 expires=now + self.claims.ttl))
+        self._hand_out(items)
 
     def restore(self) -> int:
         """Start on what an earlier process left unfinished; return how many units wait."""

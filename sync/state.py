@@ -145,6 +145,15 @@ class QueuedWork(BaseModel):
     payload: StrictStr
 
 
+class WorkClaim(BaseModel):
+    """Who holds queued work, until when (see `StateStore.claim_work`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    owner: StrictStr = Field(min_length=1)
+    expires: AwareDatetime
+
+
 class FailedWrite(BaseModel):
     """A lead in the retry set: its write failed for good in `attempts` runs since it was last
     written (or since a full run restarted the count). The newest failure's error is kept."""
@@ -267,8 +276,9 @@ class StateStore(Protocol):
         ...
 
     # Work queued by `leadq serve`
-    def enqueue_work(self, items: Sequence[QueuedWork]) -> None:
-        """Persist work (durable once this returns); queueing the same item again keeps it once."""
+    def enqueue_work(self, items: Sequence[QueuedWork], claim: WorkClaim | None = None) -> None:
+        """Persist work (durable once this returns), claimed by `claim` if given (in the same
+        write); queueing the same item again keeps it once."""
         ...
 
     def queued_work(self, limit: int = 1000) -> list[QueuedWork]:

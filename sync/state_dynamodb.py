@@ -42,6 +42,7 @@ unprocessed part; throttling is retried by botocore's standard retry mode.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -67,6 +68,7 @@ from sync.state import (
     Scalar,
     StateStoreError,
     StateUnusableError,
+    WorkClaim,
     audit_sort_key,
     chunked,
     epoch_seconds,
@@ -455,8 +457,12 @@ class DynamoDBStateStore:
 
     # Work queued by `leadq serve` (one partition: a single process's queue)
 
-    def enqueue_work(self, items: Sequence[QueuedWork]) -> None:
+    def enqueue_work(self, items: Sequence[QueuedWork], claim: WorkClaim | None = None) -> None:
         unique = {_queue_key(item)["sk"]["S"]: item for item in items}
+        claimed: Item = {} if claim is None else {
+            "claimed_by": {"S": claim.owner},
+            "claim_expires": _number(math.ceil(epoch_seconds(claim.expires))),
+        }
         self._batch_put(
             [
                 {
@@ -464,6 +470,7 @@ class DynamoDBStateStore:
                     "id": {"S": item.id},
                     "queued_at": {"S": iso_utc(item.queued_at)},
                     "payload": {"S": item.payload},
+                    **claimed,
                 }
                 for item in unique.values()
             ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from sync.sqlite_checkpoints import WRITER_CHECKPOINT_PAGES, BackgroundCheckpoints
 from sync.state import (
     AssignmentOutcome,
     AuditEntry,
@@ -31,6 +33,7 @@ from sync.state import (
     RunRecord,
     Scalar,
     StateUnusableError,
+    WorkClaim,
     audit_sort_key,
     chunked,
     epoch_seconds,
@@ -139,6 +142,7 @@ class SqliteStateStore:
         self._open: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
         self._open_lock = threading.Lock()
         self._sightings = itertools.count(1)
+        self._checkpoints = BackgroundCheckpoints(self._connect)
         self._create_private_file()
         try:
             self._create_schema()
@@ -190,6 +194,7 @@ class SqliteStateStore:
         connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         self._use_wal(connection)
         connection.execute("PRAGMA synchronous = NORMAL")  # durable across a killed process in WAL
+        connection.execute(f"PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}")
         return connection
 
     def _use_wal(self, connection: sqlite3.Connection) -> None:
@@ -217,6 +222,7 @@ class SqliteStateStore:
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
+        self._checkpoints.written()
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -249,6 +255,7 @@ class SqliteStateStore:
                 )
 
     def close(self) -> None:
+        self._checkpoints.stop()
         with self._open_lock:
             still_open, self._open = list(self._open), weakref.WeakSet()
         for mine in still_open:
@@ -428,6 +435,10 @@ class SqliteStateStore:
     def remember_webhooks(self, keys: Iterable[str], now: datetime, ttl: timedelta) -> None:
         expires_at = expiry_second(now, ttl)
         with self._writing() as connection:
+            if next(self._sightings) % _PURGE_EVERY == 0:
+                connection.execute(
+                    "DELETE FROM dedupe WHERE expires_at <= ?", (epoch_seconds(now),)
+                )
             connection.executemany(
                 "INSERT OR REPLACE INTO dedupe (key, expires_at) VALUES (?, ?)",
                 [(key, expires_at) for key in dict.fromkeys(keys)],
@@ -471,11 +482,14 @@ class SqliteStateStore:
 
     # Work queued by `leadq serve`
 
-    def enqueue_work(self, items: Sequence[QueuedWork]) -> None:
+    def enqueue_work(self, items: Sequence[QueuedWork], claim: WorkClaim | None = None) -> None:
+        owner = claim.owner if claim else None
+        until = math.ceil(epoch_seconds(claim.expires)) if claim else 0
         with self._writing() as connection:
             connection.executemany(
-                "INSERT OR IGNORE INTO work_queue (id, queued_at, payload) VALUES (?, ?, ?)",
-                [(item.id, iso_utc(item.queued_at), item.payload) for item in items],
+                "INSERT OR IGNORE INTO work_queue"
+                " (id, queued_at, payload, claimed_by, claim_expires) VALUES (?, ?, ?, ?, ?)",
+                [(item.id, iso_utc(item.queued_at), item.payload, owner, until) for item in items],
             )
 
     def queued_work(self, limit: int = 1000) -> list[QueuedWork]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import sqlite3
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -143,11 +145,34 @@ def test_threads_that_ended_leave_no_sqlite_connection_open(tmp_path: Path) -> N
         request.join()
     gc.collect()
 
-    # The opening thread's own, and at most one that SQLite keeps for reuse while another
-    # connection of this process holds a lock on the file.
-    assert open_handles(tmp_path / "state.db") <= 2
+    # The opening thread's own, the checkpoint thread's, and at most one that SQLite keeps for
+    # reuse while another connection of this process holds a lock on the file.
+    assert open_handles(tmp_path / "state.db") <= 3
     store.close()
     assert open_handles(tmp_path / "state.db") == 0
+
+
+def cursors_in_the_main_file(path: Path, copy: Path) -> int:
+    """Cursor rows in the database file itself, not counting what still waits in its WAL."""
+    copy.write_bytes(path.read_bytes())
+    connection = sqlite3.connect(f"file:{copy}?immutable=1", uri=True)
+    try:
+        return int(connection.execute("SELECT count(*) FROM cursors").fetchone()[0])
+    except sqlite3.OperationalError:  # not even the table is in the file yet
+        return 0
+    finally:
+        connection.close()
+
+
+def test_writes_reach_the_database_file_through_a_background_checkpoint(tmp_path: Path) -> None:
+    store = SqliteStateStore(tmp_path / "state.db")
+    store.advance_cursor("leads", NOW)  # one small write: SQLite's own checkpoint would wait
+
+    deadline = time.monotonic() + 10
+    while cursors_in_the_main_file(tmp_path / "state.db", tmp_path / "copy.db") == 0:
+        assert time.monotonic() < deadline, "the write never left the WAL while the store ran"
+        time.sleep(0.02)
+    store.close()
 
 
 # Threads, on both backends

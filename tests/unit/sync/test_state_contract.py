@@ -23,6 +23,7 @@ from sync.state import (
     RunRecord,
     StateStore,
     StateStoreError,
+    WorkClaim,
 )
 from sync.state_dynamodb import DynamoDBStateStore, create_table, dynamodb_client
 from sync.state_sqlite import SCHEMA_VERSION, SqliteStateStore
@@ -735,6 +736,16 @@ def test_claimed_work_is_handed_to_one_owner_until_the_claim_lapses(store: State
     assert second == items[3:]
     assert after_the_lapse == items
     assert store.queued_work() == items  # claimed work stays queued until finished
+
+
+def test_work_queued_with_a_claim_is_its_owners_until_the_claim_lapses(
+    store: StateStore,
+) -> None:
+    store.enqueue_work([queued("a")], WorkClaim(owner="serve-a", expires=NOW + MINUTE))
+
+    assert store.claim_work("serve-b", NOW, MINUTE) == []
+    assert store.claim_work("serve-a", NOW, MINUTE, ids=["a"]) == [queued("a")]
+    assert store.claim_work("serve-b", NOW + 3 * MINUTE, MINUTE) == [queued("a")]
 
 
 def test_claiming_again_renews_the_owners_claim(store: StateStore) -> None:
