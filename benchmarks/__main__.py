@@ -1,7 +1,8 @@
 """`python -m benchmarks [NAME ...]`: run the benchmarks, print a table, save JSON.
 
-Names: scoring, csv, sandbox, hubspot, salesforce, reliability, webhook, memory (default: all).
-Results go to benchmarks/results/latest.json (or --json). `memory --large` adds 200,000 leads.
+Names: scoring, csv, sandbox, hubspot, salesforce, reliability, webhook, memory, closedloop
+(default: all). Results go to benchmarks/results/latest.json (or --json). `memory --large` adds
+200,000 leads.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from rich.console import Console
 
 from benchmarks import (
+    closed_loop,
     connectors_hubspot,
     connectors_salesforce,
     reliability,
@@ -36,6 +38,7 @@ BENCHMARKS: dict[str, Callable[[], list[Measurement]]] = {
     "reliability": reliability.reliability_benchmarks,
     "webhook": webhook.webhook_benchmarks,
     "memory": sync_memory.memory_benchmarks,
+    "closedloop": closed_loop.closed_loop_benchmarks,
 }
 
 

@@ -133,8 +133,14 @@ def crm_state(crm: Crm, running: Any) -> dict[str, dict[str, Any]]:
         for table in ("Lead", "Contact"):
             ids = [row[0] for row in store.read(f'SELECT "Id" FROM "{table}"')]
             rows |= store.fetch(store.sobject(table), ids)
-    return {lead_id: {name: value for name, value in row.items() if name not in CRM_TIMESTAMPS}
+    return {lead_id: {name: value for name, value in row.items() if not _write_time(name)}
             for lead_id, row in rows.items()}
+
+
+def _write_time(name: str) -> bool:
+    """A value the CRM sets to the moment of a write (lifecycle stage dates among them)."""
+    return name in CRM_TIMESTAMPS or (name.startswith("hs_lifecyclestage_")
+                                      and name.endswith("_date"))
 
 
 def _assigned_twice(crm: Crm, audit: dict[str, list[AuditEntry]]) -> list[str]:

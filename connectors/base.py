@@ -91,6 +91,12 @@ class Connector(Protocol):
         """How many leads were last changed in [lower, upper): one request."""
         ...
 
+    def pull_history(self) -> Iterator[LeadPage]:
+        """Every lead with an outcome to learn from, in pages: what `pull_changed(None)` reads
+        plus the records a CRM keeps read-only once converted (Salesforce's converted Leads),
+        without counting a person twice. For backtest and learn, never for syncing."""
+        ...
+
     def read_leads(self, ids: Sequence[str]) -> list[Lead]:
         """The named leads with their companies, in batches; unknown ids are left out."""
         ...
@@ -113,7 +119,8 @@ class Connector(Protocol):
         ...
 
     def pull_outcomes(self, since: datetime | None) -> Iterator[Outcome]:
-        """Conversions (and non-conversions) for backtest and learn."""
+        """Conversions (and non-conversions) of the leads `pull_history` reads, each conversion
+        dated when the CRM says when it happened, for backtest and learn."""
         ...
 
     def write(self, updates: Sequence[LeadUpdate]) -> list[WriteResult]:

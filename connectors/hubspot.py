@@ -240,6 +240,10 @@ class HubSpotConnector:
              "properties": [MODIFIED], "limit": 1})
         return int(answer.get("total") or 0)
 
+    def pull_history(self) -> Iterator[LeadPage]:
+        """Every contact (HubSpot keeps converted contacts as they are)."""
+        return self.pull_changed(None)
+
     def read_leads(self, ids: Sequence[str]) -> list[Lead]:
         properties = self._contact_properties()
         found: dict[str, dict[str, Any]] = {}

@@ -6,7 +6,8 @@ each lead's outcome, and whether each converted) plus the source in words. The s
 - `CsvOutcomes`: a leads CSV with a label column (and optionally an outcome-time column and an
   activities CSV);
 - `CrmOutcomes`: the CRM the LEADQ_* settings name, read through its connector
-  (`ConnectorOutcomes`: leads, activities and the connector's Outcome stream);
+  (`ConnectorOutcomes`: every lead with a history, converted ones included, their activities
+  and the connector's Outcome stream, each conversion dated);
 - plugins registered in the entry-point group `leadq.outcome_sources`, each a factory called with
   its option's value: the sandbox registers `sandbox` (`--sandbox N`: a synthetic org of N leads).
 """
@@ -64,7 +65,7 @@ class ConnectorOutcomes:
     connector: Connector
 
     def labelled(self, model: ScoringModel, now: datetime | None) -> Loaded:
-        leads = [lead for page in self.connector.pull_changed(None) for lead in page.leads]
+        leads = [lead for page in self.connector.pull_history() for lead in page.leads]
         activities = self.connector.pull_activities(leads, None)
         outcomes = list(self.connector.pull_outcomes(None))
         end = now or _latest_moment(leads, activities, [_epoch(o.at) for o in outcomes])

@@ -75,6 +75,11 @@ class ConnectorCrm(Protocol):
         """Every lead's id → whether it converted, by the CRM's own definition."""
         ...
 
+    def planted_conversions(self) -> dict[str, datetime]:
+        """The conversions the org's generator planted that this CRM records (a Salesforce
+        Contact only with its deal won), by lead id, at the time the generator drew."""
+        ...
+
     def changed_after(self, moment: datetime) -> set[str]:
         """The leads whose change stamp (the incremental cursor's field) is after `moment`."""
         ...
@@ -235,6 +240,12 @@ class HubSpotCrm:
     def conversions(self) -> dict[str, bool]:
         return {i: p.get("lifecyclestage") in ("opportunity", "customer", "evangelist")
                 for i, p in self.stored_contacts().items()}
+
+    def planted_conversions(self) -> dict[str, datetime]:
+        people = {person.key: person for person in self.org.people()}
+        records = self.running.store.records_by_source_key(list(people))
+        return {str(record.id): at for key, record in records.items()
+                if (at := people[key].outcome.at) is not None}
 
     def changed_after(self, moment: datetime) -> set[str]:
         after_ms = moment.timestamp() * 1000
@@ -421,6 +432,14 @@ class SalesforceCrm:
             if "Contact" in self.objects else []
         return {**{lead_id: bool(converted) for lead_id, converted in leads},
                 **{contact_id: contact_id in won for contact_id in contacts}}
+
+    def planted_conversions(self) -> dict[str, datetime]:
+        assert self.seeded is not None
+        people = {person.key: person for person in self.seeded.org.people()}
+        ids = self.running.store.ids_for_keys(list(people))
+        return {record_id: at for key, (sobject, record_id) in ids.items()
+                if sobject in self.objects and (at := people[key].outcome.at) is not None
+                and (sobject == "Lead" or people[key].lifecycle_stage == "customer")}
 
     def changed_after(self, moment: datetime | None) -> set[str]:
         """The live leads and contacts (of `objects`) stamped after `moment` (None: all)."""

@@ -217,6 +217,16 @@ _STAGE_LABELS = {
 }
 
 
+def lifecycle_date_property(stage: str) -> str:
+    """The read-only property holding when a record entered `stage` ("Became a … date")."""
+    return f"hs_lifecyclestage_{stage}_date"
+
+
+def _stage_dates(group: str) -> list[PropertyDefinition]:
+    return [_moment(lifecycle_date_property(stage), f"Became a {_STAGE_LABELS[stage]} date", group)
+            for stage in LIFECYCLE_STAGES]
+
+
 def _text(name: str, label: str, group: str) -> PropertyDefinition:
     return PropertyDefinition(name, label, "string", "text", group)
 
@@ -275,6 +285,7 @@ def _contact_properties() -> list[PropertyDefinition]:
         _text("industry", "Industry", info),
         _select("lifecyclestage", "Lifecycle Stage", info, LIFECYCLE_STAGES, _STAGE_LABELS,
                 field_type="radio"),
+        *_stage_dates(info),
         _select("hs_lead_status", "Lead Status", sales, LEAD_STATUSES,
                 {"OPEN_DEAL": "Open Deal", "BAD_TIMING": "Bad Timing"}, field_type="radio"),
         _owner_property(sales, "Contact owner"),
@@ -331,6 +342,7 @@ def _company_properties() -> list[PropertyDefinition]:
         PropertyDefinition("phone", "Phone Number", "string", "phonenumber", info),
         _select("lifecyclestage", "Lifecycle Stage", info, LIFECYCLE_STAGES, _STAGE_LABELS,
                 field_type="radio"),
+        *_stage_dates(info),
         _owner_property(info, "Company owner"),
     ]
 

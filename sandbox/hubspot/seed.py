@@ -3,9 +3,10 @@
 Both kinds of people (Salesforce's leads and contacts) become HubSpot contacts. Owners get ids
 `10000000 + n` for key `o00n` (users `40000000 + n`); inactive owners are archived; the queue is
 an owner of type QUEUE. Each contact is associated with its company (primary, type 1), carries
-its summary properties (see `activity.summarize`), and its sales activities become calls, emails
-and meetings associated with it. Records stream in, a chunk of people per transaction, so a
-million contacts never sit in memory.
+its summary properties (see `activity.summarize`) and the dates it entered its lifecycle stages
+(`stage_dates`: a conversion at the outcome the generator drew), and its sales activities become
+calls, emails and meetings associated with it. Records stream in, a chunk of people per
+transaction, so a million contacts never sit in memory.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sandbox.hubspot.activity import (
     summarize,
 )
 from sandbox.hubspot.association_types import both_directions, unlabeled_type
-from sandbox.hubspot.schema import datetime_to_ms
+from sandbox.hubspot.schema import datetime_to_ms, format_ms, lifecycle_date_property
 from sandbox.hubspot.store import Association, HubSpotStore, NewRecord, OwnerRow
 from sandbox.orgs import SynthActivity, SynthCompany, SynthOrg, SynthOwner, SynthPerson
 
@@ -230,6 +231,7 @@ def contact_record(contact_id: int, person: SynthPerson, activities: list[Activi
         "hs_analytics_source": ORIGINAL_SOURCE.get(person.source, "OFFLINE"),
         "hs_analytics_source_data_1": person.source,
         **summarize(activities),
+        **stage_dates(person),
     }
     return NewRecord(
         contact_id,
@@ -239,6 +241,21 @@ def contact_record(contact_id: int, person: SynthPerson, activities: list[Activi
         _present(properties),
         source_key=person.key,
     )
+
+
+def stage_dates(person: SynthPerson) -> dict[str, str]:
+    """When the person entered the stages on its way to its own (`hs_lifecyclestage_*_date`):
+    subscriber or lead when created, MQL or SQL at its last update, opportunity (and customer)
+    at its outcome."""
+    stage, outcome_at = person.lifecycle_stage, person.outcome.at
+    entered = {"subscriber" if stage == "subscriber" else "lead": person.created_at}
+    if stage in ("marketingqualifiedlead", "salesqualifiedlead"):
+        entered[stage] = person.updated_at
+    if stage in ("opportunity", "customer") and outcome_at is not None:
+        entered["opportunity"] = outcome_at
+        entered[stage] = outcome_at
+    return {lifecycle_date_property(name): format_ms(datetime_to_ms(moment))
+            for name, moment in entered.items()}
 
 
 def _present(properties: dict[str, str | None]) -> dict[str, str]:

@@ -6,6 +6,8 @@
 * `lifecyclestage` only moves forward in the order of its options. A backward write is ignored
   silently (the request succeeds, the value stays). To move back, write "" first, in its own
   request; any stage may then be written.
+* Entering a lifecycle stage (on creation or update) sets its `hs_lifecyclestage_<stage>_date`
+  to the moment of the write, as HubSpot does; backtest and learn date conversions by them.
 * Writing "" clears a value. The last-modified date moves on every write, even one that changes
   nothing, and strictly increases per record.
 * Every effective change (creation, each property whose value changed, deletion, restore, merge,
@@ -27,6 +29,8 @@ from sandbox.hubspot.schema import (
     OBJECT_TYPES,
     InvalidValueError,
     PropertyDefinition,
+    format_ms,
+    lifecycle_date_property,
     normalize_value,
 )
 from sandbox.hubspot.store import HubSpotStore, NewRecord, StoredRecord
@@ -117,8 +121,10 @@ class RecordWriter:
             self._refuse_taken_emails(object_type, [props.get("email") for props in inputs])
             ids = self.store.allocate_ids(len(inputs))
             records = [
-                NewRecord(record_id, object_type, now, now,
-                          {name: value for name, value in properties.items() if value != ""})
+                NewRecord(record_id, object_type, now, now, self._stage_dated(
+                    object_type, {name: value for name, value in properties.items() if value != ""},
+                    now,
+                ))
                 for record_id, properties in zip(ids, inputs, strict=True)
             ]
             self.store.insert_records(records, written_ms=now)
@@ -173,8 +179,9 @@ class RecordWriter:
                 if record_id not in current:  # archived by a concurrent request
                     raise errors.not_found(str(record_id))
                 record = current[record_id]
-                merged, changed = self._merge(object_type, record.properties, properties)
                 updated_ms = max(now, record.updated_ms + 1)
+                merged, changed = self._merge(object_type, record.properties, properties,
+                                              updated_ms)
                 self.store.rewrite_record(record.id, merged, updated_ms, self.now_ms())
                 changes.extend(
                     RecordChange(object_type, record.id, "propertyChange", updated_ms, name, value)
@@ -266,7 +273,7 @@ class RecordWriter:
     # ---- the rules ----------------------------------------------------------------------------
 
     def _merge(
-        self, object_type: str, current: dict[str, str], incoming: dict[str, str]
+        self, object_type: str, current: dict[str, str], incoming: dict[str, str], now_ms: int
     ) -> tuple[dict[str, str], dict[str, str]]:
         merged, changed = dict(current), {}
         for name, value in incoming.items():
@@ -279,7 +286,23 @@ class RecordWriter:
             else:
                 merged[name] = value
             changed[name] = value
+        if changed.get("lifecyclestage"):
+            dated = self._stage_dated(object_type, {"lifecyclestage": changed["lifecyclestage"]},
+                                      now_ms)
+            merged.update(dated)
+            changed.update(dated)
         return merged, changed
+
+    def _stage_dated(self, object_type: str, properties: dict[str, str], now_ms: int) -> (
+        dict[str, str]
+    ):
+        """`properties` with the date the record entered its lifecycle stage, if they set one
+        (HubSpot's read-only `hs_lifecyclestage_<stage>_date`)."""
+        stage = properties.get("lifecyclestage")
+        name = lifecycle_date_property(stage) if stage else None
+        if name is None or name not in self.store.definitions(object_type):
+            return properties
+        return {**properties, name: format_ms(now_ms)}
 
     def _forward_only(self, object_type: str, current: str, wanted: str) -> str:
         """HubSpot ignores a backward lifecycle move unless the stage was cleared first."""

@@ -97,6 +97,10 @@ CAMPAIGN_TYPES = (
     "Webinar",
     "Other",
 )
+OPPORTUNITY_CONTACT_ROLES = (
+    "Business User", "Decision Maker", "Economic Buyer", "Economic Decision Maker",
+    "Evaluator", "Executive Sponsor", "Influencer", "Technical Buyer", "Other",
+)
 OPPORTUNITY_STAGES = (
     "Prospecting",
     "Qualification",
@@ -436,7 +440,7 @@ def opportunity() -> SObjectDef:
             *system_fields(),
             FieldDef("Name", "string", nillable=False, required_on_create=True),
             reference("AccountId", "Account", "Account"),
-            # A documented simplification: real orgs link contacts through OpportunityContactRole.
+            # Salesforce derives it from the primary OpportunityContactRole (read-only there)
             reference("ContactId", "Contact", "Contact"),
             picklist("StageName", OPPORTUNITY_STAGES, restricted=True),
             FieldDef("Amount", "currency"),
@@ -445,6 +449,22 @@ def opportunity() -> SObjectDef:
             readonly("IsClosed", "boolean"),
             picklist("LeadSource", LEAD_SOURCES),
             owner_field(),
+        ),
+    )
+
+
+def opportunity_contact_role() -> SObjectDef:
+    """Who was on a deal: how Salesforce links Contacts to Opportunities."""
+    return SObjectDef(
+        "OpportunityContactRole",
+        "00K",
+        "Opportunity Contact Role",
+        (
+            *system_fields(),
+            reference("OpportunityId", "Opportunity", "Opportunity", nillable=False),
+            reference("ContactId", "Contact", "Contact"),
+            picklist("Role", OPPORTUNITY_CONTACT_ROLES),
+            FieldDef("IsPrimary", "boolean"),
         ),
     )
 
@@ -493,6 +513,7 @@ def build_schema(with_custom_fields: bool = True) -> Schema:
             campaign(),
             campaign_member(),
             opportunity(),
+            opportunity_contact_role(),
             organization(),
         )
     )

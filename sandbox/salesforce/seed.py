@@ -8,7 +8,8 @@ transactions so a million leads never sit in memory at once.
   queue); kind "contact" → Contact with AccountId (no owner or the queue → the default owner);
 - activities → Task / Event / CampaignMember / person fields, as activity_mapping.py documents;
 - outcomes: a converted person gets one Opportunity (IsWon when its lifecycle stage is
-  "customer", otherwise an open stage) and a converted lead IsConverted = true, Status
+  "customer", otherwise an open stage; a Contact is on it as its primary OpportunityContactRole
+  and its ContactId) and a converted lead IsConverted = true, Status
   "Closed - Converted", ConvertedDate, ConvertedAccountId and ConvertedOpportunityId. The
   converted lead's Contact is not created (ConvertedContactId stays empty): a simplification that
   keeps every synthetic person exactly one Salesforce record.
@@ -323,6 +324,12 @@ class PeopleRenderer:
             "CloseDate": outcome.at.date().isoformat(), "IsWon": int(won), "IsClosed": int(won),
             "LeadSource": person.source, "OwnerId": ref.owner_id,
         })
+        if ref.sobject == "Contact":
+            batch.add("OpportunityContactRole", {
+                **audit_fields(self.store.ids.mint("00K"), outcome.at),
+                "OpportunityId": opportunity_id, "ContactId": ref.record_id,
+                "Role": "Decision Maker", "IsPrimary": 1,
+            })
         if ref.sobject == "Lead":
             row.update({
                 "IsConverted": 1, "Status": CONVERTED_LEAD_STATUS,

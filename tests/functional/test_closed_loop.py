@@ -94,9 +94,26 @@ def test_a_connectors_outcome_stream_feeds_the_backtest() -> None:
     assert loaded.source == "hubspot (1,000 leads)"
     assert loaded.labelled.converted_count == converted > 50
     result = run_backtest(loaded.labelled, model)
-    # the sandbox portal keeps no hs_lifecyclestage_*_date, so the outcomes carry no time
-    assert result.cutoffs.endswith("(no outcome times)")
+    # hs_lifecyclestage_*_date dates each conversion: its lead is scored as of before it
+    assert result.cutoffs.startswith(f"{converted:,} leads scored as of their outcome")
     assert 0.6 < result.auc < 0.95
+
+
+def test_a_backtest_on_salesforce_finds_converted_leads_and_won_contacts() -> None:
+    from sandbox.salesforce import start_salesforce
+
+    model = str(EXAMPLES / "sandbox.yaml")
+    with start_salesforce(leads=1000, seed=5) as salesforce:
+        env = {"COLUMNS": "200", **salesforce.leadq_environment("session"),
+               "LEADQ_SALESFORCE_OBJECTS": "Lead,Contact"}
+        converted = salesforce.store.read_one(
+            'SELECT (SELECT COUNT(*) FROM "Lead" WHERE "IsConverted" = 1) + '
+            '(SELECT COUNT(DISTINCT "ContactId") FROM "Opportunity" WHERE "IsWon" = 1)')
+        result = runner.invoke(app, ["backtest", "--model", model, "--crm"], env=env)
+    assert result.exit_code == 0, result.output
+    assert converted is not None and converted[0] > 50
+    assert f"1,000 leads, {converted[0]:,} converted" in said(result)
+    assert f"{converted[0]:,} leads scored as of their outcome" in said(result)
 
 
 def test_a_csv_without_a_label_column_named_is_refused() -> None:

@@ -160,6 +160,20 @@ def test_outcomes_say_which_leads_converted(crm: ConnectorCrm) -> None:
     assert any(o.converted for o in outcomes)
 
 
+def test_backtest_reads_every_conversion_the_org_planted_with_its_time(crm: ConnectorCrm) -> None:
+    connector = crm.connector()
+    history = {lead.id for page in connector.pull_history() for lead in page.leads}
+    outcomes = {o.lead_id: o for o in connector.pull_outcomes(None) if o.converted}
+    planted = crm.planted_conversions()
+
+    assert history == crm.live_lead_ids() | set(planted)  # converted Leads included
+    assert set(outcomes) == set(planted)
+    for lead_id, at in planted.items():  # Salesforce keeps the day (ConvertedDate, CloseDate)
+        found = outcomes[lead_id].at
+        assert found is not None and found.date() == at.date()
+        assert found <= at + timedelta(milliseconds=1)  # never after it: nothing later leaks
+
+
 # ---- refusals -----------------------------------------------------------------------------------
 
 

@@ -36,6 +36,7 @@ from connectors.salesforce import MAX_PAGE, SalesforceConnector, SalesforceOptio
 from connectors.salesforce_calls import DailyLimitExhaustedError
 from sandbox.salesforce import start_salesforce
 from sandbox.salesforce.app import ApiUsage
+from sandbox.salesforce.store import SalesforceStore
 from sandbox.server import FaultPlan, LoggedRequest
 from sync.connect import salesforce_connector
 
@@ -289,6 +290,51 @@ def test_converted_leads_and_contacts_carry_the_date_they_converted(
     converted = [o for o in outcomes if o.converted]
     assert {o.lead_id[:3] for o in converted} == {"00Q", "003"}
     assert all(o.at is not None for o in converted)
+
+
+def won_deal(store: SalesforceStore, account_id: str, closed: str,
+             contact_id: str | None = None) -> str:
+    """A won Opportunity on the Account (with `contact_id` as a contact role only)."""
+    opportunity_id = store.ids.mint("006")
+    stamp = f"{closed}T12:00:00.000+0000"
+    audit = {"IsDeleted": 0, "CreatedDate": stamp, "LastModifiedDate": stamp,
+             "SystemModstamp": stamp}
+    store.insert(store.sobject("Opportunity"), [{
+        "Id": opportunity_id, **audit, "Name": "Renewal", "AccountId": account_id,
+        "StageName": "Closed Won", "CloseDate": closed, "IsWon": 1, "IsClosed": 1,
+        "Amount": 1000.0,
+    }])
+    if contact_id:
+        store.insert(store.sobject("OpportunityContactRole"), [{
+            "Id": store.ids.mint("00K"), **audit, "OpportunityId": opportunity_id,
+            "ContactId": contact_id, "Role": "Economic Buyer", "IsPrimary": 0,
+        }])
+    return opportunity_id
+
+
+def test_a_contact_wins_through_its_contact_role_or_else_through_its_accounts_deal() -> None:
+    with start_salesforce(leads=300, seed=9) as running:
+        crm = SalesforceCrm(running)
+        before = crm.conversions()
+        rows = running.store.read('SELECT "Id", "AccountId" FROM "Contact" '
+                                  'WHERE "AccountId" IS NOT NULL ORDER BY "Id"')
+        members: dict[str, list[str]] = {}
+        for contact_id, account_id in rows:
+            members.setdefault(account_id, []).append(contact_id)
+        unwon = [(account, contacts) for account, contacts in members.items()
+                 if len(contacts) > 1 and not any(before[c] for c in contacts)]
+        (roled_account, roled), (team_account, team) = unwon[:2]
+        won_deal(running.store, roled_account, "2026-10-02", contact_id=roled[0])
+        won_deal(running.store, team_account, "2026-10-31")  # no contact on it
+
+        outcomes = {o.lead_id: o for o in crm.connector().pull_outcomes(None)}
+
+    assert outcomes[roled[0]].converted and outcomes[roled[0]].value == 1000.0
+    assert not any(outcomes[c].converted for c in roled[1:])
+    assert all(outcomes[c].converted for c in team)
+    assert {str(outcomes[c].at)[:10] for c in [roled[0], *team]} == {"2026-10-02", "2026-10-31"}
+    others = set(outcomes) - {*roled, *team}
+    assert all(outcomes[c].converted == before[c] for c in others)
 
 
 # ---- writes: the assignment rule, per-record errors ------------------------------------------

@@ -354,6 +354,24 @@ def test_lifecycle_in_a_batch_update_follows_the_same_rule(client: HubSpot) -> N
     assert read.properties["lifecyclestage"] == "opportunity"
 
 
+def test_entering_a_lifecycle_stage_stamps_its_became_date_and_keeps_the_earlier_ones(
+    client: HubSpot,
+) -> None:
+    contact_id = first_contact_id(client)
+    dates = ["hs_lifecyclestage_lead_date", "hs_lifecyclestage_opportunity_date"]
+    set_stage(client, contact_id, "")
+    set_stage(client, contact_id, "lead")
+    entered_lead = client.crm.contacts.basic_api.get_by_id(contact_id, properties=dates)
+    set_stage(client, contact_id, "opportunity")
+    set_stage(client, contact_id, "lead")  # ignored: no new date either
+    read = client.crm.contacts.basic_api.get_by_id(contact_id, properties=dates)
+
+    lead_date = read.properties["hs_lifecyclestage_lead_date"]
+    assert lead_date == entered_lead.properties["hs_lifecyclestage_lead_date"] is not None
+    assert read.properties["hs_lifecyclestage_opportunity_date"] >= lead_date
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", lead_date)
+
+
 # ---- batches --------------------------------------------------------------------------------------
 
 
