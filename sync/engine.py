@@ -72,6 +72,7 @@ class EngineOptions:
     retries_per_run: int = 1000  # due leads beyond it wait for the next run, oldest first
     settle_after: timedelta = timedelta(minutes=15)  # another live run's unsettled write
     overlap: timedelta = timedelta(seconds=300)  # the connectors' re-read behind the cursor
+    audit_retention: timedelta | None = None  # how long audit rows are kept (None: for good)
 
 
 @dataclass
@@ -250,6 +251,8 @@ class SyncEngine:
                     progress(report.pulled)
             if scheduled and (report.pulled or self._written_at):
                 self._settle_cursor()
+            if not dry_run and self.options.audit_retention:
+                self.store.prune_audit(now)
             status = "succeeded" if not report.failed else "succeeded with failures"
         finally:
             report.finished_at = self.clock()
@@ -590,6 +593,7 @@ class SyncEngine:
             after=_scalar(change.after),
             reasons=change.why,
             model_version=self.compiled.version,
+            keep_until=now + retention if (retention := self.options.audit_retention) else None,
         )
 
     def _described(self, leads: list[Lead], lead_ids: list[str]) -> list[PlannedChange]:

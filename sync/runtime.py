@@ -120,6 +120,7 @@ class Runtime:
             min_score_change=self.settings.min_score_change,
             integration_owner_ids=integration_owners(self.settings),
             overlap=timedelta(seconds=self.settings.overlap_seconds),
+            audit_retention=timedelta(days=self.settings.audit_retention_days) or None,
         )
         return SyncEngine(self.connector, self.store, self.model, options, clock)
 

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     )
     read_page_size: int = Field(default=100, gt=0)
     overlap_seconds: int = Field(default=300, ge=0, description="Re-read window behind the cursor")
+    audit_retention_days: int = Field(
+        default=365, ge=0, description="Days an audit row is kept (0: for good)"
+    )
     webhook_secret: SecretStr | None = Field(
         default=None, description="Signs Salesforce Flow / Apex callouts (X-Leadq-Signature)"
     )

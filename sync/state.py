@@ -94,10 +94,12 @@ class AssignmentOutcome(BaseModel):
 
 
 class AuditEntry(BaseModel):
-    """One change leadq made to one field of one lead, and why. Never updated or deleted.
+    """One change leadq made to one field of one lead, and why. Never updated; deleted only once
+    `keep_until` has passed (the audit retention; None keeps it for good).
 
     An entry is identified by (lead, at, run, field): appending the same entry again, as a retried
-    append does, stores it once.
+    append does, stores it once. Both backends store a lead's entries of one run as one row
+    (sync/audit_rows.py).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -112,6 +114,7 @@ class AuditEntry(BaseModel):
     reasons: str = ""
     model_version: str = ""
     actor: str = "leadq"
+    keep_until: AwareDatetime | None = None
 
 
 class RunRecord(BaseModel):
@@ -349,6 +352,11 @@ class StateStore(Protocol):
         """A lead's changes, newest first."""
         ...
 
+    def prune_audit(self, now: datetime) -> int:
+        """Delete the audit entries whose `keep_until` is not later than `now`; return how many
+        rows went. DynamoDB's TTL does it there by itself (eventually), so it deletes nothing."""
+        ...
+
     # Runs
     def record_run(self, run: RunRecord) -> None: ...
 
@@ -395,11 +403,6 @@ def expiry_second(now: datetime, ttl: timedelta) -> int:
     if ttl <= timedelta(0):
         raise ValueError(f"a TTL must be positive, got {ttl}")
     return math.ceil(epoch_seconds(now + ttl))
-
-
-def audit_sort_key(entry: AuditEntry) -> str:
-    """An entry's identity within its lead, and its place in time order."""
-    return f"{iso_utc(entry.at)}#{entry.run_id}#{entry.field}"
 
 
 def failed_write_order(failed: FailedWrite) -> tuple[str, str]:

@@ -17,7 +17,13 @@ Key schema (both keys strings; `serverless.yml` must declare the same table):
     QUEUE                   <ISO queued_at>#<work id>         id, queued_at, payload, claimed_by,
                                                               claim_expires (leadq serve)
     LEASE#<name>            LEASE                             holder, expires_at
-    AUDIT#<lead id>         <ISO time>#<run id>#<field>       the entry's attributes
+    AUDIT#<lead id>         <ISO time>#<run id>               a lead's changes in one run: at,
+                                                              run_id, crm, lead_id,
+                                                              model_version, actor, fields
+                                                              (binary: zlib JSON, one entry per
+                                                              field), keep_until, expires_at
+                                                              (items before schema 5: one per
+                                                              field, sk …#<field>)
     RUN                     <ISO started_at>#<run id>         the run's attributes
     RETRY#<crm>             <lead id>                         attempts, first_failed_at,
                                                               last_failed_at, error, run_id
@@ -25,8 +31,9 @@ Key schema (both keys strings; `serverless.yml` must declare the same table):
                                                               entries (JSON)
 
 `expires_at` (epoch seconds) is the table's TTL attribute: DynamoDB deletes expired dedupe keys,
-leases and old daily counters by itself, though only eventually, so every condition still checks
-`expires_at` against `now` rather than trusting an item's absence.
+leases, old daily counters and audit rows past their retention by itself, though only
+eventually, so every condition still checks `expires_at` against `now` rather than trusting an
+item's absence.
 
 Atomicity comes from condition expressions and `TransactWriteItems`; never from reading first.
 Numbers travel as DynamoDB numbers; floats go out as their shortest exact decimal (what
@@ -56,6 +63,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError, NoRegionError
 
+from sync.audit_rows import AuditRow, audit_rows, unpacked_fields
 from sync.state import (
     AssignmentOutcome,
     AuditEntry,
@@ -69,7 +77,6 @@ from sync.state import (
     StateStoreError,
     StateUnusableError,
     WorkClaim,
-    audit_sort_key,
     chunked,
     epoch_seconds,
     expiry_second,
@@ -603,18 +610,28 @@ class DynamoDBStateStore:
     # Audit log
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> None:
-        # One item per identity: a batch must not name a key twice, and the last entry wins.
-        items = {(entry.lead_id, audit_sort_key(entry)): _audit_item(entry) for entry in entries}
-        self._batch_put(list(items.values()))
+        """Add entries to their rows (one item per lead and run): a field given again replaces
+        its earlier entry, the row's other fields stay."""
+        rows = audit_rows(entries)
+        stored = {
+            (row.lead_id, row.at, row.run_id): row
+            for row in map(_audit_row, self._batch_get(_audit_key(row) for row in rows))
+        }
+        self._batch_put([_audit_item(row.merged_over(stored.get(row.key))) for row in rows])
 
     def audit_for(self, lead_id: str, limit: int = 50) -> list[AuditEntry]:
+        wanted = require_positive(limit)
         items = self._query(
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"AUDIT#{lead_id}"}},
+            ExpressionAttributeValues={":pk": {"S": _audit_pk(lead_id)}},
             ScanIndexForward=False,
-            limit=require_positive(limit),
+            limit=wanted,  # every item holds one entry at least
         )
-        return [_audit_entry(item) for item in items]
+        found = [entry for item in items for entry in _audit_entries(item)]
+        return found[:wanted]
+
+    def prune_audit(self, now: datetime) -> int:
+        return 0  # the table's TTL deletes rows once their `expires_at` has passed
 
     # Runs
 
@@ -842,39 +859,65 @@ def _written_item(
     }
 
 
-def _audit_item(entry: AuditEntry) -> Item:
-    changes, number_kinds = _encode_scalars({"before": entry.before, "after": entry.after})
-    return {
-        **_key(f"AUDIT#{entry.lead_id}", audit_sort_key(entry)),
-        **changes,
-        **number_kinds,
-        "at": {"S": iso_utc(entry.at)},
-        "run_id": {"S": entry.run_id},
-        "crm": {"S": entry.crm},
-        "lead_id": {"S": entry.lead_id},
-        "field": {"S": entry.field},
-        "reasons": {"S": entry.reasons},
-        "model_version": {"S": entry.model_version},
-        "actor": {"S": entry.actor},
+def _audit_pk(lead_id: str) -> str:
+    return f"AUDIT#{lead_id}"
+
+
+def _audit_key(row: AuditRow) -> Item:
+    return _key(_audit_pk(row.lead_id), row.sort_key)
+
+
+def _audit_item(row: AuditRow) -> Item:
+    item: Item = {
+        **_audit_key(row),
+        "at": {"S": iso_utc(row.at)},
+        "run_id": {"S": row.run_id},
+        "crm": {"S": row.crm},
+        "lead_id": {"S": row.lead_id},
+        "model_version": {"S": row.model_version},
+        "actor": {"S": row.actor},
+        "fields": {"B": row.packed_fields()},
     }
+    if row.keep_until is not None:
+        item["keep_until"] = {"S": iso_utc(row.keep_until)}
+        item["expires_at"] = _number(math.ceil(epoch_seconds(row.keep_until)))
+    return item
 
 
-def _audit_entry(item: Item) -> AuditEntry:
-    changes = _decode_scalars(
-        {"before": item["before"], "after": item["after"]}, _NumberKinds.read(item)
-    )
-    return AuditEntry(
+def _audit_row(item: Item) -> AuditRow:
+    return AuditRow(
+        lead_id=item["lead_id"]["S"],
         at=from_iso(item["at"]["S"]),
         run_id=item["run_id"]["S"],
         crm=item["crm"]["S"],
-        lead_id=item["lead_id"]["S"],
-        field=item["field"]["S"],
-        before=changes["before"],
-        after=changes["after"],
-        reasons=item["reasons"]["S"],
         model_version=item["model_version"]["S"],
         actor=item["actor"]["S"],
+        keep_until=from_iso(item["keep_until"]["S"]) if "keep_until" in item else None,
+        fields=unpacked_fields(item["fields"]["B"]),
     )
+
+
+def _audit_entries(item: Item) -> list[AuditEntry]:
+    """A row's entries; an item written before rows (one per field) is one entry."""
+    if "fields" in item:
+        return _audit_row(item).entries()
+    changes = _decode_scalars(
+        {"before": item["before"], "after": item["after"]}, _NumberKinds.read(item)
+    )
+    return [
+        AuditEntry(
+            at=from_iso(item["at"]["S"]),
+            run_id=item["run_id"]["S"],
+            crm=item["crm"]["S"],
+            lead_id=item["lead_id"]["S"],
+            field=item["field"]["S"],
+            before=changes["before"],
+            after=changes["after"],
+            reasons=item["reasons"]["S"],
+            model_version=item["model_version"]["S"],
+            actor=item["actor"]["S"],
+        )
+    ]
 
 
 def _retry_pk(crm: str) -> str:

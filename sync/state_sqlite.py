@@ -20,7 +20,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from sync.audit_rows import (
+    AuditRow,
+    audit_rows,
+    from_microseconds,
+    microseconds,
+    unpacked_fields,
+)
 from sync.sqlite_checkpoints import WRITER_CHECKPOINT_PAGES, BackgroundCheckpoints
 from sync.state import (
     AssignmentOutcome,
@@ -34,7 +42,6 @@ from sync.state import (
     Scalar,
     StateUnusableError,
     WorkClaim,
-    audit_sort_key,
     chunked,
     epoch_seconds,
     expiry_second,
@@ -46,7 +53,7 @@ from sync.state import (
     validated_values,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The state schema this leadq reads and writes. A file at an older version is upgraded in place
 when it is opened (`_MIGRATIONS`); a file at a newer one is refused with a `StateStoreError`."""
 
@@ -102,17 +109,45 @@ ALTER TABLE work_queue ADD COLUMN claimed_by TEXT;
 ALTER TABLE work_queue ADD COLUMN claim_expires INTEGER NOT NULL DEFAULT 0;
 """
 
-_MIGRATIONS: tuple[tuple[int, str], ...] = (
+_AUDIT_ROWS = """
+CREATE TABLE IF NOT EXISTS audit_rows (
+    lead_id TEXT NOT NULL, at_us INTEGER NOT NULL, run_id TEXT NOT NULL, crm TEXT NOT NULL,
+    model_version TEXT NOT NULL, actor TEXT NOT NULL, keep_until INTEGER, fields BLOB NOT NULL,
+    PRIMARY KEY (lead_id, at_us, run_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS audit_rows_by_expiry ON audit_rows (keep_until)
+    WHERE keep_until IS NOT NULL;
+"""
+"""Schema 5: the audit as one row per lead per run (sync/audit_rows.py); `at_us` is the run's
+time and `keep_until` its end of retention, in microseconds since the epoch (NULL: kept for
+good)."""
+
+
+def _compact_audit(connection: sqlite3.Connection) -> None:
+    """Schema 5: move the audit's entries (one row per field before) into rows per lead and run,
+    streaming in key order, and drop the old table."""
+    _run_script(connection, _AUDIT_ROWS)
+    entries = connection.execute("SELECT entry FROM audit ORDER BY lead_id, entry_key")
+    while batch := entries.fetchmany(_MIGRATION_BATCH):
+        _append_audit(connection, [AuditEntry.model_validate_json(entry) for (entry,) in batch])
+    connection.execute("DROP TABLE audit")
+
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
+_MIGRATIONS: tuple[tuple[int, Migration], ...] = (
     (1, _SCHEMA_1),
     (2, _RETRY_SET_AND_INTENDED_WRITES),
     (3, _DOCUMENTS_AND_LEDGER),
     (4, _WORK_CLAIMS),
+    (5, _compact_audit),
 )
-"""What brings a file to each schema version from the one before (a new file runs them all).
-A released version's script never changes: a change to the schema is a new version."""
+"""What brings a file to each schema version from the one before (a new file runs them all): a
+script, or a function that moves data. A released version's step never changes: a change to the
+schema is a new version."""
 
 _CLAIMABLE = "SELECT id, queued_at, payload FROM work_queue WHERE (claimed_by IS NULL"
 
+_MIGRATION_BATCH = 5_000  # old audit entries read at a time while moving them
 _PURGE_EVERY = 256  # first_sighting calls between purges of expired dedupe keys
 _IN_CLAUSE_SIZE = 500
 
@@ -243,11 +278,12 @@ class SqliteStateStore:
                     f"{self.path} holds state schema {found}, written by a newer leadq; "
                     f"this leadq reads schema {SCHEMA_VERSION}"
                 )
-            for version, script in _MIGRATIONS:
+            for version, step in _MIGRATIONS:
                 if version > (found or 0):
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            connection.execute(statement)
+                    if isinstance(step, str):
+                        _run_script(connection, step)
+                    else:
+                        step(connection)
             if found != SCHEMA_VERSION:
                 connection.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
@@ -623,15 +659,25 @@ class SqliteStateStore:
             _append_audit(connection, entries)
 
     def audit_for(self, lead_id: str, limit: int = 50) -> list[AuditEntry]:
-        rows = (
-            self._connection()
-            .execute(
-                "SELECT entry FROM audit WHERE lead_id = ? ORDER BY entry_key DESC LIMIT ?",
-                (lead_id, require_positive(limit)),
+        wanted = require_positive(limit)
+        found: list[AuditEntry] = []
+        with self._reading() as connection:
+            rows = connection.execute(
+                f"SELECT {_AUDIT_COLUMNS} FROM audit_rows WHERE lead_id = ?"
+                " ORDER BY at_us DESC, run_id DESC",
+                (lead_id,),
             )
-            .fetchall()
-        )
-        return [AuditEntry.model_validate_json(entry) for (entry,) in rows]
+            while len(found) < wanted and (row := rows.fetchone()):
+                found += _audit_row(row).entries()
+        return found[:wanted]
+
+    def prune_audit(self, now: datetime) -> int:
+        with self._writing() as connection:
+            cursor = connection.execute(
+                "DELETE FROM audit_rows WHERE keep_until IS NOT NULL AND keep_until <= ?",
+                (microseconds(now),),
+            )
+            return cursor.rowcount
 
     # Runs
 
@@ -654,6 +700,12 @@ class SqliteStateStore:
         return [RunRecord.model_validate_json(record) for (record,) in rows]
 
 
+def _run_script(connection: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+
+
 def _schema_version(connection: sqlite3.Connection) -> int | None:
     """The file's schema version; None for a new, empty file."""
     has_meta = connection.execute(
@@ -667,11 +719,50 @@ def _schema_version(connection: sqlite3.Connection) -> int | None:
     return int(row[0]) if row else None
 
 
+_AUDIT_COLUMNS = "lead_id, at_us, run_id, crm, model_version, actor, keep_until, fields"
+
+
 def _append_audit(connection: sqlite3.Connection, entries: Sequence[AuditEntry]) -> None:
-    rows = {(entry.lead_id, audit_sort_key(entry)): entry.model_dump_json() for entry in entries}
+    """Add entries to their rows (one per lead and run): a field given again replaces its
+    earlier entry, the row's other fields stay."""
+    rows = [row.merged_over(_stored_audit_row(connection, row)) for row in audit_rows(entries)]
     connection.executemany(
-        "INSERT OR REPLACE INTO audit (lead_id, entry_key, entry) VALUES (?, ?, ?)",
-        [(lead_id, key, entry) for (lead_id, key), entry in rows.items()],
+        f"INSERT OR REPLACE INTO audit_rows ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                row.lead_id,
+                microseconds(row.at),
+                row.run_id,
+                row.crm,
+                row.model_version,
+                row.actor,
+                microseconds(row.keep_until) if row.keep_until else None,
+                row.packed_fields(),
+            )
+            for row in rows
+        ],
+    )
+
+
+def _stored_audit_row(connection: sqlite3.Connection, row: AuditRow) -> AuditRow | None:
+    stored = connection.execute(
+        f"SELECT {_AUDIT_COLUMNS} FROM audit_rows WHERE lead_id = ? AND at_us = ? AND run_id = ?",
+        (row.lead_id, microseconds(row.at), row.run_id),
+    ).fetchone()
+    return _audit_row(stored) if stored else None
+
+
+def _audit_row(row: tuple[Any, ...]) -> AuditRow:
+    lead_id, at_us, run_id, crm, model_version, actor, keep_until, fields = row
+    return AuditRow(
+        lead_id=lead_id,
+        at=from_microseconds(at_us),
+        run_id=run_id,
+        crm=crm,
+        model_version=model_version,
+        actor=actor,
+        keep_until=from_microseconds(keep_until) if keep_until is not None else None,
+        fields=unpacked_fields(fields),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,6 +122,34 @@ def test_a_run_report_keeps_a_bounded_sample_while_counting_every_change(tmp_pat
     assert report.assigned == len(run.assignments) > 0
     assert report.assignments == run.assignments[:ASSIGNMENTS_KEPT]
     assert report.counts()["assigned"] == report.assigned
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_a_run_audits_one_row_per_lead_and_rows_past_the_retention_are_pruned(
+    crm: str, tmp_path: Path
+) -> None:
+    state = tmp_path / "audited.db"
+    with sandbox(crm, 200, tmp_path) as box:
+        box.settings = box.settings.model_copy(update={"audit_retention_days": 30})
+        first = box.runtime(state=state).engine(clock=lambda: NOW).run("full")
+        after_first = _audit_rows(state)
+        later_runtime = box.runtime(state=state)
+        later = later_runtime.engine(clock=lambda: NOW + timedelta(days=31)).run("full")
+        newest = {lead_id: later_runtime.store.audit_for(lead_id) for lead_id in after_first}
+    assert len(after_first) == first.written > 0
+    assert {(runs, run_ids) for runs, run_ids in after_first.values()} == {(1, first.run_id)}
+    assert {run_ids for _, run_ids in _audit_rows(state).values()} == {later.run_id}
+    assert all(entry.run_id == later.run_id for entries in newest.values() for entry in entries)
+
+
+def _audit_rows(state: Path) -> dict[str, tuple[int, str]]:
+    """Each audited lead's rows in the state file, and the runs they came from."""
+    with sqlite3.connect(state) as connection:
+        rows = connection.execute(
+            "SELECT lead_id, count(*), group_concat(run_id) FROM audit_rows GROUP BY lead_id"
+        ).fetchall()
+    connection.close()
+    return {lead_id: (count, run_ids) for lead_id, count, run_ids in rows}
 
 
 def _score(lead: dict, crm: str) -> float:

@@ -4,8 +4,10 @@ server on 127.0.0.1, with dummy credentials). A few backend-specific cases follo
 from __future__ import annotations
 
 import inspect
+import math
 import sqlite3
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -24,6 +26,7 @@ from sync.state import (
     StateStore,
     StateStoreError,
     WorkClaim,
+    iso_utc,
 )
 from sync.state_dynamodb import DynamoDBStateStore, create_table, dynamodb_client
 from sync.state_sqlite import SCHEMA_VERSION, SqliteStateStore
@@ -509,6 +512,88 @@ def test_a_lead_without_changes_has_an_empty_audit_log(store: StateStore) -> Non
     assert store.audit_for("L1") == []
 
 
+def test_the_audit_keeps_one_row_per_lead_per_run(store: StateStore) -> None:
+    fields = ("leadq_score", "leadq_grade", "leadq_reasons", "lifecyclestage")
+    first_run = [audit_entry(lead, 0, field=name) for lead in ("L1", "L2") for name in fields]
+    second_run = [audit_entry("L1", 15, run_id="run-2", field=name) for name in fields]
+    store.append_audit(first_run + second_run)
+    store.append_audit([audit_entry("L2", field="hubspot_owner_id", before=None, after="o1")])
+
+    assert audit_rows_of(store) == {"L1": 2, "L2": 1}
+    assert len(store.audit_for("L1")) == 8
+    assert {entry.field for entry in store.audit_for("L2")} == {*fields, "hubspot_owner_id"}
+
+
+def test_entries_of_one_row_keep_their_own_attributes(store: StateStore) -> None:
+    entries = [
+        audit_entry(field="leadq_score", keep_until=NOW + timedelta(days=30)),
+        audit_entry(field="owner", actor="rule:emea", model_version="m2", reasons=""),
+    ]
+    store.append_audit(entries)
+
+    assert store.audit_for("L1") == entries[::-1]
+
+
+def test_pruning_removes_the_audit_rows_past_their_retention(tmp_path: Path) -> None:
+    store = SqliteStateStore(tmp_path / "state.db")
+    kept_for_a_day = audit_entry("L1", 0, keep_until=NOW + timedelta(days=1))
+    kept_for_a_year = audit_entry("L1", 5, run_id="run-2", keep_until=NOW + timedelta(days=365))
+    kept_for_good = audit_entry("L2", 0)
+    store.append_audit([kept_for_a_day, kept_for_a_year, kept_for_good])
+
+    assert store.prune_audit(NOW + timedelta(hours=23)) == 0
+    assert store.prune_audit(NOW + timedelta(days=2)) == 1
+
+    assert store.audit_for("L1") == [kept_for_a_year]
+    assert store.audit_for("L2") == [kept_for_good]
+    store.close()
+
+
+def test_dynamodb_audit_rows_carry_the_ttl_of_their_retention(moto_endpoint: str) -> None:
+    url = new_dynamodb_url(moto_endpoint)
+    store = open_state_store(url)
+    keep_until = NOW + timedelta(days=30, microseconds=250)
+    store.append_audit([audit_entry("L1", keep_until=keep_until), audit_entry("L2")])
+
+    items = {item["lead_id"]["S"]: item for item in _audit_items(url)}
+
+    assert items["L1"]["expires_at"] == {"N": str(math.ceil(keep_until.timestamp()))}
+    assert "expires_at" not in items["L2"]
+    assert store.prune_audit(NOW + timedelta(days=31)) == 0  # the TTL deletes, in its own time
+    assert store.audit_for("L1")[0].keep_until == keep_until
+    store.close()
+
+
+def audit_rows_of(store: StateStore) -> dict[str, int]:
+    """How many rows (items) each lead's audit takes in the backend."""
+    if isinstance(store, SqliteStateStore):
+        return stored_audit_rows(store.path)
+    assert isinstance(store, DynamoDBStateStore)
+    return dict(Counter(item["lead_id"]["S"] for item in _audit_items_of(store)))
+
+
+def stored_audit_rows(path: Path) -> dict[str, int]:
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT lead_id, count(*) FROM audit_rows GROUP BY lead_id")
+        counted = dict(rows.fetchall())
+    connection.close()
+    return counted
+
+
+def _audit_items(url: str) -> list[dict[str, Any]]:
+    store = open_state_store(url)
+    assert isinstance(store, DynamoDBStateStore)
+    try:
+        return _audit_items_of(store)
+    finally:
+        store.close()
+
+
+def _audit_items_of(store: DynamoDBStateStore) -> list[dict[str, Any]]:
+    scanned = store.client.scan(TableName=store.table_name)["Items"]
+    return [item for item in scanned if item["pk"]["S"].startswith("AUDIT#")]
+
+
 # Retry set: leads whose write failed for good
 
 
@@ -877,9 +962,9 @@ def test_a_state_file_of_schema_1_is_upgraded_in_place_and_keeps_its_state(
     path = tmp_path / "state.db"
     older = SqliteStateStore(path)
     older.advance_cursor("hubspot:leads", NOW)
-    older.append_audit([audit_entry("L1")])
     older.close()
     with sqlite3.connect(path) as connection:  # the file as schema 1 left it
+        _with_audit_of_schema_1(connection, [audit_entry("L1")])
         connection.execute("DROP TABLE retry_set")
         connection.execute("DROP TABLE intended_writes")
         connection.execute("DROP TABLE documents")
@@ -905,7 +990,48 @@ def test_a_state_file_of_schema_1_is_upgraded_in_place_and_keeps_its_state(
         (version,) = connection.execute(
             "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     connection.close()
-    assert int(version) == SCHEMA_VERSION == 4
+    assert int(version) == SCHEMA_VERSION == 5
+
+
+def _with_audit_of_schema_1(connection: sqlite3.Connection, entries: list[AuditEntry]) -> None:
+    """The audit as schemas 1 to 4 kept it: a row per field, the entry as JSON."""
+    connection.execute("DROP TABLE audit_rows")
+    connection.execute(
+        "CREATE TABLE audit (lead_id TEXT NOT NULL, entry_key TEXT NOT NULL, entry TEXT NOT NULL,"
+        " PRIMARY KEY (lead_id, entry_key))"
+    )
+    connection.executemany(
+        "INSERT INTO audit (lead_id, entry_key, entry) VALUES (?, ?, ?)",
+        [
+            (entry.lead_id, f"{iso_utc(entry.at)}#{entry.run_id}#{entry.field}",
+             entry.model_dump_json())
+            for entry in entries
+        ],
+    )
+
+
+def test_an_audit_of_a_row_per_field_is_upgraded_to_a_row_per_lead_and_run(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    SqliteStateStore(path).close()
+    entries = [
+        audit_entry("L1", minutes, run_id=f"run-{minutes}", field=name)
+        for minutes in (0, 15)
+        for name in ("leadq_score", "leadq_grade", "leadq_reasons")
+    ] + [audit_entry("L2")]
+    with sqlite3.connect(path) as connection:
+        _with_audit_of_schema_1(connection, entries)
+        connection.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    connection.close()
+
+    upgraded = SqliteStateStore(path)
+    assert upgraded.audit_for("L1") == sorted(
+        entries[:6], key=lambda entry: (entry.at, entry.field), reverse=True
+    )
+    assert upgraded.audit_for("L2") == [audit_entry("L2")]
+    upgraded.close()
+    assert stored_audit_rows(path) == {"L1": 2, "L2": 1}
 
 
 def test_the_sqlite_file_runs_in_wal_mode(tmp_path: Path) -> None:
