@@ -354,8 +354,12 @@ class Learning(Section):
         default_factory=list,
         description="Fields learn must never use, e.g. ones known only after the outcome",
     )
+    keep: list[str] = Field(
+        default_factory=list,
+        description="Fields learn flags as leaks but may use: known before the outcome",
+    )
 
-    @field_validator("fields", "exclude")
+    @field_validator("fields", "exclude", "keep")
     @classmethod
     def _known_paths(cls, paths: list[str]) -> list[str]:
         for path in paths:
@@ -426,14 +430,17 @@ class ScoringModel(Section):
             found += [rule.when for rule in self.routing.rules if rule.when is not None]
         return found
 
-    def custom_fields(self) -> tuple[list[str], list[str]]:
-        """The custom lead fields and company fields the rules read (CRM property names)."""
+    def custom_fields(self, learning: bool = False) -> tuple[list[str], list[str]]:
+        """The custom lead fields and company fields the rules read (CRM property names); with
+        `learning`, also those `learn.fields` names for `leadq learn` to try."""
         paths = {
             leaf.field
             for condition in self.conditions()
             for leaf in walk(condition)
             if isinstance(leaf, FieldTest)
         }
+        if learning:
+            paths |= set(self.learn.fields)
         lead = sorted(p.removeprefix("fields.") for p in paths if p.startswith("fields."))
         company = sorted(
             p.removeprefix("company.fields.") for p in paths if p.startswith("company.fields.")

@@ -8,10 +8,12 @@ the scoring engine itself, as of each lead's cut-off (see `scoring.backtest`), s
 is exactly what the model will compute. A regularised logistic regression weighs them;
 `scoring.scorecard` turns the weights into points on rules, grades and an MQL threshold.
 
-Before fitting, every field is checked for leaks: a field that alone predicts (nearly) perfectly,
-better than all the others together, or with a frequent value that almost always converted, is
-most likely known only after the outcome (a call's duration, a lifecycle stage of "customer").
-Such fields are left out unless the caller keeps them on purpose.
+leadq's own output fields and the CRM's bookkeeping fields are never candidates. Before fitting,
+every other field is checked for leaks (`scoring.leaks`): a field that alone predicts (nearly)
+perfectly, better than all the others together, whose (nearly) always converting values hold a
+good share of the conversions, or that is named like a field sales fill in and predicts well, is
+most likely known only after the outcome (a call's duration, a lifecycle stage of "customer", a
+rep's rating). Such fields are left out unless the caller keeps them on purpose (`learn.keep`).
 
 scikit-learn is imported only when fitting, so the scoring core never needs it.
 """
@@ -31,6 +33,14 @@ from scoring.backtest import LabelledLeads, roc_auc, score_as_of_cutoffs
 from scoring.conditions import FieldTest, normalise_text, walk
 from scoring.config import MOST, EngagementRule, Fit, FitRule, ScoringModel, shortened
 from scoring.frame import BANT_CRITERIA, SCORE_FIELD_KINDS, TextColumn, lead_field_kind
+from scoring.leaks import (
+    DOMINANT_AUC,
+    LEAK_PURITY,
+    FieldEvidence,
+    PureValue,
+    never_learned,
+    sales_entered_name,
+)
 
 # Einstein Lead Scoring asks for 1,000 leads and 120 conversions; so do we.
 MIN_LEADS = 1000
@@ -64,9 +74,6 @@ DEFAULT_CANDIDATES = (
     "company.country",
 )
 
-LEAK_AUC = 0.9  # alone this good is near-perfect
-DOMINANT_AUC = 0.75  # from here on, compare with every other feature together
-LEAK_PURITY = 0.95
 LEAK_MIN_LEADS = 20
 
 
@@ -80,6 +87,10 @@ class LearnSettings:
     min_leads: int = MIN_LEADS
     min_converted: int = MIN_CONVERTED
     keep: tuple[str, ...] = ()  # fields to use even though they look like leaks
+
+    def keeping(self, model: ScoringModel) -> LearnSettings:
+        """These settings with the model's own `learn.keep` added."""
+        return replace(self, keep=tuple(dict.fromkeys([*self.keep, *model.learn.keep])))
 
 
 def check_outcomes(labelled: LabelledLeads, settings: LearnSettings) -> None:
@@ -147,10 +158,21 @@ def candidate_fields(model: ScoringModel, leads: Sequence[Lead]) -> list[str]:
     for path in dict.fromkeys(paths):
         if path in excluded or path in SCORE_FIELD_KINDS or path.startswith("bant."):
             continue
+        if never_learned(path, model) is not None:
+            continue
         if lead_field_kind(path) == "time":
             continue
         usable.append(path)
     return usable
+
+
+def unlearnable_fields(model: ScoringModel, leads: Sequence[Lead]) -> dict[str, str]:
+    """The leads' custom fields learn never uses (leadq's outputs, CRM bookkeeping), with why."""
+    custom = {f"fields.{key}" for lead in leads for key in lead.fields}
+    custom |= {f"company.fields.{key}" for lead in leads if lead.company
+               for key in lead.company.fields}
+    reasons = {path: never_learned(path, model) for path in sorted(custom)}
+    return {path: reason for path, reason in reasons.items() if reason is not None}
 
 
 def field_values(leads: Sequence[Lead], path: str) -> list[Any]:
@@ -399,7 +421,7 @@ def feature_matrix(
 
 @dataclass(frozen=True)
 class Suspect:
-    """A field (or rule) that looks like it leaks the outcome."""
+    """A field (or rule) that looks like it leaks the outcome, with the evidence."""
 
     source: str
     auc: float
@@ -411,7 +433,8 @@ class Suspect:
         action = (
             "kept, as asked"
             if self.kept
-            else f"left out; pass --keep {self.source} if it is known before the outcome"
+            else f"left out; if it is known before the outcome, list it under learn.keep in "
+            f"the model (or pass --keep {self.source})"
         )
         return f"{self.source} looks like it leaks the outcome: {self.reason}. {action}"
 
@@ -427,18 +450,16 @@ def find_leaks(
     sources = list(dict.fromkeys(f.source for f in features))
     for source in sources:
         columns = [i for i, f in enumerate(features) if f.source == source]
+        found = [features[i] for i in columns]
         alone = _alone_auc(matrix[:, columns], converted, numbers.get(source))
-        reason = _purity_reason(matrix[:, columns], converted, [features[i] for i in columns])
-        if reason is None and alone >= LEAK_AUC:
-            reason = f"alone it ranks conversions with ROC AUC {alone:.2f}"
-        if reason is None and alone >= DOMINANT_AUC:
+        together = None
+        if alone >= DOMINANT_AUC:
             others = [i for i in range(len(features)) if i not in columns]
             together = _in_sample_auc(matrix[:, others], converted, settings.regularisation)
-            if alone >= together:
-                reason = (
-                    f"alone it ranks conversions better (ROC AUC {alone:.2f}) than every other "
-                    f"field together ({together:.2f})"
-                )
+        purest, pure_share = _purity(matrix[:, columns], converted, found)
+        named = not found[0].existing and sales_entered_name(source)
+        evidence = FieldEvidence(source, alone, together, purest, pure_share, named)
+        reason = evidence.reason()
         if reason is not None:
             suspects.append(Suspect(source, alone, reason, kept=source in settings.keep))
     return suspects
@@ -464,19 +485,27 @@ def _patterns(matches: np.ndarray) -> np.ndarray:
     return np.unique(matches, axis=0, return_inverse=True)[1].ravel()
 
 
-def _purity_reason(
+def _purity(
     columns: np.ndarray, converted: np.ndarray, features: Sequence[Feature]
-) -> str | None:
-    if converted.mean() >= 0.5:
-        return None
+) -> tuple[PureValue | None, float]:
+    """The best-converting value with enough leads, and the share of all conversions on values
+    that (nearly) always converted. Nothing when most leads convert: purity says little then."""
+    if converted.mean() >= 0.5 or not converted.any():
+        return None, 0.0
     floor = max(LEAK_MIN_LEADS, math.ceil(MIN_SUPPORT_SHARE * len(converted)))
+    purest: PureValue | None = None
+    pure = np.zeros(len(converted), dtype=bool)
     for index, feature in enumerate(features):
         members = columns[:, index] > 0
         leads = int(members.sum())
-        if leads >= floor and converted[members].mean() >= LEAK_PURITY:
-            rate = converted[members].mean()
-            return f"{feature.label!r} ({leads:,} leads) converted {rate:.0%}"
-    return None
+        if leads < floor:
+            continue
+        rate = float(converted[members].mean())
+        if purest is None or rate > purest.rate:
+            purest = PureValue(feature.label, leads, rate)
+        if rate >= LEAK_PURITY:
+            pure |= members
+    return purest, float(converted[pure].sum() / converted.sum())
 
 
 def _in_sample_auc(matrix: np.ndarray, converted: np.ndarray, regularisation: float) -> float:

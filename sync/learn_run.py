@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from scoring.backtest import BacktestResult, run_backtest
 from scoring.config import ScoringModel
 from scoring.crossvalidation import Estimate, estimate
-from scoring.learn import Learner, LearnSettings, Suspect, check_outcomes
+from scoring.learn import Learner, LearnSettings, Suspect, check_outcomes, unlearnable_fields
 from scoring.proposal_diff import ProposedChange, compare
 from scoring.proposal_yaml import render_yaml
 from scoring.scorecard import Capacity, Scorecard, propose
@@ -29,6 +29,7 @@ class LearnRun:
     changes: list[ProposedChange]
     suspects: list[Suspect]
     yaml_text: str
+    unlearnable: dict[str, str]  # fields learn never uses (leadq's outputs, CRM bookkeeping): why
 
 
 def learn_from(
@@ -40,6 +41,7 @@ def learn_from(
     test_share: float | None,
 ) -> LearnRun:
     labelled = loaded.labelled
+    settings = settings.keeping(model)
     check_outcomes(labelled, settings)
     learner = Learner(labelled, model, settings)
     suspects = learner.find_leaks()
@@ -59,6 +61,7 @@ def learn_from(
         changes=compare(model, card),
         suspects=suspects,
         yaml_text=render_yaml(card, header),
+        unlearnable=unlearnable_fields(model, labelled.leads),
     )
 
 

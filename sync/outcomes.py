@@ -81,7 +81,7 @@ class CrmOutcomes:
         from sync.runtime import build_connector
         from sync.settings import load_settings
 
-        connector = build_connector(load_settings(), model)
+        connector = build_connector(load_settings(), model, learning=True)
         return ConnectorOutcomes(connector).labelled(model, now)
 
 

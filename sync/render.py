@@ -475,7 +475,8 @@ def backtest_report(result: BacktestResult, loaded: Loaded) -> Report:
 
 def learn_summary(run: LearnRun, output: Path) -> list[Any]:
     lines: list[Any] = [f"[yellow]warning:[/yellow] {markup_safe(s.warning)}" for s in run.suspects]
-    lines += [f"[yellow]note:[/yellow] {markup_safe(note)}" for note in run.current.notes]
+    notes = [*run.current.notes, *unlearnable_note(run)]
+    lines += [f"[yellow]note:[/yellow] {markup_safe(note)}" for note in notes]
     lines.append(_estimate_table(run))
     lines.append(_proposed_changes_table(run.changes))
     card = run.card
@@ -487,6 +488,15 @@ def learn_summary(run: LearnRun, output: Path) -> list[Any]:
         f"Wrote {output}: a leadq model. Review it, then `leadq backtest --model {output} …`."
     )
     return lines
+
+
+def unlearnable_note(run: LearnRun) -> list[str]:
+    """Which fields learn never used and why, as one note (none when there are none)."""
+    by_reason: dict[str, list[str]] = {}
+    for path, reason in run.unlearnable.items():
+        by_reason.setdefault(reason, []).append(path)
+    never = [f"{', '.join(paths)} ({reason})" for reason, paths in by_reason.items()]
+    return ["not learned from: " + "; ".join(never)] if never else []
 
 
 def _estimate_table(run: LearnRun) -> Table:
@@ -569,7 +579,7 @@ def learn_report(run: LearnRun, loaded: Loaded) -> Report:
     return Report(
         title=f"leadq learn — {run.card.model.name}",
         results=results,
-        lines=[f"Data: {loaded.source}.", run.current.cutoffs],
+        lines=[f"Data: {loaded.source}.", run.current.cutoffs, *unlearnable_note(run)],
         warnings=[s.warning for s in run.suspects],
         tables=[
             ExtraTable("Proposed changes, with their evidence", header, _change_rows(run.changes))

@@ -49,11 +49,17 @@ def output_field_specs(model: ScoringModel, crm: str) -> list[OutputField]:
 
 
 def build_connector(
-    settings: Settings, model: ScoringModel, session: requests.Session | None = None, **options: Any
+    settings: Settings,
+    model: ScoringModel,
+    session: requests.Session | None = None,
+    *,
+    learning: bool = False,
+    **options: Any,
 ) -> Connector:
-    """The connector for `settings.crm`, reading what the model and the planner need."""
+    """The connector for `settings.crm`, reading what the model and the planner need (and, when
+    `learning`, the custom fields `learn.fields` names)."""
     settings.require_credentials()
-    lead_fields, company_fields = model.custom_fields()
+    lead_fields, company_fields = model.custom_fields(learning)
     planner = Planner(model, settings.crm, field_name=connector_type(settings.crm).field_name)
     diffed = planner.read_fields()
     if settings.crm == "hubspot":

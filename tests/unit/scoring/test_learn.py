@@ -4,8 +4,10 @@ capacity-based thresholds, the predictive score, and scikit-learn staying out of
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from scoring.learn import (
     check_outcomes,
     nice_number,
     unique_id,
+    unlearnable_fields,
 )
 from scoring.loading import parse_model
 from scoring.predictive import predict
@@ -144,15 +147,21 @@ def test_the_diff_lists_each_change_with_its_evidence(labelled: LabelledLeads) -
     assert changes["MQL threshold"].after == f"score ≥ {card.mql_threshold}"
 
 
-def test_a_field_that_gives_the_outcome_away_is_flagged_and_left_out() -> None:
+def test_a_field_that_gives_the_outcome_away_is_flagged_and_left_out_with_its_evidence() -> None:
     leaky = synthetic_leads(leak=True)
     learner = Learner(leaky, HAND_MODEL)
-    suspects = learner.find_leaks()
-    assert [s.warning for s in suspects] == [
-        f"fields.deal_stage looks like it leaks the outcome: 'Deal stage is won' "
-        f"({leaky.converted_count:,} leads) converted 100%. left out; pass --keep "
-        "fields.deal_stage if it is known before the outcome"
-    ]
+    (suspect,) = learner.find_leaks()
+    assert suspect.source == "fields.deal_stage" and not suspect.kept
+    assert suspect.warning.startswith(
+        "fields.deal_stage looks like it leaks the outcome: alone it ranks conversions with "
+        "ROC AUC 1.00 (every other field together: 0."
+    )
+    assert suspect.warning.endswith(
+        f"'Deal stage is won' ({leaky.converted_count:,} leads) converted 100.0%; values "
+        "converting 95% or more hold 100% of all conversions; its name reads like a field sales "
+        "fill in. left out; if it is known before the outcome, list it under learn.keep in the "
+        "model (or pass --keep fields.deal_stage)"
+    )
     card = propose(learner, None)
     assert not any("deal_stage" in rule.id for rule in card.model.fit.rules)
 
@@ -161,31 +170,106 @@ def test_a_field_kept_on_purpose_is_used_even_though_it_looks_like_a_leak() -> N
     leaky = synthetic_leads(leak=True)
     learner = Learner(leaky, HAND_MODEL, LearnSettings(keep=("fields.deal_stage",)))
     (suspect,) = learner.find_leaks()
-    assert suspect.warning.endswith("converted 100%. kept, as asked")
+    assert suspect.warning.endswith("fill in. kept, as asked")
     card = propose(learner, None)
     assert any(rule.id == "deal_stage_won" for rule in card.model.fit.rules)
 
 
-def test_a_field_that_alone_ranks_conversions_near_perfectly_is_flagged() -> None:
-    rng = np.random.default_rng(5)
-    base = synthetic_leads()
-    hot = np.where(base.converted, rng.random(len(base)) < 0.92, rng.random(len(base)) < 0.03)
+def test_the_models_learn_keep_overrides_a_leak_flag_like_keep_does() -> None:
+    model = HAND_MODEL.model_copy(
+        update={"learn": HAND_MODEL.learn.model_copy(update={"keep": ["fields.deal_stage"]})}
+    )
+    settings = LearnSettings(keep=("fields.colour",)).keeping(model)
+    assert settings.keep == ("fields.colour", "fields.deal_stage")
+    (suspect,) = Learner(synthetic_leads(leak=True), model, settings).find_leaks()
+    assert suspect.kept
+
+
+def with_fields(base: LabelledLeads, seed: int, make: Callable[..., dict[str, str]]) -> (
+    LabelledLeads
+):
+    """`base` with fields `make(rng, converted)` added to each lead."""
+    rng = np.random.default_rng(seed)
     leads = [
-        lead.model_copy(update={"fields": {**lead.fields, "temperature": "hot" if h else "cold"}})
-        for lead, h in zip(base.leads, hot, strict=True)
+        lead.model_copy(update={"fields": {**lead.fields, **make(rng, bool(converted))}})
+        for lead, converted in zip(base.leads, base.converted, strict=True)
     ]
-    outcomes = [
-        Outcome(lead_id=lead.id, converted=bool(c))
-        for lead, c in zip(leads, base.converted, strict=True)
-    ]
-    labelled = labelled_from_records(leads, [], outcomes, NOW)
+    outcomes = [Outcome(lead_id=lead.id, converted=bool(c))
+                for lead, c in zip(leads, base.converted, strict=True)]
+    return labelled_from_records(leads, [], outcomes, NOW)
+
+
+def test_a_field_that_alone_ranks_conversions_near_perfectly_is_flagged() -> None:
+    labelled = with_fields(synthetic_leads(), 5, lambda rng, converted: {
+        "temperature": "hot" if rng.random() < (0.92 if converted else 0.03) else "cold"})
+    hot = np.array([lead.fields["temperature"] == "hot" for lead in labelled.leads])
     alone = roc_auc(labelled.converted, hot.astype(float))
     (suspect,) = Learner(labelled, HAND_MODEL).find_leaks()
-    assert suspect.warning == (
+    assert suspect.warning.startswith(
         "fields.temperature looks like it leaks the outcome: alone it ranks conversions with "
-        f"ROC AUC {alone:.2f}. left out; pass --keep fields.temperature if it is known before "
-        "the outcome"
+        f"ROC AUC {alone:.2f} (every other field together: 0."
     )
+    assert alone >= 0.9
+
+
+def rep_rating(rng: np.random.Generator, converted: bool) -> str:
+    """A rep's rating, given after talking to the lead: 'A' for most who went on to convert."""
+    if rng.random() < (0.4 if converted else 0.015):
+        return "A"
+    return str(rng.choice(["B", "C"]))
+
+
+def test_a_sales_entered_field_under_the_purity_bar_is_flagged_by_its_name_and_evidence() -> None:
+    labelled = with_fields(synthetic_leads(), 7, lambda rng, converted: {
+        "lead_quality": rep_rating(rng, converted)})
+    (suspect,) = Learner(labelled, HAND_MODEL).find_leaks()
+    assert suspect.source == "fields.lead_quality"
+    best = re.search(r"'Lead quality is A' \(([\d,]+) leads\) converted (\d+\.\d)%",
+                     suspect.reason)
+    assert best and 80 <= float(best.group(2)) < 95, suspect.reason
+    assert suspect.auc < 0.75
+    assert suspect.reason.endswith("its name reads like a field sales fill in")
+
+
+def test_the_same_values_under_a_neutral_name_are_not_flagged() -> None:
+    labelled = with_fields(synthetic_leads(), 7, lambda rng, converted: {
+        "segment": rep_rating(rng, converted)})
+    assert Learner(labelled, HAND_MODEL).find_leaks() == []
+
+
+def test_a_legitimate_field_with_one_rare_highly_converting_value_is_kept() -> None:
+    def source(rng: np.random.Generator, converted: bool) -> dict[str, str]:
+        partner = converted and rng.random() < 0.22  # about a fifth of the conversions
+        return {"lead_source": "partner" if partner else str(rng.choice(["web", "ads", "event"]))}
+
+    labelled = with_fields(synthetic_leads(), 11, source)
+    partner = np.array([lead.fields["lead_source"] == "partner" for lead in labelled.leads])
+    assert 0.02 < partner.mean() < 0.05 and labelled.converted[partner].all()
+    learner = Learner(labelled, HAND_MODEL)
+    assert learner.find_leaks() == []
+    card = propose(learner, None)
+    assert "lead_source_partner" in [rule.id for rule in card.model.fit.rules]
+
+
+def test_leadqs_own_outputs_and_crm_bookkeeping_are_never_learned_from() -> None:
+    def written_back(rng: np.random.Generator, converted: bool) -> dict[str, str]:
+        return {"leadq_score": "90" if converted else "10", "leadq_Grade__c": "A" if converted
+                else "D", "leadq_reasons": "Senior title" if converted else "",
+                "IsConverted": str(converted).lower(), "hs_lifecyclestage_customer_date":
+                "2026-10-01" if converted else ""}
+
+    labelled = with_fields(synthetic_leads(), 13, written_back)
+    learner = Learner(labelled, HAND_MODEL)
+    assert learner.find_leaks() == []
+    sources = {feature.source for feature in learner.features(np.arange(len(labelled)))}
+    assert sources.isdisjoint({f"fields.{name}" for name in written_back(None, True)})
+    assert unlearnable_fields(HAND_MODEL, labelled.leads) == {
+        "fields.IsConverted": "CRM bookkeeping",
+        "fields.hs_lifecyclestage_customer_date": "CRM bookkeeping",
+        "fields.leadq_Grade__c": "leadq's own output",
+        "fields.leadq_reasons": "leadq's own output",
+        "fields.leadq_score": "leadq's own output",
+    }
 
 
 def test_capacities_read_as_leads_per_period_or_a_share_and_refuse_anything_else() -> None:

@@ -1,0 +1,137 @@
+"""Which lead fields `leadq learn` must not learn from, and why.
+
+Two kinds, kept apart:
+
+- **never learned**: leadq's own output fields (`leadq_score`, `leadq_grade`, the reasons…, in any
+  CRM's spelling, e.g. `leadq_Score__c`) — learning from them learns the current model back — and
+  the CRM's bookkeeping fields (record ids, audit stamps, conversion bookkeeping such as
+  `IsConverted` or `hs_lifecyclestage_customer_date`). These are left out by name, silently
+  overridable by nobody.
+- **suspected leaks**: fields whose values are most likely filled in after the outcome (a rep's
+  rating of the lead, a lost reason, a call's duration). The evidence is combined, and every flag
+  says which evidence it rests on: how well the field ranks conversions alone (and against every
+  other field together), how many conversions fall on values that (nearly) always converted, and
+  whether its name reads like a field sales fill in. A legitimate field with one rare value that
+  converts very well (a partner's referrals) is not flagged: such values hold few conversions.
+  `learn.keep` in the model (or `--keep`) overrides a flag.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scoring.config import ScoringModel
+
+LEAK_AUC = 0.9  # alone this good is near-perfect
+DOMINANT_AUC = 0.75  # from here on, compare with every other feature together
+NAMED_AUC = 0.7  # with a sales-entered name, this good alone is suspicious
+LEAK_PURITY = 0.95  # a value this pure is near-deterministic
+NAMED_PURITY = 0.8  # with a sales-entered name, a value this pure is suspicious
+PURE_SHARE = 0.25  # near-deterministic values holding this share of conversions give it away
+
+OWN_PREFIX = "leadq_"
+BOOKKEEPING = re.compile(
+    r"^(id|hs_object_id|(hs_)?(createdate|lastmodifieddate)|hs_(created|updated)_by_user_id"
+    r"|hs_all_.*|hs_user_ids_of_all_.*|hs_lifecyclestage_.*_date|hs_date_(entered|exited)_.*"
+    r"|hs_time_in_.*|hs_v2_.*|hs_latest_source_timestamp|hs_lead_status_date"
+    r"|hubspot_owner_assigneddate|hs_merged_object_ids|hs_calculated_.*"
+    r"|isdeleted|isconverted|converted.*|createddate|createdbyid|lastmodifieddate"
+    r"|lastmodifiedbyid|systemmodstamp|lastactivitydate|lastvieweddate|lastreferenceddate"
+    r"|lasttransferdate|masterrecordid|isunreadbyowner|recordtypeid|ownerid|jigsaw.*"
+    r"|emailbounced(date|reason)|photourl|owner\..*)$"
+)
+SALES_ENTERED_WORDS = frozenset({
+    "quality", "rating", "rated", "grade", "disposition", "reason", "outcome", "result", "won",
+    "lost", "closed", "converted", "deal", "deals", "opportunity", "qualified", "qualification",
+    "disqualified", "unqualified", "rejected", "rejection", "accepted", "tag", "tags", "note",
+    "notes", "comment", "comments", "feedback", "profile", "index", "interest", "interested",
+    "followup", "revert", "duration", "sales", "rep", "stage", "status",
+})
+SALES_ENTERED_PAIRS = frozenset({
+    ("last", "activity"), ("notable", "activity"), ("follow", "up"), ("call", "status"),
+    ("call", "result"), ("meeting", "held"), ("demo", "held"),
+})
+
+
+def never_learned(path: str, model: ScoringModel) -> str | None:
+    """Why learn must never use this lead field (None: it may)."""
+    key = path.removeprefix("company.").removeprefix("fields.")
+    spelled = _plain(key)
+    if spelled.startswith(OWN_PREFIX) or spelled in _own_outputs(model):
+        return "leadq's own output"
+    if BOOKKEEPING.match(spelled):
+        return "CRM bookkeeping"
+    return None
+
+
+def _plain(name: str) -> str:
+    """A CRM field name as one spelling: `leadq_Score__c` → `leadq_score`."""
+    return name.removesuffix("__c").removesuffix("__C").lower()
+
+
+def _own_outputs(model: ScoringModel) -> set[str]:
+    names = {name for name in model.output.fields.model_dump().values() if name}
+    if model.predictive is not None:
+        names |= {model.predictive.field, model.predictive.reasons_field} - {None}
+    return {_plain(str(name)) for name in names}
+
+
+def sales_entered_name(path: str) -> bool:
+    """Whether the field's name reads like one sales fill in after talking to the lead: a word
+    such as quality, rating, status, reason, notes or tags (`Lead Quality`, `Rep_Rating__c`)."""
+    key = path.rpartition(".")[2].removesuffix("__c")
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key).lower()
+    words = [word for word in re.split(r"[^a-z0-9]+", spaced) if word]
+    pairs = set(itertools.pairwise(words))
+    return bool(SALES_ENTERED_WORDS.intersection(words) or SALES_ENTERED_PAIRS & pairs)
+
+
+@dataclass(frozen=True)
+class PureValue:
+    """A value of a field whose leads (nearly) always converted."""
+
+    label: str
+    leads: int
+    rate: float
+
+
+@dataclass(frozen=True)
+class FieldEvidence:
+    """What the outcomes say about one field (or one of the model's rules)."""
+
+    source: str
+    alone: float  # ROC AUC of the field by itself, in its better direction
+    together: float | None  # in-sample ROC AUC of every other field together, when measured
+    purest: PureValue | None  # the value converting best among those with enough leads
+    pure_share: float  # share of all conversions on near-deterministic values
+    named: bool  # the name reads like a sales-entered field
+
+    def reason(self) -> str | None:
+        """The evidence that makes this field a suspected leak, in words (None: not one)."""
+        named_purity = self.purest is not None and self.purest.rate >= NAMED_PURITY
+        suspected = (
+            self.alone >= LEAK_AUC
+            or self.pure_share >= PURE_SHARE
+            or (self.alone >= DOMINANT_AUC and self.together is not None
+                and self.alone >= self.together)
+            or (self.named and (self.alone >= NAMED_AUC or named_purity))
+        )
+        return "; ".join(self.evidence()) if suspected else None
+
+    def evidence(self) -> list[str]:
+        said = [f"alone it ranks conversions with ROC AUC {self.alone:.2f}"
+                + (f" (every other field together: {self.together:.2f})"
+                   if self.together is not None else "")]
+        if self.purest is not None:
+            said.append(f"{self.purest.label!r} ({self.purest.leads:,} leads) converted "
+                        f"{self.purest.rate:.1%}")
+        if self.pure_share > 0:
+            said.append(f"values converting {LEAK_PURITY:.0%} or more hold "
+                        f"{self.pure_share:.0%} of all conversions")
+        if self.named:
+            said.append("its name reads like a field sales fill in")
+        return said

@@ -1,0 +1,144 @@
+"""`leadq learn` as a RevOps admin runs it on a CRM leadq already writes to, and on an export:
+fields sales fill in after the outcome are flagged with their evidence and left out, leadq's own
+outputs are never learned from, and a legitimate field with a rare, well-converting value stays."""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+from pathlib import Path
+
+from hubspot import HubSpot
+from typer.testing import CliRunner, Result
+
+from sandbox.hubspot import start_hubspot
+from sandbox.salesforce import start_salesforce
+from sync.cli import app
+
+ROOT = Path(__file__).parents[2]
+SANDBOX_MODEL = ROOT / "examples" / "sandbox.yaml"
+runner = CliRunner()
+
+
+def said(result: Result) -> str:
+    return " ".join(result.output.split())
+
+
+def model_trying(tmp_path: Path, *fields: str) -> Path:
+    """The sandbox example with `learn.fields` naming custom fields to try."""
+    text = SANDBOX_MODEL.read_text(encoding="utf-8")
+    model = tmp_path / "model.yaml"
+    model.write_text(f"{text}\nlearn:\n  fields: [{', '.join(fields)}]\n", encoding="utf-8")
+    return model
+
+
+def rating_after_the_outcome(rng: random.Random, converted: bool) -> str:
+    """What a rep writes after talking to the lead: 'Hot' for most who went on to convert."""
+    if rng.random() < (0.6 if converted else 0.02):
+        return "Hot"
+    return rng.choice(["Warm", "Cold"])
+
+
+def partner_referral(rng: random.Random, converted: bool) -> str:
+    """A legitimate source: a few partner referrals, nearly all of which convert."""
+    return "Partner referral" if converted and rng.random() < 0.15 else rng.choice(["Web", "Ads"])
+
+
+def learned_rules(proposal: Path) -> str:
+    return proposal.read_text(encoding="utf-8").split("\ncsv:")[0]
+
+
+def test_learn_on_hubspot_flags_a_rating_set_after_conversion_and_never_learns_leadqs_outputs(
+    tmp_path: Path,
+) -> None:
+    rng = random.Random(3)
+    with start_hubspot(leads=1500, seed=5, rate_limit=(10_000, 10.0)) as hubspot:
+        client = HubSpot(access_token=hubspot.access_token, host=hubspot.base_url)
+        for name, kind in (("rep_rating", "string"), ("referred_by", "string"),
+                           ("leadq_score", "number")):
+            client.crm.properties.core_api.create("contacts", {
+                "name": name, "label": name, "type": kind,
+                "fieldType": "number" if kind == "number" else "text",
+                "groupName": "contactinformation"})
+        updates = []
+        for record in hubspot.store.page("contacts", 0, 1_000_000):
+            converted = record.properties.get("lifecyclestage") in ("opportunity", "customer")
+            updates.append({"id": str(record.id), "properties": {
+                "rep_rating": rating_after_the_outcome(rng, converted),
+                "referred_by": partner_referral(rng, converted),
+                "leadq_score": "90" if converted else str(rng.randint(0, 70))}})
+        for start in range(0, len(updates), 100):
+            client.crm.contacts.batch_api.update({"inputs": updates[start:start + 100]})
+        env = {"COLUMNS": "200", **hubspot.leadq_environment(),
+               "LEADQ_HUBSPOT_RATE_LIMIT": "10000"}
+        model = model_trying(tmp_path, "fields.rep_rating", "fields.referred_by")
+        proposal = tmp_path / "proposal.yaml"
+        result = runner.invoke(app, ["learn", "--model", str(model), "--crm", "--folds", "0",
+                                     "-o", str(proposal)], env=env)
+    assert result.exit_code == 0, result.output
+    output = said(result)
+    flagged = re.search(r"warning: fields\.rep_rating looks like it leaks the outcome: (.*?)\. "
+                        r"left out; if it is known before the outcome, list it under "
+                        r"learn\.keep in the model", output)
+    assert flagged, output[:1500]
+    assert re.search(r"'Rep rating is Hot' \([\d,]+ leads\) converted \d+\.\d%", flagged.group(1))
+    assert flagged.group(1).endswith("its name reads like a field sales fill in")
+    assert "fields.referred_by looks like" not in output
+    assert "note: not learned from: fields.leadq_score (leadq's own output)" in output
+    rules = learned_rules(proposal)
+    assert "field: fields.rep_rating" not in rules and "field: fields.leadq" not in rules
+
+
+def test_learn_on_salesforce_flags_the_rating_reps_set_on_converted_leads(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    with start_salesforce(leads=2500, seed=5) as salesforce:
+        store = salesforce.store
+        lead = store.sobject("Lead")
+        for lead_id, converted in store.read('SELECT "Id", "IsConverted" FROM "Lead"'):
+            store.update(lead, lead_id, {"Rating": rating_after_the_outcome(rng, converted == 1)})
+        env = {"COLUMNS": "200", **salesforce.leadq_environment("session")}
+        proposal = tmp_path / "proposal.yaml"
+        result = runner.invoke(app, ["learn", "--model", str(SANDBOX_MODEL), "--crm",
+                                     "--folds", "0", "-o", str(proposal)], env=env)
+    assert result.exit_code == 0, result.output
+    output = said(result)
+    assert re.search(r"warning: fields\.Rating looks like it leaks the outcome: .*'Rating is "
+                     r"Hot' \([\d,]+ leads\) converted \d+\.\d%.*its name reads like a field "
+                     r"sales fill in\. left out", output), output[:1500]
+    assert re.search(r"note: not learned from: [^;]*fields\.IsConverted[^;]*\(CRM bookkeeping\)",
+                     output)
+    assert "Rating" not in learned_rules(proposal)
+
+
+def test_learn_on_an_export_flags_a_quality_column_and_keeps_a_rare_converting_source(
+    tmp_path: Path,
+) -> None:
+    rng = random.Random(7)
+    export = tmp_path / "export.csv"
+    with export.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["email", "jobtitle", "employees", "referred_by", "lead_quality",
+                         "converted"])
+        for number in range(3000):
+            senior = rng.random() < 0.3
+            employees = rng.choice([5, 40, 200, 900, 4000])
+            logit = -2.6 + 1.3 * senior + 0.8 * (50 <= employees <= 1000)
+            converted = rng.random() < 1 / (1 + 2.718281828 ** -logit)
+            writer.writerow([
+                f"person{number}@example.com", "VP Sales" if senior else "Analyst", employees,
+                partner_referral(rng, converted), rating_after_the_outcome(rng, converted),
+                "yes" if converted else "no"])
+    proposal = tmp_path / "proposal.yaml"
+    result = runner.invoke(app, ["learn", "--model", str(SANDBOX_MODEL), "--csv", str(export),
+                                 "--label", "converted", "--folds", "0", "-o", str(proposal)],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    output = said(result)
+    assert re.search(r"warning: fields\.lead_quality looks like it leaks the outcome: .*"
+                     r"'Lead quality is Hot' \([\d,]+ leads\) converted \d+\.\d%.*its name reads "
+                     r"like a field sales fill in\. left out", output), output[:1500]
+    assert "referred_by looks like" not in output
+    rules = learned_rules(proposal)
+    assert "lead_quality" not in rules
+    assert "Partner referral" in rules
