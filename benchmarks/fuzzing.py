@@ -1,14 +1,18 @@
 """Generated inputs run through the `leadq` command in this process, each within a deadline, and
 a tally of what went wrong: a traceback, an exit code or output file the README does not promise,
-or a hang (over `HANG_SECONDS`). Used by the fuzz tests and `python -m benchmarks reliability`.
+a file created by a command that refused (exit 2), a hang (over `HANG_SECONDS`), or a lead of the
+input missing from a scored file. Used by the fuzz tests and `python -m benchmarks reliability`.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import chdir, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,13 @@ from typer.testing import CliRunner
 from sync.cli import app
 
 HANG_SECONDS = 10
-EXIT_CODES = {"validate": {0, 2}, "score": {0, 2}}  # 1: leads a CRM refused, for sync alone
+# the exit codes the README promises: 1 (leads a CRM refused, ids not in it) for sync alone
+CHECKED_COMMANDS = ("validate", "score", "explain", "audit", "status", "backtest", "learn",
+                    "setup", "preview", "schema")
+EXIT_CODES = {
+    **{command: frozenset({0, 2}) for command in CHECKED_COMMANDS},
+    "sync": frozenset({0, 1, 2}),
+}
 
 
 class HangError(Exception):
@@ -35,17 +45,27 @@ class Outcome:
     seconds: float
     traceback: str | None = None  # the exception that escaped, as "Type: message"
     problem: str | None = None  # an exit code or file left behind that the README does not allow
+    leads_lost: tuple[str, ...] = ()  # ids of the input missing from the scored file
 
     @property
     def hung(self) -> bool:
         return self.seconds > HANG_SECONDS or self.traceback == "Hang"
 
 
-def invoke(command: str, arguments: list[str], output: Path | None = None) -> Outcome:
-    """`leadq <arguments>`; `output` is the file the command writes on success, and only then."""
+def invoke(
+    command: str,
+    arguments: list[str],
+    output: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    folder: Path | None = None,
+) -> Outcome:
+    """`leadq <arguments>`; `output` is the file the command writes on success, and only then;
+    `env` the LEADQ_* settings (none other from this process's environment); run in `folder`,
+    where a command that refuses (exit 2) must create nothing."""
+    before = _files(folder)
     started = time.perf_counter()
-    with _deadline(HANG_SECONDS + 5):
-        result = CliRunner().invoke(app, arguments, env={"COLUMNS": "120"})
+    with _deadline(HANG_SECONDS + 5), chdir(folder or Path.cwd()):
+        result = CliRunner().invoke(app, arguments, env=_environment(env))
     seconds = time.perf_counter() - started
     escaped = None if isinstance(result.exception, SystemExit) else result.exception
     traceback = None
@@ -56,7 +76,22 @@ def invoke(command: str, arguments: list[str], output: Path | None = None) -> Ou
     elif "Traceback (most recent call last)" in result.output:
         traceback = result.output[-500:]
     problem = _problem(command, result.exit_code, result.output, output)
+    created = _files(folder) - before - ({output} if result.exit_code == 0 else set())
+    if problem is None and created and (result.exit_code == 2 or output is not None):
+        problem = f"{command} exited {result.exit_code} but created {sorted(created)[:3]}"
     return Outcome(command, result.exit_code, seconds, traceback, problem)
+
+
+def _environment(env: Mapping[str, str] | None) -> dict[str, str | None]:
+    """This process's LEADQ_* and AWS_* variables removed, `env` set instead (when given)."""
+    if env is None:
+        return {"COLUMNS": "120"}
+    removed = {name: None for name in os.environ if name.startswith(("LEADQ_", "AWS_"))}
+    return {**removed, "COLUMNS": "120", "AWS_CONFIG_FILE": "/nonexistent", **env}
+
+
+def _files(folder: Path | None) -> set[Path]:
+    return set() if folder is None else set(folder.rglob("*"))
 
 
 @contextmanager
@@ -76,8 +111,8 @@ def _deadline(seconds: float) -> Iterator[None]:
 def _problem(command: str, code: int, printed: str, output: Path | None) -> str | None:
     if code not in EXIT_CODES[command]:
         return f"{command} exited {code}"
-    if code == 2 and "error:" not in printed:
-        return f"{command} exited 2 without an error: line"
+    if code == 2 and "error:" not in printed and "Usage:" not in printed:
+        return f"{command} exited 2 without an error: line"  # Usage: an option typer refused
     if output is not None and code == 2 and output.exists():
         return f"{command} exited 2 but left {output.name} behind"
     if output is not None and code == 0 and not output.exists():
@@ -94,6 +129,7 @@ class FuzzTally:
     tracebacks: list[str] = field(default_factory=list)
     wrong_exit_codes: list[str] = field(default_factory=list)
     hangs: list[str] = field(default_factory=list)
+    leads_lost: list[str] = field(default_factory=list)
 
     def add(self, outcomes: list[Outcome]) -> None:
         self.tried += 1
@@ -104,10 +140,38 @@ class FuzzTally:
                 self.tracebacks.append(f"{outcome.command}: {outcome.traceback}")
             if outcome.problem:
                 self.wrong_exit_codes.append(outcome.problem)
+            self.leads_lost.extend(f"{outcome.command}: {lead}" for lead in outcome.leads_lost)
 
     @property
     def clean(self) -> bool:
-        return not (self.tracebacks or self.wrong_exit_codes or self.hangs)
+        return not (self.tracebacks or self.wrong_exit_codes or self.hangs or self.leads_lost)
+
+    def first_problem(self) -> str:
+        found = self.tracebacks or self.wrong_exit_codes or self.hangs or self.leads_lost
+        return found[0] if found else ""
+
+
+def fuzz(
+    category: str,
+    inputs: st.SearchStrategy[Any],
+    attempt: Callable[[Any, Path], list[Outcome]],
+    examples: int,
+    seed: int | None = None,
+) -> FuzzTally:
+    """Try `examples` generated inputs, each by `attempt(made, folder)` in a fresh empty folder;
+    the tally counts what went wrong."""
+    tally = FuzzTally(category)
+    with tempfile.TemporaryDirectory(prefix="leadq-fuzz-") as directory:
+
+        def one(made: Any) -> None:
+            folder = Path(tempfile.mkdtemp(dir=directory))
+            try:
+                tally.add(attempt(made, folder))
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        generated(inputs, examples, seed)(one)()
+    return tally
 
 
 def generated(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import io
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from benchmarks.fuzzing import FuzzTally, Outcome, generated, invoke
+from benchmarks.fuzzing import FuzzTally, Outcome, fuzz, invoke
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CSV_FILES = {  # the leads, activities and encoding each example model reads
@@ -261,8 +260,5 @@ def try_model(example: str, text: str, directory: Path) -> list[Outcome]:
 
 def fuzz_models(examples: int, seed: int | None = None) -> FuzzTally:
     """Try `examples` generated models; the tally counts what went wrong."""
-    tally = FuzzTally("models")
-    with tempfile.TemporaryDirectory(prefix="leadq-fuzz-") as directory:
-        place = Path(directory)
-        generated(model_texts(), examples, seed)(lambda made: tally.add(try_model(*made, place)))()
-    return tally
+    return fuzz("models", model_texts(), lambda made, folder: try_model(*made, folder), examples,
+                seed)

@@ -380,15 +380,29 @@ def require_routing_owners(connector: Connector, model: ScoringModel, crm: str) 
 
 @contextmanager
 def state_store_of(env_file: Path | None) -> Iterator[tuple[Settings, StateStore]]:
-    """The settings, and the state store they name (closed after use)."""
+    """The settings, and the state store they name, to read (closed after use): a SQLite file
+    that is not there is refused rather than created empty."""
     from sync.state_url import open_state_store
 
     settings = load_settings(env_file)
+    require_state_file(settings.state_url)
     store = open_state_store(settings.state_url)
     try:
         yield settings, store
     finally:
         store.close()
+
+
+def require_state_file(url: str) -> None:
+    """A SQLite state file must already be there (a DynamoDB table is checked when opened)."""
+    from sync.state_url import state_location
+
+    location = state_location(url)
+    if location.backend == "sqlite" and not Path(location.name).exists():
+        raise UserError(
+            f"no leadq state at {location.name}: no sync has run with LEADQ_STATE_URL={url} "
+            "(check the setting, or run leadq sync first)"
+        )
 
 
 @app.command()

@@ -200,6 +200,17 @@ def test_a_state_file_that_is_no_database_is_refused(settings_folder: Path) -> N
     )
 
 
+@pytest.mark.parametrize("command", [["audit", "123"], ["status"]])
+def test_reading_a_state_file_that_is_not_there_is_refused_and_creates_none(
+    settings_folder: Path, command: list[str]
+) -> None:
+    env = {"LEADQ_STATE_URL": "sqlite:///state/leadq.db"}
+    assert refused(settings_folder, *command, env=env) == (
+        "error: no leadq state at state/leadq.db: no sync has run with "
+        "LEADQ_STATE_URL=sqlite:///state/leadq.db (check the setting, or run leadq sync first)"
+    )
+
+
 def test_a_state_url_naming_a_directory_is_refused(settings_folder: Path) -> None:
     (settings_folder / "state").mkdir()
     env = {"LEADQ_STATE_URL": "sqlite:///state"}

@@ -43,13 +43,15 @@ def test_the_fuzzer_starts_from_example_models_that_validate_and_score(tmp_path:
         (Outcome("score", 1, 0.1, problem="score exited 1"), "wrong_exit_codes"),
         (Outcome("validate", 2, 11.0), "hangs"),
         (Outcome("validate", 2, 3.0, traceback="Hang"), "hangs"),
+        (Outcome("score", 0, 0.1, leads_lost=("L-1001",)), "leads_lost"),
     ],
 )
 def test_the_tally_counts_each_kind_of_failure_in_its_column(outcome: Outcome, column: str) -> None:
     tally = FuzzTally("models")
     tally.add([outcome, Outcome("validate", 0, 0.1)])
     assert tally.tried == 1
-    assert {
-        name: len(getattr(tally, name)) for name in ("tracebacks", "wrong_exit_codes", "hangs")
-    } == {name: int(name == column) for name in ("tracebacks", "wrong_exit_codes", "hangs")}
+    columns = ("tracebacks", "wrong_exit_codes", "hangs", "leads_lost")
+    assert {name: len(getattr(tally, name)) for name in columns} == {
+        name: int(name == column) for name in columns
+    }
     assert not tally.clean

@@ -33,6 +33,7 @@ def status(state: Path) -> str:
 
 
 def test_a_store_never_synced_says_so(tmp_path: Path) -> None:
+    SqliteStateStore(tmp_path / "state.db").close()
     shown = status(tmp_path / "state.db")
 
     assert re.search(r"lead cursor\s+never synced", shown)
