@@ -321,7 +321,7 @@ class HubSpotConnector:
                                                 "values": domains}]}],
                  "sorts": [{"propertyName": "createdate", "direction": "ASCENDING"}],
                  "properties": ["domain", "hubspot_owner_id"], "limit": SEARCH_PAGE,
-                 "after": offset or None},
+                 **_paged_from(offset)},
                 limiter="search",
             )
             for record in answer.get("results") or []:
@@ -504,6 +504,12 @@ def _handled(record: dict[str, Any], seen: Mapping[str, datetime] | None) -> boo
 def _modified_ms(record: dict[str, Any]) -> int:
     moment = modified_at(record)
     return epoch_ms(moment) if moment else 0
+
+
+def _paged_from(offset: int) -> dict[str, str]:
+    """A search's `after`: a string paging token, left out on the first page (HubSpot's spec
+    types it as a string: null is not one)."""
+    return {"after": str(offset)} if offset else {}
 
 
 def _next_after(answer: dict[str, Any]) -> str | None:

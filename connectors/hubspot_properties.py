@@ -109,8 +109,9 @@ def _property_body(field: OutputField) -> dict[str, Any]:
         "description": "Written by leadq: do not edit by hand.",
     }
     if field.options:
+        # each option requires `hidden` (HubSpot's OptionInput; the client's model refuses None)
         body["options"] = [
-            {"label": option, "value": option, "displayOrder": order}
+            {"label": option, "value": option, "displayOrder": order, "hidden": False}
             for order, option in enumerate(field.options)
         ]
     return body

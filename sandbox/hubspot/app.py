@@ -2,9 +2,10 @@
 
 Order of checks for each request, as HubSpot applies them: route (404 JSON), bearer token (401),
 rate limit (429: the ten-second window and daily quota, or the search endpoints' per-second
-limit), scope (403 MISSING_SCOPES), then the handler. Injected faults (`self.faults`) answer
-before all of that: a 429 with the ten-second body, a 502/503 with HubSpot's JSON, a slow answer
-or a dropped connection.
+limit), scope (403 MISSING_SCOPES), the request's query and body against the shapes HubSpot
+declares (400 VALIDATION_ERROR: validation.py, request_shapes.py), then the handler. Injected
+faults (`self.faults`) answer before all of that: a 429 with the ten-second body, a 502/503 with
+HubSpot's JSON, a slow answer or a dropped connection.
 """
 
 from __future__ import annotations
@@ -16,12 +17,21 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from sandbox.hubspot import associations_api, events_api, objects_api, owners_api, properties_api
+from sandbox.hubspot import (
+    associations_api,
+    events_api,
+    objects_api,
+    owners_api,
+    properties_api,
+)
+from sandbox.hubspot import request_shapes as shapes
+from sandbox.hubspot import response_shapes as answers
 from sandbox.hubspot.auth import AppCredentials, TokenAuthority
 from sandbox.hubspot.context import Call
 from sandbox.hubspot.errors import (
@@ -35,6 +45,7 @@ from sandbox.hubspot.errors import (
 from sandbox.hubspot.limits import PortalLimits
 from sandbox.hubspot.portal import Portal
 from sandbox.hubspot.store import HubSpotStore
+from sandbox.hubspot.validation import QueryKind, RequestShape, answer_problem, check_request
 from sandbox.hubspot.webhooks import WebhookSender
 from sandbox.hubspot.writes import ChangeSource
 from sandbox.orgs import SynthActivity
@@ -59,46 +70,97 @@ def _fixed(scope: str) -> Scope:
     return lambda call: scope
 
 
+def _associations_read(call: Call) -> str:
+    return f"{call.object_type('from_object_type').scope}.read"
+
+
 @dataclass(frozen=True)
 class Endpoint:
     handler: Callable[[Call], Response]
     scope: Scope
+    shape: RequestShape
+    answer: type[answers.Answer] | None  # a success's body (None: no body)
     search: bool = False
 
 
+def _query(*names: str, **kinds: QueryKind) -> dict[str, QueryKind]:
+    """Query parameters: `names` are single strings, `kinds` name their own kind."""
+    return {**dict.fromkeys(names, "string"), **kinds}
+
+
+# Each endpoint's parameters as HubSpot's v3/v4 specs declare them (HubSpot-public-api-spec-
+# collection: contacts.json, objects.json, properties.json, crmOwners.json, associations.json,
+# events.json), and scopes as the specs' `security` names them.
+_READ_QUERY = _query(properties="strings", propertiesWithHistory="strings",
+                     associations="strings", archived="boolean")
+_PAGE_QUERY = {**_READ_QUERY, **_query("after", limit="integer")}
+_NONE: dict[str, QueryKind] = {}
+_SENSITIVITY = ("highly_sensitive", "non_sensitive", "sensitive")
+_PROPERTIES_QUERY = _query("locale", "properties", archived="boolean",
+                           dataSensitivity=_SENSITIVITY)
+_EVENTS_QUERY = _query(
+    "after", "before", "eventType", "objectType", "objectProperty.*", "property.*",
+    id="strings", limit="integer", objectId="integer", occurredAfter="date-time",
+    occurredBefore="date-time", properties="strings", sort="strings",
+)
 _READ, _WRITE = _records("read"), _records("write")
+_OWNERS = _fixed("crm.objects.owners.read")
 ENDPOINTS: dict[str, Endpoint] = {
-    "list_records": Endpoint(objects_api.list_records, _READ),
-    "create_record": Endpoint(objects_api.create_record, _WRITE),
-    "get_record": Endpoint(objects_api.get_record, _READ),
-    "update_record": Endpoint(objects_api.update_record, _WRITE),
-    "archive_record": Endpoint(objects_api.archive_record, _WRITE),
-    "merge_records": Endpoint(objects_api.merge_records, _WRITE),
-    "batch_read": Endpoint(objects_api.batch_read, _READ),
-    "batch_create": Endpoint(objects_api.batch_create, _WRITE),
-    "batch_update": Endpoint(objects_api.batch_update, _WRITE),
-    "batch_upsert": Endpoint(objects_api.batch_upsert, _WRITE),
-    "batch_archive": Endpoint(objects_api.batch_archive, _WRITE),
-    "search_records": Endpoint(objects_api.search_records, _READ, search=True),
-    "list_properties": Endpoint(properties_api.list_properties, _schemas("read")),
-    "create_property": Endpoint(properties_api.create_property, _schemas("write")),
-    "get_property": Endpoint(properties_api.get_property, _schemas("read")),
-    "update_property": Endpoint(properties_api.update_property, _schemas("write")),
-    "list_groups": Endpoint(properties_api.list_groups, _schemas("read")),
-    "create_group": Endpoint(properties_api.create_group, _schemas("write")),
-    "get_group": Endpoint(properties_api.get_group, _schemas("read")),
-    "list_owners": Endpoint(owners_api.list_owners, _fixed("crm.objects.owners.read")),
-    "get_owner": Endpoint(owners_api.get_owner, _fixed("crm.objects.owners.read")),
-    "list_associations": Endpoint(associations_api.list_associations, _READ),
-    "create_default_association": Endpoint(associations_api.create_default_association, _WRITE),
-    "batch_read_associations": Endpoint(
-        associations_api.batch_read_associations,
-        lambda call: f"{call.object_type('from_object_type').scope}.read",
-    ),
-    "list_events": Endpoint(events_api.list_events,
-                            _fixed("behavioral_events.event_definitions.read_write")),
-    "list_event_types": Endpoint(events_api.list_event_types,
-                                 _fixed("behavioral_events.event_definitions.read_write")),
+    "list_records": Endpoint(objects_api.list_records, _READ, RequestShape(_PAGE_QUERY),
+                             answers.RecordPage),
+    "create_record": Endpoint(objects_api.create_record, _WRITE, RequestShape(
+        _NONE, shapes.SimplePublicObjectInputForCreate), answers.SimplePublicObject),
+    "get_record": Endpoint(objects_api.get_record, _READ, RequestShape(
+        {**_READ_QUERY, **_query("idProperty")}), answers.SimplePublicObject),
+    "update_record": Endpoint(objects_api.update_record, _WRITE, RequestShape(
+        _query("idProperty"), shapes.SimplePublicObjectInput), answers.SimplePublicObject),
+    "archive_record": Endpoint(objects_api.archive_record, _WRITE, RequestShape(_NONE), None),
+    "merge_records": Endpoint(objects_api.merge_records, _WRITE, RequestShape(
+        _NONE, shapes.PublicMergeInput), answers.SimplePublicObject),
+    "batch_read": Endpoint(objects_api.batch_read, _READ, RequestShape(
+        _query(archived="boolean"), shapes.BatchReadInputSimplePublicObjectId),
+        answers.RecordBatch),
+    "batch_create": Endpoint(objects_api.batch_create, _WRITE, RequestShape(
+        _NONE, shapes.BatchInputSimplePublicObjectInputForCreate), answers.RecordBatch),
+    "batch_update": Endpoint(objects_api.batch_update, _WRITE, RequestShape(
+        _NONE, shapes.BatchInputSimplePublicObjectBatchInput), answers.RecordBatch),
+    "batch_upsert": Endpoint(objects_api.batch_upsert, _WRITE, RequestShape(
+        _NONE, shapes.BatchInputSimplePublicObjectBatchInputUpsert), answers.RecordBatch),
+    "batch_archive": Endpoint(objects_api.batch_archive, _WRITE, RequestShape(
+        _NONE, shapes.BatchInputSimplePublicObjectId), None),
+    "search_records": Endpoint(objects_api.search_records, _READ, RequestShape(
+        _NONE, shapes.PublicObjectSearchRequest), answers.SearchPage, search=True),
+    "list_properties": Endpoint(properties_api.list_properties, _schemas("read"),
+                                RequestShape(_PROPERTIES_QUERY), answers.Properties),
+    "create_property": Endpoint(properties_api.create_property, _schemas("write"),
+                                RequestShape(_NONE, shapes.PropertyCreate), answers.Property),
+    "get_property": Endpoint(properties_api.get_property, _schemas("read"),
+                             RequestShape(_PROPERTIES_QUERY), answers.Property),
+    "update_property": Endpoint(properties_api.update_property, _schemas("write"),
+                                RequestShape(_NONE, shapes.PropertyUpdate), answers.Property),
+    "list_groups": Endpoint(properties_api.list_groups, _schemas("read"),
+                            RequestShape(_query("locale")), answers.PropertyGroups),
+    "create_group": Endpoint(properties_api.create_group, _schemas("write"),
+                             RequestShape(_NONE, shapes.PropertyGroupCreate),
+                             answers.PropertyGroup),
+    "get_group": Endpoint(properties_api.get_group, _schemas("read"),
+                          RequestShape(_query("locale")), answers.PropertyGroup),
+    "list_owners": Endpoint(owners_api.list_owners, _OWNERS, RequestShape(
+        _query("after", "email", limit="integer", archived="boolean")), answers.OwnerPage),
+    "get_owner": Endpoint(owners_api.get_owner, _OWNERS, RequestShape(
+        _query(archived="boolean", idProperty=("id", "userId"))), answers.PublicOwner),
+    "list_associations": Endpoint(associations_api.list_associations, _READ, RequestShape(
+        _query("after", limit="integer")), answers.AssociationPage),
+    "create_default_association": Endpoint(associations_api.create_default_association, _WRITE,
+                                           RequestShape(_NONE), answers.DefaultAssociationBatch),
+    "batch_read_associations": Endpoint(associations_api.batch_read_associations,
+                                        _associations_read, RequestShape(
+        _NONE, shapes.BatchInputPublicFetchAssociationsBatchRequest), answers.AssociationBatch),
+    # events.json: both operations' only scope is `oauth` (every app has it)
+    "list_events": Endpoint(events_api.list_events, _fixed("oauth"), RequestShape(_EVENTS_QUERY),
+                            answers.EventPage),
+    "list_event_types": Endpoint(events_api.list_event_types, _fixed("oauth"),
+                                 RequestShape(_NONE), None),
 }
 
 _OBJECTS = "/crm/v3/objects/<object_type>"
@@ -137,8 +199,30 @@ URL_MAP = Map(
 )
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A request the emulator refused because it does not fit what HubSpot declares (`of`
+    "request"), or an answer of the emulator's that does not (`of` "answer": a defect of the
+    emulator, found when `check_answers` is on)."""
+
+    method: str
+    path: str
+    message: str
+    of: str = "request"
+
+
+# Called with every refusal of every emulator in this process: the test suite's conformance check
+# listens here (a test that means to send a bad request says so).
+REFUSAL_OBSERVERS: list[Callable[[Refusal], None]] = []
+# oauth.json (Auth/Oauth v1), POST /oauth/v1/token: form fields and their query twins
+TOKEN_REQUEST = RequestShape(_query("client_secret", "refresh_token"))
+
+
 class HubSpotEmulator(Emulator):
     """A HubSpot portal behind `hubspot-api-client`: point the client's `host` at the server."""
+
+    # Check every answer against response_shapes (the test suite turns it on: tests/conftest.py).
+    check_answers: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -159,6 +243,7 @@ class HubSpotEmulator(Emulator):
         self.limits = PortalLimits(rate_limit, search_per_second, daily_limit)
         self.webhooks: WebhookSender | None = None
         self._server_errors = itertools.cycle((502, 503))
+        self.refusals: list[Refusal] = []
 
     @property
     def store(self) -> HubSpotStore:
@@ -220,8 +305,15 @@ class HubSpotEmulator(Emulator):
         return response
 
     def _handle(self, endpoint: Endpoint, call: Call) -> Response:
+        response = self._respond(endpoint, call)
+        if self.check_answers:
+            self._check_answer(endpoint.answer, call.request, response)
+        return response
+
+    def _respond(self, endpoint: Endpoint, call: Call) -> Response:
         try:
             self.tokens.require(endpoint.scope(call))
+            self._check(endpoint.shape, call.request)
             return endpoint.handler(call)
         except ApiError as error:
             return error.response()
@@ -231,8 +323,34 @@ class HubSpotEmulator(Emulator):
                 error_body("internal error in the HubSpot sandbox", "INTERNAL_ERROR"), 500
             )
 
+    def _check(self, shape: RequestShape, request: Request) -> None:
+        """Refuse what HubSpot would refuse, and keep it in `refusals` for the suite's
+        conformance check (tests/conftest.py)."""
+        try:
+            check_request(shape, request.args, request.get_data(as_text=True))
+        except ApiError as error:
+            self._report(Refusal(request.method, request.full_path.rstrip("?"),
+                                 str(error.body.get("message", ""))))
+            raise
+
+    def _check_answer(self, shape: type[answers.Answer] | None, request: Request,
+                      response: Response) -> None:
+        """Record an answer that does not fit what HubSpot declares for it (an emulator defect)."""
+        wrong = answer_problem(shape, response.status_code, response.get_data(as_text=True))
+        if wrong:
+            self._report(Refusal(request.method, request.full_path.rstrip("?"), wrong, "answer"))
+
+    def _report(self, refusal: Refusal) -> None:
+        self.refusals.append(refusal)
+        for observer in list(REFUSAL_OBSERVERS):
+            observer(refusal)
+
     def _token(self, request: Request) -> Response:
         try:
-            return json_response(self.tokens.refresh(request.form.to_dict()))
+            self._check(TOKEN_REQUEST, request)
+            response = json_response(self.tokens.refresh(request.form.to_dict()))
         except ApiError as error:
-            return error.response()
+            return error.response()  # the token endpoint's errors carry no category
+        if self.check_answers:
+            self._check_answer(answers.AccessTokenResponse, request, response)
+        return response

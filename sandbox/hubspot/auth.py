@@ -1,11 +1,13 @@
 """Who may call the portal: a private-app token, and OAuth access tokens minted by refreshing.
 
 `POST /oauth/v1/token` with `grant_type=refresh_token`, the app's `client_id` and `client_secret`
-and a refresh token answers `{access_token, refresh_token, expires_in, token_type}`. Access tokens
-expire for real after `oauth_ttl_seconds`, measured on the portal's clock (injectable, so tests
-can move time). A wrong token answers 401 INVALID_AUTHENTICATION, an expired one 401
-EXPIRED_AUTHENTICATION. `granted_scopes` is shared by every token of the app: remove one to make
-the calls that need it answer 403 MISSING_SCOPES.
+and a refresh token answers `{token_type, refresh_token, access_token, expires_in, token_use,
+hub_id}`: oauth.json's AccessTokenResponse requires access_token, expires_in, refresh_token,
+token_type and token_use (always "access_token"; "client_credentials" is another grant's).
+Access tokens expire for real after `oauth_ttl_seconds`, measured on the portal's clock
+(injectable, so tests can move time). A wrong token answers 401 INVALID_AUTHENTICATION, an
+expired one 401 EXPIRED_AUTHENTICATION. `granted_scopes` is shared by every token of the app:
+remove one to make the calls that need it answer 403 MISSING_SCOPES.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ ALL_SCOPES = frozenset({
     "crm.schemas.contacts.write",
     "crm.schemas.companies.read",
     "crm.schemas.companies.write",
-    # The events API's scope name is not confirmed by a primary source.
-    "behavioral_events.event_definitions.read_write",
+    # The events API (events.json, GET /events/v3/events) asks for `oauth` alone, a scope every
+    # app holds.
     "oauth",
 })
 
@@ -116,6 +118,8 @@ class TokenAuthority:
             "refresh_token": refresh_token,
             "access_token": value,
             "expires_in": int(self.oauth_ttl_seconds),
+            "token_use": "access_token",
+            "hub_id": self.credentials.portal_id,
         }
 
 

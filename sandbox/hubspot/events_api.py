@@ -1,8 +1,9 @@
 """`/events/v3/events`: behavioural event occurrences (page views, forms, marketing e-mail).
 
 Enterprise only: with `PortalSettings.events_enabled` off the portal behaves like a lower tier and
-answers 403 MISSING_SCOPES. Results are ordered by `occurredAt` (`sort=DESCENDING`, newest first,
-unless `sort=ASCENDING`); `occurredAfter`/`occurredBefore` take ISO 8601 or epoch ms and are
+answers 403 MISSING_SCOPES naming no scope (the endpoint's one scope, `oauth`, is every app's: what
+is missing is the subscription). Results are ordered by `occurredAt` (`sort=DESCENDING`, newest
+first, unless `sort=ASCENDING`); `occurredAfter`/`occurredBefore` take ISO 8601 or epoch ms and are
 exclusive; `limit` defaults to 100 and may be at most 1,000 (HubSpot's own maximum is not
 documented). The cursor in `paging.next.after` is opaque.
 """
@@ -81,7 +82,7 @@ def event_json(row: ActivityRow) -> dict[str, Any]:
 def _require_enterprise(call: Call) -> None:
     if not call.portal.settings.events_enabled:
         raise errors.missing_scopes(
-            ["behavioral_events.event_definitions.read_write"],
+            [],
             "This portal does not have access to the events API: it requires a Marketing, "
             "Sales, Service or Content Hub Enterprise subscription.",
         )

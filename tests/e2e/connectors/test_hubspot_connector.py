@@ -243,6 +243,7 @@ def test_account_owners_are_found_whatever_the_case_of_the_domain_in_searches_of
 
     assert found == {d.upper(): owned[d] for d in domains if d in owned}
     assert hubspot.requests_to("POST", "/crm/v3/objects/companies/search") == 3
+    assert hubspot.running.emulator.refusals == []  # no `"after": null` on a first page
 
 
 def test_a_companys_people_are_its_associated_contacts_read_in_one_batch(
@@ -356,6 +357,8 @@ def test_ensure_fields_creates_the_leadq_group_and_properties_once(
     definitions = store.definitions("contacts")
     assert {definitions[name].group_name for name in OUTPUT_NAMES} == {"leadq"}
     assert definitions["leadq_grade"].option_values == ("A", "B", "C", "D", "F")
+    assert not any(option.hidden for option in definitions["leadq_grade"].options)
+    assert bare_portal.running.emulator.refusals == []  # each option says `hidden`
     assert definitions["leadq_scored_at"].type == "datetime"
     assert "leadq" in store.groups("contacts")
 

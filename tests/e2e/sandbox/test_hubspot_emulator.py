@@ -259,12 +259,27 @@ def test_numbers_booleans_and_epoch_dates_are_stored_as_hubspot_strings(
         })
     contact_id = first_contact_id(client)
     response = raw(hubspot, "PATCH", f"/crm/v3/objects/contacts/{contact_id}", json={
-        "properties": {"leadq_score": 87, "leadq_is_mql": True, "leadq_scored_at": 1767225600123}
+        "properties": {"leadq_score": "87", "leadq_is_mql": "true",
+                       "leadq_scored_at": "1767225600123"}
     })
     assert response.status_code == 200
     assert response.json()["properties"]["leadq_score"] == "87"
     assert response.json()["properties"]["leadq_is_mql"] == "true"
     assert response.json()["properties"]["leadq_scored_at"] == "2026-01-01T00:00:00.123Z"
+
+
+@pytest.mark.refused_by_hubspot
+def test_a_property_value_sent_as_a_json_number_is_refused(
+    hubspot: RunningHubSpot, client: HubSpot
+) -> None:
+    contact_id = first_contact_id(client)
+    response = raw(hubspot, "PATCH", f"/crm/v3/objects/contacts/{contact_id}",
+                   json={"properties": {"hs_analytics_num_page_views": 87}})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["category"] == "VALIDATION_ERROR"
+    assert "Cannot deserialize value of type `java.lang.String` from Integer value" in (
+        body["message"])
 
 
 def test_an_invalid_option_is_refused(client: HubSpot) -> None:
@@ -485,7 +500,7 @@ SEARCH_CASES = [
      lambda p: (p.get("country") or "").lower() != "us"),
     ({"propertyName": "hs_analytics_num_page_views", "operator": "GT", "value": "5"},
      lambda p: float(p["hs_analytics_num_page_views"]) > 5),
-    ({"propertyName": "hs_analytics_num_page_views", "operator": "LTE", "value": 2},
+    ({"propertyName": "hs_analytics_num_page_views", "operator": "LTE", "value": "2"},
      lambda p: float(p["hs_analytics_num_page_views"]) <= 2),
     ({"propertyName": "hs_analytics_num_page_views", "operator": "BETWEEN", "value": "3",
       "highValue": "10"},
