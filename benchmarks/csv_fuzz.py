@@ -14,12 +14,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from hypothesis import strategies as st
 
-from benchmarks.fuzzing import FuzzTally, Outcome, fuzz, invoke
+from benchmarks.fuzzing import FuzzTally, Outcome, fuzz, invoke, with_leads_lost
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NOW = "2026-11-01"
@@ -209,15 +209,12 @@ def try_csv(made: CsvFiles, folder: Path) -> list[Outcome]:
 
 
 def _with_leads_lost(outcome: Outcome, made: CsvFiles, out: Path) -> Outcome:
-    """A lead whose id is in the input but not in the scored file was lost."""
     options = dict(zip(made.options[::2], made.options[1::2], strict=False))
     written_in = options.get("--output-encoding", "utf-8" if made.encoding == "cp932" else None)
     given = made.leads.decode(made.encoding, errors="replace")
-    written = out.read_bytes().decode(written_in or made.encoding, errors="replace")
-    lost = tuple(i for i in made.ids if i in given and i not in written)
-    return replace(outcome, leads_lost=lost)
+    return with_leads_lost(outcome, made.ids, given, out, written_in or made.encoding)
 
 
 def fuzz_csv(examples: int, seed: int | None = None) -> FuzzTally:
     """Try `examples` generated pairs of CSV files; the tally counts what went wrong."""
-    return fuzz("CSV files", csv_inputs(), try_csv, examples, seed)
+    return fuzz("CSV files", csv_inputs(), try_csv, examples, seed, scores_files=True)

@@ -6,14 +6,16 @@ input missing from a scored file. Used by the fuzz tests and `python -m benchmar
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import chdir, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +78,9 @@ def invoke(
     elif "Traceback (most recent call last)" in result.output:
         traceback = result.output[-500:]
     problem = _problem(command, result.exit_code, result.output, output)
-    created = _files(folder) - before - ({output} if result.exit_code == 0 else set())
+    created = _files(folder) - before
+    if result.exit_code == 0:  # the output, and the state a command that succeeded may keep
+        created = {p for p in created if p != output and ".db" not in p.suffixes}
     if problem is None and created and (result.exit_code == 2 or output is not None):
         problem = f"{command} exited {result.exit_code} but created {sorted(created)[:3]}"
     return Outcome(command, result.exit_code, seconds, traceback, problem)
@@ -92,6 +96,14 @@ def _environment(env: Mapping[str, str] | None) -> dict[str, str | None]:
 
 def _files(folder: Path | None) -> set[Path]:
     return set() if folder is None else set(folder.rglob("*"))
+
+
+def with_leads_lost(outcome: Outcome, ids: tuple[str, ...], given: str, scored: Path,
+                    encoding: str) -> Outcome:
+    """`outcome` of a command that wrote `scored` (in `encoding`): the `ids` that are in the
+    input text `given` and not in the scored file were lost."""
+    written = scored.read_bytes().decode(encoding, errors="replace")
+    return replace(outcome, leads_lost=tuple(i for i in ids if i in given and i not in written))
 
 
 @contextmanager
@@ -111,8 +123,8 @@ def _deadline(seconds: float) -> Iterator[None]:
 def _problem(command: str, code: int, printed: str, output: Path | None) -> str | None:
     if code not in EXIT_CODES[command]:
         return f"{command} exited {code}"
-    if code == 2 and "error:" not in printed and "Usage:" not in printed:
-        return f"{command} exited 2 without an error: line"  # Usage: an option typer refused
+    if code == 2 and "error:" not in printed and "─ Error ─" not in printed:
+        return f"{command} exited 2 without an error: line"  # ─ Error ─: an option typer refused
     if output is not None and code == 2 and output.exists():
         return f"{command} exited 2 but left {output.name} behind"
     if output is not None and code == 0 and not output.exists():
@@ -130,6 +142,7 @@ class FuzzTally:
     wrong_exit_codes: list[str] = field(default_factory=list)
     hangs: list[str] = field(default_factory=list)
     leads_lost: list[str] = field(default_factory=list)
+    scores_files: bool = False  # whether its commands write scored files, checked for lost leads
 
     def add(self, outcomes: list[Outcome]) -> None:
         self.tried += 1
@@ -146,9 +159,44 @@ class FuzzTally:
     def clean(self) -> bool:
         return not (self.tracebacks or self.wrong_exit_codes or self.hangs or self.leads_lost)
 
+    def counts(self) -> dict[str, int]:
+        """The row of the reliability table (leads lost only where a command scores a file)."""
+        found = {"tracebacks": len(self.tracebacks), "wrong exit codes": len(self.wrong_exit_codes),
+                 "hangs": len(self.hangs)}
+        return {**found, "leads lost": len(self.leads_lost)} if self.scores_files else found
+
     def first_problem(self) -> str:
         found = self.tracebacks or self.wrong_exit_codes or self.hangs or self.leads_lost
         return found[0] if found else ""
+
+
+@contextmanager
+def loopback_only() -> Iterator[None]:
+    """Any host name but loopback's is unknown while fuzzing: a generated setting naming a real
+    CRM (login.salesforce.com …) or cloud endpoint gets "unknown host", and nothing leaves the
+    machine, not even a DNS query."""
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, *arguments: Any, **keywords: Any) -> Any:
+        if host is not None and not _is_loopback(host):
+            raise socket.gaierror(socket.EAI_NONAME, "unknown host (the fuzzer allows loopback)")
+        return real(host, *arguments, **keywords)
+
+    socket.getaddrinfo = resolve
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = real
+
+
+def _is_loopback(host: str | bytes) -> bool:
+    name = host.decode() if isinstance(host, bytes) else host
+    if name.lower() in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def fuzz(
@@ -157,11 +205,12 @@ def fuzz(
     attempt: Callable[[Any, Path], list[Outcome]],
     examples: int,
     seed: int | None = None,
+    scores_files: bool = False,
 ) -> FuzzTally:
     """Try `examples` generated inputs, each by `attempt(made, folder)` in a fresh empty folder;
-    the tally counts what went wrong."""
-    tally = FuzzTally(category)
-    with tempfile.TemporaryDirectory(prefix="leadq-fuzz-") as directory:
+    the tally counts what went wrong (`scores_files`: leads lost from scored files too)."""
+    tally = FuzzTally(category, scores_files=scores_files)
+    with tempfile.TemporaryDirectory(prefix="leadq-fuzz-") as directory, loopback_only():
 
         def one(made: Any) -> None:
             folder = Path(tempfile.mkdtemp(dir=directory))

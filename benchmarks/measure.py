@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ class Measurement:
     target: str = ""
     meets_target: bool | None = None
     detail: str = ""
+    counts: dict[str, int] = field(default_factory=dict)  # a row of a table of counts (reliability)
 
 
 def median_seconds(
@@ -65,13 +66,37 @@ def run_in_child(
 
 
 def show(measurements: list[Measurement], console: Console) -> None:
-    table = Table(title="leadq benchmarks", title_justify="left")
-    for column in ("benchmark", "metric", "value", "unit", "target", "ok", "detail"):
-        table.add_column(column, justify="right" if column == "value" else "left")
-    for m in measurements:
-        ok = "" if m.meets_target is None else ("yes" if m.meets_target else "NO")
-        table.add_row(m.benchmark, m.metric, f"{m.value:,.1f}", m.unit, m.target, ok, m.detail)
-    console.print(table)
+    """One table of figures, and one table of counts per benchmark that has them."""
+    figures = [m for m in measurements if not m.counts]
+    if figures:
+        table = Table(title="leadq benchmarks", title_justify="left")
+        for column in ("benchmark", "metric", "value", "unit", "target", "ok", "detail"):
+            table.add_column(column, justify="right" if column == "value" else "left")
+        for m in figures:
+            ok = "" if m.meets_target is None else ("yes" if m.meets_target else "NO")
+            table.add_row(m.benchmark, m.metric, f"{m.value:,.1f}", m.unit, m.target, ok,
+                          m.detail)
+        console.print(table)
+    for benchmark in dict.fromkeys(m.benchmark for m in measurements if m.counts):
+        console.print(counts_table(benchmark, [m for m in measurements
+                                                if m.counts and m.benchmark == benchmark]))
+
+
+def counts_table(benchmark: str, rows: list[Measurement]) -> Table:
+    """category, its value (inputs tried), then a column per count ("—": not measured there)."""
+    names = list(dict.fromkeys(name for row in rows for name in row.counts))
+    table = Table(title=f"leadq {benchmark}", title_justify="left")
+    for column in ("category", rows[0].unit, *names, "ok"):
+        table.add_column(column, justify="left" if column == "category" else "right")
+    for row in rows:
+        counted = [f"{row.counts[n]:,}" if n in row.counts else "—" for n in names]
+        table.add_row(row.metric, f"{row.value:,.0f}", *counted,
+                      "yes" if row.meets_target else "NO")
+    total = sum(row.value for row in rows)
+    table.add_row("total", f"{total:,.0f}",
+                  *(f"{sum(r.counts.get(n, 0) for r in rows):,}" for n in names),
+                  "yes" if all(r.meets_target for r in rows) else "NO", style="bold")
+    return table
 
 
 def save(measurements: list[Measurement], path: Path) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from benchmarks.fuzzing import FuzzTally, Outcome, fuzz, invoke
+from benchmarks.fuzzing import FuzzTally, Outcome, fuzz, invoke, with_leads_lost
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CSV_FILES = {  # the leads, activities and encoding each example model reads
@@ -255,10 +255,16 @@ def try_model(example: str, text: str, directory: Path) -> list[Outcome]:
         *("score", str(EXAMPLES / leads), "-a", str(EXAMPLES / activities), "-e", encoding),
         *("-m", str(model), "-o", str(out), "--now", "2026-11-01"),
     ]
-    return [invoke("validate", ["validate", str(model)]), invoke("score", score, out)]
+    scored = invoke("score", score, out)
+    if scored.exit_code == 0:
+        given = (EXAMPLES / leads).read_text(encoding)
+        ids = tuple(line.split(",", 1)[0] for line in given.splitlines()[1:])
+        written_in = "utf-8" if encoding == "cp932" else encoding
+        scored = with_leads_lost(scored, ids, given, out, written_in)
+    return [invoke("validate", ["validate", str(model)]), scored]
 
 
 def fuzz_models(examples: int, seed: int | None = None) -> FuzzTally:
     """Try `examples` generated models; the tally counts what went wrong."""
     return fuzz("models", model_texts(), lambda made, folder: try_model(*made, folder), examples,
-                seed)
+                seed, scores_files=True)

@@ -7,8 +7,10 @@ leadq hears the answer, so a kill at a write is a write that landed but was neve
 `python -m benchmarks reliability` kills a run at every one of its requests, on both sandbox CRMs;
 tests/e2e/sync/test_killed_runs.py kills one in each phase of a run with the same trials.
 
-Fuzzed inputs: 5,000 generated scoring models (benchmarks/model_fuzz.py) run through `leadq
-validate` and `leadq score`, counted as one row — inputs tried, tracebacks, wrong exit codes, hangs.
+Fuzzed inputs, a row each: generated scoring models (benchmarks/model_fuzz.py), CSV files
+(csv_fuzz.py), settings (settings_fuzz.py), command lines (cli_fuzz.py) and webhook requests
+(benchmarks/webhook.py). `python -m benchmarks reliability` prints one table: category, inputs
+tried, tracebacks, wrong exit codes, hangs, leads lost, audit entries lost.
 """
 
 from __future__ import annotations
@@ -25,9 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from benchmarks.cli_fuzz import fuzz_cli
+from benchmarks.csv_fuzz import fuzz_csv
 from benchmarks.fuzzing import HANG_SECONDS, FuzzTally
 from benchmarks.measure import Measurement
 from benchmarks.model_fuzz import fuzz_models
+from benchmarks.settings_fuzz import fuzz_settings
+from benchmarks.webhook import fuzzed_requests
 from connectors.salesforce_config import DEFAULT_API_VERSION
 from sandbox.server import LoggedRequest
 from scoring.loading import load_model
@@ -79,10 +85,11 @@ class Trial:
     assigned_twice: list[str]  # leads given an owner more than once
     fields_changed: int  # fields leadq writes that hold another value than the seeded org's
     audit_lost: list[str]  # "lead field": changed by leadq in the CRM, with no audit entry for it
+    rerun: str = ""  # how the run after the kill went wrong: "traceback", "exit N", "hang"
 
     @property
     def converged(self) -> bool:
-        return not self.differences and not self.assigned_twice and not self.audit_lost
+        return not (self.differences or self.assigned_twice or self.audit_lost or self.rerun)
 
 
 def clean_run(crm: Crm, directory: Path) -> CleanRun:
@@ -110,7 +117,7 @@ def killed_run(clean: CleanRun, kill_after: int, directory: Path) -> Trial:
         _, errors = process.communicate(timeout=120)
         if process.returncode != -signal.SIGKILL:
             raise RuntimeError(f"the run was not killed after {kill_after} requests: {errors}")
-        _run(environment)
+        rerun = _rerun(environment)
         state = crm_state(clean.crm, running)
     differences = sorted(i for i in clean.state if state.get(i) != clean.state[i])
     store = open_state_store(f"sqlite:///{state_db}")
@@ -120,7 +127,8 @@ def killed_run(clean: CleanRun, kill_after: int, directory: Path) -> Trial:
         store.close()
     changed = _changed_fields(clean, state)
     return Trial(kill_after, _request_name(clean.requests[kill_after - 1]), differences,
-                 _assigned_twice(clean.crm, audit), len(changed), _audit_lost(changed, audit))
+                 _assigned_twice(clean.crm, audit), len(changed), _audit_lost(changed, audit),
+                 rerun)
 
 
 def crm_state(crm: Crm, running: Any) -> dict[str, dict[str, Any]]:
@@ -227,6 +235,18 @@ def _command(name: str) -> list[str]:
     return [sys.executable, "-m", "sync.cli", *sync]
 
 
+def _rerun(environment: dict[str, str]) -> str:
+    """The run after a kill, to the end: "" when it succeeded, else what went wrong."""
+    try:
+        completed = subprocess.run(_command("sync"), env=environment, capture_output=True,
+                                   text=True, check=False, timeout=120)
+    except subprocess.TimeoutExpired:
+        return "hang"
+    if "Traceback (most recent call last)" in completed.stderr:
+        return "traceback"
+    return f"exit {completed.returncode}" if completed.returncode else ""
+
+
 def _run(environment: dict[str, str], command: str = "sync") -> None:
     completed = subprocess.run(_command(command), env=environment, capture_output=True,
                                text=True, check=False, timeout=120)
@@ -237,58 +257,63 @@ def _run(environment: dict[str, str], command: str = "sync") -> None:
 # ---- the benchmark ------------------------------------------------------------------------------
 
 
-FUZZED_MODELS = 5_000
+FUZZED = {"models": 1_500, "CSV files": 4_000, "settings": 2_000, "CLI options": 2_500,
+          "webhooks": 1_000}
+NOT_LOST = "0 tracebacks, wrong exit codes, hangs, leads and audit entries lost"
 
 
 def reliability_benchmarks() -> list[Measurement]:
-    """About a minute: a run of each CRM killed at each of its requests (20 and 9), then rerun;
-    10 to 20 more: 5,000 generated models through `leadq validate` and `leadq score`."""
-    killed = [m for crm in ("hubspot", "salesforce") for m in _killed_at_every_request(crm)]
-    return [*killed, fuzzed_inputs(fuzz_models(FUZZED_MODELS))]
+    """One row per category of generated inputs (11,000 in all, about half an hour on 2 loaded
+    cores), and one per CRM for a run killed at each of its requests (20 and 9), then rerun."""
+    fuzzers = {"models": fuzz_models, "CSV files": fuzz_csv, "settings": fuzz_settings,
+               "CLI options": fuzz_cli}
+    rows = [fuzzed_inputs(fuzzers[name](FUZZED[name])) for name in fuzzers]
+    rows.append(webhook_row(FUZZED["webhooks"]))
+    return [*rows, *(_killed_at_every_request(crm) for crm in ("hubspot", "salesforce"))]
 
 
 def fuzzed_inputs(tally: FuzzTally) -> Measurement:
     """One category of generated inputs: how many were tried, and how many ended in a traceback,
-    an exit code (or output file) the README does not promise, or a hang."""
-    counts = {
-        "tracebacks": tally.tracebacks,
-        "wrong exit codes": tally.wrong_exit_codes,
-        f"hangs (over {HANG_SECONDS} s)": tally.hangs,
-    }
-    first = next((f"; first: {found[0]}" for found in counts.values() if found), "")
+    an exit code (or output file) the README does not promise, a hang, or a lead lost."""
+    problem = tally.first_problem()
     return Measurement(
-        "reliability",
-        f"fuzzed {tally.category}: inputs tried",
-        tally.tried,
-        "inputs",
-        "0 tracebacks, wrong exit codes, hangs",
-        tally.clean,
-        ", ".join(f"{name} {len(found)}" for name, found in counts.items()) + first[:300],
+        "reliability", tally.category, tally.tried, "inputs tried", NOT_LOST, tally.clean,
+        f"first: {problem[:300]}" if problem else f"a hang is over {HANG_SECONDS} s",
+        tally.counts(),
     )
 
 
-def _killed_at_every_request(crm: Crm) -> list[Measurement]:
+def webhook_row(examples: int) -> Measurement:
+    """The webhook routes' fuzz test (benchmarks/webhook.py), which fails on any 5xx or exception:
+    its requests as one row."""
+    measured = fuzzed_requests(examples)
+    return Measurement("reliability", "webhooks", examples, "inputs tried", NOT_LOST,
+                       measured.meets_target, measured.detail,
+                       {"tracebacks": 0 if measured.meets_target else 1,  # 1: at least one
+                        "wrong exit codes": 0 if measured.meets_target else 1})  # a 5xx answer
+
+
+def _killed_at_every_request(crm: Crm) -> Measurement:
     with tempfile.TemporaryDirectory(prefix="leadq-killed-") as directory:
         clean = clean_run(crm, Path(directory))
         trials = [killed_run(clean, number, Path(directory))
                   for number in range(1, len(clean.requests) + 1)]
-    converged = sum(trial.converged for trial in trials)
     failures = "; ".join(
         f"killed after {t.kill_after} ({t.killed_on}): {len(t.differences)} leads differ, "
         f"{len(t.assigned_twice)} assigned twice, {len(t.audit_lost)} audit entries lost"
+        + (f", the rerun: {t.rerun}" if t.rerun else "")
         for t in trials if not t.converged)
-    lost = sum(len(trial.audit_lost) for trial in trials)
-    return [
-        Measurement(
-            "reliability", f"{crm}: runs killed at each request that converge on the next",
-            converged, f"of {len(trials)}", f"{len(trials)}", converged == len(trials),
-            failures or f"{LEADS} leads; killed after each of a run's {len(trials)} requests, "
-            f"{len(clean.writes())} of them writes that landed unanswered; no owner assigned "
-            "twice",
-        ),
-        Measurement(
-            "reliability", f"{crm}: audit entries lost by the killed runs", lost, "entries", "0",
-            lost == 0, f"{sum(t.fields_changed for t in trials):,} fields leadq changed in the "
-            f"CRM over the {len(trials)} trials, each against its newest audit entry",
-        ),
-    ]
+    reruns = [t.rerun for t in trials]
+    name = "HubSpot" if crm == "hubspot" else "Salesforce"
+    return Measurement(
+        "reliability", f"killed runs {name}", len(trials), "inputs tried", NOT_LOST,
+        all(t.converged for t in trials),
+        failures or f"{LEADS} leads, killed after each of a run's {len(trials)} requests "
+        f"({len(clean.writes())} writes that landed unanswered), then rerun: the CRM as an "
+        f"uninterrupted run leaves it, no owner assigned twice; "
+        f"{sum(t.fields_changed for t in trials):,} changed fields checked against the audit",
+        {"tracebacks": reruns.count("traceback"), "hangs": reruns.count("hang"),
+         "wrong exit codes": sum(r.startswith("exit") for r in reruns),
+         "leads lost": sum(len(t.differences) + len(t.assigned_twice) for t in trials),
+         "audit entries lost": sum(len(t.audit_lost) for t in trials)},
+    )

@@ -8,8 +8,9 @@ errors name the variable to set.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator
@@ -129,6 +130,17 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL, e.g. https://api.hubapi.com")
         return url
 
+    @field_validator("hubspot_access_token", "salesforce_session_id")
+    @classmethod
+    def _a_header_token(cls, token: SecretStr | None) -> SecretStr | None:
+        """Sent in an HTTP header: a token the CRM issued is printable ASCII without spaces."""
+        if token is not None and not re.fullmatch(r"[!-~]+", token.get_secret_value()):
+            raise ValueError(
+                "must be the token as the CRM issued it: letters, digits and punctuation, "
+                "no spaces or other characters"
+            )
+        return token
+
     @field_validator("salesforce_objects", mode="before")
     @classmethod
     def _objects_listed(cls, value: Any) -> Any:
@@ -195,6 +207,16 @@ def load_settings(env_file: Path | None = None, secrets_dir: Path | None = None)
         name = variable(str(first["loc"][0])) if first["loc"] else ENV_PREFIX
         message = first["msg"].removeprefix("Value error, ")
         message = message[:1].lower() + message[1:]
-        raise SettingsError(f"{name}: {message} (got {first.get('input')!r})") from None
+        shown = _shown_input(str(first["loc"][0]) if first["loc"] else "", first.get("input"))
+        raise SettingsError(f"{name}: {message} ({shown})") from None
     except UnicodeDecodeError:
         raise SettingsError(f"{env_file or '.env'}: not UTF-8 text; save it as UTF-8") from None
+
+
+def _shown_input(field: str, given: Any) -> str:
+    """What a wrong setting held, for its error line; a secret's value is never shown."""
+    if field in Settings.model_fields and SecretStr in get_args(
+        Settings.model_fields[field].annotation
+    ):
+        return f"got {len(str(given))} characters, not shown: it is a secret"
+    return f"got {given!r}"

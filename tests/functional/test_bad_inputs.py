@@ -342,3 +342,22 @@ def test_an_unreachable_crm_is_an_error_at_once_and_creates_no_state(
         f"error: cannot reach HubSpot at 127.0.0.1:{port} (Failed to establish a new connection: "
         "[Errno 111] Connection refused): check LEADQ_HUBSPOT_BASE_URL and the network"
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "token"),
+    [("LEADQ_HUBSPOT_ACCESS_TOKEN", "pat-na1-😀"), ("LEADQ_HUBSPOT_ACCESS_TOKEN", "pat\nna1"),
+     ("LEADQ_SALESFORCE_SESSION_ID", "00D!x ÿ")],
+    ids=["an emoji", "a line break", "a space and a latin letter"],
+)
+def test_a_token_no_crm_issued_is_refused_without_showing_it(
+    settings_folder: Path, variable: str, token: str
+) -> None:
+    env = {variable: token, "LEADQ_CRM": variable.split("_")[1].lower(),
+           "LEADQ_SALESFORCE_INSTANCE_URL": f"http://127.0.0.1:{closed_port()}"}
+    line = sync(settings_folder, env)  # before any request: none could carry the token
+    assert line == (
+        f"error: {variable}: must be the token as the CRM issued it: letters, digits and "
+        f"punctuation, no spaces or other characters (got {len(token)} characters, not shown: "
+        "it is a secret)"
+    )
