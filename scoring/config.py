@@ -184,9 +184,16 @@ class Qualification(Section):
 
 
 class StageRule(Section):
+    id: RuleId | None = Field(
+        default=None, description="Named in the audit when the rule moves a lead's stage"
+    )
     stage: str = Field(min_length=1)
     label: Label | None = None
     when: Condition
+
+    def name(self, index: int) -> str:
+        """The rule's id, or its place in the model."""
+        return self.id or f"stages[{index}]"
 
 
 class Score(Section):

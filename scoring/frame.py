@@ -454,6 +454,21 @@ class LeadFrame(_ColumnCache):
         return self._activity_counts[key]
 
     def _count_activities(self, test: ActivityTest) -> np.ndarray:
+        rows = self._matching_rows(test)
+        return np.bincount(self.activities.lead_index[rows], minlength=self.size)
+
+    def latest_activity(self, test: ActivityTest) -> np.ndarray:
+        """Each lead's most recent activity matching `test`: its row, or -1 when none does."""
+        rows = self._matching_rows(test)
+        leads = self.activities.lead_index[rows]
+        order = rows[np.lexsort((self.activities.occurred_at[rows], leads))]  # by lead, then time
+        sorted_leads = self.activities.lead_index[order]
+        last = np.append(sorted_leads[1:] != sorted_leads[:-1], True) if len(order) else order > 0
+        latest = np.full(self.size, -1, dtype=np.int64)
+        latest[sorted_leads[last]] = order[last]
+        return latest
+
+    def _matching_rows(self, test: ActivityTest) -> np.ndarray:
         rows = self.activities.rows_of_types(test.activity)
         subset = self.activities.subset(rows)
         keep = np.ones(len(rows), dtype=bool)
@@ -462,4 +477,4 @@ class LeadFrame(_ColumnCache):
         where = self._compile_where(test)
         if where is not None and len(rows):
             keep &= where(subset)
-        return np.bincount(subset.lead_index[keep], minlength=self.size)
+        return rows[keep]

@@ -57,7 +57,7 @@ def hand_raises(model: ScoringModel) -> list[HandRaise]:
         if rule.stage == model.default_stage:
             continue
         label = rule.label or rule.stage
-        for test, loc in _sufficient_tests(rule.when, ("stages", index, "when")):
+        for test, loc in sufficient_tests(rule.when, ("stages", index, "when")):
             found.append(HandRaise(test, loc, label))
     return found
 
@@ -88,13 +88,15 @@ def intent_findings(model: ScoringModel) -> list[IntentFinding]:
 # --------------------------------------------------------------------------- hand-raises
 
 
-def _sufficient_tests(condition: Condition, loc: Loc) -> Iterator[tuple[ActivityTest, Loc]]:
+def sufficient_tests(
+    condition: Condition, loc: Loc = ()
+) -> Iterator[tuple[ActivityTest, Loc]]:
     """Activity tests that make `condition` true by themselves (an `any` of them, or one alone)."""
     if isinstance(condition, ActivityTest):
         yield condition, loc
     elif isinstance(condition, AnyOf):
         for index, option in enumerate(condition.any):
-            yield from _sufficient_tests(option, (*loc, "any", index))
+            yield from sufficient_tests(option, (*loc, "any", index))
 
 
 def _earned_by(model: ScoringModel, found: HandRaise) -> LeastHandRaise:

@@ -29,6 +29,7 @@ from scoring.frame import (
 )
 from scoring.intent import hand_raise_condition
 from scoring.reasons import Reason, ReasonColumns, reasons_lines
+from scoring.stage_reasons import stage_reasons
 
 GRADE_LETTERS = np.array(GRADES, dtype=object)
 GRADE_TEXTS = [normalise_text(grade) for grade in GRADES]
@@ -51,6 +52,7 @@ class Qualification(BaseModel):
     stage: str
     stage_rule: int | None  # index of the stage rule that matched; None = default stage
     hand_raiser: bool = False  # a hand-raise that qualifies on its own (demo or contact request)
+    stage_reason: str = ""  # "MQL: Hand-raiser — demo request 3 days ago"; "" in the default stage
     bant: dict[str, bool]
     bant_count: int
     reasons: list[Reason]  # every contribution, largest first; caps included
@@ -143,6 +145,7 @@ class ScoredBatch:
     priority: np.ndarray
     stage: np.ndarray
     stage_rule: np.ndarray
+    stage_reason: np.ndarray  # why each lead is in its stage; first in the reasons line
     hand_raiser: np.ndarray
     bant_met: dict[str, np.ndarray]
     bant_count: np.ndarray
@@ -154,13 +157,17 @@ class ScoredBatch:
 
     @cached_property
     def reasons_text(self) -> np.ndarray:
+        """The line written to the CRM: why the lead is in its stage, then its top rules."""
         output = self.compiled.model.output
-        return reasons_lines(
+        rules = reasons_lines(
             self.contributions,
             self.compiled.reason_columns,
             output.reasons_top,
             output.reasons_separator,
         )
+        both = (self.stage_reason != "") & (rules != "")
+        joined = np.where(both, self.stage_reason + output.reasons_separator, self.stage_reason)
+        return (joined + rules).astype(object)
 
     def qualification(self, index: int) -> Qualification:
         return Qualification(
@@ -174,6 +181,7 @@ class ScoredBatch:
             stage=str(self.stage[index]),
             stage_rule=None if self.stage_rule[index] < 0 else int(self.stage_rule[index]),
             hand_raiser=bool(self.hand_raiser[index]),
+            stage_reason=str(self.stage_reason[index]),
             bant={name: bool(values[index]) for name, values in self.bant_met.items()},
             bant_count=int(self.bant_count[index]),
             reasons=self.compiled.reason_columns.reasons(self.contributions[index]),
@@ -261,6 +269,7 @@ def score_frame(frame: LeadFrame, compiled: CompiledModel) -> ScoredBatch:
         priority=priority,
         stage=stage,
         stage_rule=stage_rule,
+        stage_reason=stage_reasons(frame, model.stages, model.default_stage, stage_rule),
         hand_raiser=hand_raiser,
         bant_met=bant.met,
         bant_count=bant.count,

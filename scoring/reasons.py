@@ -33,6 +33,7 @@ class ReasonColumn:
     kind: Literal["fit", "engagement"]
     is_cap: bool = False
     label_when_raised: str | None = None  # for the floor at 0, which adds points
+    members: tuple[int, ...] = ()  # a cap's: the columns whose total it caps
 
 
 @dataclass(frozen=True)
@@ -44,15 +45,24 @@ class ReasonColumns:
     @classmethod
     def for_model(cls, model: ScoringModel, group_caps: Sequence[CapColumn]) -> ReasonColumns:
         fit = [ReasonColumn(rule.id, rule.label, "fit") for rule in model.fit.rules]
+        first_rule = len(fit) + 1  # engagement rules follow the fit rules and the fit clamp
         engagement = [ReasonColumn(r.id, r.label, "engagement") for r in model.engagement.rules]
-        groups = [ReasonColumn(cap.id, cap.label, "engagement", True) for cap in group_caps]
+        groups = [
+            ReasonColumn(
+                cap.id, cap.label, "engagement", True,
+                members=tuple(first_rule + member for member in cap.members),
+            )
+            for cap in group_caps
+        ]
+        fit_columns = tuple(range(len(fit)))
+        engagement_columns = tuple(range(first_rule, first_rule + len(engagement) + len(groups)))
         return cls(
             (
                 *fit,
-                _clamp_column("fit", "Fit", model.fit.max),
+                _clamp_column("fit", "Fit", model.fit.max, fit_columns),
                 *engagement,
                 *groups,
-                _clamp_column("engagement", "Engagement", model.engagement.max),
+                _clamp_column("engagement", "Engagement", model.engagement.max, engagement_columns),
             )
         )
 
@@ -81,14 +91,37 @@ class ReasonColumns:
         return column.label
 
 
-def _clamp_column(kind: Literal["fit", "engagement"], name: str, maximum: float) -> ReasonColumn:
+def _clamp_column(
+    kind: Literal["fit", "engagement"], name: str, maximum: float, members: tuple[int, ...]
+) -> ReasonColumn:
     return ReasonColumn(
         rule=f"cap:{kind}",
         label=f"{name} capped at {maximum:g}",
         kind=kind,
         is_cap=True,
         label_when_raised=f"{name} cannot go below 0",
+        members=members,
     )
+
+
+def after_caps(contributions: np.ndarray, columns: ReasonColumns) -> np.ndarray:
+    """Each rule's points once the caps above it are applied (group caps first, then the clamp of
+    the fit or engagement total at its maximum), so a capped rule never shows more points than
+    the lead got: a cap's cut is shared by the rules that gave points, in proportion to them, and
+    the cap column ends at zero. The floor at 0 is left as it is: a penalty (a student, a
+    competitor) shows in full even where it took away more than the lead had."""
+    shown = contributions.astype(np.float64, copy=True)
+    for index, column in enumerate(columns.columns):  # group caps come before their clamp
+        if not column.is_cap or not column.members:
+            continue
+        members = shown[:, list(column.members)]
+        cut = np.minimum(shown[:, index], 0.0)
+        gains = np.where(members > 0, members, 0.0)
+        given = gains.sum(axis=1)
+        scale = np.divide(given + cut, given, out=np.ones_like(given), where=given > 0)
+        shown[:, list(column.members)] = np.where(members > 0, gains * scale[:, None], members)
+        shown[:, index] -= np.where(given > 0, cut, 0.0)
+    return shown
 
 
 ELLIPSIS = "…"
@@ -117,14 +150,15 @@ def reasons_lines(
 ) -> np.ndarray:
     """The top rule contributions of every lead as one readable line each (an object array).
 
-    Caps are left out of the line (they explain totals, not the lead); contributions that round
-    to zero points are left out too. Lines are built column by column with numpy's object
+    Points are shown after caps (`after_caps`), so they add up to what the lead got; the caps
+    themselves are left out of the line, and contributions that round to zero points too. Lines
+    are built column by column with numpy's object
     arithmetic: no Python container per lead, so a large batch does not wake the garbage collector.
     """
     size = contributions.shape[0]
     if size == 0 or contributions.shape[1] == 0:
         return np.full(size, "", dtype=object)
-    points = np.rint(contributions).astype(np.int64)
+    points = np.rint(after_caps(contributions, columns)).astype(np.int64)
     points[:, columns.is_cap] = 0
     top = min(top, points.shape[1])
     chosen = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :top]

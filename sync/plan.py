@@ -64,11 +64,14 @@ class Result:
     model_version: str
     probability: float | None = None
     probability_reasons: str | None = None
+    stage_rule: str | None = None  # the id (or place) of the stage rule that placed the lead
+    stage_reason: str = ""
 
     @classmethod
     def all_of(cls, scored: ScoredBatch) -> list[Result]:
         """One result per lead of a scored batch, the learned probability included."""
         model = scored.compiled.model
+        rule_names = [rule.name(index) for index, rule in enumerate(model.stages)]
         prediction = (
             predict(scored, model.predictive, model.output.reasons_separator)
             if model.predictive
@@ -87,6 +90,8 @@ class Result:
                 model_version=scored.compiled.version,
                 probability=round(float(prediction.probability[i]), 3) if prediction else None,
                 probability_reasons=str(prediction.reasons_text[i]) if prediction else None,
+                stage_rule=rule_names[scored.stage_rule[i]] if scored.stage_rule[i] >= 0 else None,
+                stage_reason=str(scored.stage_reason[i]),
             )
             for i in range(len(scored))
         ]
@@ -247,12 +252,7 @@ class Planner:
             and _is_forward(current_stage, target, lifecycle)
         ):
             changes.append(
-                FieldChange(
-                    lifecycle.stage_field,
-                    current_stage or None,
-                    target,
-                    f"{PROMOTION} {result.stage}",
-                )
+                FieldChange(lifecycle.stage_field, current_stage or None, target, _promoted(result))
             )
         if result.stage in self.qualified_stages:
             changes += self._requalify(lifecycle, current_status, recycled_by_us)
@@ -308,6 +308,14 @@ class Planner:
         return [
             FieldChange(OWNER_FIELDS[self.crm], lead.owner_id, routing.owner_id, routing.reason)
         ]
+
+
+def _promoted(result: Result) -> str:
+    """Why a stage moved, as the audit keeps it: the stage, the rule's id and what met it."""
+    why = f"{PROMOTION} {result.stage}"
+    if result.stage_rule:
+        why += f" by rule {result.stage_rule}"
+    return f"{why} ({result.stage_reason})" if result.stage_reason else why
 
 
 OWNER_FIELDS: dict[Crm, str] = {"hubspot": "hubspot_owner_id", "salesforce": "OwnerId"}

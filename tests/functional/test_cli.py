@@ -48,7 +48,7 @@ def test_the_csv_demo_scores_the_examples_and_explains_the_top_lead(
     assert result.exit_code == 0, result.output
     assert "Scored 20 example leads and 132 activities" in result.output
     assert "Why is Daniel Park on top?" in result.output
-    assert "CRM reasons line: Inquiry or download" in result.output
+    assert "CRM reasons line: MQL: Fit and engaged; Inquiry or download" in result.output
     assert (tmp_path / "out" / "scored-leads.csv").exists()
 
 

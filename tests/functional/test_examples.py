@@ -45,6 +45,6 @@ def test_the_japanese_example_reads_a_cp932_export_and_reasons_in_japanese(tmp_p
     with output.open(encoding="utf-8-sig") as handle:
         rows = {row["リードID"]: row for row in csv.DictReader(handle)}
     assert rows["J-004"]["leadq_stage"] == "mql"
-    assert rows["J-004"]["leadq_reasons"].startswith("デモ依頼 (+40)、")
+    assert rows["J-004"]["leadq_reasons"].startswith("MQL: 適合度・関心度とも高い、デモ依頼 (+40)、")
     assert rows["J-003"]["leadq_grade"] == "F"
     assert "学生 (-40)" in rows["J-003"]["leadq_reasons"]

@@ -132,13 +132,57 @@ def test_reasons_are_ordered_by_size_and_ties_keep_the_models_rule_order() -> No
         ("demo", 25.0),
         ("visit", 10.0),
     ]
-    assert result.reasons_text == "Right size (+40); Senior title (+40); Demo request (+25)"
+    assert result.reasons_text == (
+        "MQL: Hand-raiser — demo request today; Right size (+40); Senior title (+40); "
+        "Demo request (+25)"
+    )
 
 
-def test_the_reasons_line_leaves_out_caps_and_keeps_the_top_three() -> None:
+def test_the_stage_rule_that_qualified_a_lead_comes_first_with_the_hand_raise_behind_it() -> None:
+    raiser = make_lead("R")
+    engaged = make_lead("E", title="VP", company={"employees": 500})
+    activities = [
+        activity("demo_request", 12, "R"),
+        activity("demo_request", 3, "R"),  # the newest counts
+        *[activity("page_view", 0, "E")] * 4,
+    ]
+    raised, fit_and_engaged = score_batch([raiser, engaged], activities, MODEL, NOW)
+    assert raised.stage_reason == "MQL: Hand-raiser — demo request 3 days ago"
+    assert raised.reasons_text.startswith("MQL: Hand-raiser — demo request 3 days ago; ")
+    assert fit_and_engaged.stage_reason == "MQL: Fit and engaged"
+    assert score(make_lead(), [], MODEL, NOW).stage_reason == ""
+
+
+def test_the_reasons_line_leaves_out_caps_and_shows_a_penalty_in_full() -> None:
     lead = make_lead(email="x@gmail.com")
     result = score(lead, [activity("page_view", 0)], MODEL, NOW)
+    # fit is floored at 0, but the penalty is what the rep needs to see
+    assert (result.fit, result.engagement) == (0, 10)
     assert result.reasons_text == "Personal e-mail (-30); Visit (+10)"
+    senior = make_lead(email="x@gmail.com", title="VP", company={"employees": 500})
+    result = score(senior, [activity("page_view", 0)], MODEL, NOW)
+    assert result.fit == 50
+    assert result.reasons_text == "Right size (+40); Senior title (+40); Personal e-mail (-30)"
+
+
+def test_a_capped_group_shows_its_rules_points_within_the_cap() -> None:
+    model = model_from(
+        """
+        engagement:
+          groups: [{id: browsing, label: Browsing, cap: 15}]
+          rules:
+            - {id: product, label: Product page, activity: page_view, points: 10, group: browsing}
+            - {id: blog, label: Article, activity: content_download, points: 5, group: browsing}
+        """
+    )
+    views = [activity("page_view", 0)] * 12 + [activity("content_download", 0)] * 3
+    result = score(make_lead(), views, model, NOW)
+    assert result.engagement == 15
+    # 120 and 15 raw points, 135 in all, capped at 15: 13.3 and 1.7 after the cap
+    assert result.reasons_text == "Product page (+13); Article (+2)"
+    assert [(r.label, r.points) for r in result.reasons] == [
+        ("Product page", 120.0), ("Browsing capped at 15", -120.0), ("Article", 15.0)
+    ]
 
 
 def test_the_model_version_ignores_layout_comments_and_the_csv_mapping() -> None:

@@ -206,3 +206,13 @@ def test_a_nurture_status_a_rep_set_by_hand_is_kept_when_the_lead_qualifies() ->
         make_lead(fields={"Status": "Nurture"}), RESULT, NOW, recycled_by_us=True
     )
     assert fields_of(ours)["Status"] == "Marketing Qualified"
+
+
+def test_the_audit_names_the_stage_rule_that_promoted_a_lead_and_what_met_it() -> None:
+    raised = replace(
+        RESULT, stage_rule="hand_raiser",
+        stage_reason="MQL: Hand-raiser — demo request 3 days ago",
+    )
+    plan = HUBSPOT.plan(make_lead(lifecycle_stage="lead"), raised, NOW)
+    (why,) = [change.why for change in plan.changes if change.field == "lifecyclestage"]
+    assert why == "stage → mql by rule hand_raiser (MQL: Hand-raiser — demo request 3 days ago)"
