@@ -94,6 +94,8 @@ def _at(at_ms: int, returned: set[str]) -> dict[str, Any]:
 
 
 def _filter(name: str, operator: str, value: int) -> dict[str, Any]:
+    # a filter's `value` is a string in HubSpot's spec, numbers and dates included: a JSON number
+    # is refused (as the sandbox does)
     return {"propertyName": name, "operator": operator, "value": str(value)}
 
 

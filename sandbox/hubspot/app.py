@@ -214,8 +214,13 @@ class Refusal:
 # Called with every refusal of every emulator in this process: the test suite's conformance check
 # listens here (a test that means to send a bad request says so).
 REFUSAL_OBSERVERS: list[Callable[[Refusal], None]] = []
-# oauth.json (Auth/Oauth v1), POST /oauth/v1/token: form fields and their query twins
-TOKEN_REQUEST = RequestShape(_query("client_secret", "refresh_token"))
+# oauth.json (Auth/Oauth v1), POST /oauth/v1/token: the form's fields, and two query twins
+TOKEN_REQUEST = RequestShape(
+    _query("client_secret", "refresh_token"),
+    form=_query("client_id", "client_secret", "code", "code_verifier", "redirect_uri",
+                "refresh_token", "scope",
+                grant_type=("authorization_code", "client_credentials", "refresh_token")),
+)
 
 
 class HubSpotEmulator(Emulator):
@@ -327,7 +332,7 @@ class HubSpotEmulator(Emulator):
         """Refuse what HubSpot would refuse, and keep it in `refusals` for the suite's
         conformance check (tests/conftest.py)."""
         try:
-            check_request(shape, request.args, request.get_data(as_text=True))
+            check_request(shape, request.args, request.get_data(as_text=True), request.form)
         except ApiError as error:
             self._report(Refusal(request.method, request.full_path.rstrip("?"),
                                  str(error.body.get("message", ""))))

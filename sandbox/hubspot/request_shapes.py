@@ -73,7 +73,8 @@ class PublicAssociationsForObject(Shape):
 
 
 class SimplePublicObjectInputForCreate(Shape):
-    """`POST /crm/v3/objects/{type}` and each input of `batch/create`."""
+    """`POST /crm/v3/objects/{type}` and each input of `batch/create`. The spec requires
+    `associations`; HubSpot's contacts guide creates with `properties` alone."""
 
     properties: dict[str, str]
     associations: list[PublicAssociationsForObject] = Field(default_factory=list)
@@ -90,11 +91,8 @@ class SimplePublicObjectInput(Shape):
     properties: dict[str, str]
 
 
-class SimplePublicObjectBatchInputUpsert(Shape):
-    id: str
-    properties: dict[str, str]
-    id_property: str = Field(default="", alias="idProperty")
-    object_write_trace_id: str = Field(default="", alias="objectWriteTraceId")
+class SimplePublicObjectBatchInputUpsert(SimplePublicObjectBatchInput):
+    """One input of `batch/upsert`: the fields of an update's."""
 
 
 class BatchInputSimplePublicObjectBatchInputUpsert(Shape):
@@ -173,6 +171,12 @@ class OptionInput(Shape):
     description: str = ""
 
 
+NumberDisplayHint = Literal["currency", "duration", "formatted", "percentage", "probability",
+                           "unformatted"]
+TextDisplayHint = Literal["domain_name", "email", "ip_address", "multi_line", "phone_number",
+                          "physical_address", "postal_code", "unformatted_single_line"]
+
+
 class PropertyCreate(Shape):
     name: str
     label: str
@@ -192,13 +196,10 @@ class PropertyCreate(Shape):
     show_currency_symbol: bool = Field(default=False, alias="showCurrencySymbol")
     data_sensitivity: Literal["highly_sensitive", "non_sensitive", "sensitive"] = Field(
         default="non_sensitive", alias="dataSensitivity")
-    number_display_hint: Literal["currency", "duration", "formatted", "percentage",
-                                 "probability", "unformatted"] | None = Field(
-        default=None, alias="numberDisplayHint")
-    text_display_hint: Literal["domain_name", "email", "ip_address", "multi_line",
-                               "phone_number", "physical_address", "postal_code",
-                               "unformatted_single_line"] | None = Field(
-        default=None, alias="textDisplayHint")
+    number_display_hint: NumberDisplayHint = Field(default="unformatted",
+                                                   alias="numberDisplayHint")
+    text_display_hint: TextDisplayHint = Field(default="unformatted_single_line",
+                                               alias="textDisplayHint")
 
 
 class PropertyUpdate(Shape):
@@ -209,10 +210,17 @@ class PropertyUpdate(Shape):
     group_name: str = Field(default="", alias="groupName")
     display_order: int = Field(default=-1, alias="displayOrder")
     options: list[OptionInput] = Field(default_factory=list)
-    type: PropertyType | None = None
-    field_type: FieldType | None = Field(default=None, alias="fieldType")
+    type: PropertyType = "string"
+    field_type: FieldType = Field(default="text", alias="fieldType")
     hidden: bool = False
     form_field: bool = Field(default=False, alias="formField")
+    calculation_formula: str = Field(default="", alias="calculationFormula")
+    currency_property_name: str = Field(default="", alias="currencyPropertyName")
+    show_currency_symbol: bool = Field(default=False, alias="showCurrencySymbol")
+    number_display_hint: NumberDisplayHint = Field(default="unformatted",
+                                                   alias="numberDisplayHint")
+    text_display_hint: TextDisplayHint = Field(default="unformatted_single_line",
+                                               alias="textDisplayHint")
 
 
 class PropertyGroupCreate(Shape):

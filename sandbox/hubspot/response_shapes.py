@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbox.hubspot.request_shapes import OptionInput
+
 
 class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -102,26 +104,27 @@ class StandardError(Answer):
 BatchStatus = Literal["CANCELED", "COMPLETE", "PENDING", "PROCESSING"]
 
 
-class RecordBatch(Answer):
-    """BatchResponseSimplePublicObject(WithErrors)."""
+class Batch(Answer):
+    """What every batch answer has around its results (BatchResponse…WithErrors)."""
 
     status: BatchStatus
-    results: list[SimplePublicObject]
     started_at: str = Field(alias="startedAt")
     completed_at: str = Field(alias="completedAt")
     num_errors: int = Field(default=0, alias="numErrors")
     errors: list[StandardError] = Field(default_factory=list)
 
 
+class RecordBatch(Batch):
+    """BatchResponseSimplePublicObject(WithErrors)."""
+
+    results: list[SimplePublicObject]
+
+
 # ---- properties (properties.json) ----------------------------------------------------------------
 
 
-class Option(Answer):
-    label: str
-    value: str
-    hidden: bool
-    display_order: int = Field(default=-1, alias="displayOrder")
-    description: str = ""
+class Option(OptionInput):
+    """An option as HubSpot answers it: OptionInput's fields, `hidden` required too."""
 
 
 class PropertyModificationMetadata(Answer):
@@ -224,13 +227,8 @@ class PublicAssociationMultiWithLabel(Answer):
     to: list[MultiAssociatedObjectWithLabel]
 
 
-class AssociationBatch(Answer):
-    status: BatchStatus
+class AssociationBatch(Batch):
     results: list[PublicAssociationMultiWithLabel]
-    started_at: str = Field(alias="startedAt")
-    completed_at: str = Field(alias="completedAt")
-    num_errors: int = Field(default=0, alias="numErrors")
-    errors: list[StandardError] = Field(default_factory=list)
 
 
 class AssociationPage(Answer):
@@ -250,11 +248,8 @@ class PublicDefaultAssociation(Answer):
     association_spec: AssociationSpec = Field(alias="associationSpec")
 
 
-class DefaultAssociationBatch(Answer):
-    status: BatchStatus
+class DefaultAssociationBatch(Batch):
     results: list[PublicDefaultAssociation]
-    started_at: str = Field(alias="startedAt")
-    completed_at: str = Field(alias="completedAt")
 
 
 # ---- events (events.json) ------------------------------------------------------------------------

@@ -57,6 +57,8 @@ class ObjectType:
 
 
 def _engagement(name: str, singular: str, type_id: str) -> ObjectType:
+    # calls.json, meetings.json, notes.json, emails.json (v3): their batch reads ask for
+    # crm.objects.contacts.read, as contacts' do
     return ObjectType(
         name=name,
         singular=singular,

@@ -13,8 +13,9 @@ OptionInput, some of required attributes are not set [hidden]"), an unknown fiel
 Jackson's reference chain. The position is that of the body's end (Jackson's own column is where
 it stopped; unconfirmed for each case, so tests match the words after the position).
 
-Query parameters: HubSpot's specs declare each endpoint's parameters with a type; the sandbox
-refuses unknown ones, repeated single values, and values of the wrong type.
+Query parameters (and the OAuth token endpoint's form fields): HubSpot's specs declare each
+endpoint's parameters with a type; the sandbox refuses unknown ones, repeated single values, and
+values of the wrong type.
 """
 
 from __future__ import annotations
@@ -47,17 +48,22 @@ _JAVA_TYPES = {
 @dataclass(frozen=True)
 class RequestShape:
     """What an endpoint accepts: its query parameters (name → kind; a name ending in `.*` stands
-    for any name with that prefix) and its body's shape (None: no body read)."""
+    for any name with that prefix), its JSON body's shape (None: no body read) and, for a form
+    post, its form fields (the same way as the query)."""
 
     query: Mapping[str, QueryKind]
     body: type[Shape] | None = None
+    form: Mapping[str, QueryKind] | None = None
 
 
-def check_request(shape: RequestShape, args: MultiDict[str, str], body_text: str) -> None:
+def check_request(shape: RequestShape, args: MultiDict[str, str], body_text: str,
+                  form: MultiDict[str, str]) -> None:
     """Raise the 400 HubSpot answers when the query or the body does not fit `shape`."""
     check_query(shape.query, args)
     if shape.body is not None:
         check_body(shape.body, body_text)
+    if shape.form is not None:
+        check_query(shape.form, form, "form field")
 
 
 def check_body(shape: type[Shape], text: str) -> None:
@@ -119,18 +125,19 @@ def answer_problem(shape: type[BaseModel] | None, status: int, text: str) -> str
     return ""
 
 
-def check_query(kinds: Mapping[str, QueryKind], args: MultiDict[str, str]) -> None:
+def check_query(kinds: Mapping[str, QueryKind], args: MultiDict[str, str],
+                what: str = "query parameter") -> None:
     for name in dict.fromkeys(args.keys()):
         kind = _query_kind(kinds, name)
         values = args.getlist(name)
         if kind is None:
-            raise bad_request(f"Unknown query parameter {name!r}: this endpoint takes "
+            raise bad_request(f"Unknown {what} {name!r}: this endpoint takes "
                               f"{', '.join(sorted(kinds)) or 'none'}")
         if kind != "strings" and len(values) > 1:
-            raise bad_request(f"Query parameter {name!r} takes one value, got {len(values)}")
+            raise bad_request(f"{what.capitalize()} {name!r} takes one value, got {len(values)}")
         for value in values:
             if not _fits(kind, value):
-                raise bad_request(f"Invalid query parameter {name}={value!r}: expected "
+                raise bad_request(f"Invalid {what} {name}={value!r}: expected "
                                   f"{_describe(kind)}")
 
 

@@ -208,3 +208,20 @@ def test_an_answer_missing_a_field_hubspot_requires_is_found_by_the_answer_check
     error = {"status": "error", "message": "x", "correlationId": "c"}
     assert "category: Field required" in answer_problem(answers.PublicOwner, 404,
                                                         json.dumps(error))
+
+
+@pytest.mark.refused_by_hubspot
+@pytest.mark.parametrize(("field", "value", "wrong"), [
+    ("grant_type", "password", "grant_type='password': expected one of authorization_code"),
+    ("access_type", "offline", "Unknown form field 'access_type'"),
+])
+def test_a_token_request_hubspot_does_not_declare_is_refused(
+    hubspot: RunningHubSpot, field: str, value: str, wrong: str
+) -> None:
+    form = {"grant_type": "refresh_token", "client_id": hubspot.client_id,
+            "client_secret": hubspot.client_secret, "refresh_token": hubspot.refresh_token,
+            field: value}
+    response = requests.post(f"{hubspot.base_url}/oauth/v1/token", timeout=5, data=form)
+    assert response.status_code == 400
+    assert response.json()["category"] == "VALIDATION_ERROR"
+    assert wrong in response.json()["message"]
