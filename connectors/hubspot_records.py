@@ -157,3 +157,11 @@ def chunked(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+LARGEST_RECORD_ID = 2**63 - 1  # HubSpot object ids are 64-bit integers
+
+
+def is_record_id(text: str) -> bool:
+    """A HubSpot record id: a positive whole number that fits HubSpot's 64-bit ids."""
+    return text.isascii() and text.isdigit() and 0 < int(text) <= LARGEST_RECORD_ID

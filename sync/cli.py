@@ -205,18 +205,19 @@ def schema() -> None:
 
 
 def check_record_ids(crm: str, ids: list[str] | tuple[str, ...]) -> None:
-    """Salesforce ids are checked before any query: a malformed one would fail the whole SOQL
-    query it is quoted into."""
-    if crm != "salesforce":
-        return
-    from connectors.salesforce_records import is_record_id
+    """Record ids are checked before any request: a malformed Salesforce id would fail the whole
+    SOQL query it is quoted into, a HubSpot id that is no 64-bit number the whole batch read."""
+    if crm == "salesforce":
+        from connectors.salesforce_records import is_record_id
 
+        kind = "Salesforce record id (15 or 18 letters and digits, e.g. 00Q5g00000AbCdEEAV)"
+    else:
+        from connectors.hubspot_records import is_record_id
+
+        kind = "HubSpot record id (a whole number up to 9223372036854775807, e.g. 51)"
     malformed = [record_id for record_id in ids if not is_record_id(record_id)]
     if malformed:
-        raise UserError(
-            f"--ids {', '.join(map(repr, malformed))}: not a Salesforce record id (15 or 18 "
-            "letters and digits, e.g. 00Q5g00000AbCdEEAV)"
-        )
+        raise UserError(f"--ids {', '.join(map(repr, malformed))}: not a {kind}")
 
 
 @app.command()

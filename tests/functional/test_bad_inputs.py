@@ -361,3 +361,33 @@ def test_a_token_no_crm_issued_is_refused_without_showing_it(
         f"punctuation, no spaces or other characters (got {len(token)} characters, not shown: "
         "it is a secret)"
     )
+
+
+@pytest.mark.parametrize("objects", ["Lead,Contact", '["Lead", "Contact"]'])
+def test_leads_and_contacts_listed_either_way_are_a_valid_setting(
+    settings_folder: Path, objects: str
+) -> None:
+    port = closed_port()  # the settings are taken: the run goes as far as the CRM's address
+    env = {"LEADQ_CRM": "salesforce", "LEADQ_SALESFORCE_OBJECTS": objects,
+           "LEADQ_SALESFORCE_SESSION_ID": "00D!x",
+           "LEADQ_SALESFORCE_INSTANCE_URL": f"http://127.0.0.1:{port}"}
+    assert sync(settings_folder, env).startswith(f"error: cannot reach Salesforce at 127.0.0.1:{port}")
+
+
+def test_a_now_outside_any_sensible_date_is_refused_by_score_too(tmp_path: Path) -> None:
+    leads = leads_file(tmp_path, FIRST_LEAD)
+    output = str(tmp_path / "scored.csv")
+    assert refused(tmp_path, "score", leads, "-m", MODEL, "-o", output, "--now", "0001-01-01") == (
+        "error: --now '0001-01-01' is out of range: give a date from 1970 to 2999"
+    )
+
+
+@pytest.mark.parametrize("given", ["9" * 40, "abc", "", "-5", "٣"])
+def test_ids_that_are_no_hubspot_ids_are_refused_before_any_request(
+    settings_folder: Path, given: str
+) -> None:
+    env = {"LEADQ_HUBSPOT_BASE_URL": f"http://127.0.0.1:{closed_port()}"}  # nothing listens
+    assert sync(settings_folder, env, "--ids", "51", "--ids", given) == (
+        f"error: --ids {given!r}: not a HubSpot record id (a whole number up to "
+        "9223372036854775807, e.g. 51)"
+    )
