@@ -61,6 +61,9 @@ def test_setup_then_a_dry_run_then_a_sync_then_the_audit_trail(tmp_path: Path) -
 
 
 def test_audit_of_a_lead_leadq_never_changed_says_so(tmp_path: Path) -> None:
+    from sync.state_sqlite import SqliteStateStore
+
+    SqliteStateStore(tmp_path / "state.db").close()
     env = {"LEADQ_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}"}
     result = leadq(env, "audit", "nobody")
     assert result.exit_code == 2
