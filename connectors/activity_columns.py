@@ -12,6 +12,7 @@ file row by row (`ActivityIndex`), which reports every problem with its line.
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -45,8 +46,8 @@ class ActivitySpool:
         self._pa = pa
         self._encoding = encoding
         self.batch_size = batch_size
-        self._lead_ids = pa.array([i for chunk in lead_ids for i in chunk], pa.string())
-        batches = max(1, -(-len(self._lead_ids) // batch_size))
+        self._position = {lead_id: i for i, lead_id in enumerate(itertools.chain(*lead_ids))}
+        batches = max(1, -(-len(self._position) // batch_size))
         self._batches_per_file = max(1, -(-batches // MOST_SPOOL_FILES))
         self._directory = tempfile.TemporaryDirectory(prefix="leadq-activities-")
         self._writers: dict[int, Any] = {}
@@ -86,7 +87,7 @@ class ActivitySpool:
             or pc.any(pc.equal(pc.utf8_length(kinds), 0)).as_py()
         ):
             raise NotColumnar("a blank lead id or type")
-        ordinal = pc.index_in(lead_ids, value_set=self._lead_ids)
+        ordinal = self._ordinals(lead_ids)
         known = pc.is_valid(ordinal)
         if not pc.all(known).as_py():
             ordinal, kinds, times = (pc.filter(a, known) for a in (ordinal, kinds, times))
@@ -104,6 +105,14 @@ class ActivitySpool:
             names=["lead", "occurred_at", *BLOCK_TEXT],
         )
         self._write(table)
+
+    def _ordinals(self, lead_ids: pa.Array) -> pa.Array:
+        """Each activity's lead as its position in the leads file (null: no such lead)."""
+        import pyarrow as pa
+
+        encoded = lead_ids.dictionary_encode()
+        found = [self._position.get(i) for i in encoded.dictionary.to_pylist()]
+        return pa.array(found, pa.int64()).take(encoded.indices)
 
     def _canonical_types(self, kinds: pa.Array) -> pa.Array:
         """The model's `csv.activities.types` mapping, applied once per distinct name."""

@@ -309,6 +309,14 @@ class CsvLeadReader:
                     ids = []
             yield ids
 
+    def lead_of(self, header: list[str], cells: Sequence[str]) -> Lead:
+        """One row of a file with this header as the lead `batches` reads from it (for a
+        reader that reads the rows another way); errors name no line."""
+        mapping = self.columns.resolve(header, self.path.name)
+        self.header = header
+        positions = {path: header.index(column) for path, column in mapping.items()}
+        return self._lead(0, list(cells), positions)
+
     def _lead(self, line: int, cells: list[str], positions: dict[str, int]) -> Lead:
         values = {path: cells[i] if i < len(cells) else "" for path, i in positions.items()}
         lead: dict[str, Any] = {"fields": {}}
@@ -587,6 +595,22 @@ def formula_guarded(cell: object) -> object:
     return cell
 
 
+def _guarded(column: Sequence[Any]) -> Sequence[Any]:
+    """A column through `formula_guarded`, cell by cell only when some cell may start like a
+    formula (one search of the column's text joined, for a column of text)."""
+    if all(isinstance(cell, str) for cell in column[:1]):
+        try:
+            risky = _FORMULA_START.search("\n".join(column)) is not None
+        except TypeError:  # not all text
+            risky = True
+    else:
+        risky = any(isinstance(cell, str) and cell.startswith(FORMULA_STARTS) for cell in column)
+    return [formula_guarded(cell) for cell in column] if risky else column
+
+
+_FORMULA_START = re.compile("(?:^|\n)[" + re.escape("".join(FORMULA_STARTS)) + "]")
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text.replace(",", ""))
@@ -625,7 +649,7 @@ class ScoredCsvWriter:
             )
         except OSError as error:
             raise CsvInputError(f"{path}: cannot be written ({error.strerror})") from None
-        self._writer = csv.writer(self._handle)
+        self._writer = csv.writer(self._handle.file)  # the file itself: no wrapper per write
         try:
             self.write([[*header, *SCORE_COLUMNS, *extra_columns]], counted=False)
         except CsvInputError:
@@ -653,6 +677,22 @@ class ScoredCsvWriter:
                     "use --output-encoding utf-8"
                 ) from None
             self.rows_written += counted
+
+    def write_columns(self, columns: Sequence[Sequence[Any]]) -> None:
+        """Rows given as columns (every column as long): the formula guard looks at a column at
+        a time and calls `formula_guarded` only on the cells that need it."""
+        if self.formula_guard:
+            columns = [_guarded(column) for column in columns]
+        rows = list(zip(*columns, strict=True))
+        try:
+            self._writer.writerows(rows)
+        except UnicodeEncodeError as error:
+            character = error.object[error.start : error.end]
+            raise CsvInputError(
+                f"{self.path.name}: {character!r} cannot be written in {self.encoding}; "
+                "use --output-encoding utf-8"
+            ) from None
+        self.rows_written += len(rows)
 
     def commit(self) -> None:
         self._handle.close()

@@ -403,6 +403,10 @@ class LeadFrame(_ColumnCache):
             column = self.table.columns.get(path)
             if column is None:
                 return [None] * self.size
+            if isinstance(column, RawText):
+                return [column.values[code] for code in column.codes.tolist()]
+            if isinstance(column, np.ndarray):  # numbers or times: NaN is missing
+                return [None if value != value else value for value in column.tolist()]
             return column.values() if isinstance(column, TextColumn) else column
         if path.startswith("company."):
             return _lead_getter(path.removeprefix("company."))(self._companies())  # type: ignore[arg-type]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +23,13 @@ from connectors.csvfile import (
     normalise_encoding,
     output_encoding_for,
 )
+from connectors.lead_columns import ColumnarLeadReader, LeadColumnsBatch
 from connectors.plain_csv import NotColumnar, pyarrow_available
 from connectors.records import Lead
 from scoring.config import ScoringModel
 from scoring.explain import Explanation, explain
-from scoring.frame import ActivityFrame, normalised
+from scoring.frame import ActivityFrame, LeadColumn, LeadTable, RawText, normalised
+from scoring.predictive import predict
 from scoring.qualify import ScoredBatch, compile_model, score_batch
 from scoring.reasons import reasons_within
 from sync.plan import Result
@@ -37,11 +40,18 @@ ACTIVITIES_PER_BATCH = 100_000  # a batch of leads with more is scored in parts
 
 @dataclass
 class ScoredCsvBatch:
-    rows: list[list[str]]
-    leads: list[Lead]
+    rows: Sequence[Sequence[str]]  # the input cells of each lead
+    lead_at: Callable[[int], Lead]  # a lead as a record, built when asked for
     activities: int  # how many activities the scores counted in
     scored: ScoredBatch
-    results: list[Result]
+
+    @cached_property
+    def leads(self) -> list[Lead]:
+        return [self.lead_at(index) for index in range(len(self.rows))]
+
+    @cached_property
+    def results(self) -> list[Result]:
+        return Result.all_of(self.scored)
 
 
 @dataclass
@@ -70,11 +80,17 @@ class CsvScoringRun:
         self.activities = activities
         self.encoding = encoding
         self.batch_size = batch_size
+        self.read_by: CsvLeadReader | ColumnarLeadReader = self.reader
 
-    def batches(self, now: datetime) -> Iterator[ScoredCsvBatch]:
+    def batches(self, now: datetime, columnar: bool = False) -> Iterator[ScoredCsvBatch]:
         """Scored batches of at most `batch_size` leads and `ACTIVITIES_PER_BATCH` activities
-        (a batch of leads with many activities is scored in parts), read as columns: memory
-        stays flat in leads and in activities."""
+        (a batch of leads with many activities is scored in parts): memory stays flat in leads
+        and in activities. `columnar`: leads read by pyarrow as columns, with no record per lead
+        (`NotColumnar` when the file needs the row reader)."""
+        if columnar:
+            yield from self._columnar_batches(now)
+            return
+        self.read_by = self.reader
         source = self._activity_source()
         try:
             for number, batch in enumerate(self.reader.batches(self.batch_size)):
@@ -96,11 +112,52 @@ class CsvScoringRun:
         scored = score_batch(leads, activity_frame(block, now), self.compiled, now)
         return ScoredCsvBatch(
             rows=[row for row, _ in part],
-            leads=leads,
+            lead_at=leads.__getitem__,
             activities=len(block) if block else 0,
             scored=scored,
-            results=Result.all_of(scored),
         )
+
+    def _columnar_batches(self, now: datetime) -> Iterator[ScoredCsvBatch]:
+        reader = ColumnarLeadReader(self.reader.path, self.model.csv.columns, self.encoding)
+        ids = reader.lead_ids()
+        spool = (
+            ActivitySpool(
+                self.activities, self.model.csv.activities, [ids], self.batch_size, self.encoding
+            )
+            if self.activities is not None
+            else None
+        )
+        self.read_by = reader
+        try:
+            for number, batch in enumerate(reader.batches(self.batch_size)):
+                if spool is None:
+                    yield self._scored_columns(batch, None, now)
+                    continue
+                first = number * self.batch_size
+                for span, block in spool.blocks(first, batch.ids, ACTIVITIES_PER_BATCH):
+                    yield self._scored_columns(batch.slice(span.start, span.stop), block, now)
+        finally:
+            if spool is not None:
+                spool.close()
+
+    def _scored_columns(
+        self, part: LeadColumnsBatch, block: ActivityBlock | None, now: datetime
+    ) -> ScoredCsvBatch:
+        table = LeadTable(part.ids, LazyLeadColumns(part))
+        scored = score_batch(table, activity_frame(block, now), self.compiled, now)
+        header = self.read_by.header
+        return ScoredCsvBatch(
+            rows=part.rows(),
+            lead_at=lambda index: self._lead_of(header, part.cells(index)),
+            activities=len(block) if block else 0,
+            scored=scored,
+        )
+
+    def _lead_of(self, header: list[str], cells: list[str]) -> Lead:
+        try:
+            return self.reader.lead_of(header, cells)
+        except CsvInputError:
+            raise NotColumnar("the row reader says where") from None
 
     def explain(self, lead_id: str, now: datetime) -> Explanation | None:
         """One lead's explanation, or None when the file has no such lead. Only that lead is
@@ -141,6 +198,38 @@ class CsvScoringRun:
         return ActivityIndex(self.activities, self.model.csv.activities, encoding=self.encoding)
 
 
+class LazyLeadColumns(Mapping[str, LeadColumn]):
+    """A batch's columns as scoring asks for them, each built once, when first read."""
+
+    def __init__(self, batch: LeadColumnsBatch) -> None:
+        self._batch = batch
+        self._built: dict[str, LeadColumn] = {}
+
+    def __getitem__(self, path: str) -> LeadColumn:
+        if path not in self._built:
+            column = self._column(path)
+            if column is None:
+                raise KeyError(path)
+            self._built[path] = column
+        return self._built[path]
+
+    def _column(self, path: str) -> LeadColumn | None:
+        if path in ("name", "company.id"):  # built by `Lead` from other fields
+            raise NotColumnar(f"{path} is read from lead records")
+        if path in self._batch.numbers:
+            return self._batch.numbers[path]
+        text = self._batch.text(path)
+        if text is None and path == "kind":
+            return RawText(np.zeros(len(self._batch), dtype=np.int32), ["lead"])
+        return None if text is None else RawText(text.codes, text.values)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._batch.paths())
+
+    def __len__(self) -> int:
+        return len(self._batch.paths())
+
+
 def activity_frame(block: ActivityBlock | None, now: datetime) -> ActivityFrame:
     """The columns the CSV spool gives, as scoring reads them (no activities: an empty frame)."""
     if block is None:
@@ -159,31 +248,46 @@ def score_csv(
 ) -> CsvScoreReport:
     """Write `output` with every input column plus leadq's; nothing is written on error.
 
+    Leads are read as columns by pyarrow when it reads the files exactly as the row reader
+    would; else (or when pyarrow is not installed) row by row: the same file either way, and
+    every problem worded by the row reader with its line.
     Cells a spreadsheet would run as formulas are neutralised unless `formula_guard` is off
     (`connectors.csvfile.formula_guarded`); reasons are cut to what a spreadsheet cell holds."""
     check_output(output, output_encoding)
+    if pyarrow_available():
+        try:
+            return _written(run, output, now, output_encoding, top, formula_guard, columnar=True)
+        except NotColumnar:
+            pass  # the row reader reads it, or says where the problem is
+    return _written(run, output, now, output_encoding, top, formula_guard, columnar=False)
+
+
+def _written(
+    run: CsvScoringRun,
+    output: Path,
+    now: datetime,
+    output_encoding: str | None,
+    top: int,
+    formula_guard: bool,
+    columnar: bool,
+) -> CsvScoreReport:
     report = CsvScoreReport()
     writer: ScoredCsvWriter | None = None
-    separator = run.model.output.reasons_separator
+    predictive = predictive_columns(run.model)
     try:
-        for batch in run.batches(now):
+        for batch in run.batches(now, columnar):
+            header = run.read_by.header
             if writer is None:
-                encoding = output_encoding or output_encoding_for(run.encoding, run.reader.had_bom)
-                ours = {*SCORE_COLUMNS, *predictive_columns(run.model)}
-                kept = [i for i, column in enumerate(run.reader.header) if column not in ours]
+                encoding = output_encoding or output_encoding_for(run.encoding, run.read_by.had_bom)
+                ours = {*SCORE_COLUMNS, *predictive}
+                kept = [i for i, column in enumerate(header) if column not in ours]
                 writer = ScoredCsvWriter(
-                    output,
-                    [run.reader.header[i] for i in kept],
-                    encoding,
-                    predictive_columns(run.model),
-                    formula_guard,
+                    output, [header[i] for i in kept], encoding, predictive, formula_guard
                 )
-            width = len(run.reader.header)
-            columns = len(predictive_columns(run.model))
-            writer.write(
-                [*_kept(_padded(row, width), kept), *result_cells(result, columns, separator)]
-                for row, result in zip(batch.rows, batch.results, strict=True)
-            )
+            inputs = list(zip(*(_padded(row, len(header)) for row in batch.rows), strict=True))
+            separator = run.model.output.reasons_separator
+            results = result_columns(batch.scored, len(predictive), separator)
+            writer.write_columns([*(inputs[i] for i in kept), *results])
             _tally(report, batch, top)
         if writer is None:
             raise CsvInputError(f"{run.reader.path.name}: no leads in the file")
@@ -207,13 +311,10 @@ def check_output(output: Path, output_encoding: str | None) -> None:
             ) from None
 
 
-def _kept(row: list[str], kept: list[int]) -> list[str]:
-    """The input columns that stay: a file scored before has its old leadq columns replaced."""
-    return [row[i] for i in kept]
-
-
-def _padded(row: list[str], width: int) -> list[str]:
-    return row + [""] * (width - len(row)) if len(row) < width else row[:width]
+def _padded(row: Sequence[str], width: int) -> Sequence[str]:
+    if len(row) == width:
+        return row
+    return [*row, *[""] * (width - len(row))] if len(row) < width else row[:width]
 
 
 def result_cells(
@@ -238,6 +339,31 @@ def result_cells(
     return cells + [result.probability, probability_reasons][:predictive_columns]
 
 
+def result_columns(
+    scored: ScoredBatch, predictive_columns: int = 0, separator: str = "; "
+) -> list[list[object]]:
+    """`result_cells` of every lead of a batch, as columns."""
+    reasons = scored.reasons_text.tolist()
+    columns: list[list[object]] = [
+        scored.score.tolist(),
+        scored.fit.tolist(),
+        scored.engagement.tolist(),
+        [str(grade) for grade in scored.grade.tolist()],
+        [str(label) for label in scored.label.tolist()],
+        scored.priority.tolist(),
+        [str(stage) for stage in scored.stage.tolist()],
+        [reasons_within(str(line), EXCEL_CELL_LIMIT, separator) for line in reasons],
+        [scored.compiled.version] * len(scored),
+    ]
+    model = scored.compiled.model
+    if predictive_columns and model.predictive is not None:
+        prediction = predict(scored, model.predictive, separator)
+        probability = [round(float(p), 3) for p in prediction.probability.tolist()]
+        why = [reasons_within(str(r), EXCEL_CELL_LIMIT, separator) for r in prediction.reasons_text]
+        columns += [probability, why][:predictive_columns]
+    return columns
+
+
 def predictive_columns(model: ScoringModel) -> list[str]:
     """The learned probability's columns, when the model has one."""
     if model.predictive is None:
@@ -247,13 +373,14 @@ def predictive_columns(model: ScoringModel) -> list[str]:
 
 def _tally(report: CsvScoreReport, batch: ScoredCsvBatch, top: int) -> None:
     scored = batch.scored
-    report.leads += len(batch.leads)
+    report.leads += len(batch.rows)
     report.activities += batch.activities
     for name, values in (("by_grade", scored.grade), ("by_stage", scored.stage)):
         counts = getattr(report, name)
         for value, count in zip(*np.unique(values.astype(str), return_counts=True), strict=True):
             counts[str(value)] = counts.get(str(value), 0) + int(count)
-    best = np.lexsort((scored.priority, -scored.score))[:top]
-    report.top.extend((batch.leads[i], batch.results[i]) for i in best.tolist())
+    best = np.lexsort((scored.priority, -scored.score))[:top].tolist()
+    results = Result.some_of(scored, best)
+    report.top.extend((batch.lead_at(i), result) for i, result in zip(best, results, strict=True))
     report.top.sort(key=lambda pair: (-pair[1].score, pair[1].priority))
     del report.top[top:]

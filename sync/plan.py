@@ -12,7 +12,7 @@ Rules (DESIGN.md, "Lifecycle and status" and "A sync run"):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -70,6 +70,11 @@ class Result:
     @classmethod
     def all_of(cls, scored: ScoredBatch) -> list[Result]:
         """One result per lead of a scored batch, the learned probability included."""
+        return cls.some_of(scored, range(len(scored)))
+
+    @classmethod
+    def some_of(cls, scored: ScoredBatch, indices: Iterable[int]) -> list[Result]:
+        """The results of the leads at `indices` of a scored batch."""
         model = scored.compiled.model
         rule_names = [rule.name(index) for index, rule in enumerate(model.stages)]
         prediction = (
@@ -93,7 +98,7 @@ class Result:
                 stage_rule=rule_names[scored.stage_rule[i]] if scored.stage_rule[i] >= 0 else None,
                 stage_reason=str(scored.stage_reason[i]),
             )
-            for i in range(len(scored))
+            for i in indices
         ]
 
 

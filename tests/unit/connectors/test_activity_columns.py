@@ -1,5 +1,5 @@
-"""The columnar activity reader (pyarrow) gives exactly what the row reader gives, and leaves every
-file it cannot read exactly to the row reader."""
+"""The columnar readers (pyarrow) of activities and leads give exactly what the row readers give,
+and leave every file they cannot read exactly to the row readers."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from builders import NOW, model_from
 
 pytest.importorskip("pyarrow")
 
+from benchmarks import synthetic
 from connectors.activity_columns import ActivitySpool
-from connectors.csvfile import ActivityBlock, ActivityIndex, CsvLeadReader
+from connectors.csvfile import ActivityBlock, ActivityIndex, CsvInputError, CsvLeadReader
+from connectors.lead_columns import ColumnarLeadReader
 from connectors.plain_csv import NotColumnar
 from scoring.loading import load_model
 from sync import csvscore
@@ -131,3 +133,62 @@ def test_leadq_score_writes_the_same_file_whichever_reader_reads_the_activities(
     monkeypatch.setattr(csvscore, "pyarrow_available", lambda: False)
     assert scored_file(tmp_path, "rows.csv", batch_size=7) == columnar
     assert scored_file(tmp_path, "rows-one-batch.csv", batch_size=10_000) == columnar
+
+
+def score_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model, leads: Path, activities: Path
+) -> tuple[bytes, CsvScoringRun]:
+    run = CsvScoringRun(model, leads, activities, batch_size=64)
+    score_csv(run, tmp_path / "columnar.csv", NOW)
+    with monkeypatch.context() as patched:
+        patched.setattr(csvscore, "pyarrow_available", lambda: False)
+        rows_run = CsvScoringRun(model, leads, activities, batch_size=64)
+        score_csv(rows_run, tmp_path / "rows.csv", NOW)
+    assert (tmp_path / "columnar.csv").read_bytes() == (tmp_path / "rows.csv").read_bytes()
+    return (tmp_path / "columnar.csv").read_bytes(), run
+
+
+def test_leads_read_as_columns_are_scored_and_written_as_leads_read_row_by_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leads, activities = tmp_path / "leads.csv", tmp_path / "activities.csv"
+    synthetic.write_leads_csv(leads, 300)
+    synthetic.write_activities_csv(activities, 300, 8)
+    written, run = score_both_ways(
+        tmp_path, monkeypatch, load_model(EXAMPLES / "scoring.yaml"), leads, activities
+    )
+    assert isinstance(run.read_by, ColumnarLeadReader)
+    assert written.count(b"\n") == 301 and b",mql," in written
+
+
+def test_a_model_reading_what_only_lead_records_hold_is_scored_row_by_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leads, activities = tmp_path / "leads.csv", tmp_path / "activities.csv"
+    synthetic.write_leads_csv(leads, 100)
+    synthetic.write_activities_csv(activities, 100, 3)
+    model = model_from(
+        """
+        fit:
+          rules:
+            - {id: named, label: Named P 7, when: {field: name, op: eq, value: P 7}, points: 50}
+        csv:
+          columns: {id: Lead ID, first_name: First Name, last_name: Last Name}
+          activities: {lead_id: Lead ID, type: Activity, occurred_at: Date}
+        """
+    )
+    written, run = score_both_ways(tmp_path, monkeypatch, model, leads, activities)
+    assert isinstance(run.read_by, CsvLeadReader)
+    assert b"Named P 7 (+50)" in written
+
+
+def test_leads_with_quoted_cells_or_unreadable_numbers_go_row_by_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    activities = write(tmp_path / "a.csv", "Lead ID,What,When\nA,page_view,2026-10-30\n")
+    quoted = write(tmp_path / "quoted.csv", 'Lead ID,company.employees\nA,"1,200"\nB,7\n')
+    _, run = score_both_ways(tmp_path, monkeypatch, MODEL, quoted, activities)
+    assert isinstance(run.read_by, CsvLeadReader)
+    written = write(tmp_path / "written.csv", "Lead ID,company.employees\nA,about 10\n")
+    with pytest.raises(CsvInputError, match=r"written\.csv line 2: company\.employees"):
+        score_csv(CsvScoringRun(MODEL, written, activities), tmp_path / "out.csv", NOW)
