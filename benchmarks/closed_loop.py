@@ -1,7 +1,9 @@
 """Backtest and learn on 3,000-lead sandbox orgs of both CRMs, read through the connectors.
 
-For each CRM: the conversions backtest finds against those the generator planted (and that the CRM
-records: a Salesforce Contact only with its deal won), and how three rankings of the same leads,
+Each org is first synced (`leadq setup`, `leadq sync --full`), as a CRM leadq already writes to:
+its scores, grades and reasons sit on every lead and must not be learned from. For each CRM: the
+conversions backtest finds against those the generator planted (and that the CRM records: a
+Salesforce Contact only with its deal won), and how three rankings of the same leads,
 each as of the same cut-offs, compare by ROC AUC — the hand-written `examples/sandbox.yaml`, the
 model `learn` proposes (5-fold, on leads it did not learn from) and the generator's own hidden
 propensity (the ceiling: a learned model far above it has learned from a leak).
@@ -10,6 +12,7 @@ propensity (the ceiling: a learned model far above it has learned from a leak).
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from typer.testing import CliRunner
 
 from benchmarks.measure import Measurement
 from connectors.base import Connector
@@ -27,6 +31,7 @@ from sandbox.salesforce import start_salesforce
 from scoring.backtest import LabelledLeads, roc_auc, run_backtest
 from scoring.learn import LearnSettings
 from scoring.loading import load_model
+from sync.cli import app
 from sync.learn_run import learn_from
 from sync.outcomes import ConnectorOutcomes
 from sync.runtime import build_connector
@@ -73,15 +78,32 @@ def auc_row(name: str, metric: str, auc: float, target: str = "",
 
 @contextmanager
 def serving(crm: Crm, org: SynthOrg) -> Iterator[Connector]:
+    """A connector on a sandbox CRM seeded with `org` and synced once with the example model."""
     model = load_model(MODEL)
     if crm == "hubspot":
         with start_hubspot(org=org, rate_limit=(100_000, 10.0)) as hubspot:
+            environment = {**hubspot.leadq_environment(), "LEADQ_HUBSPOT_RATE_LIMIT": "100000"}
+            synced(environment)
             yield build_connector(hubspot.leadq_settings(hubspot_rate_limit=100_000), model)
     else:
         with start_salesforce(org=org) as salesforce:
+            objects = {"LEADQ_SALESFORCE_OBJECTS": "Lead,Contact",
+                       "LEADQ_SALESFORCE_RATE_LIMIT": "100000"}
+            synced({**salesforce.leadq_environment("session"), **objects})
             settings = salesforce.leadq_settings(
                 "session", salesforce_objects=["Lead", "Contact"], salesforce_rate_limit=100_000)
             yield build_connector(settings, model)
+
+
+def synced(environment: dict[str, str]) -> None:
+    """`leadq setup` and `leadq sync --full` with the example model, state in a temporary file."""
+    with tempfile.TemporaryDirectory() as directory:
+        env = {**environment, "LEADQ_MODEL_PATH": str(MODEL),
+               "LEADQ_STATE_URL": f"sqlite:///{directory}/state.db"}
+        for command in (["setup"], ["sync", "--full"]):
+            result = CliRunner().invoke(app, command, env=env)
+            if result.exit_code:
+                raise RuntimeError(f"leadq {' '.join(command)} failed:\n{result.output}")
 
 
 def planted_conversions(crm: Crm, org: SynthOrg, labelled: LabelledLeads) -> int:

@@ -48,6 +48,7 @@ MIN_CONVERTED = 120
 MIN_SUPPORT = 30  # a candidate rule must match at least this many leads, 0.5% of them, and
 MIN_SUPPORT_SHARE = 0.005  # enough that ten conversions (or ten misses) were to be expected
 MIN_EXPECTED_OUTCOMES = 10
+NEARLY_ALL = 0.99  # a candidate matching more leads than this is near-constant: left out
 MAX_VALUES_PER_FIELD = 30
 MAX_DISTINCT_FOR_CATEGORIES = 12  # numbers with more distinct values get thresholds
 THRESHOLDS_PER_FIELD = 7  # octiles
@@ -276,7 +277,10 @@ def _value_candidates(
     by_count = sorted(present, key=lambda i: -counts[i])[:MAX_VALUES_PER_FIELD]
     frequent = [i for i in by_count if counts[i] >= support]
     covered = sum(int(counts[i]) for i in frequent) + (missing if missing >= support else 0)
-    exclusive = covered == sample.size
+    # values covering every lead but too few to weigh: the weakest becomes the reference worth
+    # 0 (with those few), so a yes/no field gets one rule, not one per side
+    uncovered = sample.size - covered
+    exclusive = uncovered < max(support, (1 - NEARLY_ALL) * sample.size)
     found = []
     for code in frequent:
         shown = sample.spelling(code)
@@ -639,7 +643,8 @@ class Learner:
         train = self.labelled.subset(rows)
         features = self.features(rows)
         matrix = feature_matrix(train, self.model, features)
-        features, matrix = _without(features, matrix, ~duplicate_columns(features, matrix))
+        informative = ~duplicate_columns(features, matrix) & ~near_constant(features, matrix)
+        features, matrix = _without(features, matrix, informative)
         regularisation = self.settings.regularisation
         intercept, weights = fit_logistic(matrix, train.converted, regularisation)
         keep = worth_keeping(features, matrix, weights)
@@ -664,6 +669,14 @@ def duplicate_columns(features: Sequence[Feature], matrix: np.ndarray) -> np.nda
         duplicate[index] = key in seen and not feature.existing
         seen.add(key)
     return duplicate
+
+
+def near_constant(features: Sequence[Feature], matrix: np.ndarray) -> np.ndarray:
+    """Candidates matching nearly every lead or nearly none: their points would only cancel
+    out against the others (and would become every lead's reason)."""
+    share = (matrix > 0).mean(axis=0) if len(matrix) else np.zeros(len(features))
+    candidate = np.array([not feature.existing for feature in features], dtype=bool)
+    return candidate & ((share > NEARLY_ALL) | (share < MIN_SUPPORT_SHARE))
 
 
 def shift_exclusive_groups(features: Sequence[Feature], weights: np.ndarray) -> np.ndarray:

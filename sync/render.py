@@ -16,6 +16,7 @@ from rich.text import Text
 
 from connectors.records import Lead, masked_email
 from scoring.backtest import BacktestResult, Segment
+from scoring.crossvalidation import Estimate
 from scoring.explain import Explanation
 from scoring.proposal_diff import ProposedChange
 from scoring.report import ExtraTable, NamedResult, Report
@@ -499,6 +500,17 @@ def unlearnable_note(run: LearnRun) -> list[str]:
     return ["not learned from: " + "; ".join(never)] if never else []
 
 
+def cross_validated_text(estimate_: Estimate) -> str:
+    """The proposal's cross-validated ROC AUC as the terminal and the report both show it: the
+    mean over the folds, and pooled over every fold's scores (the report's learned headline)."""
+    if estimate_.mean_fold_auc is None:
+        return "—"
+    text = f"{estimate_.mean_fold_auc:.3f} ({len(estimate_.fold_aucs)}-fold mean)"
+    if estimate_.out_of_fold is not None:
+        text += f", {estimate_.out_of_fold.auc:.3f} pooled"
+    return text
+
+
 def _estimate_table(run: LearnRun) -> Table:
     table = Table(title="How well each model ranks conversions (ROC AUC)", title_justify="left")
     for name in ("model", "cross-validated", "latest leads", "top-decile lift"):
@@ -512,9 +524,7 @@ def _estimate_table(run: LearnRun) -> Table:
     )
     table.add_row(
         "proposed",
-        f"{estimate_.mean_fold_auc:.3f} ({len(estimate_.fold_aucs)}-fold)"
-        if estimate_.mean_fold_auc is not None
-        else "—",
+        cross_validated_text(estimate_),
         f"{estimate_.latest.auc:.3f}" if estimate_.latest else "—",
         f"{estimate_.out_of_fold.top_decile_lift:.2f}×" if estimate_.out_of_fold else "—",
     )
@@ -579,7 +589,9 @@ def learn_report(run: LearnRun, loaded: Loaded) -> Report:
     return Report(
         title=f"leadq learn — {run.card.model.name}",
         results=results,
-        lines=[f"Data: {loaded.source}.", run.current.cutoffs, *unlearnable_note(run)],
+        lines=[f"Data: {loaded.source}.", run.current.cutoffs, *unlearnable_note(run),
+               "ROC AUC of the proposal on leads it did not learn from: "
+               f"{cross_validated_text(run.estimate)}."],
         warnings=[s.warning for s in run.suspects],
         tables=[
             ExtraTable("Proposed changes, with their evidence", header, _change_rows(run.changes))

@@ -352,3 +352,15 @@ def test_scikit_learn_is_imported_only_when_learning_fits_a_model() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_a_yes_no_field_gets_one_rule_and_a_near_constant_one_none() -> None:
+    def answers(rng: np.random.Generator, converted: bool) -> dict[str, str]:
+        roll = rng.random()
+        newsletter = "" if roll < 0.01 else "yes" if roll < (0.6 if converted else 0.35) else "no"
+        return {"newsletter": newsletter, "forums": "yes" if rng.random() < 0.003 else "no"}
+
+    card = propose(Learner(with_fields(synthetic_leads(), 17, answers), HAND_MODEL), None)
+    rules = [rule.id for rule in card.model.fit.rules]
+    assert [rule for rule in rules if rule.startswith("newsletter")] == ["newsletter_yes"]
+    assert not [rule for rule in rules if rule.startswith("forums")]
