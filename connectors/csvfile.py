@@ -667,18 +667,12 @@ class ScoredCsvWriter:
             raise CsvInputError(f"{path}: there is no directory {path.parent}; create it first")
 
     def write(self, rows: Iterable[Sequence[Any]], counted: bool = True) -> None:
-        for row in rows:
-            try:
-                self._writer.writerow(map(formula_guarded, row) if self.formula_guard else row)
-            except UnicodeEncodeError as error:
-                character = error.object[error.start : error.end]
-                raise CsvInputError(
-                    f"{self.path.name}: {character!r} cannot be written in {self.encoding}; "
-                    "use --output-encoding utf-8"
-                ) from None
-            self.rows_written += counted
+        """Rows of as many cells as the header."""
+        rows = list(rows)
+        if rows:
+            self.write_columns(list(zip(*rows, strict=True)), counted)
 
-    def write_columns(self, columns: Sequence[Sequence[Any]]) -> None:
+    def write_columns(self, columns: Sequence[Sequence[Any]], counted: bool = True) -> None:
         """Rows given as columns (every column as long): the formula guard looks at a column at
         a time and calls `formula_guarded` only on the cells that need it."""
         if self.formula_guard:
@@ -692,7 +686,7 @@ class ScoredCsvWriter:
                 f"{self.path.name}: {character!r} cannot be written in {self.encoding}; "
                 "use --output-encoding utf-8"
             ) from None
-        self.rows_written += len(rows)
+        self.rows_written += len(rows) if counted else 0
 
     def commit(self) -> None:
         self._handle.close()

@@ -148,12 +148,18 @@ def score_both_ways(
     return (tmp_path / "columnar.csv").read_bytes(), run
 
 
+def synthetic_files(tmp_path: Path, leads: int, per_lead: int) -> tuple[Path, Path]:
+    """The benchmark's leads and activities files, small."""
+    leads_csv, activities_csv = tmp_path / "leads.csv", tmp_path / "activities.csv"
+    synthetic.write_leads_csv(leads_csv, leads)
+    synthetic.write_activities_csv(activities_csv, leads, per_lead)
+    return leads_csv, activities_csv
+
+
 def test_leads_read_as_columns_are_scored_and_written_as_leads_read_row_by_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    leads, activities = tmp_path / "leads.csv", tmp_path / "activities.csv"
-    synthetic.write_leads_csv(leads, 300)
-    synthetic.write_activities_csv(activities, 300, 8)
+    leads, activities = synthetic_files(tmp_path, 300, 8)
     written, run = score_both_ways(
         tmp_path, monkeypatch, load_model(EXAMPLES / "scoring.yaml"), leads, activities
     )
@@ -164,9 +170,7 @@ def test_leads_read_as_columns_are_scored_and_written_as_leads_read_row_by_row(
 def test_a_model_reading_what_only_lead_records_hold_is_scored_row_by_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    leads, activities = tmp_path / "leads.csv", tmp_path / "activities.csv"
-    synthetic.write_leads_csv(leads, 100)
-    synthetic.write_activities_csv(activities, 100, 3)
+    leads, activities = synthetic_files(tmp_path, 100, 3)
     model = model_from(
         """
         fit:
