@@ -6,8 +6,11 @@ milliseconds or an ISO string), dates as days, strings and enumerations case-ins
 A record without the property matches NEQ, NOT_IN and NOT_CONTAINS_TOKEN (as in HubSpot, where a
 missing value is "not equal" to anything) and none of the positive operators.
 
-Limits: at most 5 groups, 6 filters per group, 18 filters in all; `limit` at most 200 (default 10);
-no page may reach past the 10,000th result.
+Limits: at most 5 groups, 6 filters per group, 18 filters in all (HubSpot's changelog of August
+2024, "Expanded Filtering Capabilities", raised its own to 5, 10 and 25: the sandbox keeps the
+stricter ones); at most 100 values in an IN or NOT_IN filter (the figure leadq's keyset pull
+relies on: unconfirmed by a primary source, so enforced); `limit` at most 200 (default 10); no page
+may reach past the 10,000th result.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ DEFAULT_LIMIT = 10
 MAX_GROUPS = 5
 MAX_FILTERS_PER_GROUP = 6
 MAX_FILTERS = 18
+MAX_VALUES = 100  # in one IN / NOT_IN filter
 OPERATORS = frozenset(
     {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY",
      "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
@@ -223,6 +227,9 @@ class _Compiler:
             values = item.get("values")
             if not isinstance(values, list) or not values:
                 raise bad_request(f"{operator} needs a non-empty `values` list")
+            if len(values) > MAX_VALUES:
+                raise bad_request(f"{operator} takes at most {MAX_VALUES} values, got "
+                                  f"{len(values)}")
             marks = ",".join("?" * len(values))
             converted = [self._value(operand, value) for value in values]
             if operator == "IN":

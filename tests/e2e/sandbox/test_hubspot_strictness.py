@@ -225,3 +225,16 @@ def test_a_token_request_hubspot_does_not_declare_is_refused(
     assert response.status_code == 400
     assert response.json()["category"] == "VALIDATION_ERROR"
     assert wrong in response.json()["message"]
+
+
+@pytest.mark.refused_by_hubspot
+def test_an_in_filter_of_more_than_100_values_is_refused(hubspot: RunningHubSpot) -> None:
+    values = [str(number) for number in range(101)]
+    body = {"filterGroups": [{"filters": [
+        {"propertyName": "hs_object_id", "operator": "NOT_IN", "values": values}]}]}
+    response = send(hubspot, "POST", "/crm/v3/objects/contacts/search", json=body)
+    assert response.status_code == 400
+    assert response.json()["category"] == "VALIDATION_ERROR"
+    assert "NOT_IN takes at most 100 values, got 101" in response.json()["message"]
+    body["filterGroups"][0]["filters"][0]["values"] = values[:100]
+    assert send(hubspot, "POST", "/crm/v3/objects/contacts/search", json=body).status_code == 200
