@@ -1,8 +1,8 @@
 """`python -m benchmarks [NAME ...]`: run the benchmarks, print a table, save JSON.
 
-Names: scoring, csv, sandbox, hubspot, salesforce, reliability, webhook, memory, closedloop
-(default: all). Results go to benchmarks/results/latest.json (or --json). `memory --large` adds
-200,000 leads.
+Names: scoring, csv, sandbox, hubspot, salesforce, reliability, webhook, memory, closedloop,
+steady (default: all). Results go to benchmarks/results/latest.json (or --json). `memory --large`
+adds 200,000 leads; `steady --large` adds 100,000 (about half an hour more).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from benchmarks import (
     reliability,
     sandbox,
     scoring,
+    steady,
     sync_memory,
     webhook,
 )
@@ -39,6 +40,7 @@ BENCHMARKS: dict[str, Callable[[], list[Measurement]]] = {
     "webhook": webhook.webhook_benchmarks,
     "memory": sync_memory.memory_benchmarks,
     "closedloop": closed_loop.closed_loop_benchmarks,
+    "steady": steady.steady_benchmarks,
 }
 
 
@@ -47,13 +49,16 @@ def main() -> None:
     parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="which to run")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/latest.json"))
     parser.add_argument(
-        "--large", action="store_true", help="memory: also 200,000 leads (about 20 minutes more)"
+        "--large", action="store_true",
+        help="memory: also 200,000 leads (about 20 minutes more); steady: also 100,000",
     )
     arguments = parser.parse_args()
     if arguments.large:
         BENCHMARKS["memory"] = lambda: sync_memory.memory_benchmarks(
             (*sync_memory.SIZES, sync_memory.LARGE)
         )
+        BENCHMARKS["steady"] = steady.steady_benchmarks_large
+
     console = Console(width=150)
     measurements: list[Measurement] = []
     for name in arguments.names or list(BENCHMARKS):

@@ -7,7 +7,7 @@ records (connectors/records.py). Writes go out in the CRM's largest batch and co
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -16,6 +16,7 @@ from connectors.records import Activity, Lead, LeadUpdate, Outcome, Owner, Write
 from connectors.retry import RequestStats
 
 CrmKind = Literal["hubspot", "salesforce"]
+KnownChange = Callable[[str, datetime], bool]  # (lead id, modified time) → handled already
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,20 @@ class LeadPage:
 
     leads: list[Lead]
     cursor: datetime | None
+
+
+@dataclass(frozen=True)
+class RecordedActivities:
+    """Activities read for a batch of leads, split by where they come from.
+
+    `recorded`: what the CRM keeps as items of their own (events, engagements, tasks, campaign
+    members) — these leads', and, when read since a moment, also other leads' that the same
+    requests brought (the HubSpot events API lists across contacts): the ledger keeps them.
+    `derived`: read off these leads' own fields (summary properties, opt-out, bounce), worked out
+    afresh from every read of the lead and never kept."""
+
+    recorded: list[Activity]
+    derived: list[Activity]
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,10 @@ class Connector(Protocol):
     crm: CrmKind
     stats: RequestStats
     write_batch_size: int
+    learned: dict[str, bool]
+    """Facts about the CRM the connector learned with requests of its own (HubSpot: which
+    e-mail event types its events API delivers); a later run may hand them back by updating
+    this dict, and spare those requests."""
     queue_kinds: frozenset[str]  # the kinds of Lead (lead, contact) a queue may own in this CRM
 
     @staticmethod
@@ -68,12 +87,14 @@ class Connector(Protocol):
     def pull_changed(
         self,
         since: datetime | None,
-        seen: Mapping[str, datetime] | None = None,
+        known: KnownChange | None = None,
         overlap: bool = True,
+        until: datetime | None = None,
     ) -> Iterator[LeadPage]:
         """Leads created or changed at or after `since` (minus the connector's overlap window
-        unless `overlap` is False; all leads when None), oldest first, in pages. A lead whose
-        modified time is the one `seen` holds for it was handled already and is left out."""
+        unless `overlap` is False; all leads when None) and before `until` (if given), oldest
+        first, in pages. A lead for which `known(id, modified time)` is true was handled
+        already and is left out before anything else is read for it."""
         ...
 
     @staticmethod
@@ -103,6 +124,14 @@ class Connector(Protocol):
 
     def pull_activities(self, leads: Sequence[Lead], since: datetime | None) -> list[Activity]:
         """The activities of these leads (after `since`, if given), in batches."""
+        ...
+
+    def pull_recorded_activities(
+        self, leads: Sequence[Lead], recorded_since: datetime | None, horizon: datetime
+    ) -> RecordedActivities:
+        """The activities of these leads that happened after `horizon`; with `recorded_since`,
+        only those the CRM recorded (or changed) from that moment on, so a run reads what is
+        new and nothing more."""
         ...
 
     def people_of_companies(self, company_ids: Sequence[str]) -> list[str]:

@@ -8,10 +8,10 @@
 
 Reading
 -------
-* **Incremental** (`pull_changed(since, seen, overlap)`): a search on `lastmodifieddate` ≥
+* **Incremental** (`pull_changed(since, known, overlap, until)`): a search on `lastmodifieddate` ≥
   `since` minus `overlap_seconds` (search shows new writes only after a few seconds; the engine
   skips the overlap when `count_changed` proves nothing new arrived in it), ascending, 200 a
-  page; contacts `seen` at the same modified time are dropped before companies are read.
+  page; contacts `known` at their modified time are dropped before companies are read.
   Every page restarts the query from the last timestamp it saw, leaving out the contacts already
   returned at that timestamp (keyset paging, hubspot_search), so a pull never pages towards
   search's 10,000-result cap however many contacts changed, reads no contact twice, and misses
@@ -44,13 +44,20 @@ Writing: hubspot_writes. Errors: hubspot_api (one translation for every request)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hubspot import HubSpot
 
-from connectors.base import CrmKind, FieldsReport, LeadPage, OutputField
+from connectors.base import (
+    CrmKind,
+    FieldsReport,
+    KnownChange,
+    LeadPage,
+    OutputField,
+    RecordedActivities,
+)
 from connectors.hubspot_activities import (
     ENGAGEMENT_TYPES,
     SUMMARY_PROPERTIES,
@@ -190,6 +197,10 @@ class HubSpotConnector:
         self._companies: PortalSchema | None = None
         self._company_cache: dict[str, Company | None] = {}
 
+    @property
+    def learned(self) -> dict[str, bool]:
+        return self.activities.delivered
+
     # ---- access and limits ----------------------------------------------------------------------
 
     def check_access(self) -> None:
@@ -205,8 +216,9 @@ class HubSpotConnector:
     def pull_changed(
         self,
         since: datetime | None,
-        seen: Mapping[str, datetime] | None = None,
+        known: KnownChange | None = None,
         overlap: bool = True,
+        until: datetime | None = None,
     ) -> Iterator[LeadPage]:
         self._company_cache.clear()
         properties = self._contact_properties()
@@ -215,8 +227,8 @@ class HubSpotConnector:
                 yield LeadPage(self._leads(records, listed=True), cursor)
         else:
             lower = since - timedelta(seconds=self.overlap_seconds) if overlap else since
-            for records, cursor in self._searched(lower, properties):
-                fresh = [record for record in records if not _handled(record, seen)]
+            for records, cursor in self._searched(lower, properties, until):
+                fresh = [record for record in records if not _known(record, known)]
                 yield LeadPage(self._leads(fresh, listed=False) if fresh else [], cursor)
 
     @staticmethod
@@ -258,6 +270,11 @@ class HubSpotConnector:
 
     def pull_activities(self, leads: Sequence[Lead], since: datetime | None) -> list[Activity]:
         return self.activities.read(leads, since)
+
+    def pull_recorded_activities(
+        self, leads: Sequence[Lead], recorded_since: datetime | None, horizon: datetime
+    ) -> RecordedActivities:
+        return self.activities.read_recorded(leads, recorded_since, horizon)
 
     def people_of_companies(self, company_ids: Sequence[str]) -> list[str]:
         """The contacts associated with these companies, in v4 batch reads of 1,000 companies."""
@@ -373,12 +390,12 @@ class HubSpotConnector:
                 return
             yield records, None
 
-    def _searched(self, lower: datetime, properties: list[str]
+    def _searched(self, lower: datetime, properties: list[str], until: datetime | None = None
                   ) -> Iterator[tuple[list[dict[str, Any]], datetime | None]]:
         # contacts changed after the pull began (our own writes among them) are left to the
         # check a run makes when it ends (changed_since): every page written would otherwise
         # come back at the end of this one
-        upper_ms = round(self._clock() * 1000)
+        upper_ms = round(self._clock() * 1000) if until is None else epoch_ms(until)
         for records in changed_records(self._search_contacts, epoch_ms(lower), upper_ms,
                                        properties):
             yield records, modified_at(records[-1])
@@ -495,10 +512,9 @@ def _outcome(record: dict[str, Any], converted: list[str], dates: list[str]) -> 
     )
 
 
-def _handled(record: dict[str, Any], seen: Mapping[str, datetime] | None) -> bool:
-    """Seen at this very modified time by an earlier run: nothing changed since."""
+def _known(record: dict[str, Any], known: KnownChange | None) -> bool:
     moment = modified_at(record)
-    return seen is not None and moment is not None and seen.get(str(record["id"])) == moment
+    return known is not None and moment is not None and known(str(record["id"]), moment)
 
 
 def _modified_ms(record: dict[str, Any]) -> int:

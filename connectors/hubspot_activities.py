@@ -55,6 +55,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlparse
 
+from connectors.base import RecordedActivities
 from connectors.hubspot_api import HubSpotApi
 from connectors.hubspot_records import chunked, epoch_ms
 from connectors.records import Activity, Lead, parse_timestamp
@@ -192,7 +193,7 @@ class ActivityReader:
         self._events_available = source != "summary"
         self._window: EventWindow | None = None
         self._links: dict[str, dict[str, list[str]]] = {}
-        self._delivered: dict[str, bool] = {}  # e-mail activity type → the events API has it
+        self.delivered: dict[str, bool] = {}  # e-mail activity type → the events API has it
 
     def read(self, leads: Sequence[Lead], since: datetime | None) -> list[Activity]:
         ids = [lead.id for lead in leads]
@@ -206,6 +207,26 @@ class ActivityReader:
             activities.extend(a for a in summary_activities(lead) if a.type in summary_types)
         kept = [a for a in activities if since is None or a.occurred_at > since]
         return sorted(kept, key=lambda activity: (activity.occurred_at, activity.lead_id))
+
+    def read_recorded(
+        self, leads: Sequence[Lead], recorded_since: datetime | None, horizon: datetime
+    ) -> RecordedActivities:
+        """Engagements of these contacts; events since `recorded_since` (then every contact's
+        in that window: a ledger keeps them) or since `horizon` (these contacts'); summary
+        activities as derived ones. Everything after `horizon`."""
+        ids = [lead.id for lead in leads]
+        recorded = self._engagements(ids)
+        summary_types = set(_SUMMARY_TYPES)
+        window = self._events(recorded_since or horizon)
+        if window is not None:
+            contacts = ids if recorded_since is None else list(window.by_contact)
+            recorded.extend(_window_activities(window, contacts))
+            summary_types = self._undelivered_email_types(window)
+        derived = [a for lead in leads for a in summary_activities(lead) if a.type in summary_types]
+        return RecordedActivities(
+            [a for a in recorded if a.occurred_at > horizon],
+            [a for a in derived if a.occurred_at > horizon],
+        )
 
     # ---- engagements ----------------------------------------------------------------------------
 
@@ -295,11 +316,11 @@ class ActivityReader:
         undelivered = set()
         for kind, event_type in _EMAIL_EVENTS.items():
             if kind in window.types_seen:
-                self._delivered[kind] = True
-            elif kind not in self._delivered:
+                self.delivered[kind] = True
+            elif kind not in self.delivered:
                 # a window since a recent moment may hold none: ask once whether any exists
-                self._delivered[kind] = window.since_ms is not None and self._any_event(event_type)
-            if not self._delivered[kind]:
+                self.delivered[kind] = window.since_ms is not None and self._any_event(event_type)
+            if not self.delivered[kind]:
                 undelivered.add(kind)
         return undelivered
 

@@ -2,7 +2,7 @@
 
 - **Leads** (and, when configured, **Contacts** with their Account) are pulled incrementally on
   `SystemModstamp`, to the millisecond (`WHERE SystemModstamp >= cursor − overlap ORDER BY
-  SystemModstamp, Id`, the people already seen at their stamp dropped) in
+  SystemModstamp, Id`, the people already handled at their stamp dropped) in
   pages of up to 2,000 (`Sforce-Query-Options: batchSize`), Leads and Contacts merged in stamp
   order so every page's cursor is safe to resume from. Converted Leads are left out: Salesforce
   keeps them read-only. Backtest and learn read them too (`pull_history`), with their outcomes.
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +35,14 @@ from typing import Any
 import requests
 from simple_salesforce import Salesforce
 
-from connectors.base import CrmKind, FieldsReport, LeadPage, OutputField
+from connectors.base import (
+    CrmKind,
+    FieldsReport,
+    KnownChange,
+    LeadPage,
+    OutputField,
+    RecordedActivities,
+)
 from connectors.records import (
     Activity,
     Lead,
@@ -161,6 +168,7 @@ class SalesforceConnector:
         self.calls = SalesforceCalls(client, policy or default_policy(), logins,
                                      self.options.timeout)
         self.stats: RequestStats = self.calls.policy.stats
+        self.learned: dict[str, bool] = {}
         self.bulk = BulkQuery(self.calls, self.options.bulk)
         self.writer = CollectionWriter(self.calls)
         self.fields_check = FieldCheck(self.calls, self.options.objects)
@@ -206,22 +214,23 @@ class SalesforceConnector:
     def pull_changed(
         self,
         since: datetime | None,
-        seen: Mapping[str, datetime] | None = None,
+        known: KnownChange | None = None,
         overlap: bool = True,
+        until: datetime | None = None,
     ) -> Iterator[LeadPage]:
         """Leads (and Contacts) changed at or after `since` (− the overlap unless `overlap` is
         False), to the millisecond, oldest first, in pages whose cursor is safe to resume from;
-        people `seen` at the same SystemModstamp are left out. A full pull above the bulk
+        people `known` at their SystemModstamp are left out. A full pull above the bulk
         threshold runs through Bulk API 2.0: its pages come unordered, so each carries the
         cursor it started from (None) and only the last one the newest stamp seen."""
         if since is None and self.total_people() > self.options.bulk_threshold:
             yield from self.bulk_pages()
             return
         after = since - self.options.overlap if since is not None and overlap else since
-        streams = [self.ordered_people(sobject, after) for sobject in self.options.objects]
+        streams = [self.ordered_people(sobject, after, until) for sobject in self.options.objects]
         merged = heapq.merge(*streams, key=lambda lead: (stamp(lead), lead.id))
         for chunk in chunked(merged, self.options.page_size):
-            fresh = [lead for lead in chunk if not seen or seen.get(lead.id) != stamp(lead)]
+            fresh = [lead for lead in chunk if not known or not known(lead.id, stamp(lead))]
             yield LeadPage(fresh, cursor=stamp(chunk[-1]))
 
     @staticmethod
@@ -275,10 +284,14 @@ class SalesforceConnector:
             for sobject in self.options.objects
         )
 
-    def ordered_people(self, sobject: str, after: datetime | None) -> Iterator[Lead]:
+    def ordered_people(
+        self, sobject: str, after: datetime | None, until: datetime | None = None
+    ) -> Iterator[Lead]:
         conditions = live_people(sobject)
         if after is not None:
             conditions.append(f"SystemModstamp >= {datetime_literal(after)}")
+        if until is not None:
+            conditions.append(f"SystemModstamp < {datetime_literal(until)}")
         soql = self.people_soql(sobject, conditions) + " ORDER BY SystemModstamp, Id"
         yield from self.query_people(sobject, soql, kind="query")
 
@@ -323,12 +336,41 @@ class SalesforceConnector:
     def pull_activities(self, leads: Sequence[Lead], since: datetime | None) -> list[Activity]:
         """Tasks, Events and CampaignMembers of these people (plus unsubscribes and bounces
         from their own fields), after `since` if given, oldest first per person."""
+        activities = [
+            *self.recorded_activities(leads, since),
+            *(item for lead in leads for item in person_field_activities(lead)),
+        ]
+        kept = [item for item in activities if since is None or item.occurred_at > since]
+        return sorted(kept, key=lambda item: (item.lead_id, item.occurred_at, item.type))
+
+    def pull_recorded_activities(
+        self, leads: Sequence[Lead], recorded_since: datetime | None, horizon: datetime
+    ) -> RecordedActivities:
+        """Tasks, Events and CampaignMembers changed since `recorded_since` (all when None);
+        unsubscribes and bounces, from the people's own fields, are derived."""
+        return RecordedActivities(
+            [a for a in self.recorded_activities(leads, recorded_since) if a.occurred_at > horizon],
+            [
+                item
+                for lead in leads
+                for item in person_field_activities(lead)
+                if item.occurred_at > horizon
+            ],
+        )
+
+    def recorded_activities(
+        self, leads: Sequence[Lead], changed_since: datetime | None
+    ) -> list[Activity]:
+        """The Tasks, Events and CampaignMembers of these people changed since `changed_since`
+        (SystemModstamp), as activities, for many people per query."""
         wanted = {lead.id for lead in leads}
         people = [lead.id for lead in leads]
         lead_ids = [lead.id for lead in leads if lead.kind == "lead"]
         contact_ids = [lead.id for lead in leads if lead.kind == "contact"]
-        activities = [item for lead in leads for item in person_field_activities(lead)]
-        changed = [f"SystemModstamp > {datetime_literal(since)}"] if since else []
+        activities: list[Activity] = []
+        changed = (
+            f" AND SystemModstamp > {datetime_literal(changed_since)}" if changed_since else ""
+        )
         # Tasks and Events older than a year are archived: only queryAll returns them (REST API
         # guide, resources_queryall), so they are read there, deleted ones left out by IsDeleted
         live = " AND IsDeleted = false"
@@ -342,16 +384,11 @@ class SalesforceConnector:
             (f"SELECT {', '.join(MEMBER_FIELDS)} FROM CampaignMember WHERE ContactId IN ({{}})",
              contact_ids, member_activities, False),
         ]
-        suffix = "".join(f" AND {condition}" for condition in changed)
         for template, ids, to_activities, archived_too in queries:
-            for soql in self.id_queries(lambda text, t=template: t.format(text) + suffix, ids):
+            for soql in self.id_queries(lambda text, t=template: t.format(text) + changed, ids):
                 for row in self.query_rows(soql, "query", query_all=archived_too):
                     activities.extend(item for item in to_activities(row) if item is not None)
-        kept = [
-            activity for activity in activities
-            if activity.lead_id in wanted and (since is None or activity.occurred_at > since)
-        ]
-        return sorted(kept, key=lambda item: (item.lead_id, item.occurred_at, item.type))
+        return [activity for activity in activities if activity.lead_id in wanted]
 
     # ---- owners, accounts, outcomes ---------------------------------------------------------
     def list_owners(self) -> list[Owner]:

@@ -11,8 +11,14 @@ first unknown one (past all of them when there is none), and the run stores a `C
   handled at — the next pull drops them (no company, activity or scoring work), so an overlap
   re-read costs at most its pages;
 - `known_from` / `known_count`: how many changes the window behind the cursor holds that are all
-  known. The next run asks the CRM to count that window (one request); the same count means no
-  late arrival (search indexing delay, a late commit) hides in it, and the overlap is skipped.
+  known. The next run asks the CRM to count that window (one request); the same count, less the
+  known leads it finds changed again, means no late arrival (search indexing delay, a late
+  commit) hides in it, and the overlap is skipped. A window of at most `WINDOW_READ_LIMIT` known
+  changes is simply read with the new changes (one request either way).
+
+A run that wrote at most `UNCHECKED_WRITES` leads does not ask what changed since its cursor: it
+leaves the cursor after the last lead it handled, with its writes in the edge (`written`), and
+the next run's read — which it makes anyway — recognises them by the time they were answered.
 
 An edge belongs to one cursor value: a run that moved the cursor without leaving an edge (killed
 between pages) leaves the next run reading with the full overlap, as before.
@@ -29,6 +35,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from sync.state import StateStore
 
 SEEN_LIMIT = 2_000  # leads kept in `seen`, the newest first (a document stays small)
+UNCHECKED_WRITES = 100  # fewer writes are left for the next run's read to recognise
+WINDOW_READ_LIMIT = 100  # a window behind the cursor this small is read, not counted
 OWN_WRITE_TOLERANCE = timedelta(seconds=2)  # a CRM clock a little ahead of ours
 
 
@@ -41,6 +49,7 @@ class CursorEdge(BaseModel):
     seen: dict[str, AwareDatetime]
     known_from: AwareDatetime
     known_count: int
+    written: dict[str, AwareDatetime] = {}  # writes left unchecked: lead → when they were answered
 
 
 def edge_name(cursor_name: str) -> str:
@@ -63,6 +72,18 @@ class SettledCursor:
     unknown: int  # changes made by others while the run ran, left to the next run
 
 
+def unchecked_edge(
+    since: datetime,
+    overlap: timedelta,
+    handled: Mapping[str, datetime],
+    written: Mapping[str, datetime],
+) -> SettledCursor:
+    """The cursor after the last lead the run handled, its few writes left for the next run's
+    read to recognise."""
+    cursor = max([since, *handled.values()])
+    return SettledCursor(cursor, _edge(cursor, since, overlap, handled, written), 0)
+
+
 def settle_cursor(
     changes: Iterable[tuple[str, datetime]],
     since: datetime,
@@ -83,16 +104,35 @@ def settle_cursor(
         else:
             unknown.append(stamp)
     cursor = min(unknown) if unknown else max([since, *known.values()])
+    return SettledCursor(cursor, _edge(cursor, since, overlap, known, {}), len(unknown))
+
+
+def _edge(
+    cursor: datetime,
+    since: datetime,
+    overlap: timedelta,
+    known: Mapping[str, datetime],
+    written: Mapping[str, datetime],
+) -> CursorEdge:
     known_from = max(cursor - overlap, since)
     behind = sorted(
         ((lead_id, stamp) for lead_id, stamp in known.items() if stamp >= cursor - overlap),
         key=lambda item: item[1],
         reverse=True,
     )
-    edge = CursorEdge(
+    return CursorEdge(
         cursor=cursor,
         seen=dict(behind[:SEEN_LIMIT]),
         known_from=known_from,
         known_count=sum(1 for stamp in known.values() if known_from <= stamp < cursor),
+        written=dict(written),
     )
-    return SettledCursor(cursor, edge, len(unknown))
+
+
+def recognised(edge: CursorEdge, lead_id: str, stamp: datetime) -> bool:
+    """Whether the run that left `edge` handled this change: the lead at this modified time, or
+    one of its unchecked writes."""
+    if edge.seen.get(lead_id) == stamp:
+        return True
+    answered = edge.written.get(lead_id)
+    return answered is not None and stamp <= answered + OWN_WRITE_TOLERANCE

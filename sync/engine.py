@@ -38,7 +38,18 @@ from scoring.config import ScoringModel
 from scoring.frame import ActivityFrame, LeadFrame
 from scoring.qualify import ScoredBatch, compile_model, score_frame
 from scoring.routing import Directory, Router, RoutingDecision
-from sync.cursor_edge import edge_name, settle_cursor, stored_edge
+from sync.cursor_edge import (
+    UNCHECKED_WRITES,
+    WINDOW_READ_LIMIT,
+    CursorEdge,
+    edge_name,
+    recognised,
+    settle_cursor,
+    stored_edge,
+    unchecked_edge,
+)
+from sync.ledger import LedgerSpec
+from sync.ledger_run import LedgerRun
 from sync.plan import FieldChange, Planner, Result, is_promotion
 from sync.retry_set import RetryPolicy, RetrySet, Waiting
 from sync.run_identity import died_here, lease_holder_name
@@ -135,6 +146,7 @@ class RunReport:
 
     seconds: float = 0.0  # how long the run took, on the real clock whatever `now` it scored at
     not_found: list[str] = field(default_factory=list)  # ids an id run asked for, not in the CRM
+    ledger: str = ""  # why this run rebuilt the activity ledger, when it did
 
     def counts(self) -> dict[str, int]:
         return {
@@ -204,6 +216,9 @@ class SyncEngine:
         self._handled: dict[str, datetime] = {}  # lead → the modified time this run handled
         self._written_at: dict[str, datetime] = {}  # lead → when the CRM answered our write
         self._read_from: datetime | None = None  # the cursor an incremental pull started at
+        self._edge: CursorEdge | None = None  # what the run before left behind that cursor
+        self.ledger_spec = LedgerSpec.of(model, self.options.activity_days)
+        self._ledger: LedgerRun | None = None  # per run
         self._page_cursor: datetime | None = None  # the last page's cursor
         self._observer: BatchObserver | None = None
         self._watch = RunWatch()
@@ -236,6 +251,12 @@ class SyncEngine:
         status = "failed"
         try:
             self._begin(holder)
+            self._ledger = LedgerRun.begin(
+                self.store, self.connector, self.ledger_spec, kind, dry_run, datetime.now(UTC)
+            )
+            if self._ledger.note:
+                report.ledger = self._ledger.note
+                kind = "full"  # a model that needs more than the ledger kept: every lead again
             if not dry_run:
                 report.settled_from_crm = self._settle_interrupted_writes()
             for page in self._run_pages(kind, ids, now, report):
@@ -253,6 +274,7 @@ class SyncEngine:
                 self._settle_cursor()
             if not dry_run and self.options.audit_retention:
                 self.store.prune_audit(now)
+            self._ledger.finish()
             status = "succeeded" if not report.failed else "succeeded with failures"
         finally:
             report.finished_at = self.clock()
@@ -293,6 +315,7 @@ class SyncEngine:
         self._write_numbers = itertools.count(1)
         self._handled, self._written_at = {}, {}
         self._read_from = self._page_cursor = None
+        self._edge = None
 
     def _settle_cursor(self) -> None:
         """Move the cursor past what this run handled and wrote, up to the first change someone
@@ -300,13 +323,12 @@ class SyncEngine:
         since = self._read_from or self._page_cursor
         if since is None:
             return
-        settled = settle_cursor(
-            self.connector.changed_since(since),
-            since,
-            self.options.overlap,
-            self._handled,
-            self._written_at,
-        )
+        overlap = self.options.overlap
+        if len(self._written_at) <= UNCHECKED_WRITES:
+            settled = unchecked_edge(since, overlap, self._handled, self._written_at)
+        else:
+            changes = self.connector.changed_since(since)
+            settled = settle_cursor(changes, since, overlap, self._handled, self._written_at)
         if self.store.advance_cursor(self.cursor_name, settled.cursor) == settled.cursor:
             self.store.write_document(
                 edge_name(self.cursor_name), settled.edge.model_dump_json()
@@ -361,17 +383,46 @@ class SyncEngine:
             return
         since = self.store.get_cursor(self.cursor_name) if kind == "incremental" else None
         edge = stored_edge(self.store, self.cursor_name, since)
-        overlap = edge is None or (
-            edge.known_from < edge.cursor
-            and self.connector.count_changed(edge.known_from, edge.cursor) != edge.known_count
-        )
-        seen = edge.seen if edge is not None else None
-        self._read_from = since
-        self._handled.update(seen or {})
-        for page in self.connector.pull_changed(since, seen, overlap):
+        self._read_from, self._edge = since, edge
+        if edge is None:
+            yield from self._changed_pages(since, True, None, skip)
+            return
+        self._handled.update(edge.seen)
+        if edge.known_count <= WINDOW_READ_LIMIT:  # as cheap to read as to count
+            yield from self._changed_pages(edge.known_from, False, None, skip)
+            return
+        yield from self._changed_pages(since, False, None, skip)
+        if edge.known_from < edge.cursor and self._late_arrivals(edge):
+            yield from self._changed_pages(edge.known_from, False, edge.cursor, skip)
+
+    def _recognised(self, lead_id: str, stamp: datetime) -> bool:
+        """A change the run before handled (sync/cursor_edge.py); one of its own writes is
+        remembered as handled at its new modified time."""
+        if self._edge is None or not recognised(self._edge, lead_id, stamp):
+            return False
+        self._handled[lead_id] = stamp
+        return True
+
+    def _changed_pages(
+        self, since: datetime | None, overlap: bool, until: datetime | None, skip: set[str]
+    ) -> Iterator[LeadPage]:
+        known = self._recognised if self._edge is not None else None
+        for page in self.connector.pull_changed(since, known, overlap, until):
             if skip:
                 page = LeadPage([lead for lead in page.leads if lead.id not in skip], page.cursor)
             yield page
+
+    def _late_arrivals(self, edge: CursorEdge) -> bool:
+        """Whether the window behind the cursor holds a change the last run did not know: the
+        CRM counts it (one request) against what the edge knew, less the known leads this run
+        found changed again (they left the window)."""
+        left = sum(
+            1
+            for lead_id, stamp in edge.seen.items()
+            if edge.known_from <= stamp < edge.cursor and self._handled.get(lead_id) != stamp
+        )
+        found = self.connector.count_changed(edge.known_from, edge.cursor)
+        return found != edge.known_count - left
 
     def _read_pages(self, lead_ids: Sequence[str]) -> Iterator[LeadPage]:
         for chunk in chunked(list(dict.fromkeys(lead_ids)), IDS_PER_READ):
@@ -398,8 +449,8 @@ class SyncEngine:
             self.store.advance_cursor(self.cursor_name, page.cursor)
 
     def _plan(self, leads: list[Lead], now: datetime, report: RunReport) -> list[LeadUpdate | None]:
-        since = now - timedelta(days=self.options.activity_days)
-        activities = self.connector.pull_activities(leads, since)
+        assert self._ledger is not None
+        activities = self._ledger.activities(leads, now)
         position = {lead.id: index for index, lead in enumerate(leads)}
         frame = LeadFrame(
             leads,

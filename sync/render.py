@@ -171,6 +171,7 @@ def run_summary(report: RunReport) -> Table:
         ("retried from earlier runs", report.retried),
         ("waiting for retry", waiting_count(report.waiting)),
         *_settled_row(report.settled_from_crm),
+        *([("activity ledger", report.ledger)] if report.ledger else []),
         ("time", f"{report.seconds:.1f} s"),
     ]
     for what, value in rows:

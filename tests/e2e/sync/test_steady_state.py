@@ -11,7 +11,9 @@ from crm_sandboxes import MODEL, Sandbox, sandbox
 from simple_salesforce import Salesforce
 
 from sandbox.orgs import OrgSpec
+from scoring.config import ScoringModel
 from sync.engine import RunReport
+from sync.ledger import LedgerState, ledger_document
 from sync.runtime import open_runtime
 
 NOW = OrgSpec().now + timedelta(hours=9)
@@ -20,12 +22,12 @@ NO_CHANGE_REQUESTS = 8
 
 
 def fresh_run(box: Sandbox, kind: str = "incremental", overlap_seconds: int = 300,
-              now: datetime | None = None) -> tuple[RunReport, int]:
+              now: datetime | None = None, model: ScoringModel = MODEL) -> tuple[RunReport, int]:
     """One run by a new process's worth of leadq (nothing kept in memory between runs), and the
     requests the CRM saw."""
     settings = box.settings.model_copy(update={"overlap_seconds": overlap_seconds})
     box.emulator.log.clear()
-    runtime = open_runtime(settings, MODEL, box.session)
+    runtime = open_runtime(settings, model, box.session)
     try:
         report = runtime.engine(clock=(lambda: now) if now else None).run(kind)
     finally:
@@ -89,3 +91,74 @@ def _touch(box: Sandbox, lead_id: str, at: datetime) -> None:
         _client(box).Lead.update(lead_id, {"Rating": "Warm"})
     finally:
         writer.clock = real_clock
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_new_activity_on_fifty_people_is_read_from_the_ledger_and_scored_as_a_full_read_would(
+    crm: str, tmp_path: Path
+) -> None:
+    with sandbox(crm, 400, tmp_path, ending_now=True) as box:
+        box.runtime().close()
+        now = datetime.now(UTC)
+        fresh_run(box, "full", now=now)
+        fresh_run(box, now=now)
+        box.emulator.simulate_activity(50, datetime.now(UTC), 5)  # the CRM stamps it now
+        later = datetime.now(UTC)
+        steady, requests = fresh_run(box, now=later)
+        check = fresh_run_dry_full(box, later)
+
+    assert steady.pulled > 0 and steady.written > 0
+    # the ledger held what a full read finds; on Salesforce a campaign member whose status moved
+    # on keeps its earlier status's activity in the ledger until the nightly full run
+    assert check.changed <= LEDGER_DRIFT[crm]
+    assert requests <= STEADY_ACTIVITY_REQUESTS[crm]
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_a_model_reading_activity_details_the_ledger_lacks_rebuilds_it_and_says_so(
+    crm: str, tmp_path: Path
+) -> None:
+    with sandbox(crm, 300, tmp_path, ending_now=True) as box:
+        box.runtime().close()
+        now = datetime.now(UTC)
+        full, _ = fresh_run(box, "full", now=now, model=NO_DETAILS)
+        kept = _ledger_state(box)
+        rebuilt, _ = fresh_run(box, now=now)
+        after, _ = fresh_run(box, now=now)
+        rebuilt_state = _ledger_state(box)
+
+    assert kept.spec.details == ()
+    assert "url" in rebuilt.ledger and rebuilt.pulled == full.pulled
+    assert rebuilt_state.spec.details == ("url", "form") and rebuilt_state.complete
+    assert after.ledger == "" and after.pulled == 0
+
+
+def _ledger_state(box: Sandbox) -> LedgerState:
+    runtime = open_runtime(box.settings, MODEL, box.session)
+    try:
+        text = runtime.store.read_document(ledger_document(box.crm))
+    finally:
+        runtime.close()
+    assert text is not None
+    return LedgerState.model_validate_json(text)
+
+
+STEADY_ACTIVITY_REQUESTS = {"hubspot": 20, "salesforce": 12}
+LEDGER_DRIFT = {"hubspot": 0, "salesforce": 2}
+NO_DETAILS = MODEL.model_copy(
+    deep=True,
+    update={
+        "engagement": MODEL.engagement.model_copy(
+            update={"rules": [r.model_copy(update={"where": None}) for r in MODEL.engagement.rules]}
+        ),
+        "stages": [],
+    },
+)
+
+
+def fresh_run_dry_full(box: Sandbox, now: datetime) -> RunReport:
+    runtime = open_runtime(box.settings, MODEL, box.session)
+    try:
+        return runtime.engine(clock=lambda: now).run("full", dry_run=True)
+    finally:
+        runtime.close()
