@@ -9,7 +9,9 @@ first unknown one (past all of them when there is none), and the run stores a `C
 
 - `seen`: the known leads at and just behind the new cursor with the modified time each was
   handled at — the next pull drops them (no company, activity or scoring work), so an overlap
-  re-read costs at most its pages;
+  re-read costs at most its pages. At most `SEEN_LIMIT`: when more changes lie in the overlap
+  window (after a full run), the window checked is cut to the newest `SEEN_LIMIT` of them, where
+  late arrivals (seconds behind) land;
 - `known_from` / `known_count`: how many changes the window behind the cursor holds that are all
   known. The next run asks the CRM to count that window (one request); the same count, less the
   known leads it finds changed again, means no late arrival (search indexing delay, a late
@@ -116,15 +118,18 @@ def _edge(
 ) -> CursorEdge:
     known_from = max(cursor - overlap, since)
     behind = sorted(
-        ((lead_id, stamp) for lead_id, stamp in known.items() if stamp >= cursor - overlap),
+        ((lead_id, stamp) for lead_id, stamp in known.items() if stamp >= known_from),
         key=lambda item: item[1],
         reverse=True,
     )
+    if len(behind) > SEEN_LIMIT:  # check only as far back as `seen` can name what it holds
+        known_from = max(known_from, behind[SEEN_LIMIT][1] + timedelta(milliseconds=1))
+        behind = [(lead_id, stamp) for lead_id, stamp in behind if stamp >= known_from]
     return CursorEdge(
         cursor=cursor,
-        seen=dict(behind[:SEEN_LIMIT]),
+        seen=dict(behind),
         known_from=known_from,
-        known_count=sum(1 for stamp in known.values() if known_from <= stamp < cursor),
+        known_count=sum(1 for _, stamp in behind if stamp < cursor),
         written=dict(written),
     )
 

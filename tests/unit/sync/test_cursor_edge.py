@@ -51,3 +51,14 @@ def test_a_few_unchecked_writes_are_recognised_by_the_next_run_by_when_they_were
     assert recognised(settled.edge, "B", at(19.9))
     assert not recognised(settled.edge, "B", at(40))
     assert recognised(settled.edge, "A", at(1)) and not recognised(settled.edge, "A", at(2))
+
+
+def test_a_window_with_more_changes_than_the_edge_can_name_is_checked_only_where_it_can() -> None:
+    written = {f"L{n}": at(200) for n in range(3_000)}
+    changes = [(f"L{n}", at(100 + n * 0.01)) for n in range(3_000)]
+
+    edge = settle_cursor(changes, START, OVERLAP, {}, written).edge
+
+    assert len(edge.seen) == edge.known_count + 1 <= 2_000  # the lead at the cursor is not behind
+    assert all(stamp >= edge.known_from for stamp in edge.seen.values())
+    assert recognised(edge, "L2999", at(100 + 2999 * 0.01))
