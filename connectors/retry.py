@@ -17,7 +17,8 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -149,6 +150,27 @@ class RollingWindowLimiter:
             self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
 
+class Deadline:
+    """A moment (on the policy's clock) after which no call is retried, whatever its budget left:
+    the end of the time its caller has (a Lambda invocation's, less a margin). Shared by every call
+    made meanwhile and set by that caller; `at` None means no such limit."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    def passed(self, clock: Callable[[], float] = time.monotonic) -> bool:
+        return self.at is not None and clock() >= self.at
+
+    @contextmanager
+    def until(self, at: float | None) -> Iterator[None]:
+        """Calls made inside stop retrying at `at`."""
+        self.at = at
+        try:
+            yield
+        finally:
+            self.at = None
+
+
 @dataclass(frozen=True)
 class RetrySettings:
     max_attempts: int = 8
@@ -156,6 +178,7 @@ class RetrySettings:
     initial_wait: float = 0.5
     max_wait: float = 30.0
     jitter: float = 0.5
+    deadline: Deadline | None = None
 
 
 class CallPolicy:
@@ -240,8 +263,11 @@ class CallPolicy:
         before_sleep: Callable[[RetryCallState], None],
         **options: Any,
     ) -> Retrying:
-        """Attempts, time budget, backoff and clock as the settings say, from now."""
+        """Attempts, time budget, backoff and clock as the settings say, from now; never past
+        the settings' `deadline`."""
         deadline = self._clock() + self.settings.budget_seconds
+        if self.settings.deadline is not None and self.settings.deadline.at is not None:
+            deadline = min(deadline, self.settings.deadline.at)
         return Retrying(
             retry=retry,
             stop=stop_after_attempt(self.settings.max_attempts) | self._past(deadline),

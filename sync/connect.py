@@ -31,6 +31,13 @@ def connector_type(crm: str) -> type[Connector]:
     return SalesforceConnector
 
 
+def retry_settings(settings: Settings) -> RetrySettings:
+    """The connectors' retry policy: the settings' time budget per call."""
+    from connectors.retry import RetrySettings
+
+    return RetrySettings(budget_seconds=settings.retry_budget_seconds)
+
+
 def revealed(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 

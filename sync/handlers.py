@@ -17,6 +17,7 @@ import of this module stays small.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -64,16 +65,39 @@ def webhook(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)
 
 
+class OutOfTimeError(RuntimeError):
+    """Too little of the invocation is left to start this unit: SQS delivers it again."""
+
+
 def _work_on(record: SQSRecord) -> WorkDone:
     with_correlation_id(record.message_id)
-    return perform(record.body, current_services().workbench())
+    services = current_services()
+    if services.deadline.passed():
+        raise OutOfTimeError("not started: the invocation's time is nearly up")
+    return perform(record.body, services.workbench())
+
+
+def _stop_retrying_at(context: Any, margin_seconds: float) -> float | None:
+    """When, on the monotonic clock, this invocation's CRM calls must stop retrying: its
+    timeout less the margin (None when run without a Lambda context)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return time.monotonic() + remaining() / 1000 - margin_seconds
 
 
 def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Each message's unit, within the invocation's time: past `LEADQ_WORKER_MARGIN_SECONDS`
+    before the timeout no call is retried and no unit started, so the units that did not finish
+    come back as batch item failures (and their leads' failed writes wait in the retry set)
+    instead of the timeout failing the whole batch."""
+    services = current_services()
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    answer = process_partial_response(
-        event=event, record_handler=_work_on, processor=processor, context=context
-    )
+    deadline = _stop_retrying_at(context, services.settings.worker_margin_seconds)
+    with services.deadline.until(deadline):
+        answer = process_partial_response(
+            event=event, record_handler=_work_on, processor=processor, context=context
+        )
     return dict(answer)
 
 

@@ -15,7 +15,12 @@ from scoring.config import ScoringModel
 from scoring.loading import load_model, located_error
 from scoring.references import custom_field_uses
 from scoring.routing import Directory, UnresolvedOwner, unresolved_owners
-from sync.connect import connector_type, hubspot_connector, salesforce_connector
+from sync.connect import (
+    connector_type,
+    hubspot_connector,
+    retry_settings,
+    salesforce_connector,
+)
 from sync.engine import EngineOptions, SyncEngine
 from sync.plan import Planner, output_fields
 from sync.settings import Settings
@@ -59,6 +64,7 @@ def build_connector(
     """The connector for `settings.crm`, reading what the model and the planner need (and, when
     `learning`, the custom fields `learn.fields` names)."""
     settings.require_credentials()
+    options.setdefault("retry", retry_settings(settings))
     lead_fields, company_fields = model.custom_fields(learning)
     planner = Planner(model, settings.crm, field_name=connector_type(settings.crm).field_name)
     diffed = planner.read_fields()

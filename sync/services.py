@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from sync.webhook_models import CalloutConfig, HubSpotWebhookConfig, OutboundMes
 from sync.work import Workbench, WorkQueue
 
 if TYPE_CHECKING:
+    from connectors.retry import Deadline
     from sync.runtime import Runtime
 
 DEDUPE_TTL = timedelta(hours=48)  # CRMs redeliver for up to 24 hours
@@ -140,12 +142,22 @@ class Services:
 
     # The CRM side
 
+    @cached_property
+    def deadline(self) -> Deadline:
+        """When the connector's calls stop retrying (set by the worker for each invocation)."""
+        from connectors.retry import Deadline
+
+        return Deadline()
+
     def runtime(self) -> Runtime:
-        """The model and the connector (opened once)."""
+        """The model and the connector (opened once), its retries bounded by `deadline`."""
         if self._runtime is None:
+            from sync.connect import retry_settings
             from sync.runtime import open_runtime
 
-            self._runtime = open_runtime(self.settings, **self.connector_options)
+            retry = self.connector_options.get("retry") or retry_settings(self.settings)
+            self._runtime = open_runtime(self.settings, **{
+                **self.connector_options, "retry": replace(retry, deadline=self.deadline)})
         return self._runtime
 
     def workbench(self) -> Workbench:

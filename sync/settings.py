@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     salesforce_integration_user_id: str | None = None
     salesforce_organization_id: str | None = None
 
+    retry_budget_seconds: float = Field(
+        default=120.0, gt=0,
+        description="How long one CRM call may keep being retried (429s, 5xx, dropped connections)",
+    )
+    worker_margin_seconds: float = Field(
+        default=40.0, ge=0,
+        description="The Lambda worker stops retrying this long before its timeout: one more "
+        "request (5 s connect + 30 s read) and recording the outcome still fit",
+    )
+
     min_score_change: int = Field(
         default=3, ge=0, description="Smaller score moves are not written"
     )

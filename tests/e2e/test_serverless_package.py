@@ -317,6 +317,18 @@ def test_a_message_is_not_redelivered_while_a_worker_may_still_hold_it(packaged:
     assert queue["VisibilityTimeout"] >= 6 * packaged.function("worker")["Timeout"]
 
 
+def test_the_worker_stops_retrying_early_enough_to_finish_within_its_timeout(
+    packaged: Package,
+) -> None:
+    timeout = packaged.function("worker")["Timeout"]
+    environment = packaged.environment("worker")
+    margin = float(environment["LEADQ_WORKER_MARGIN_SECONDS"])
+    budget = float(environment["LEADQ_RETRY_BUDGET_SECONDS"])
+    one_request = 5 + 30  # the connectors' connect and read timeouts
+    assert one_request < margin < timeout
+    assert budget + margin <= timeout
+
+
 def test_every_process_that_calls_the_crm_together_stays_within_its_limit(
     packaged: Package,
 ) -> None:

@@ -340,6 +340,44 @@ def test_a_unit_whose_writes_fail_for_a_passing_reason_goes_back_to_the_queue(
     assert failures == {"batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]}
 
 
+@dataclass(frozen=True)
+class LambdaContext:
+    """What the worker reads of Lambda's context: the time left before its timeout."""
+
+    ends_at: float
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.ends_at - time.monotonic()) * 1000)
+
+
+def test_a_worker_near_its_timeout_stops_retrying_and_hands_its_units_back(
+    deployed: Deployment, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    box = deployed.box
+    ids = deployed.contact_ids()
+    monkeypatch.setenv("LEADQ_WORKER_MARGIN_SECONDS", "40")
+    use_services(None)  # the functions read their settings afresh
+    handlers.webhook(hubspot_delivery(box, title_changes(box, ids[:3])), None)
+    handlers.webhook(hubspot_delivery(box, title_changes(box, ids[3:6])[::-1]), None)
+    messages = deployed.aws.take_messages()
+    box.emulator.faults = FaultPlan(record_failure=1.0)  # every record of every write, each time
+    box.emulator.log.clear()
+
+    context = LambdaContext(ends_at=time.monotonic() + 40 + 4)  # 4 s before the margin
+    failures = handlers.worker(sqs_event(messages, deployed.aws.queue_arn), context)
+
+    writes = box.emulator.log.count("POST", "/batch/update")
+    assert failures == {"batchItemFailures": [
+        {"itemIdentifier": message["MessageId"]} for message in messages]}
+    assert 0 < writes < RetrySettings().max_attempts  # the deadline stopped it, not the attempts
+    store = open_state_store(deployed.aws.state_url)
+    try:
+        waiting = {failed.lead_id for failed in store.failed_writes("hubspot")}
+    finally:
+        store.close()
+    assert waiting and waiting <= set(ids[:6])  # the leads it could not write wait for a retry
+
+
 # ---- schedules --------------------------------------------------------------------------------
 
 

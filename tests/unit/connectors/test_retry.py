@@ -12,6 +12,7 @@ from connectors.hubspot_api import translate_error
 from connectors.retry import (
     CallPolicy,
     ConnectorError,
+    Deadline,
     RetriesExhaustedError,
     RetrySettings,
     RollingWindowLimiter,
@@ -147,6 +148,20 @@ def test_the_time_budget_stops_retrying() -> None:
     with pytest.raises(RetriesExhaustedError):
         calls.call("read", flaky(failures))
     assert clock.sleeps == [4.0, 6.0]  # the second wait is cut to what is left of the budget
+
+
+def test_a_deadline_stops_retrying_before_the_budget_is_spent() -> None:
+    clock = FakeClock()
+    deadline = Deadline()
+    calls = policy(clock, budget_seconds=120.0, initial_wait=4.0, deadline=deadline)
+    failures = [TransientError("503", kind="server_error") for _ in range(10)]
+    with deadline.until(7.0), pytest.raises(RetriesExhaustedError):
+        calls.call("read", flaky(failures))
+    assert clock.sleeps == [4.0, 3.0]  # the second wait is cut to the deadline, then no more
+    clock.sleeps.clear()
+    # outside `until`, the budget alone counts again
+    assert calls.call("read", flaky([TransientError("503", kind="server_error")] * 4)) == "ok"
+    assert len(clock.sleeps) == 4
 
 
 def test_the_jitter_is_the_injected_one_and_stays_within_its_bound() -> None:
