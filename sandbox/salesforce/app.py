@@ -15,7 +15,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from sandbox.orgs import SynthActivity, SynthOrg
-from sandbox.salesforce import composite, sobjects
+from sandbox.salesforce import composite, conformance, sobjects
 from sandbox.salesforce.context import Call, Org
 from sandbox.salesforce.errors import (
     SalesforceApiError,
@@ -214,6 +214,11 @@ class SalesforceEmulator(Emulator):
         return self.with_limit_info(error_response(server_unavailable()))
 
     def dispatch(self, request: Request) -> Response:
+        response = self.route(request)
+        conformance.inspect(request, response)  # the oracle: refusals a correct client never meets
+        return response
+
+    def route(self, request: Request) -> Response:
         adapter = URL_MAP.bind_to_environ(request.environ)
         try:
             endpoint, arguments = adapter.match()

@@ -1269,3 +1269,21 @@ def test_the_writer_counts_how_often_each_record_was_written(small: RunningSales
     client.Lead.update(lead_id, {"leadq_Fit__c": 40, "leadq_Engagement__c": 20,
                                  "leadq_Priority__c": 2}, headers=NO_AUTO_ASSIGN)
     assert small.emulator.writer.applied[lead_id] == before + 1
+
+
+# ---- conformance: the emulator as an oracle ------------------------------------------------------
+def test_requests_a_real_org_would_refuse_are_recorded_as_violations_and_others_are_not(
+    sf: Salesforce,
+) -> None:
+    from sandbox.salesforce import conformance
+
+    before = len(conformance.recorded())
+    sf.query("SELECT Id FROM Lead WHERE Company = 'O\\'Brien' LIMIT 1")
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.query("SELECT Id FROM Lead WHERE Company = 'C:\\data'")
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.Lead.get("00Q5g0000ZZZZZZZZZ")  # an org's state, not a malformed request
+    caused = conformance.recorded()[before:]
+    assert [(violation.method, violation.what.split(":")[1].strip()) for violation in caused] == [
+        ("GET", "MALFORMED_QUERY")
+    ]
