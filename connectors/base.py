@@ -67,6 +67,9 @@ class Connector(Protocol):
     e-mail event types its events API delivers); a later run may hand them back by updating
     this dict, and spare those requests."""
     queue_kinds: frozenset[str]  # the kinds of Lead (lead, contact) a queue may own in this CRM
+    # what the lead cursor covers (Salesforce: the synced objects): when it grows, the cursor
+    # says nothing about the newcomers, and the next incremental run reads every lead once
+    cursor_scope: tuple[str, ...]
 
     @staticmethod
     def field_name(name: str) -> str:

@@ -131,6 +131,7 @@ class HubSpotConnector:
     crm: CrmKind = "hubspot"
     write_batch_size: int = BATCH_SIZE
     queue_kinds: frozenset[str] = frozenset({"lead", "contact"})
+    cursor_scope: tuple[str, ...] = ("contacts",)
 
     @staticmethod
     def field_name(name: str) -> str:

@@ -151,6 +151,11 @@ class SalesforceConnector:
     write_batch_size = COLLECTION_LIMIT
     # Lead and Case take queues as owners; Contact (and Account, Opportunity) owners are Users
     queue_kinds: frozenset[str] = frozenset({"lead"})
+
+    @property
+    def cursor_scope(self) -> tuple[str, ...]:
+        """The objects synced: Contacts added to a Lead sync have no cursor of their own yet."""
+        return self.options.objects
     # custom fields carry `__c` and title-cased words: leadq_model_version → leadq_Model_Version__c
     field_name = staticmethod(salesforce_field_name)
 

@@ -24,6 +24,7 @@ shows it (`leadq sync --dry-run` prints them as they come).
 from __future__ import annotations
 
 import itertools
+import json
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -67,6 +68,11 @@ ASSIGNMENTS_KEPT = 100  # likewise for owner assignments
 def lead_cursor(crm: str) -> str:
     """The name of the cursor incremental runs of a CRM read leads from."""
     return f"{crm}:leads"
+
+
+def scope_name(cursor: str) -> str:
+    """The document naming what a lead cursor covers (sync/engine.py `scope_grew`)."""
+    return f"{cursor}:scope"
 
 
 class RunInProgressError(RuntimeError):
@@ -272,6 +278,8 @@ class SyncEngine:
                     progress(report.pulled)
             if scheduled and (report.pulled or self._written_at):
                 self._settle_cursor()
+            if scheduled:
+                self.record_scope()
             if not dry_run and self.options.audit_retention:
                 self.store.prune_audit(now)
             self._ledger.finish()
@@ -316,6 +324,21 @@ class SyncEngine:
         self._handled, self._written_at = {}, {}
         self._read_from = self._page_cursor = None
         self._edge = None
+
+    def scope_grew(self) -> bool:
+        """Whether the connector now covers what the cursor did not (an object newly added to
+        the sync, whose records the cursor says nothing about). A cursor from before scopes were
+        recorded is taken to cover the current scope."""
+        recorded = self.store.read_document(scope_name(self.cursor_name))
+        if recorded is None:
+            return False
+        return not set(self.connector.cursor_scope) <= set(json.loads(recorded))
+
+    def record_scope(self) -> None:
+        """After a full or incremental run: the cursor covers the connector's scope now."""
+        self.store.write_document(
+            scope_name(self.cursor_name), json.dumps(sorted(self.connector.cursor_scope))
+        )
 
     def _settle_cursor(self) -> None:
         """Move the cursor past what this run handled and wrote, up to the first change someone
@@ -382,6 +405,8 @@ class SyncEngine:
             report.not_found = [lead_id for lead_id in dict.fromkeys(ids) if lead_id not in found]
             return
         since = self.store.get_cursor(self.cursor_name) if kind == "incremental" else None
+        if since is not None and self.scope_grew():
+            since = None  # e.g. Contacts added to a Lead sync: read every lead once
         edge = stored_edge(self.store, self.cursor_name, since)
         self._read_from, self._edge = since, edge
         if edge is None:

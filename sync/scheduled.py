@@ -81,6 +81,8 @@ def fan_out_run(kind: ScheduledKind, runtime: Runtime, queue: WorkQueue) -> Sche
             queue.send(retrying)
             queued += len(retrying)
         since = store.get_cursor(engine.cursor_name) if kind == "incremental" else None
+        if since is not None and engine.scope_grew():
+            since = None  # e.g. Contacts added to a Lead sync: every lead is read once
         for page in runtime.connector.pull_changed(since):
             work = units("rescore", [lead.id for lead in page.leads])
             queue.send(work)
@@ -89,6 +91,7 @@ def fan_out_run(kind: ScheduledKind, runtime: Runtime, queue: WorkQueue) -> Sche
                 store.advance_cursor(engine.cursor_name, page.cursor)
             if not store.renew_lease(LEASE, holder, datetime.now(UTC), ttl):
                 raise RunInProgressError("this fan-out lost its lease; the next run resumes")
+        engine.record_scope()
         status = "queued"
     finally:
         store.release_lease(LEASE, holder)

@@ -193,6 +193,37 @@ def test_salesforce_leads_and_contacts_are_scored_and_contacts_keep_their_fields
         assert "Status" not in contact_fields
 
 
+def test_contacts_added_to_a_salesforce_sync_are_backfilled_by_the_next_incremental_run(
+    tmp_path: Path,
+) -> None:
+    from connector_crms import soql_of
+
+    def people_queries() -> dict[str, str]:
+        entries = [soql_of(entry) for entry in box.emulator.log.entries()]
+        return {sobject: next(soql for soql in entries
+                              if soql.startswith("SELECT Id, Email") and f"FROM {sobject} " in soql)
+                for sobject in ("Lead", "Contact")}
+
+    with sandbox("salesforce", 300, tmp_path) as box:
+        leads_only = box.runtime().engine()  # the real clock: the CRM stamps changes with it too
+        leads_only.run("full")
+        leads_only.run("incremental")
+        contacts = {row["Id"] for row in box.query("SELECT Id FROM Contact")}
+        box.settings = box.settings.model_copy(update={"salesforce_objects": ["Lead", "Contact"]})
+        both = box.runtime().engine()
+        box.emulator.log.clear()
+        backfill = both.run("incremental")
+        backfill_queries = people_queries()
+        box.emulator.log.clear()
+        both.run("incremental")
+        next_queries = people_queries()
+
+    assert "WHERE" not in backfill_queries["Contact"]  # every contact, once
+    assert all("SystemModstamp >=" in soql for soql in next_queries.values())  # then from the cursor
+    scored = {change.lead_id for change in backfill.changes if change.field == "leadq_Score__c"}
+    assert backfill.failed == [] and contacts and scored >= contacts
+
+
 def test_salesforce_contacts_falling_back_to_a_queue_get_the_fallback_user_instead(
     tmp_path: Path,
 ) -> None:
