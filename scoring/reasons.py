@@ -114,13 +114,18 @@ def after_caps(contributions: np.ndarray, columns: ReasonColumns) -> np.ndarray:
     for index, column in enumerate(columns.columns):  # group caps come before their clamp
         if not column.is_cap or not column.members:
             continue
-        members = shown[:, list(column.members)]
-        cut = np.minimum(shown[:, index], 0.0)
+        capped = np.flatnonzero(shown[:, index] < 0)  # most leads are under every cap
+        if not len(capped):
+            continue
+        members = shown[np.ix_(capped, column.members)]
+        cut = shown[capped, index]
         gains = np.where(members > 0, members, 0.0)
         given = gains.sum(axis=1)
         scale = np.divide(given + cut, given, out=np.ones_like(given), where=given > 0)
-        shown[:, list(column.members)] = np.where(members > 0, gains * scale[:, None], members)
-        shown[:, index] -= np.where(given > 0, cut, 0.0)
+        shown[np.ix_(capped, column.members)] = np.where(
+            members > 0, gains * scale[:, None], members
+        )
+        shown[capped, index] -= np.where(given > 0, cut, 0.0)
     return shown
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from scoring.config import StageRule
-from scoring.frame import SECONDS_PER_DAY, LeadFrame, TextColumn
+from scoring.frame import SECONDS_PER_DAY, LeadFrame
 from scoring.intent import sufficient_tests
 
 
@@ -25,8 +25,10 @@ def stage_reasons(
             continue
         title = f"{stage_title(rule.stage)}: {rule.label or rule.name(index)}"
         latest = _latest_hand_raise(frame, rule, placed)
-        for lead, row in zip(placed.tolist(), latest.tolist(), strict=True):
-            lines[lead] = title if row < 0 else f"{title} — {_described(frame, row)}"
+        lines[placed] = title
+        met = latest >= 0
+        if met.any():
+            lines[placed[met]] = title + " — " + _described(frame, latest[met])
     return lines
 
 
@@ -50,15 +52,26 @@ def _latest_hand_raise(frame: LeadFrame, rule: StageRule, placed: np.ndarray) ->
     return best
 
 
-def _described(frame: LeadFrame, row: int) -> str:
+def _described(frame: LeadFrame, rows: np.ndarray) -> np.ndarray:
+    """"demo request 3 days ago" for each row: built once per distinct type, form and age."""
     activities = frame.activities
-    kind = str(_value_at(activities.text("type"), row) or "activity").replace("_", " ")
-    form = _value_at(activities.text("form"), row)
-    what = f"{kind} ({form})" if form else kind
-    days = int((frame.now - activities.occurred_at[row]) // SECONDS_PER_DAY)
-    when = "today" if days <= 0 else "yesterday" if days == 1 else f"{days} days ago"
+    types, forms = activities.text("type"), activities.text("form")
+    days = np.maximum((frame.now - activities.occurred_at[rows]) // SECONDS_PER_DAY, 0)
+    keys = np.stack([types.codes[rows], forms.codes[rows], days.astype(np.int64)], axis=1)
+    distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+    texts = np.array(
+        [
+            _text(types.distinct[kind], forms.distinct[form], int(age))
+            for kind, form, age in distinct
+        ],
+        dtype=object,
+    )
+    return texts[inverse.reshape(-1)]
+
+
+def _text(kind: str | None, form: str | None, days: int) -> str:
+    what = str(kind or "activity").replace("_", " ")
+    if form:
+        what += f" ({form})"
+    when = "today" if days == 0 else "yesterday" if days == 1 else f"{days} days ago"
     return f"{what} {when}"
-
-
-def _value_at(column: TextColumn, row: int) -> str | None:
-    return column.distinct[int(column.codes[row])]
