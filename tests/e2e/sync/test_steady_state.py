@@ -162,3 +162,24 @@ def fresh_run_dry_full(box: Sandbox, now: datetime) -> RunReport:
         return runtime.engine(clock=lambda: now).run("full", dry_run=True)
     finally:
         runtime.close()
+
+
+def test_an_id_run_reads_the_last_hour_of_events_not_a_year(tmp_path: Path) -> None:
+    with sandbox("hubspot", 1_000, tmp_path, ending_now=True) as box:
+        box.runtime().close()
+        now = datetime.now(UTC)
+        fresh_run(box, "full", now=now)
+        full_events = _events_requests(box)
+        box.emulator.log.clear()
+        runtime = open_runtime(box.settings, MODEL, box.session)
+        try:
+            runtime.engine(clock=lambda: now).run("ids", ids=["1", "2", "3"])
+        finally:
+            runtime.close()
+
+    assert full_events > 5  # a year of the portal's events, read once by the full run
+    assert _events_requests(box) <= 1
+
+
+def _events_requests(box: Sandbox) -> int:
+    return sum(1 for entry in box.emulator.log.entries() if entry.path.startswith("/events/"))
