@@ -48,6 +48,7 @@ MIN_CONVERTED = 120
 MIN_SUPPORT = 30  # a candidate rule must match at least this many leads, 0.5% of them, and
 MIN_SUPPORT_SHARE = 0.005  # enough that ten conversions (or ten misses) were to be expected
 MIN_EXPECTED_OUTCOMES = 10
+MAX_RULES = 29  # a scorecard a person can read: 30 rules with the base points every lead gets
 NEARLY_ALL = 0.99  # a candidate matching more leads than this is near-constant: left out
 MAX_VALUES_PER_FIELD = 30
 MAX_DISTINCT_FOR_CATEGORIES = 12  # numbers with more distinct values get thresholds
@@ -88,6 +89,7 @@ class LearnSettings:
     min_leads: int = MIN_LEADS
     min_converted: int = MIN_CONVERTED
     keep: tuple[str, ...] = ()  # fields to use even though they look like leaks
+    max_rules: int = MAX_RULES  # the most rules a proposal holds (the model's kept ones first)
 
     def keeping(self, model: ScoringModel) -> LearnSettings:
         """These settings with the model's own `learn.keep` added."""
@@ -648,6 +650,7 @@ class Learner:
         regularisation = self.settings.regularisation
         intercept, weights = fit_logistic(matrix, train.converted, regularisation)
         keep = worth_keeping(features, matrix, weights)
+        keep &= within_rule_budget(features, matrix, weights, keep, self.settings.max_rules)
         dropped = {
             f.id: evidence_of(matrix[:, i] > 0, train.converted, float(weights[i]))
             for i, f in enumerate(features)
@@ -657,6 +660,22 @@ class Learner:
             features, matrix = _without(features, matrix, keep)
             intercept, weights = fit_logistic(matrix, train.converted, regularisation)
         return Learned(features, matrix, train.converted, intercept, weights, train, dropped)
+
+
+def within_rule_budget(
+    features: Sequence[Feature], matrix: np.ndarray, weights: np.ndarray, keep: np.ndarray,
+    most: int,
+) -> np.ndarray:
+    """Of the kept candidates, the strongest (weight × spread across leads) that fit beside the
+    model's kept rules in `most` rules: a scorecard a person can read (a sparse fit)."""
+    shifted = shift_exclusive_groups(features, weights)
+    strength = np.abs(shifted) * matrix.std(axis=0)
+    candidates = [i for i, f in enumerate(features) if keep[i] and not f.existing]
+    room = max(0, most - sum(1 for i, f in enumerate(features) if keep[i] and f.existing))
+    allowed = np.ones(len(features), dtype=bool)
+    for index in sorted(candidates, key=lambda i: -strength[i])[room:]:
+        allowed[index] = False
+    return allowed
 
 
 def duplicate_columns(features: Sequence[Feature], matrix: np.ndarray) -> np.ndarray:

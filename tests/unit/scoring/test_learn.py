@@ -364,3 +364,14 @@ def test_a_yes_no_field_gets_one_rule_and_a_near_constant_one_none() -> None:
     rules = [rule.id for rule in card.model.fit.rules]
     assert [rule for rule in rules if rule.startswith("newsletter")] == ["newsletter_yes"]
     assert not [rule for rule in rules if rule.startswith("forums")]
+
+
+def test_a_proposal_holds_no_more_rules_than_its_budget_keeping_the_strongest() -> None:
+    labelled = synthetic_leads()
+    free = propose(Learner(labelled, HAND_MODEL), None)
+    tight = propose(Learner(labelled, HAND_MODEL, LearnSettings(max_rules=3)), None)
+    rules = [rule.id for rule in tight.model.fit.rules if rule.id != "base"]
+    engagement = [rule.id for rule in tight.model.engagement.rules]
+    assert len(free.model.fit.rules) + len(free.model.engagement.rules) > 3
+    # the model's own strong rules stay, and the one candidate with room is the strongest
+    assert sorted(rules + engagement) == ["demo", "gold", "tier_bronze"]
