@@ -91,7 +91,8 @@ def _environment(env: Mapping[str, str] | None) -> dict[str, str | None]:
     if env is None:
         return {"COLUMNS": "120"}
     removed = {name: None for name in os.environ if name.startswith(("LEADQ_", "AWS_"))}
-    return {**removed, "COLUMNS": "120", "AWS_CONFIG_FILE": "/nonexistent", **env}
+    quiet_aws = {"AWS_CONFIG_FILE": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true"}
+    return {**removed, "COLUMNS": "120", **quiet_aws, **env}
 
 
 def _files(folder: Path | None) -> set[Path]:

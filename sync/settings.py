@@ -20,6 +20,8 @@ from connectors.salesforce_config import DEFAULT_API_VERSION
 from sync.state_url import state_location
 
 ENV_PREFIX = "LEADQ_"
+LARGEST = 1_000_000_000  # no count or rate setting needs more; more overflows times and limiters
+YEAR_SECONDS = 365 * 86_400
 
 
 class SettingsError(ValueError):
@@ -54,8 +56,12 @@ class Settings(BaseSettings):
     hubspot_app_id: str | None = Field(
         default=None, description="Recognises our own webhook echoes"
     )
-    hubspot_rate_limit: int = Field(default=100, gt=0, description="Requests per 10 seconds")
-    hubspot_search_rate: int = Field(default=4, gt=0, description="Search requests per second")
+    hubspot_rate_limit: int = Field(
+        default=100, gt=0, le=LARGEST, description="Requests per 10 seconds"
+    )
+    hubspot_search_rate: int = Field(
+        default=4, gt=0, le=LARGEST, description="Search requests per second"
+    )
     hubspot_integration_owner_id: str | None = None
 
     salesforce_instance_url: str | None = None
@@ -74,8 +80,10 @@ class Settings(BaseSettings):
     salesforce_ca_bundle: FilePath | None = Field(
         default=None, description="Extra CA (sandbox only)"
     )
-    salesforce_rate_limit: int = Field(default=100, gt=0, description="Requests per 10 seconds")
-    salesforce_bulk_threshold: int = Field(default=50_000, gt=0)
+    salesforce_rate_limit: int = Field(
+        default=100, gt=0, le=LARGEST, description="Requests per 10 seconds"
+    )
+    salesforce_bulk_threshold: int = Field(default=50_000, gt=0, le=LARGEST)
     salesforce_integration_user_id: str | None = None
     salesforce_organization_id: str | None = None
 
@@ -90,12 +98,14 @@ class Settings(BaseSettings):
     )
 
     min_score_change: int = Field(
-        default=3, ge=0, description="Smaller score moves are not written"
+        default=3, ge=0, le=LARGEST, description="Smaller score moves are not written"
     )
-    read_page_size: int = Field(default=100, gt=0)
-    overlap_seconds: int = Field(default=300, ge=0, description="Re-read window behind the cursor")
+    read_page_size: int = Field(default=100, gt=0, le=LARGEST)
+    overlap_seconds: int = Field(
+        default=300, ge=0, le=YEAR_SECONDS, description="Re-read window behind the cursor"
+    )
     audit_retention_days: int = Field(
-        default=365, ge=0, description="Days an audit row is kept (0: for good)"
+        default=365, ge=0, le=36_500, description="Days an audit row is kept (0: for good)"
     )
     webhook_secret: SecretStr | None = Field(
         default=None, description="Signs Salesforce Flow / Apex callouts (X-Leadq-Signature)"
@@ -119,7 +129,7 @@ class Settings(BaseSettings):
         description="Scheduled runs queue each page of lead ids for the workers to score",
     )
     serve_claim_seconds: int = Field(
-        default=60, ge=3,
+        default=60, ge=3, le=86_400,
         description="leadq serve: how long queued work a process took stays its own unless renewed"
         " (another process sharing the state takes it over after a crash once this lapses)",
     )

@@ -162,6 +162,11 @@ class DynamoDBStateStore:
                 f"the DynamoDB state table {table_name!r} needs a region: add ?region=eu-west-1 "
                 "to LEADQ_STATE_URL, or set AWS_REGION"
             ) from None
+        if _sessions[0].get_credentials() is None:  # resolved once per process, no request
+            raise StateUnusableError(
+                f"the DynamoDB state table {table_name!r} needs AWS credentials: set "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with a role"
+            )
         return cls(client, table_name)
 
     def close(self) -> None:

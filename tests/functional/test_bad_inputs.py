@@ -391,3 +391,28 @@ def test_ids_that_are_no_hubspot_ids_are_refused_before_any_request(
         f"error: --ids {given!r}: not a HubSpot record id (a whole number up to "
         "9223372036854775807, e.g. 51)"
     )
+
+
+def test_a_dynamodb_state_without_aws_credentials_is_refused(settings_folder: Path) -> None:
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    env = {"LEADQ_STATE_URL": f"dynamodb://leadq-state?region=eu-west-1&endpoint_url={endpoint}",
+           "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    assert refused(settings_folder, "audit", "123", env=env) == (
+        "error: the DynamoDB state table 'leadq-state' needs AWS credentials: set "
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with a role"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "largest"),
+    [("LEADQ_OVERLAP_SECONDS", "31,536,000"), ("LEADQ_AUDIT_RETENTION_DAYS", "36,500"),
+     ("LEADQ_SERVE_CLAIM_SECONDS", "86,400"), ("LEADQ_READ_PAGE_SIZE", "1,000,000,000")],
+)
+def test_a_number_setting_too_large_to_mean_anything_is_refused(
+    settings_folder: Path, variable: str, largest: str
+) -> None:
+    assert sync(settings_folder, {variable: "99999999999999999999"}) == (
+        f"error: {variable}: input should be less than or equal to {largest.replace(',', '')} "
+        "(got '99999999999999999999')"
+    )
