@@ -148,6 +148,10 @@ class Settings(BaseSettings):
         parts = urlsplit(url) if url is not None else None
         if parts is not None and (parts.scheme not in ("http", "https") or not parts.hostname):
             raise ValueError("must be an http:// or https:// URL, e.g. https://api.hubapi.com")
+        try:
+            _ = parts.port if parts is not None else None  # urlsplit checks the port when asked
+        except ValueError:
+            raise ValueError("the port must be a number from 1 to 65535") from None
         return url
 
     @field_validator("hubspot_access_token", "salesforce_session_id")

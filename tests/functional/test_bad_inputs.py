@@ -416,3 +416,12 @@ def test_a_number_setting_too_large_to_mean_anything_is_refused(
         f"error: {variable}: input should be less than or equal to {largest.replace(',', '')} "
         "(got '99999999999999999999')"
     )
+
+
+def test_a_crm_url_with_a_port_past_65535_is_refused_before_any_request(
+    settings_folder: Path,
+) -> None:
+    assert sync(settings_folder, {"LEADQ_HUBSPOT_BASE_URL": "http://127.0.0.1:99999"}) == (
+        "error: LEADQ_HUBSPOT_BASE_URL: the port must be a number from 1 to 65535 "
+        "(got 'http://127.0.0.1:99999')"
+    )
