@@ -264,7 +264,8 @@ NOT_LOST = "0 tracebacks, wrong exit codes, hangs, leads and audit entries lost"
 
 def reliability_benchmarks() -> list[Measurement]:
     """One row per category of generated inputs (11,000 in all, about half an hour on 2 loaded
-    cores), and one per CRM for a run killed at each of its requests (20 and 9), then rerun."""
+    cores), and one per CRM for a run killed at each of its requests (about 20 and 10), then
+    rerun."""
     fuzzers = {"models": fuzz_models, "CSV files": fuzz_csv, "settings": fuzz_settings,
                "CLI options": fuzz_cli}
     rows = [fuzzed_inputs(fuzzers[name](FUZZED[name])) for name in fuzzers]
