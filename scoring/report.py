@@ -80,10 +80,10 @@ def render_report(report: Report) -> str:
     )
 
 
-@cache
-def _template() -> jinja2.Template:
+def page_template(package: str, name: str) -> jinja2.Template:
+    """A page template of a package's `templates/`: autoescaped, strict about missing values."""
     pages = jinja2.Environment(
-        loader=jinja2.PackageLoader("scoring", "templates"),
+        loader=jinja2.PackageLoader(package, "templates"),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -91,7 +91,12 @@ def _template() -> jinja2.Template:
         undefined=jinja2.StrictUndefined,
     )
     pages.filters["px"] = lambda value: f"{value:.1f}"
-    return pages.get_template("report.html.j2")
+    return pages.get_template(name)
+
+
+@cache
+def _template() -> jinja2.Template:
+    return page_template("scoring", "report.html.j2")
 
 
 # --------------------------------------------------------------------------- what the page shows

@@ -10,6 +10,7 @@ import jinja2
 from rich.console import Group
 from rich.table import Table
 
+from scoring.report import page_template
 from sync.preview import WEEKS, Preview
 from sync.terminal import markup_safe
 
@@ -138,11 +139,4 @@ def _bar_width(share: str) -> str:
 
 @cache
 def _template() -> jinja2.Template:
-    pages = jinja2.Environment(
-        loader=jinja2.PackageLoader("sync", "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    return pages.get_template("preview.html.j2")
+    return page_template("sync", "preview.html.j2")
