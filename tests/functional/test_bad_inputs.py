@@ -393,7 +393,12 @@ def test_ids_that_are_no_hubspot_ids_are_refused_before_any_request(
     )
 
 
-def test_a_dynamodb_state_without_aws_credentials_is_refused(settings_folder: Path) -> None:
+def test_a_dynamodb_state_without_aws_credentials_is_refused(
+    settings_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # tests of the AWS handlers in the same worker may have set credentials for moto
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
     endpoint = f"http://127.0.0.1:{closed_port()}"
     env = {"LEADQ_STATE_URL": f"dynamodb://leadq-state?region=eu-west-1&endpoint_url={endpoint}",
            "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
