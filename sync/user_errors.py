@@ -21,6 +21,16 @@ class UserError(Exception):
     """A problem the person running leadq can fix."""
 
 
+def _unreachable_aws() -> tuple[type[Exception], ...]:
+    """botocore's "could not connect to the endpoint" (a DynamoDB state URL whose endpoint or
+    region cannot be reached), where the aws extra is installed."""
+    try:
+        from botocore.exceptions import EndpointConnectionError
+    except ImportError:
+        return ()
+    return (EndpointConnectionError,)
+
+
 USER_ERRORS: tuple[type[Exception], ...] = (
     UserError,
     ModelFileError,
@@ -29,6 +39,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ConnectorError,
     RunInProgressError,
     StateUnusableError,
+    *_unreachable_aws(),
 )
 
 

@@ -409,6 +409,18 @@ def test_a_dynamodb_state_without_aws_credentials_is_refused(
     )
 
 
+def test_a_dynamodb_endpoint_that_cannot_be_reached_is_one_error_line(
+    settings_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    env = {"LEADQ_STATE_URL": f"dynamodb://leadq-state?region=eu-west-1&endpoint_url={endpoint}"}
+    assert refused(settings_folder, "audit", "123", env=env) == (
+        f'error: Could not connect to the endpoint URL: "{endpoint}/"'
+    )
+
+
 @pytest.mark.parametrize(
     ("variable", "largest"),
     [("LEADQ_OVERLAP_SECONDS", "31,536,000"), ("LEADQ_AUDIT_RETENTION_DAYS", "36,500"),
