@@ -4,6 +4,8 @@ traceback, and nothing created or written."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -442,3 +444,44 @@ def test_a_crm_url_with_a_port_past_65535_is_refused_before_any_request(
         "error: LEADQ_HUBSPOT_BASE_URL: the port must be a number from 1 to 65535 "
         "(got 'http://127.0.0.1:99999')"
     )
+
+
+def leadq_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed command line as a person runs it (its own process, `main()`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "sync.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "hint"),
+    [
+        (("score", "--bogus"), "error: No such option: --bogus", "leadq score --help"),
+        (("scroe",), "error: No such command 'scroe'. Did you mean 'score'?", "leadq --help"),
+        (("score",), "error: Missing argument 'leads'.", "leadq score --help"),
+    ],
+)
+def test_a_mistyped_command_line_is_one_error_line_and_a_hint(
+    args: tuple[str, ...], message: str, hint: str
+) -> None:
+    finished = leadq_process(*args)
+    assert finished.returncode == 2
+    assert finished.stderr.splitlines() == [message, f"Try '{hint}' for help."]
+    assert "╭" not in finished.stderr
+
+
+def test_a_bare_leadq_prints_its_help_and_exits_2() -> None:
+    finished = leadq_process()
+    assert finished.returncode == 2
+    assert "Usage: " in finished.stdout + finished.stderr
+    assert "error:" not in finished.stderr
+
+
+def test_help_still_exits_0() -> None:
+    finished = leadq_process("score", "--help")
+    assert finished.returncode == 0
+    assert "Usage: " in finished.stdout
