@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator
+from pydantic import (
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connectors.salesforce_config import DEFAULT_API_VERSION
@@ -22,6 +29,12 @@ from sync.state_url import state_location
 ENV_PREFIX = "LEADQ_"
 LARGEST = 1_000_000_000  # no count or rate setting needs more; more overflows times and limiters
 YEAR_SECONDS = 365 * 86_400
+WEB_ADDRESS_EXAMPLES = {
+    "salesforce_login_url": "https://login.salesforce.com",
+    "salesforce_instance_url": "https://acme.my.salesforce.com",
+    "webhook_base_url": "https://abc123.execute-api.eu-west-1.amazonaws.com",
+    "queue_url": "https://sqs.eu-west-1.amazonaws.com/123456789012/leadq-work",
+}
 
 
 class SettingsError(ValueError):
@@ -141,13 +154,18 @@ class Settings(BaseSettings):
         return url
 
     @field_validator(
-        "hubspot_base_url", "salesforce_login_url", "salesforce_instance_url", "webhook_base_url"
+        "hubspot_base_url",
+        "salesforce_login_url",
+        "salesforce_instance_url",
+        "webhook_base_url",
+        "queue_url",
     )
     @classmethod
-    def _a_web_address(cls, url: str | None) -> str | None:
+    def _a_web_address(cls, url: str | None, info: ValidationInfo) -> str | None:
         parts = urlsplit(url) if url is not None else None
         if parts is not None and (parts.scheme not in ("http", "https") or not parts.hostname):
-            raise ValueError("must be an http:// or https:// URL, e.g. https://api.hubapi.com")
+            example = WEB_ADDRESS_EXAMPLES.get(info.field_name or "", "https://api.hubapi.com")
+            raise ValueError(f"must be an http:// or https:// URL, e.g. {example}")
         try:
             _ = parts.port if parts is not None else None  # urlsplit checks the port when asked
         except ValueError:

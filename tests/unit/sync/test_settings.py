@@ -100,3 +100,15 @@ def test_a_crm_address_must_be_an_http_url(monkeypatch: pytest.MonkeyPatch, vari
 
 def test_the_default_env_file_may_be_absent() -> None:
     assert load_settings().crm == "hubspot"
+
+
+def test_a_queue_url_that_is_not_a_web_address_is_refused_with_an_example(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEADQ_QUEUE_URL", "leadq-work")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "LEADQ_QUEUE_URL: must be an http:// or https:// URL, e.g. "
+        "https://sqs.eu-west-1.amazonaws.com/123456789012/leadq-work (got 'leadq-work')"
+    )
