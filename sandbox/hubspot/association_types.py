@@ -1,7 +1,8 @@
 """HubSpot-defined association types between the objects the emulator holds.
 
 Each direction has its own id: contact→company is 1 (primary) and 279 (unlabeled), company→contact
-2 and 280; engagements pair with contacts (contact→call 193, call→contact 194, …). The v3
+2 and 280; engagements pair with contacts (contact→call 193, call→contact 194, …, contact→task 203,
+task→contact 204). The v3
 `associations=` parameter names them (`contact_to_company`, `contact_to_company_unlabeled`), the v4
 API gives ids, the category and the label ("Primary" for the primary company, otherwise null).
 """
@@ -39,10 +40,13 @@ _TYPES = (
     AssociationType(200, "meetings", "contacts", "meeting_to_contact"),
     AssociationType(201, "contacts", "notes", "contact_to_note"),
     AssociationType(202, "notes", "contacts", "note_to_contact"),
+    # the v4 associations guide's HUBSPOT_DEFINED ids: contact→task 203, task→contact 204
+    AssociationType(203, "contacts", "tasks", "contact_to_task"),
+    AssociationType(204, "tasks", "contacts", "task_to_contact"),
 )
 BY_ID: dict[int, AssociationType] = {kind.type_id: kind for kind in _TYPES}
 _REVERSE = {1: 2, 2: 1, 279: 280, 280: 279, 193: 194, 194: 193, 197: 198, 198: 197, 199: 200,
-            200: 199, 201: 202, 202: 201}
+            200: 199, 201: 202, 202: 201, 203: 204, 204: 203}
 _UNLABELED = {
     (kind.from_type, kind.to_type): kind.type_id for kind in _TYPES if kind.label is None
 }

@@ -100,8 +100,13 @@ OBJECT_TYPES: dict[str, ObjectType] = {
     "emails": _engagement("emails", "email", "0-49"),
     "meetings": _engagement("meetings", "meeting", "0-47"),
     "notes": _engagement("notes", "note", "0-46"),
+    # developers.hubspot.com/docs/api/crm/tasks: object type 0-27, scopes crm.objects.contacts.*
+    "tasks": _engagement("tasks", "task", "0-27"),
 }
-ENGAGEMENT_TYPES = ("calls", "emails", "meetings", "notes")
+ENGAGEMENT_TYPES = ("calls", "emails", "meetings", "notes")  # what the seeded orgs hold
+TASK_STATUSES = ("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED")
+# Properties a create must carry (the tasks guide: "hs_timestamp: Required. … the task's due date")
+REQUIRED_ON_CREATE: dict[str, tuple[str, ...]] = {"tasks": ("hs_timestamp",)}
 
 
 def resolve_object_type(text: str) -> ObjectType | None:
@@ -350,9 +355,8 @@ def _company_properties() -> list[PropertyDefinition]:
 
 
 def _engagement_properties(object_type: ObjectType) -> list[PropertyDefinition]:
-    group = {"calls": "call", "emails": "email", "meetings": "meeting", "notes": "note"}[
-        object_type.name
-    ]
+    group = {"calls": "call", "emails": "email", "meetings": "meeting", "notes": "note",
+             "tasks": "task"}[object_type.name]
     common = [
         *_identity(object_type, group),
         _moment("hs_timestamp", "Activity date", group, read_only=False),
@@ -385,6 +389,20 @@ def _engagement_properties(object_type: ObjectType) -> list[PropertyDefinition]:
                     ("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED")),
         ],
         "notes": [_text("hs_note_body", "Note body", group)],
+        # The tasks guide's properties: hs_timestamp is the due date; hs_task_status COMPLETED or
+        # NOT_STARTED (the portal's options add IN_PROGRESS, WAITING, DEFERRED); priority LOW,
+        # MEDIUM or HIGH; type EMAIL, CALL or TODO. hs_task_completion_date is set by HubSpot when
+        # the status becomes COMPLETED; that it may also be written (imports of done tasks) is
+        # unconfirmed, so the emulator accepts a written one and otherwise stamps the moment.
+        "tasks": [
+            _text("hs_task_subject", "Task Title", group),
+            _text("hs_task_body", "Notes", group),
+            _select("hs_task_status", "Task Status", group, TASK_STATUSES),
+            _select("hs_task_priority", "Priority", group, ("NONE", "LOW", "MEDIUM", "HIGH")),
+            _select("hs_task_type", "Task Type", group, ("EMAIL", "CALL", "TODO")),
+            _moment("hs_task_completion_date", "Completed at", group, read_only=False),
+            _moment("hs_task_reminders", "Reminder", group, read_only=False),
+        ],
     }[object_type.name]
     return common + specific
 

@@ -8,6 +8,8 @@
   request; any stage may then be written.
 * Entering a lifecycle stage (on creation or update) sets its `hs_lifecyclestage_<stage>_date`
   to the moment of the write, as HubSpot does; backtest and learn date conversions by them.
+* A task must be created with `hs_timestamp` (its due date); when its `hs_task_status` becomes
+  COMPLETED without a completion date, `hs_task_completion_date` is stamped with the moment.
 * Writing "" clears a value. The last-modified date moves on every write, even one that changes
   nothing, and strictly increases per record.
 * Every effective change (creation, each property whose value changed, deletion, restore, merge,
@@ -27,6 +29,7 @@ from sandbox.hubspot import errors
 from sandbox.hubspot.association_types import both_directions, unlabeled_type
 from sandbox.hubspot.schema import (
     OBJECT_TYPES,
+    REQUIRED_ON_CREATE,
     InvalidValueError,
     PropertyDefinition,
     format_ms,
@@ -116,15 +119,16 @@ class RecordWriter:
         associations: Sequence[Sequence[AssociationInput]] = (),
     ) -> list[StoredRecord]:
         """Create records from validated properties; 409 if a contact's e-mail is taken."""
+        self._refuse_missing_required(object_type, inputs)
         now = self.now_ms()
         with self.store.transaction():
             self._refuse_taken_emails(object_type, [props.get("email") for props in inputs])
             ids = self.store.allocate_ids(len(inputs))
             records = [
-                NewRecord(record_id, object_type, now, now, self._stage_dated(
+                NewRecord(record_id, object_type, now, now, _completion_dated(self._stage_dated(
                     object_type, {name: value for name, value in properties.items() if value != ""},
                     now,
-                ))
+                ), now))
                 for record_id, properties in zip(ids, inputs, strict=True)
             ]
             self.store.insert_records(records, written_ms=now)
@@ -286,6 +290,10 @@ class RecordWriter:
             else:
                 merged[name] = value
             changed[name] = value
+        completed = _completion_dated(merged, now_ms)
+        if completed != merged:
+            changed["hs_task_completion_date"] = completed["hs_task_completion_date"]
+            merged = completed
         if changed.get("lifecyclestage"):
             dated = self._stage_dated(object_type, {"lifecyclestage": changed["lifecyclestage"]},
                                       now_ms)
@@ -303,6 +311,18 @@ class RecordWriter:
         if name is None or name not in self.store.definitions(object_type):
             return properties
         return {**properties, name: format_ms(now_ms)}
+
+    @staticmethod
+    def _refuse_missing_required(object_type: str, inputs: Sequence[dict[str, str]]) -> None:
+        missing = sorted({
+            name for properties in inputs for name in REQUIRED_ON_CREATE.get(object_type, ())
+            if not properties.get(name)
+        })
+        if missing:
+            raise errors.property_problems(
+                (name, "REQUIRED_PROPERTY", f'"{name}" is required to create a '
+                 f"{OBJECT_TYPES[object_type].singular}.") for name in missing
+            )
 
     def _forward_only(self, object_type: str, current: str, wanted: str) -> str:
         """HubSpot ignores a backward lifecycle move unless the stage was cleared first."""
@@ -332,3 +352,11 @@ class RecordWriter:
             return
         for listener in self.listeners:
             listener(changes, source)
+
+
+def _completion_dated(properties: dict[str, str], now_ms: int) -> dict[str, str]:
+    """A completed task carries the moment it was completed (HubSpot's
+    `hs_task_completion_date`), unless one was written."""
+    if properties.get("hs_task_status") != "COMPLETED" or properties.get("hs_task_completion_date"):
+        return properties
+    return {**properties, "hs_task_completion_date": format_ms(now_ms)}

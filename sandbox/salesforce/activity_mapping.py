@@ -81,7 +81,8 @@ def task_row(record_id: str, person: PersonRef, activity: SynthActivity) -> dict
         "Id": record_id, "IsDeleted": 0, "CreatedDate": at, "LastModifiedDate": at,
         "SystemModstamp": at, "WhoId": person.record_id, "WhatId": None, "Subject": subject,
         "ActivityDate": activity.occurred_at.date().isoformat(), "Status": "Completed",
-        "Priority": "Normal", "Type": task_type, "TaskSubtype": subtype, "Description": None,
+        "Priority": "Normal", "IsClosed": 1, "CompletedDateTime": at, "IsReminderSet": 0,
+        "ReminderDateTime": None, "Type": task_type, "TaskSubtype": subtype, "Description": None,
         "OwnerId": person.owner_id,
     }
 

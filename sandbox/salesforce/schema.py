@@ -80,6 +80,9 @@ INDUSTRIES = (
     "Other",
 )
 RATINGS = ("Hot", "Warm", "Cold")
+TASK_STATUSES = ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")
+TASK_CLOSED_STATUSES = frozenset({"Completed"})  # the TaskStatus values with IsClosed = true
+TASK_DEFAULTS = {"Status": "Not Started", "Priority": "Normal"}
 TASK_SUBTYPES = ("Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn")
 TASK_TYPES = ("Call", "Email", "Meeting", "Other")
 CAMPAIGN_TYPES = (
@@ -366,9 +369,17 @@ def task() -> SObjectDef:
             ),
             reference("WhatId", "Opportunity", "What"),
             FieldDef("Subject", "string"),
+            # Task (Object Reference for the Salesforce Platform): ActivityDate is a date ("due
+            # date", no time); Status and Priority are required, with org defaults "Not Started"
+            # and "Normal"; IsClosed follows the status (TaskStatus.IsClosed) and
+            # CompletedDateTime is stamped when the task closes, both read only.
             FieldDef("ActivityDate", "date"),
-            picklist("Status", ("Not Started", "In Progress", "Completed", "Deferred")),
-            picklist("Priority", ("High", "Normal", "Low")),
+            FieldDef("Status", "picklist", nillable=False, picklist=TASK_STATUSES),
+            FieldDef("Priority", "picklist", nillable=False, picklist=("High", "Normal", "Low")),
+            readonly("IsClosed", "boolean"),
+            readonly("CompletedDateTime", "datetime"),
+            FieldDef("IsReminderSet", "boolean"),
+            FieldDef("ReminderDateTime", "datetime"),
             picklist("Type", TASK_TYPES),
             FieldDef("TaskSubtype", "picklist", updateable=False, picklist=TASK_SUBTYPES),
             FieldDef("Description", "textarea"),

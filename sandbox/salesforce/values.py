@@ -18,6 +18,8 @@ DATETIME_PATTERN = re.compile(
     r"(Z|[+-]\d{2}:?\d{2})?$"
 )
 
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
 
 def stored_datetime(moment: datetime) -> str:
     """The canonical UTC text of a datetime (naive datetimes are taken as UTC)."""
@@ -121,7 +123,11 @@ def _datetime(field: FieldDef, value: Any) -> str:
 
 
 def _date(field: FieldDef, value: Any) -> str:
-    moment = parse_datetime_text(value) if isinstance(value, str) else None
-    if moment is None:
+    """A date field takes `YYYY-MM-DD` only: Salesforce refuses a date-time for a date
+    (JSON_PARSER_ERROR), so a Task's due time cannot ride in ActivityDate."""
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
         raise bad_value(field, value, "date")
-    return moment.date().isoformat()
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError as error:
+        raise bad_value(field, value, "date") from error

@@ -12,7 +12,12 @@ from typing import Any
 from sandbox.salesforce.assignment import AssignmentRule
 from sandbox.salesforce.errors import SalesforceApiError, unknown_field
 from sandbox.salesforce.ids import looks_like_id, to_18
-from sandbox.salesforce.schema import FieldDef, SObjectDef
+from sandbox.salesforce.schema import (
+    TASK_CLOSED_STATUSES,
+    TASK_DEFAULTS,
+    FieldDef,
+    SObjectDef,
+)
 from sandbox.salesforce.store import SalesforceStore
 from sandbox.salesforce.values import stored_datetime, to_storage
 
@@ -182,6 +187,8 @@ class RecordWriter:
                 str(merged[part]) for part in sobject.name_parts if merged.get(part)
             )
         now = stored_datetime(self.clock())
+        if sobject.name == "Task":
+            values.update(task_closure({**existing, **values}, now))
         values.update({"LastModifiedDate": now, "SystemModstamp": now})
         if creating:
             values.update({"Id": record_id, "CreatedDate": now, "IsDeleted": 0})
@@ -277,6 +284,8 @@ class RecordWriter:
             defaults["OwnerId"] = self.default_owner_id()
         if sobject.name == "Lead":
             defaults["Status"] = "Open - Not Contacted"
+        if sobject.name == "Task":
+            defaults.update(TASK_DEFAULTS)
         for definition in sobject.fields:
             if definition.type == "boolean":
                 defaults[definition.name] = 0
@@ -296,6 +305,14 @@ class RecordWriter:
         lead_ids = [write.record_id for write in writes if write.sobject.name == "Lead"]
         if lead_ids:
             self.notify(lead_ids)
+
+
+def task_closure(task: dict[str, Any], now: str) -> dict[str, Any]:
+    """A Task's read-only IsClosed, from its status, and CompletedDateTime: stamped when it
+    closes, cleared when it reopens."""
+    closed = task.get("Status") in TASK_CLOSED_STATUSES
+    completed = (task.get("CompletedDateTime") or now) if closed else None
+    return {"IsClosed": int(closed), "CompletedDateTime": completed}
 
 
 def lock_error(record_id: str) -> SalesforceApiError:
