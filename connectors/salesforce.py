@@ -369,9 +369,10 @@ class SalesforceConnector:
         """The Tasks, Events and CampaignMembers of these people changed since `changed_since`
         (SystemModstamp), as activities, for many people per query."""
         wanted = {lead.id for lead in leads}
-        people = [lead.id for lead in leads]
+        converted_into = self.converted_contacts(leads)
+        people = [lead.id for lead in leads] + list(converted_into)
         lead_ids = [lead.id for lead in leads if lead.kind == "lead"]
-        contact_ids = [lead.id for lead in leads if lead.kind == "contact"]
+        contact_ids = [lead.id for lead in leads if lead.kind == "contact"] + list(converted_into)
         activities: list[Activity] = []
         changed = (
             f" AND SystemModstamp > {datetime_literal(changed_since)}" if changed_since else ""
@@ -393,7 +394,27 @@ class SalesforceConnector:
             for soql in self.id_queries(lambda text, t=template: t.format(text) + changed, ids):
                 for row in self.query_rows(soql, "query", query_all=archived_too):
                     activities.extend(item for item in to_activities(row) if item is not None)
+        activities = [
+            item.model_copy(update={"lead_id": converted_into[item.lead_id]})
+            if item.lead_id in converted_into else item
+            for item in activities
+        ]
         return [activity for activity in activities if activity.lead_id in wanted]
+
+    def converted_contacts(self, leads: Sequence[Lead]) -> dict[str, str]:
+        """{Contact id: Lead id} for the converted Leads among `leads`: conversion moves a
+        Lead's Tasks, Events and campaign memberships to the Contact it became (see
+        sandbox/salesforce/seed.py), so that is where a converted Lead's history is read.
+        Syncs never hold converted Leads: this costs them no request."""
+        converted = [lead.id for lead in leads if lead.kind == "lead" and lead.fields.get(
+            "IsConverted")]
+        soql = "SELECT Id, ConvertedContactId FROM Lead WHERE Id IN ({})"
+        return {
+            row["ConvertedContactId"]: row["Id"]
+            for text in self.id_queries(soql.format, converted)
+            for row in self.query_rows(text, "query")
+            if row.get("ConvertedContactId")
+        }
 
     # ---- owners, accounts, outcomes ---------------------------------------------------------
     def list_owners(self) -> list[Owner]:

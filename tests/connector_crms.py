@@ -59,6 +59,11 @@ class ConnectorCrm(Protocol):
 
     def live_lead_ids(self) -> set[str]: ...
 
+    def converted_into(self) -> set[str]:
+        """Records converted leads became (Salesforce's Contacts, when Leads are read too):
+        backtest counts each as its lead, once."""
+        ...
+
     def api_writes(self) -> Counter[str]:
         """How many times the API wrote each lead since this copy started."""
         ...
@@ -224,6 +229,9 @@ class HubSpotCrm:
 
     def live_lead_ids(self) -> set[str]:
         return set(self.stored_contacts())
+
+    def converted_into(self) -> set[str]:
+        return set()
 
     def api_writes(self) -> Counter[str]:
         return self.written
@@ -409,6 +417,12 @@ class SalesforceCrm:
     def live_lead_ids(self) -> set[str]:
         return self.changed_after(None)
 
+    def converted_into(self) -> set[str]:
+        if not {"Lead", "Contact"} <= set(self.objects):
+            return set()
+        return set(self.column('SELECT "ConvertedContactId" FROM "Lead" '
+                               'WHERE "ConvertedContactId" IS NOT NULL'))
+
     def api_writes(self) -> Counter[str]:
         return self.running.emulator.writer.applied
 
@@ -430,8 +444,10 @@ class SalesforceCrm:
         won = set(self.column('SELECT "ContactId" FROM "Opportunity" WHERE "IsWon" = 1'))
         contacts = self.column('SELECT "Id" FROM "Contact" WHERE "IsDeleted" = 0') \
             if "Contact" in self.objects else []
+        counted_as_leads = self.converted_into()
         return {**{lead_id: bool(converted) for lead_id, converted in leads},
-                **{contact_id: contact_id in won for contact_id in contacts}}
+                **{contact_id: contact_id in won for contact_id in contacts
+                   if contact_id not in counted_as_leads}}
 
     def planted_conversions(self) -> dict[str, datetime]:
         assert self.seeded is not None

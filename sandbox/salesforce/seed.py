@@ -10,9 +10,15 @@ transactions so a million leads never sit in memory at once.
 - outcomes: a converted person gets one Opportunity (IsWon when its lifecycle stage is
   "customer", otherwise an open stage; a Contact is on it as its primary OpportunityContactRole
   and its ContactId) and a converted lead IsConverted = true, Status
-  "Closed - Converted", ConvertedDate, ConvertedAccountId and ConvertedOpportunityId. The
-  converted lead's Contact is not created (ConvertedContactId stays empty): a simplification that
-  keeps every synthetic person exactly one Salesforce record.
+  "Closed - Converted", ConvertedDate, ConvertedAccountId, ConvertedOpportunityId and
+  ConvertedContactId: the Contact it became, primary contact role on the Opportunity. As on a real
+  org, conversion takes the lead's history along: "Salesforce attaches all activities from the
+  converted lead to the resulting account, contact, and opportunity" and "moves any campaign
+  members to the new contacts" (help.salesforce.com, "Considerations for Converting Leads",
+  leads_notes.htm), and it updates the moved activities' Last Modified Date (Knowledge article
+  000385227). So a converted lead's Tasks and Events carry WhoId = its Contact (a Task's WhatId =
+  the Opportunity) and its CampaignMembers ContactId = its Contact with LeadId cleared: a reader
+  that looks for a converted lead's activity under the Lead's own id finds none.
 """
 
 from __future__ import annotations
@@ -219,6 +225,13 @@ class PeopleBatch:
     def add(self, sobject: str, row: dict[str, Any]) -> None:
         self.rows.setdefault(sobject, []).append(row)
 
+    def sizes(self) -> dict[str, int]:
+        return {sobject: len(rows) for sobject, rows in self.rows.items()}
+
+    def added_since(self, sizes: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
+        """The rows added after `sizes` was taken, per sObject."""
+        return {sobject: rows[sizes.get(sobject, 0):] for sobject, rows in self.rows.items()}
+
 
 class PeopleRenderer:
     def __init__(self, store: SalesforceStore, org: SynthOrg, owners: OwnerBook,
@@ -242,8 +255,14 @@ class PeopleRenderer:
         )
         for activity in person.activities:
             apply_person_changes(row, mapping.person_field_changes(activity))
-        self.render_activities(person.activities, ref, batch)
-        self.render_outcome(person, row, ref, batch)
+        conversion = self.conversion(person, ref)
+        if conversion is None:
+            self.render_activities(person.activities, ref, batch)
+        else:
+            before = batch.sizes()
+            self.render_activities(person.activities, conversion.contact, batch)
+            conversion.touch_moved_activities(batch.added_since(before))
+        self.render_outcome(person, row, ref, batch, conversion)
         batch.add(sobject, row)
         batch.keys.append((person.key, sobject, record_id))
 
@@ -299,8 +318,16 @@ class PeopleRenderer:
         for member in members.values():
             batch.add("CampaignMember", member)
 
+    def conversion(self, person: SynthPerson, ref: PersonRef) -> LeadConversion | None:
+        """The Contact a converted lead became (none for a Contact or an open lead)."""
+        outcome = person.outcome
+        if ref.sobject != "Lead" or not outcome.converted or outcome.at is None:
+            return None
+        contact = PersonRef(self.store.ids.mint("003"), "Contact", ref.owner_id)
+        return LeadConversion(contact, self.store.ids.mint("006"), outcome.at)
+
     def render_outcome(self, person: SynthPerson, row: dict[str, Any], ref: PersonRef,
-                       batch: PeopleBatch) -> None:
+                       batch: PeopleBatch, conversion: LeadConversion | None) -> None:
         outcome = person.outcome
         if not outcome.converted or outcome.at is None:
             return
@@ -315,27 +342,66 @@ class PeopleRenderer:
                 "OwnerId": ref.owner_id,
             })
         won = person.lifecycle_stage == "customer"
-        opportunity_id = self.store.ids.mint("006")
+        opportunity_id = conversion.opportunity_id if conversion else self.store.ids.mint("006")
+        contact_id = conversion.contact.record_id if conversion else ref.record_id
         batch.add("Opportunity", {
             **audit_fields(opportunity_id, outcome.at), "Name": f"{person.company_name} - New "
-            "Business", "AccountId": account_id,
-            "ContactId": ref.record_id if ref.sobject == "Contact" else None,
+            "Business", "AccountId": account_id, "ContactId": contact_id,
             "StageName": WON_STAGE if won else OPEN_STAGE, "Amount": outcome.value,
             "CloseDate": outcome.at.date().isoformat(), "IsWon": int(won), "IsClosed": int(won),
             "LeadSource": person.source, "OwnerId": ref.owner_id,
         })
-        if ref.sobject == "Contact":
-            batch.add("OpportunityContactRole", {
-                **audit_fields(self.store.ids.mint("00K"), outcome.at),
-                "OpportunityId": opportunity_id, "ContactId": ref.record_id,
-                "Role": "Decision Maker", "IsPrimary": 1,
-            })
-        if ref.sobject == "Lead":
+        batch.add("OpportunityContactRole", {
+            **audit_fields(self.store.ids.mint("00K"), outcome.at),
+            "OpportunityId": opportunity_id, "ContactId": contact_id,
+            "Role": "Decision Maker", "IsPrimary": 1,
+        })
+        if conversion is not None:
+            batch.add("Contact", converted_contact(row, conversion, account_id))
             row.update({
                 "IsConverted": 1, "Status": CONVERTED_LEAD_STATUS,
                 "ConvertedDate": outcome.at.date().isoformat(), "ConvertedAccountId": account_id,
                 "ConvertedOpportunityId": opportunity_id,
+                "ConvertedContactId": conversion.contact.record_id,
             })
+
+
+@dataclass(frozen=True)
+class LeadConversion:
+    """Where a converted lead went: its Contact (which its activities moved to), its
+    Opportunity, and when."""
+
+    contact: PersonRef
+    opportunity_id: str
+    at: datetime
+
+    def touch_moved_activities(self, moved_rows: dict[str, list[dict[str, Any]]]) -> None:
+        """Moving activities updates their Last Modified Date (Knowledge article 000385227);
+        a moved Task is related to the Opportunity, a moved campaign member to the Contact only."""
+        moved = stored_datetime(self.at)
+        for sobject in ("Task", "Event", "CampaignMember"):
+            for activity in moved_rows.get(sobject, []):
+                activity["LastModifiedDate"] = max(activity["LastModifiedDate"], moved)
+                activity["SystemModstamp"] = activity["LastModifiedDate"]
+                if sobject == "Task":
+                    activity["WhatId"] = self.opportunity_id
+
+
+PERSON_FIELDS_KEPT_BY_CONVERSION = (
+    "FirstName", "LastName", "Name", "Email", "Title", "Phone", "LeadSource",
+    "HasOptedOutOfEmail", "EmailBouncedDate", "EmailBouncedReason", "LastActivityDate",
+)
+
+
+def converted_contact(lead: dict[str, Any], conversion: LeadConversion,
+                      account_id: str | None) -> dict[str, Any]:
+    """The Contact conversion creates from a Lead's standard fields (convertLead() maps them)."""
+    return {
+        **audit_fields(conversion.contact.record_id, conversion.at),
+        **{name: lead.get(name) for name in PERSON_FIELDS_KEPT_BY_CONVERSION},
+        "OwnerId": conversion.contact.owner_id, "AccountId": account_id,
+        "MailingCountry": lead.get("Country"), "MailingState": lead.get("State"),
+    }
 
 
 def apply_person_changes(row: dict[str, Any], changes: dict[str, Any]) -> None:

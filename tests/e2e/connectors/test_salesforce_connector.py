@@ -117,8 +117,8 @@ def test_a_full_pull_reads_leads_and_contacts_merged_into_pages_of_the_page_size
     people = salesforce.live_lead_ids()
     leads = sum(i.startswith("00Q") for i in people)
 
-    assert [len(page.leads) for page in pages] == [500] * (len(people) // 500) + [
-        len(people) % 500]
+    full, rest = divmod(len(people), 500)
+    assert [len(page.leads) for page in pages] == [500] * full + ([rest] if rest else [])
     assert sum(is_page(entry) for entry in log) == math.ceil(leads / 500) + math.ceil(
         (len(people) - leads) / 500)
     assert [soql_of(entry).split(" FROM ")[0] for entry in log if not is_page(entry)] == [
@@ -292,6 +292,26 @@ def test_converted_leads_and_contacts_carry_the_date_they_converted(
     assert all(o.at is not None for o in converted)
 
 
+def test_a_converted_leads_history_is_read_from_the_contact_it_became(
+    small: SalesforceCrm,
+) -> None:
+    connector = small.connector(salesforce_objects=["Lead"])
+    history = [lead for page in connector.pull_history() for lead in page.leads]
+    converted = {lead.id for lead in history if lead.fields.get("IsConverted")}
+    activities = connector.pull_activities(history, None)
+
+    contacts = dict(small.running.store.read(
+        'SELECT "ConvertedContactId", "Id" FROM "Lead" WHERE "IsConverted" = 1'))
+    recorded = small.column(
+        'SELECT "WhoId" FROM "Task" UNION SELECT "WhoId" FROM "Event" '
+        'UNION SELECT "ContactId" FROM "CampaignMember"')
+    with_moved_history = {contacts[who] for who in recorded if who in contacts}
+
+    assert converted and with_moved_history
+    assert {activity.lead_id for activity in activities} <= {lead.id for lead in history}
+    assert converted & {activity.lead_id for activity in activities} == with_moved_history
+
+
 def won_deal(store: SalesforceStore, account_id: str, closed: str,
              contact_id: str | None = None) -> str:
     """A won Opportunity on the Account (with `contact_id` as a contact role only)."""
@@ -320,7 +340,8 @@ def test_a_contact_wins_through_its_contact_role_or_else_through_its_accounts_de
                                   'WHERE "AccountId" IS NOT NULL ORDER BY "Id"')
         members: dict[str, list[str]] = {}
         for contact_id, account_id in rows:
-            members.setdefault(account_id, []).append(contact_id)
+            if contact_id in before:  # not a converted Lead's Contact (that Lead stands for it)
+                members.setdefault(account_id, []).append(contact_id)
         unwon = [(account, contacts) for account, contacts in members.items()
                  if len(contacts) > 1 and not any(before[c] for c in contacts)]
         (roled_account, roled), (team_account, team) = unwon[:2]

@@ -619,6 +619,27 @@ def test_a_converted_lead_cannot_be_updated(sf: Salesforce) -> None:
     assert error_code(failure.value) == "CANNOT_UPDATE_CONVERTED_LEAD"
 
 
+def test_a_converted_leads_activities_belong_to_the_contact_it_became(sf: Salesforce) -> None:
+    converted = sf.query_all(
+        "SELECT Id, ConvertedContactId, ConvertedOpportunityId FROM Lead WHERE IsConverted = true"
+    )["records"]
+    assert converted and all(lead["ConvertedContactId"] for lead in converted)
+    leads = ", ".join(f"'{lead['Id']}'" for lead in converted)
+    contacts = ", ".join(f"'{lead['ConvertedContactId']}'" for lead in converted)
+    for sobject in ("Task", "Event"):
+        assert sf.query(f"SELECT COUNT() FROM {sobject} WHERE WhoId IN ({leads})")["totalSize"] == 0
+    assert sf.query(f"SELECT COUNT() FROM CampaignMember WHERE LeadId IN ({leads})")[
+        "totalSize"] == 0
+    moved = sf.query_all(f"SELECT WhoId, WhatId FROM Task WHERE WhoId IN ({contacts})")["records"]
+    members = sf.query(f"SELECT COUNT() FROM CampaignMember WHERE ContactId IN ({contacts})")
+    assert moved and members["totalSize"] > 0
+    opportunities = {lead["ConvertedOpportunityId"] for lead in converted}
+    assert {task["WhatId"] for task in moved} <= opportunities
+    roles = sf.query_all(f"SELECT ContactId FROM OpportunityContactRole WHERE IsPrimary = true "
+                         f"AND ContactId IN ({contacts})")["records"]
+    assert len(roles) == len(converted)
+
+
 def test_reading_a_missing_record_answers_404_not_found(sf: Salesforce) -> None:
     with pytest.raises(SalesforceResourceNotFound) as failure:
         sf.Lead.get("00Q5g0000ZZZZZZZZZ")
@@ -1110,13 +1131,16 @@ def test_the_seeded_org_renders_the_synthetic_org_in_salesforce_shape() -> None:
             return client.query(soql)["totalSize"]
 
         leads = [p for p in people if p.kind == "lead"]
+        converted = [p for p in leads if p.outcome.converted]
         assert count("SELECT COUNT() FROM Lead") == len(leads)
-        assert count("SELECT COUNT() FROM Contact") == len(people) - len(leads)
+        assert count("SELECT COUNT() FROM Contact") == len(people) - len(leads) + len(converted)
+        became = client.query("SELECT ConvertedContactId FROM Lead WHERE IsConverted = true")
+        made = ", ".join(f"'{lead['ConvertedContactId']}'" for lead in became["records"])
+        assert count(f"SELECT COUNT() FROM Contact WHERE Id IN ({made})") == len(converted)
         assert count("SELECT COUNT() FROM Account WHERE Website != null") == synth.company_count
         assert count("SELECT COUNT() FROM Group WHERE Type = 'Queue'") == 1
         inactive = sum(1 for owner in synth.owners if not owner.active)
         assert count("SELECT COUNT() FROM User WHERE IsActive = false") == inactive
-        converted = [p for p in leads if p.outcome.converted]
         assert count("SELECT COUNT() FROM Lead WHERE IsConverted = true AND "
                      "Status = 'Closed - Converted' AND ConvertedDate != null AND "
                      "ConvertedOpportunityId != null") == len(converted)
