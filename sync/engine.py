@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -59,7 +60,11 @@ from sync.write_ahead import SettledFromCrm, WriteAhead
 
 RunKind = Literal["incremental", "full", "ids"]
 LEASE = "scheduled-sync"
-ASSIGN_ATTEMPTS = 5
+ASSIGN_ATTEMPTS = 12
+# A run that lost the race for a pool waits a jittered, doubling pause before deciding again,
+# so two runs routing the same pool take turns instead of both retrying in lockstep.
+ASSIGN_BACKOFF_SECONDS = 0.002
+ASSIGN_BACKOFF_MAX_SECONDS = 0.1
 IDS_PER_READ = 100
 CHANGES_KEPT = 100  # changes a run report keeps as a sample; all of them are counted
 ASSIGNMENTS_KEPT = 100  # likewise for owner assignments
@@ -562,7 +567,10 @@ class SyncEngine:
                 owner_id=existing, source="earlier", pool=None, reason="assigned by an earlier run"
             )
         pools = [rule.id for rule in self.router.routing.rules]
-        for _ in range(ASSIGN_ATTEMPTS):
+        for attempt in range(ASSIGN_ATTEMPTS):
+            if attempt:
+                pause = min(ASSIGN_BACKOFF_MAX_SECONDS, ASSIGN_BACKOFF_SECONDS * 2**attempt)
+                time.sleep(random.uniform(0, pause))
             snapshots = {pool: self.store.routing_snapshot(pool, day) for pool in pools}
             if dry_run:
                 snapshots = {
