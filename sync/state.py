@@ -19,9 +19,9 @@ lock of their own:
 Backends, chosen by `open_state_store(url)`:
 
 - ``sqlite:///relative/state.db`` or ``sqlite:////absolute/state.db`` (as SQLAlchemy spells
-  them): one file, the embedded default (sync/state_sqlite.py);
+  them): one file, the embedded default (sync/state_sqlite/);
 - ``dynamodb://table-name?region=eu-west-1`` (optionally ``&endpoint_url=http://…``): the
-  deployed single-table store (sync/state_dynamodb.py).
+  deployed single-table store (sync/state_dynamodb/).
 
 Time never comes from a clock here: callers pass `now`. Datetimes must be timezone-aware; they are
 stored as ISO 8601 UTC strings with microseconds, so that text order is time order. Expiry times

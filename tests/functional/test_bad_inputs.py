@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sync.cli import app
+from sync.state_dynamodb import table as dynamodb_table
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 MODEL = str(EXAMPLES / "scoring.yaml")
@@ -398,9 +399,11 @@ def test_ids_that_are_no_hubspot_ids_are_refused_before_any_request(
 def test_a_dynamodb_state_without_aws_credentials_is_refused(
     settings_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # tests of the AWS handlers in the same worker may have set credentials for moto
+    # tests of the AWS handlers in the same worker may have set credentials for moto, and the
+    # process's one boto3 session keeps what it resolved first: start from a fresh session
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(dynamodb_table, "_sessions", [])
     endpoint = f"http://127.0.0.1:{closed_port()}"
     env = {"LEADQ_STATE_URL": f"dynamodb://leadq-state?region=eu-west-1&endpoint_url={endpoint}",
            "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
