@@ -11,8 +11,9 @@ across all contacts by `objectType` and `occurredAfter` (`objectId` is optional)
 asks per contact. It reads the portal's events since `since` once — `ceil(events / page size)`
 requests, a page of up to `events_page_size` — keeps them indexed by contact for every later page
 of leads in the same run, and tops the window up with only the newer events when it is older than
-`refresh_seconds`. Memory grows with the events in the window (compact tuples, about 150 bytes
-each). `e_visited_page` is `page_view` (`pricing_page_view` under /pricing), `e_submitted_form` is
+`refresh_seconds`. The window is spooled to a temporary file (connectors/hubspot_event_window.py),
+so memory does not grow with the events in it. `e_visited_page` is `page_view`
+(`pricing_page_view` under /pricing), `e_submitted_form` is
 `demo_request`, `content_download` or `form_submission` by the form's title, e-mail events are
 `email_open`, `email_click`, `unsubscribe`, `bounce`, and custom events `pe{portal}_{name}` are
 `name`; any other event keeps HubSpot's own event type.
@@ -50,13 +51,13 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlparse
 
 from connectors.base import RecordedActivities
 from connectors.hubspot_api import HubSpotApi
+from connectors.hubspot_event_window import EventWindow
 from connectors.hubspot_records import chunked, epoch_ms
 from connectors.records import Activity, Lead, parse_timestamp
 from connectors.retry import PermissionDeniedError
@@ -110,10 +111,6 @@ _SUMMARY_TYPES = frozenset(
 )
 EVENT_OVERLAP = timedelta(minutes=5)  # late-arriving events when a window is topped up
 
-# (type, occurred_at, url, form, campaign, subject): a compact event kept for later pages
-EventRow = tuple[str, datetime, str | None, str | None, str | None, str | None]
-
-
 def form_activity_type(form: str | None) -> str:
     text = form or ""
     if _DEMO_FORM.search(text):
@@ -135,43 +132,6 @@ def event_activity_type(event_type: str, properties: Mapping[str, Any]) -> str:
         return _STANDARD_EVENTS[event_type]
     custom = _CUSTOM_EVENT.match(event_type)
     return custom.group(1) if custom else event_type
-
-
-@dataclass
-class EventWindow:
-    """The portal's events since `since_ms` (None: all), by contact id."""
-
-    since_ms: int | None
-    by_contact: dict[str, list[EventRow]] = field(default_factory=lambda: defaultdict(list))
-    event_ids: set[str] = field(default_factory=set)
-    types_seen: set[str] = field(default_factory=set)
-    newest: datetime | None = None
-    loaded_at: float = 0.0
-
-    def covers(self, since_ms: int | None) -> bool:
-        return self.since_ms is None or (since_ms is not None and since_ms >= self.since_ms)
-
-    def add(self, event: Mapping[str, Any]) -> None:
-        event_id = str(event.get("id") or "")
-        occurred = parse_timestamp(event.get("occurredAt"))
-        if occurred is None or (event_id and event_id in self.event_ids):
-            return
-        self.event_ids.add(event_id)
-        properties = event.get("properties") or {}
-        kind = sys.intern(event_activity_type(str(event.get("eventType") or ""), properties))
-        self.types_seen.add(kind)
-        self.by_contact[str(event.get("objectId"))].append((
-            kind, occurred, _interned(properties.get("hs_url")),
-            _interned(properties.get("hs_form_title")),
-            _interned(properties.get("hs_email_campaign_name") or properties.get("hs_campaign")),
-            _interned(properties.get("hs_email_subject")),
-        ))
-        if self.newest is None or occurred > self.newest:
-            self.newest = occurred
-
-
-def _interned(value: Any) -> str | None:
-    return sys.intern(str(value)) if value else None
 
 
 class ActivityReader:
@@ -201,7 +161,7 @@ class ActivityReader:
         summary_types = set(_SUMMARY_TYPES)
         window = self._events(since)
         if window is not None:
-            activities.extend(_window_activities(window, ids))
+            activities.extend(window.activities(ids))
             summary_types = self._undelivered_email_types(window)
         for lead in leads:
             activities.extend(a for a in summary_activities(lead) if a.type in summary_types)
@@ -219,8 +179,8 @@ class ActivityReader:
         summary_types = set(_SUMMARY_TYPES)
         window = self._events(recorded_since or horizon)
         if window is not None:
-            contacts = ids if recorded_since is None else list(window.by_contact)
-            recorded.extend(_window_activities(window, contacts))
+            contacts = ids if recorded_since is None else window.contacts()
+            recorded.extend(window.activities(contacts))
             summary_types = self._undelivered_email_types(window)
         derived = [a for lead in leads for a in summary_activities(lead) if a.type in summary_types]
         return RecordedActivities(
@@ -295,9 +255,11 @@ class ActivityReader:
         window = self._window
         try:
             if window is None or not window.covers(since_ms):
-                window = EventWindow(since_ms)
-                self._read_events(window, since)
+                if window is not None:
+                    window.close()
+                window = EventWindow(since_ms, _interned_activity_type)
                 self._window = window
+                self._read_events(window, since)
             elif self._clock() - window.loaded_at >= self.refresh_seconds:
                 newest = window.newest - EVENT_OVERLAP if window.newest else since
                 self._read_events(window, newest)
@@ -340,8 +302,7 @@ class ActivityReader:
                 object_type="contact", occurred_after=occurred_after, sort=["ASCENDING"],
                 limit=self.events_page_size, after=cursor,
             )
-            for event in answer.get("results") or []:
-                window.add(event)
+            window.add_all(answer.get("results") or [])
             cursor = ((answer.get("paging") or {}).get("next") or {}).get("after")
             if not cursor:
                 window.loaded_at = self._clock()
@@ -353,13 +314,8 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _window_activities(window: EventWindow, contact_ids: Sequence[str]) -> list[Activity]:
-    return [
-        Activity(lead_id=contact_id, type=kind, occurred_at=occurred, url=url, form=form,
-                 campaign=campaign, subject=subject)
-        for contact_id in contact_ids
-        for kind, occurred, url, form, campaign, subject in window.by_contact.get(contact_id, ())
-    ]
+def _interned_activity_type(event_type: str, properties: Mapping[str, Any]) -> str:
+    return sys.intern(event_activity_type(event_type, properties))
 
 
 def _engagement_activity(object_type: str, record: Mapping[str, Any],
