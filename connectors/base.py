@@ -10,9 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
-from connectors.records import Activity, Lead, LeadUpdate, Outcome, Owner, WriteResult
+from connectors.records import (
+    Activity,
+    CrmTask,
+    FollowUpTask,
+    Lead,
+    LeadUpdate,
+    Outcome,
+    Owner,
+    WriteResult,
+)
 from connectors.retry import RequestStats
 
 CrmKind = Literal["hubspot", "salesforce"]
@@ -161,4 +170,25 @@ class Connector(Protocol):
 
     def ensure_fields(self, fields: Sequence[OutputField]) -> FieldsReport:
         """Create leadq's output fields where the CRM allows it; report what is missing."""
+        ...
+
+
+@runtime_checkable
+class TaskDesk(Protocol):
+    """A CRM connector that also keeps follow-up tasks (HubSpot tasks, Salesforce Task)."""
+
+    def tasks_of(self, lead_ids: Sequence[str]) -> list[CrmTask]:
+        """Every open or closed task about these leads, read in batches."""
+        ...
+
+    def create_tasks(self, tasks: Sequence[FollowUpTask]) -> list[WriteResult]:
+        """Create the tasks, in batches; one result per task, in order (`lead_id` names it)."""
+        ...
+
+    def remove_tasks(self, task_ids: Sequence[str]) -> None:
+        """Delete (HubSpot: archive) these tasks."""
+        ...
+
+    def tasks_created_since(self, since: datetime, token: str) -> Iterator[CrmTask]:
+        """The tasks created at or after `since` whose body holds the word `token`."""
         ...

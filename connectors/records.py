@@ -194,3 +194,29 @@ class WriteResult(Record):
     ok: bool
     error: str | None = None
     transient: bool = False
+
+
+class FollowUpTask(Record):
+    """A follow-up task for a lead's owner, as leadq creates it at the handoff."""
+
+    lead_id: str
+    lead_kind: Literal["lead", "contact"] = "contact"
+    owner_id: str
+    subject: str
+    body: str
+    due_at: datetime  # the SLA's due moment
+    due_day: date  # its date where the reps work (Salesforce's ActivityDate holds a date only)
+    priority: Literal["high", "medium", "low"] = "medium"
+
+
+class CrmTask(Record):
+    """A task as the CRM holds it: who it is about and for, and whether it was done."""
+
+    id: str
+    lead_id: str | None = None
+    owner_id: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    created_at: datetime | None = None
+    completed_at: datetime | None = None
+    closed: bool = False

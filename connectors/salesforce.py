@@ -45,6 +45,8 @@ from connectors.base import (
 )
 from connectors.records import (
     Activity,
+    CrmTask,
+    FollowUpTask,
     Lead,
     LeadUpdate,
     Outcome,
@@ -88,6 +90,7 @@ from connectors.salesforce_soql import (
     string_literal,
     within_uri,
 )
+from connectors.salesforce_tasks import SalesforceTasks
 from connectors.salesforce_writes import COLLECTION_LIMIT, CollectionWriter, FieldCheck
 
 MAX_PAGE = 2000
@@ -177,6 +180,7 @@ class SalesforceConnector:
         self.bulk = BulkQuery(self.calls, self.options.bulk)
         self.writer = CollectionWriter(self.calls)
         self.fields_check = FieldCheck(self.calls, self.options.objects)
+        self.tasks = SalesforceTasks(self.calls, self.query_rows, self.id_queries)
 
     @classmethod
     def connect(
@@ -415,6 +419,19 @@ class SalesforceConnector:
             for row in self.query_rows(text, "query")
             if row.get("ConvertedContactId")
         }
+
+    # ---- follow-up tasks (connectors/salesforce_tasks.py) -----------------------------------
+    def tasks_of(self, lead_ids: Sequence[str]) -> list[CrmTask]:
+        return self.tasks.tasks_of(lead_ids)
+
+    def create_tasks(self, tasks: Sequence[FollowUpTask]) -> list[WriteResult]:
+        return self.tasks.create_tasks(tasks)
+
+    def remove_tasks(self, task_ids: Sequence[str]) -> None:
+        self.tasks.remove_tasks(task_ids)
+
+    def tasks_created_since(self, since: datetime, token: str) -> Iterator[CrmTask]:
+        return self.tasks.tasks_created_since(since, token)
 
     # ---- owners, accounts, outcomes ---------------------------------------------------------
     def list_owners(self) -> list[Owner]:

@@ -51,6 +51,7 @@ def check_references(model: ScoringModel) -> Iterator[tuple[Loc, str]]:
     for index, stage in enumerate(model.stages):
         yield from _check_condition(stage.when, ("stages", index, "when"), everything)
     yield from _check_routing(model, everything)
+    yield from _check_handoff(model)
 
 
 def custom_field_uses(model: ScoringModel) -> Iterator[tuple[Loc, str]]:
@@ -81,6 +82,19 @@ def _check_routing(model: ScoringModel, known: set[str]) -> Iterator[tuple[Loc, 
     for index, rule in enumerate(model.routing.rules):
         if rule.when is not None:
             yield from _check_condition(rule.when, ("routing", "rules", index, "when"), known)
+
+
+def _check_handoff(model: ScoringModel) -> Iterator[tuple[Loc, str]]:
+    if model.handoff is None:
+        return
+    yield from _unique_ids(("handoff", "sla"), [rule.id for rule in model.handoff.sla])
+    stage_ids = [stage.id for stage in model.stages if stage.id]
+    for index, rule in enumerate(model.handoff.sla):
+        for place, rule_id in enumerate(rule.stage_rules or []):
+            if rule_id not in stage_ids:
+                known = ", ".join(stage_ids) or "no stage rule has an id"
+                yield (("handoff", "sla", index, "stage_rules", place),
+                       f"unknown stage rule {rule_id!r} (stage rule ids: {known})")
 
 
 def _unique_ids(loc: Loc, ids: list[str]) -> Iterator[tuple[Loc, str]]:

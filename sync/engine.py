@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from connectors.base import Connector, LeadPage
+from connectors.base import Connector, LeadPage, TaskDesk
 from connectors.records import Lead, LeadUpdate
 from scoring.config import ScoringModel
 from scoring.frame import ActivityFrame, LeadFrame
@@ -50,6 +50,8 @@ from sync.cursor_edge import (
     stored_edge,
     unchecked_edge,
 )
+from sync.handoff import HandoffReport, Handoffs, slack_notice
+from sync.handoff_sla import HandoffFacts
 from sync.ledger import LedgerSpec
 from sync.ledger_run import LedgerRun
 from sync.plan import FieldChange, Planner, Result, is_promotion
@@ -158,6 +160,7 @@ class RunReport:
     seconds: float = 0.0  # how long the run took, on the real clock whatever `now` it scored at
     not_found: list[str] = field(default_factory=list)  # ids an id run asked for, not in the CRM
     ledger: str = ""  # why this run rebuilt the activity ledger, when it did
+    handoffs: HandoffReport = field(default_factory=HandoffReport)  # follow-up tasks (handoff:)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -172,6 +175,7 @@ class RunReport:
             "retried": self.retried,
             "waiting_for_retry": len(self.waiting),
             "given_up": len(self.given_up),
+            "tasks_created": self.handoffs.created,
         }
 
     @property
@@ -233,6 +237,12 @@ class SyncEngine:
         self._page_cursor: datetime | None = None  # the last page's cursor
         self._observer: BatchObserver | None = None
         self._watch = RunWatch()
+        self.handoffs = (
+            Handoffs(connector, model.handoff, slack_notice(model.handoff))
+            if model.handoff is not None and isinstance(connector, TaskDesk)
+            else None
+        )
+        self._handing_off: list[HandoffFacts] = []  # this page's newly assigned leads
 
     @property
     def cursor_name(self) -> str:
@@ -472,9 +482,12 @@ class SyncEngine:
             if report.dry_run:
                 self._show_changes(report, self._described(leads, [u.lead_id for u in updates]))
             else:
+                held = self._hand_off(now, report)
+                updates = [update for update in updates if update.lead_id not in held]
                 failed = self._write(leads, updates, now, report) if updates else set()
-                self._retry_set.handled([lead.id for lead in leads], failed)
+                self._retry_set.handled([lead.id for lead in leads], failed | set(held))
             self._plans.clear()
+            self._handing_off = []
         if advance and page.cursor is not None:
             self.store.advance_cursor(self.cursor_name, page.cursor)
 
@@ -511,7 +524,43 @@ class SyncEngine:
             )
             self._plans[lead.id] = plan.changes
             updates.append(plan.update(lead.kind))
+            self._note_handoff(lead, results[index], routing.get(lead.id))
         return updates
+
+    def _note_handoff(self, lead: Lead, result: Result, decision: RoutingDecision | None) -> None:
+        """Remember a lead this page hands to a person (not a queue) for the first time."""
+        if self.handoffs is None or decision is None or decision.owner_id is None:
+            return
+        if decision.owner_id == lead.owner_id:
+            return
+        owner = self.directory().find(decision.owner_id)
+        if owner is None or owner.kind == "queue":
+            return
+        self._handing_off.append(HandoffFacts(
+            lead_id=lead.id, lead_kind=lead.kind, name=lead.name or lead.id,
+            owner_id=decision.owner_id, grade=result.grade, label=result.label,
+            score=result.score, stage=result.stage, stage_rule=result.stage_rule,
+            hand_raiser=result.hand_raiser, reasons=result.reasons,
+        ))
+
+    def _hand_off(self, now: datetime, report: RunReport) -> dict[str, str]:
+        """Create this page's follow-up tasks; the leads whose task is missing, with why (their
+        owner is not written this run: they wait in the retry set)."""
+        if self.handoffs is None or not self._handing_off:
+            return {}
+        names = {fact.owner_id: self._owner_name(fact.owner_id) for fact in self._handing_off}
+        done = self.handoffs.hand_off(self._handing_off, now, names)
+        report.handoffs.add(done)
+        held = {lead_id: f"follow-up task not created: {error}"
+                for lead_id, error in done.failed.items()}
+        if held:
+            report.failed += list(held.items())
+            self._retry_set.record_failures(held, report.run_id, now, report.kind == "full")
+        return held
+
+    def _owner_name(self, owner_id: str) -> str:
+        owner = self.directory().find(owner_id)
+        return owner.display_name if owner else owner_id
 
     def _route(
         self, leads: list[Lead], frame: LeadFrame, scored: ScoredBatch, report: RunReport

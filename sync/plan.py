@@ -66,6 +66,7 @@ class Result:
     probability_reasons: str | None = None
     stage_rule: str | None = None  # the id (or place) of the stage rule that placed the lead
     stage_reason: str = ""
+    hand_raiser: bool = False  # a demo or contact request that qualifies on its own
 
     @classmethod
     def all_of(cls, scored: ScoredBatch) -> list[Result]:
@@ -97,6 +98,7 @@ class Result:
                 probability_reasons=str(prediction.reasons_text[i]) if prediction else None,
                 stage_rule=rule_names[scored.stage_rule[i]] if scored.stage_rule[i] >= 0 else None,
                 stage_reason=str(scored.stage_reason[i]),
+                hand_raiser=bool(scored.hand_raiser[i]),
             )
             for i in indices
         ]

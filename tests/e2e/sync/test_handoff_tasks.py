@@ -1,0 +1,136 @@
+"""The handoff on both sandbox CRMs, through the real clients: every MQL leadq assigns to a person
+gets exactly one open follow-up task for that owner, carrying the CRM reasons line and due per the
+model's SLA — also when the run is SIGKILLed right after the CRM created the tasks, and rerun."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from crm_sandboxes import EXAMPLES, MODEL, Sandbox, sandbox, watched_run
+
+from scoring.config import Handoff
+from sync.handoff import marked
+from sync.handoff_sla import Marker, due_at, sla_for
+
+pytestmark = pytest.mark.e2e
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday, as the synthetic orgs' history ends
+HANDOFF = Handoff()
+MODEL_WITH_HANDOFF = MODEL.model_copy(update={"handoff": HANDOFF})
+CRMS = ["hubspot", "salesforce"]
+TASK_CREATE = {"hubspot": "/crm/v3/objects/tasks/batch/create", "salesforce": "/composite/sobjects"}
+
+
+def tasks_by_lead(box: Sandbox, lead_ids: list[str]) -> dict[str, list]:
+    runtime = box.runtime(MODEL_WITH_HANDOFF)
+    found = marked(runtime.connector.tasks_of(lead_ids))
+    by_lead: dict[str, list] = {}
+    for (lead_id, _owner), tasks in found.items():
+        by_lead.setdefault(lead_id, []).extend(tasks)
+    return by_lead
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_each_lead_leadq_assigns_gets_one_open_task_for_its_owner_with_reasons_and_due_time(
+    crm: str, tmp_path: Path
+) -> None:
+    with sandbox(crm, 300, tmp_path) as box:
+        engine = box.runtime(MODEL_WITH_HANDOFF).engine(clock=lambda: NOW)
+        run = watched_run(engine, "full")
+        people = {a.lead_id: a for a in run.assignments
+                  if engine.directory().find(a.owner_id).kind == "person"}
+        assert people, "the org has leads to hand off"
+        assert run.report.handoffs.created == len(people)
+        tasks = tasks_by_lead(box, list(people))
+        assert {lead_id: len(found) for lead_id, found in tasks.items()} == dict.fromkeys(people, 1)
+        state = box.state()
+        reasons_field = "leadq_reasons" if crm == "hubspot" else "leadq_Reasons__c"
+        for lead_id, (task,) in tasks.items():
+            marker = Marker.find(task.body)
+            assert marker is not None
+            assert task.owner_id == people[lead_id].owner_id and not task.closed
+            assert state[lead_id][reasons_field] in (task.body or "")
+            rule = next(rule for rule in HANDOFF.sla if rule.id == marker.sla)
+            assert marker.due_at == due_at(NOW, rule.due_within, HANDOFF.working_hours)
+
+        again = watched_run(box.runtime(MODEL_WITH_HANDOFF).engine(clock=lambda: NOW), "full")
+        assert again.report.handoffs.created == 0
+        assert {k: len(v) for k, v in tasks_by_lead(box, list(people)).items()} == dict.fromkeys(
+            people, 1)
+
+
+def test_hand_raisers_are_due_within_four_working_hours_and_the_rest_within_two_days() -> None:
+    from sync.handoff_sla import HandoffFacts
+
+    def facts(hand_raiser: bool) -> HandoffFacts:
+        return HandoffFacts("1", "contact", "Ada", "7", "C", "C1", 40, "mql", None, hand_raiser,
+                            "Demo request (+30)")
+
+    friday_afternoon = datetime(2026, 11, 6, 15, 0, tzinfo=UTC)
+    assert sla_for(HANDOFF, facts(True)).id == "hand_raisers"
+    assert due_at(friday_afternoon, "4h", HANDOFF.working_hours) == datetime(
+        2026, 11, 9, 11, 0, tzinfo=UTC)  # two hours on Friday, two on Monday
+    assert due_at(friday_afternoon, "2d", HANDOFF.working_hours) == datetime(
+        2026, 11, 10, 15, 0, tzinfo=UTC)
+    assert sla_for(HANDOFF, facts(False)).id == "everyone_else"
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_a_run_killed_right_after_creating_tasks_leaves_one_task_per_handoff_after_a_rerun(
+    crm: str, tmp_path: Path
+) -> None:
+    model = tmp_path / "model.yaml"
+    model.write_text((EXAMPLES / "sandbox.yaml").read_text(encoding="utf-8") + "\nhandoff: {}\n",
+                     encoding="utf-8")
+    with sandbox(crm, 300, tmp_path) as box:
+        box.runtime(MODEL_WITH_HANDOFF)  # leadq's fields, as `leadq setup` makes them
+        environment = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LEADQ_STATE_URL": box.settings.state_url,
+            "LEADQ_OVERLAP_SECONDS": "0",
+            "LEADQ_MODEL_PATH": str(model),
+            **(box.running.leadq_environment() if crm == "hubspot"
+               else box.running.leadq_environment("session")),
+        }
+        command = [sys.executable, "-m", "sync.cli", "sync", "--full", "--now",
+                   NOW.isoformat().replace("+00:00", "Z")]
+        log = box.emulator.log
+        process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        log.when(lambda _number, entry: entry.method == "POST"
+                 and entry.path.endswith(TASK_CREATE[crm]),
+                 lambda: os.kill(process.pid, signal.SIGKILL))
+        _, errors = process.communicate(timeout=120)
+        assert process.returncode == -signal.SIGKILL, errors
+        rerun = subprocess.run(command, env=environment, capture_output=True, text=True,
+                               timeout=120, check=False)
+        assert rerun.returncode == 0, rerun.stderr
+
+        owner_field = "hubspot_owner_id" if crm == "hubspot" else "OwnerId"
+        state = box.state()
+        tasks = tasks_by_lead(box, list(state))
+        runtime = box.runtime(MODEL_WITH_HANDOFF)
+        directory = runtime.engine().directory()
+        handed = {
+            lead_id: owner for lead_id in state
+            if (owner := runtime.store.assignment_for(lead_id)) is not None
+            and directory.find(owner).kind == "person"
+        }
+        assert handed, "the org has leads to hand off"
+        assert set(tasks) == set(handed)
+        for lead_id, found in tasks.items():
+            assert len(found) == 1, f"lead {lead_id} has {len(found)} handoff tasks"
+            assert found[0].owner_id == state[lead_id][owner_field] == handed[lead_id]
+            assert not found[0].closed
+
+
+def test_a_task_for_a_later_owner_is_a_new_handoff() -> None:
+    first = Marker("1", "7", "A", "A1", "hand_raisers", NOW, NOW + timedelta(hours=4))
+    assert Marker.find("Why now: demo\n\n" + first.line()) == first
+    assert Marker.find("no marker here") is None
