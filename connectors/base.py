@@ -130,6 +130,14 @@ class Connector(Protocol):
         without counting a person twice. For backtest and learn, never for syncing."""
         ...
 
+    def value_set_times(
+        self, leads: Sequence[Lead], paths: Sequence[str]
+    ) -> dict[str, dict[str, datetime]]:
+        """From the CRM's field history, when each lead's current value of each lead field
+        (`lead_status`, `fields.lead_quality`) was set: by path, then lead id. Leads or fields
+        the CRM keeps no history of are left out. Read in batches, for learn only."""
+        ...
+
     def read_leads(self, ids: Sequence[str]) -> list[Lead]:
         """The named leads with their companies, in batches; unknown ids are left out."""
         ...

@@ -500,6 +500,11 @@ class SalesforceConnector:
             opportunities.add(row.get("ConvertedOpportunityId"))
         return contacts - {None}, opportunities - {None}
 
+    def value_set_times(
+        self, leads: Sequence[Lead], paths: Sequence[str]
+    ) -> dict[str, dict[str, datetime]]:
+        return {}
+
     def pull_outcomes(self, since: datetime | None) -> Iterator[Outcome]:
         """One outcome per Lead (converted = IsConverted, dated ConvertedDate, valued at the
         converted Opportunity's Amount when won) and, with Contacts configured, per Contact

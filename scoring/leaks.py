@@ -14,6 +14,13 @@ Two kinds, kept apart:
   whether its name reads like a field sales fill in. A legitimate field with one rare value that
   converts very well (a partner's referrals) is not flagged: such values hold few conversions.
   `learn.keep` in the model (or `--keep`) overrides a flag.
+
+Where the CRM keeps field history (HubSpot's `propertiesWithHistory`, Salesforce's LeadHistory /
+ContactHistory), the connector says when each lead's current value of a field was set. A value
+set at or after the moment the lead is scored as of (its conversion) was not known before the
+outcome: a field whose converted leads mostly got their value that late is a leak, whatever its
+name or figures ("set after conversion for 97% of converted leads"). A field the history shows
+set before the outcome is not suspected for its name alone.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import itertools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 if TYPE_CHECKING:
     from scoring.config import ScoringModel
@@ -32,6 +41,9 @@ NAMED_AUC = 0.7  # with a sales-entered name, this good alone is suspicious
 LEAK_PURITY = 0.95  # a value this pure is near-deterministic
 NAMED_PURITY = 0.8  # with a sales-entered name, a value this pure is suspicious
 PURE_SHARE = 0.25  # near-deterministic values holding this share of conversions give it away
+LATE_SHARE = 0.5  # converted leads whose value was set after their conversion: a leak from here
+EARLY_SHARE = 0.05  # at most this share set late: the history clears a suspicious name
+MIN_DATED = 20  # converted leads with a dated value the history evidence needs
 
 OWN_PREFIX = "leadq_"
 BOOKKEEPING = re.compile(
@@ -100,6 +112,37 @@ class PureValue:
 
 
 @dataclass(frozen=True)
+class LateValues:
+    """What the CRM's field history says about one field: of the converted leads whose value has
+    a known set time, how many got it at or after their conversion."""
+
+    dated: int  # converted leads with a value and the time it was set
+    late: int  # of those, set at or after the conversion
+
+    @property
+    def share(self) -> float:
+        return self.late / self.dated if self.dated else 0.0
+
+    @property
+    def conclusive(self) -> bool:
+        return self.dated >= MIN_DATED
+
+    def phrase(self) -> str:
+        return (f"set after conversion for {self.share:.0%} of converted leads "
+                f"({self.late:,} of {self.dated:,} with a dated value)")
+
+
+def late_values(
+    set_at: np.ndarray, converted: np.ndarray, cutoff: np.ndarray, has_outcome_time: np.ndarray
+) -> LateValues:
+    """Compare, lead by lead, when the current value was set (epoch seconds, NaN: unknown or no
+    value) with the moment the lead is scored as of (its conversion, when dated)."""
+    dated = converted & has_outcome_time & ~np.isnan(set_at)
+    late = dated & (np.nan_to_num(set_at, nan=-np.inf) >= cutoff)
+    return LateValues(int(dated.sum()), int(late.sum()))
+
+
+@dataclass(frozen=True)
 class FieldEvidence:
     """What the outcomes say about one field (or one of the model's rules)."""
 
@@ -109,21 +152,32 @@ class FieldEvidence:
     purest: PureValue | None  # the value converting best among those with enough leads
     pure_share: float  # share of all conversions on near-deterministic values
     named: bool  # the name reads like a sales-entered field
+    history: LateValues | None = None  # when the CRM's field history dated the values
+
+    def dated_history(self) -> LateValues | None:
+        """The field history's evidence, when it dated enough converted leads to say anything."""
+        return self.history if self.history is not None and self.history.conclusive else None
 
     def reason(self) -> str | None:
         """The evidence that makes this field a suspected leak, in words (None: not one)."""
         named_purity = self.purest is not None and self.purest.rate >= NAMED_PURITY
+        history = self.dated_history()
+        cleared = history is not None and history.share <= EARLY_SHARE
         suspected = (
             self.alone >= LEAK_AUC
             or self.pure_share >= PURE_SHARE
             or (self.alone >= DOMINANT_AUC and self.together is not None
                 and self.alone >= self.together)
-            or (self.named and (self.alone >= NAMED_AUC or named_purity))
+            or (self.named and not cleared and (self.alone >= NAMED_AUC or named_purity))
+            or (history is not None and history.share >= LATE_SHARE)
         )
         return "; ".join(self.evidence()) if suspected else None
 
     def evidence(self) -> list[str]:
-        said = [f"alone it ranks conversions with ROC AUC {self.alone:.2f}"
+        history = self.dated_history()
+        late = history is not None and history.share >= LATE_SHARE
+        said = [history.phrase()] if history is not None and late else []
+        said += [f"alone it ranks conversions with ROC AUC {self.alone:.2f}"
                 + (f" (every other field together: {self.together:.2f})"
                    if self.together is not None else "")]
         if self.purest is not None:
@@ -134,4 +188,6 @@ class FieldEvidence:
                         f"{self.pure_share:.0%} of all conversions")
         if self.named:
             said.append("its name reads like a field sales fill in")
+        if history is not None and not late:
+            said.append(f"its history: {history.phrase()}")
         return said

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -37,7 +37,9 @@ from scoring.leaks import (
     DOMINANT_AUC,
     LEAK_PURITY,
     FieldEvidence,
+    LateValues,
     PureValue,
+    late_values,
     never_learned,
     sales_entered_name,
 )
@@ -451,6 +453,7 @@ def find_leaks(
     converted: np.ndarray,
     numbers: dict[str, np.ndarray],
     settings: LearnSettings,
+    history: Mapping[str, LateValues] | None = None,
 ) -> list[Suspect]:
     suspects = []
     sources = list(dict.fromkeys(f.source for f in features))
@@ -464,7 +467,8 @@ def find_leaks(
             together = _in_sample_auc(matrix[:, others], converted, settings.regularisation)
         purest, pure_share = _purity(matrix[:, columns], converted, found)
         named = not found[0].existing and sales_entered_name(source)
-        evidence = FieldEvidence(source, alone, together, purest, pure_share, named)
+        dated = (history or {}).get(source)
+        evidence = FieldEvidence(source, alone, together, purest, pure_share, named, dated)
         reason = evidence.reason()
         if reason is not None:
             suspects.append(Suspect(source, alone, reason, kept=source in settings.keep))
@@ -624,8 +628,10 @@ class Learner:
         candidates += activity_candidates(train, self.model, taken, support)
         return [f for f in existing + candidates if f.source not in self._excluded]
 
-    def find_leaks(self) -> list[Suspect]:
-        """Check every field on all leads; suspects not kept are left out of later fits."""
+    def find_leaks(self, set_at: Mapping[str, np.ndarray] | None = None) -> list[Suspect]:
+        """Check every field on all leads; suspects not kept are left out of later fits.
+        `set_at`: from the CRM's field history, when each lead's current value of a field was
+        set (epoch seconds per lead, NaN: unknown), by field path."""
         rows = np.arange(len(self.labelled))
         features = self.features(rows)
         matrix = feature_matrix(self.labelled, self.model, features)
@@ -635,7 +641,14 @@ class Learner:
             for f in features
             if f.kind == "fit" and not f.existing
         }
-        suspects = find_leaks(features, matrix, self.labelled.converted, numbers, self.settings)
+        labelled = self.labelled
+        history = {
+            path: late_values(times, labelled.converted, labelled.cutoff,
+                              labelled.has_outcome_time)
+            for path, times in (set_at or {}).items()
+        }
+        suspects = find_leaks(features, matrix, labelled.converted, numbers, self.settings,
+                              history)
         self._excluded |= {s.source for s in suspects if not s.kept}
         return suspects
 

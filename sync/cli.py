@@ -481,9 +481,9 @@ class OutcomeOptions:
         Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")
     ] = None
 
-    def source(self) -> OutcomeSource:
+    def source(self, learning: bool = False) -> OutcomeSource:
         """The one source the options name: the CRM, a CSV with a label column, or a plugin's
-        (the sandbox's synthetic org)."""
+        (the sandbox's synthetic org). `learning`: a CRM's field history is read too."""
         given = (("--crm", self.crm), ("--csv", self.csv), ("--sandbox", self.sandbox))
         chosen = [name for name, value in given if value]
         if len(chosen) != 1:
@@ -493,7 +493,7 @@ class OutcomeOptions:
                 else f"give one source of outcomes, not {' and '.join(chosen)}"
             )
         if self.crm:
-            return CrmOutcomes()
+            return CrmOutcomes(field_history=learning)
         if self.sandbox is not None:
             return plugin_source("sandbox", self.sandbox)
         if self.label is None:
@@ -561,7 +561,7 @@ def learn(
     with user_errors(TooFewOutcomesError):
         scoring_model = load_model(shared.model)
         wanted = parse_sales_capacity(capacity)
-        source = shared.source()
+        source = shared.source(learning=True)
         share = check_share(time_split, "--time-split")
         loaded = source.labelled(scoring_model, parse_now(shared.now))
         settings = LearnSettings(regularisation=regularisation, keep=tuple(keep or ()))

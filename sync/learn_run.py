@@ -44,7 +44,7 @@ def learn_from(
     settings = settings.keeping(model)
     check_outcomes(labelled, settings)
     learner = Learner(labelled, model, settings)
-    suspects = learner.find_leaks()
+    suspects = learner.find_leaks(loaded.set_times())
     try:
         estimated = estimate(learner, capacity, folds, test_share)
         card = propose(learner, capacity)

@@ -7,7 +7,9 @@ each lead's outcome, and whether each converted) plus the source in words. The s
   activities CSV);
 - `CrmOutcomes`: the CRM the LEADQ_* settings name, read through its connector
   (`ConnectorOutcomes`: every lead with a history, converted ones included, their activities
-  and the connector's Outcome stream, each conversion dated);
+  and the connector's Outcome stream, each conversion dated; for learn, `field_history` also
+  reads when each lead's values of the lead fields learn considers were set, where the CRM
+  keeps field history, so a value set after the outcome shows as a leak);
 - plugins registered in the entry-point group `leadq.outcome_sources`, each a factory called with
   its option's value: the sandbox registers `sandbox` (`--sandbox N`: a synthetic org of N leads).
 """
@@ -42,6 +44,16 @@ class Loaded:
     labelled: LabelledLeads
     source: str  # in words, for the summary and the report
     notes: list[str] = field(default_factory=list)
+    # from the CRM's field history: lead field path → lead id → when its current value was set
+    set_at: dict[str, dict[str, datetime]] = field(default_factory=dict)
+
+    def set_times(self) -> dict[str, np.ndarray]:
+        """`set_at` as epoch seconds per labelled lead (NaN: not dated), by field path."""
+        ids = [lead.id for lead in self.labelled.leads]
+        return {
+            path: np.array([_epoch(times.get(lead_id)) for lead_id in ids], dtype=np.float64)
+            for path, times in self.set_at.items()
+        }
 
 
 class OutcomeSource(Protocol):
@@ -63,6 +75,7 @@ class ConnectorOutcomes:
     """Leads, their activities and the Outcome stream, pulled through a CRM connector."""
 
     connector: Connector
+    field_history: bool = False  # also read when the values learn considers were set
 
     def labelled(self, model: ScoringModel, now: datetime | None) -> Loaded:
         leads = [lead for page in self.connector.pull_history() for lead in page.leads]
@@ -70,19 +83,39 @@ class ConnectorOutcomes:
         outcomes = list(self.connector.pull_outcomes(None))
         end = now or _latest_moment(leads, activities, [_epoch(o.at) for o in outcomes])
         labelled = labelled_from_records(leads, activities, outcomes, end)
-        return Loaded(labelled, f"{self.connector.crm} ({len(leads):,} leads)")
+        source = f"{self.connector.crm} ({len(leads):,} leads)"
+        if not self.field_history:
+            return Loaded(labelled, source)
+        set_at, note = self._set_times(model, leads)
+        return Loaded(labelled, source, [note], set_at)
+
+    def _set_times(
+        self, model: ScoringModel, leads: list[Lead]
+    ) -> tuple[dict[str, dict[str, datetime]], str]:
+        from scoring.learn import candidate_fields
+
+        paths = [path for path in candidate_fields(model, leads) if not path.startswith("company.")]
+        before = self.connector.stats.requests["history"]
+        set_at = self.connector.value_set_times(leads, paths)
+        requests = self.connector.stats.requests["history"] - before
+        dated = sorted(path for path, times in set_at.items() if times)
+        note = (f"field history: when values were set, for {len(dated)} of {len(paths)} lead "
+                f"fields ({requests:,} requests)")
+        return set_at, note
 
 
 @dataclass(frozen=True)
 class CrmOutcomes:
     """`--crm`: the CRM the LEADQ_* settings name, through its connector."""
 
+    field_history: bool = False  # learn: also read when the values it considers were set
+
     def labelled(self, model: ScoringModel, now: datetime | None) -> Loaded:
         from sync.runtime import build_connector
         from sync.settings import load_settings
 
         connector = build_connector(load_settings(), model, learning=True)
-        return ConnectorOutcomes(connector).labelled(model, now)
+        return ConnectorOutcomes(connector, self.field_history).labelled(model, now)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """`/crm/v3/objects/{type}`: list, read, create, update, archive, merge, batches and search.
 
-Batches take at most 100 inputs. A batch whose properties are invalid is refused whole (400). A
+Batches take at most 100 inputs, 50 when they ask for `propertiesWithHistory` (sandbox.hubspot.
+history), as list pages do. A batch whose properties are invalid is refused whole (400). A
 batch that partly fails answers 207 with per-record `errors`: ids that do not exist are one
 OBJECT_NOT_FOUND entry listing them; records hit by an injected failure
 (`faults.record_failure`) are one entry each, category CONFLICT — a concurrent write on that
@@ -9,6 +10,7 @@ record, transient: retrying the record succeeds — and are left unchanged.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from werkzeug.wrappers import Response
@@ -17,6 +19,7 @@ from sandbox.hubspot import errors
 from sandbox.hubspot.association_types import BY_ID, v3_results
 from sandbox.hubspot.context import Call
 from sandbox.hubspot.errors import json_response
+from sandbox.hubspot.history import MAX_RECORDS_WITH_HISTORY, history_json
 from sandbox.hubspot.schema import ObjectType, resolve_object_type
 from sandbox.hubspot.search import compile_search
 from sandbox.hubspot.shapes import (
@@ -34,7 +37,7 @@ from sandbox.hubspot.writes import AssociationInput
 
 MAX_BATCH_INPUTS = 100
 MAX_PAGE = 100
-MAX_PAGE_WITH_HISTORY = 50
+MAX_PAGE_WITH_HISTORY = MAX_RECORDS_WITH_HISTORY
 
 
 # ---- single records and pages --------------------------------------------------------------------
@@ -115,6 +118,10 @@ def batch_read(call: Call) -> Response:
     object_type, started = call.object_type(), call.portal.clock_ms()
     body = _object_body(call)
     inputs = _inputs(body)
+    if body.get("propertiesWithHistory") and len(inputs) > MAX_RECORDS_WITH_HISTORY:
+        raise errors.bad_request(
+            "The maximum number of inputs supported in a batch request for property histories "
+            f"is {MAX_RECORDS_WITH_HISTORY}. Please reduce the number of items and try again.")
     id_property = body.get("idProperty")
     keys = [str(item.get("id", "")) for item in inputs]
     found = _lookup(call, object_type, keys, id_property,
@@ -122,8 +129,9 @@ def batch_read(call: Call) -> Response:
     names = [str(name) for name in body.get("properties") or []]
     with_history = [str(name) for name in body.get("propertiesWithHistory") or []]
     definitions = call.portal.store.definitions(object_type.name)
+    history = partial(history_json, call.portal.store)
     results = [
-        record_json(found[key], names, definitions, with_history=with_history)
+        record_json(found[key], names, definitions, with_history=with_history, history=history)
         for key in dict.fromkeys(keys) if key in found
     ]
     missing = [key for key in dict.fromkeys(keys) if key not in found]
@@ -315,6 +323,7 @@ def _records_json(
                               requested_names(args.getlist("associations")))
     return [
         record_json(record, names, definitions, with_history=with_history,
+                    history=partial(history_json, call.portal.store),
                     associations=linked.get(record.id))
         for record in records
     ]

@@ -5,8 +5,10 @@ Both kinds of people (Salesforce's leads and contacts) become HubSpot contacts. 
 an owner of type QUEUE. Each contact is associated with its company (primary, type 1), carries
 its summary properties (see `activity.summarize`) and the dates it entered its lifecycle stages
 (`stage_dates`: a conversion at the outcome the generator drew), and its sales activities become
-calls, emails and meetings associated with it. Records stream in, a chunk of people per
-transaction, so a million contacts never sit in memory.
+calls, emails and meetings associated with it. An org with planted fields (sandbox.orgs.
+sales_fields) gets them as custom contact properties, each value's history dated when it was set
+(a rep's rating after the conversion: sourceType CRM_UI, the owner's user). Records stream in, a
+chunk of people per transaction, so a million contacts never sit in memory.
 """
 
 from __future__ import annotations
@@ -25,9 +27,15 @@ from sandbox.hubspot.activity import (
     summarize,
 )
 from sandbox.hubspot.association_types import both_directions, unlabeled_type
-from sandbox.hubspot.schema import datetime_to_ms, format_ms, lifecycle_date_property
-from sandbox.hubspot.store import Association, HubSpotStore, NewRecord, OwnerRow
+from sandbox.hubspot.schema import (
+    PropertyDefinition,
+    datetime_to_ms,
+    format_ms,
+    lifecycle_date_property,
+)
+from sandbox.hubspot.store import Association, HistoryEntry, HubSpotStore, NewRecord, OwnerRow
 from sandbox.orgs import SynthActivity, SynthCompany, SynthOrg, SynthOwner, SynthPerson
+from sandbox.orgs.sales_fields import PLANTED, PlantedValue, planted_values
 
 OWNER_ID_BASE = 10_000_000
 USER_ID_BASE = 40_000_000
@@ -145,6 +153,11 @@ def _load(
     progress: Callable[[int], None] | None,
 ) -> tuple[int, int, int]:
     store.replace_owners(owner_row(owner, org) for owner in org.owners)
+    if org.spec.planted_fields:
+        for name in PLANTED:
+            store.add_property("contacts", PropertyDefinition(
+                name, name.replace("_", " ").capitalize(), "string", "text",
+                "sales_properties", hubspot_defined=False))
     company_ids = store.allocate_ids(org.company_count)
     for companies in _chunks(org.companies(), chunk_size * 4):
         with store.transaction():
@@ -155,10 +168,12 @@ def _load(
     for people in _chunks(org.people(), chunk_size):
         rendered = RenderedActivities()
         contact_ids = store.allocate_ids(len(people))
-        records = []
+        records, history = [], []
         for contact_id, person in zip(contact_ids, people, strict=True):
             person_activities = [to_activity(activity) for activity in person.activities]
-            records.append(contact_record(contact_id, person, person_activities))
+            planted = planted_values(org.spec, person)
+            records.append(contact_record(contact_id, person, person_activities, planted))
+            history += planted_history(contact_id, person, planted)
             if person.company_key is not None:
                 rendered.associations.extend(both_directions(
                     "contacts", contact_id, "companies",
@@ -168,6 +183,7 @@ def _load(
             render_activities(store, contact_id, owner, person_activities, portal_id, rendered)
         with store.transaction():
             store.insert_records(records)
+            store.insert_history(history)
             rendered.save(store)
         contacts += len(records)
         engagements += len(rendered.engagements)
@@ -215,7 +231,12 @@ def company_record(company_id: int, company: SynthCompany) -> NewRecord:
                      source_key=company.key)
 
 
-def contact_record(contact_id: int, person: SynthPerson, activities: list[Activity]) -> NewRecord:
+def contact_record(
+    contact_id: int,
+    person: SynthPerson,
+    activities: list[Activity],
+    planted: dict[str, PlantedValue] | None = None,
+) -> NewRecord:
     properties = {
         "email": person.email,
         "firstname": person.first_name,
@@ -232,6 +253,7 @@ def contact_record(contact_id: int, person: SynthPerson, activities: list[Activi
         "hs_analytics_source_data_1": person.source,
         **summarize(activities),
         **stage_dates(person),
+        **{name: planted_value.value for name, planted_value in (planted or {}).items()},
     }
     return NewRecord(
         contact_id,
@@ -241,6 +263,19 @@ def contact_record(contact_id: int, person: SynthPerson, activities: list[Activi
         _present(properties),
         source_key=person.key,
     )
+
+
+def planted_history(
+    contact_id: int, person: SynthPerson, planted: dict[str, PlantedValue]
+) -> list[HistoryEntry]:
+    """The planted values set after the contact was created, as a rep's edits (the others are
+    dated at creation by the history's own rule)."""
+    user = f"userId:{USER_ID_BASE + int(person.owner_key[1:])}" if person.owner_key else None
+    return [
+        HistoryEntry(contact_id, name, datetime_to_ms(value.set_at), value.value, "CRM_UI", user)
+        for name, value in planted.items()
+        if value.set_at > person.created_at
+    ]
 
 
 def stage_dates(person: SynthPerson) -> dict[str, str]:

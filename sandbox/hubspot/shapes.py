@@ -8,7 +8,7 @@ Without `properties=`, the object type's default set is returned.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,12 +31,16 @@ def requested_names(values: Iterable[Any] | None) -> list[str]:
     return names
 
 
+HistoryOf = Callable[[StoredRecord, str], list[dict[str, str]]]  # a property's history, as JSON
+
+
 def record_json(
     record: StoredRecord,
     names: Sequence[str] | None,
     definitions: dict[str, PropertyDefinition],
     *,
     with_history: Sequence[str] = (),
+    history: HistoryOf | None = None,
     associations: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     chosen = names or OBJECT_TYPES[record.object_type].default_properties
@@ -51,20 +55,13 @@ def record_json(
     }
     if record.archived and record.archived_ms is not None:
         body["archivedAt"] = format_ms(record.archived_ms)
-    if with_history:
+    if with_history and history is not None:
         body["propertiesWithHistory"] = {
-            name: _history(record, name) for name in with_history if name in definitions
+            name: history(record, name) for name in with_history if name in definitions
         }
     if associations:
         body["associations"] = associations
     return body
-
-
-def _history(record: StoredRecord, name: str) -> list[dict[str, str]]:
-    value = record.value(name)
-    if value is None:
-        return []
-    return [{"value": value, "timestamp": format_ms(record.updated_ms), "sourceType": "API"}]
 
 
 def batch_json(

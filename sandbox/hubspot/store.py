@@ -77,6 +77,14 @@ CREATE TABLE IF NOT EXISTS owners (
     updated_ms INTEGER NOT NULL,
     source_key TEXT
 );
+CREATE TABLE IF NOT EXISTS property_history (
+    record_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    source_type TEXT NOT NULL,
+    source_id TEXT
+);
 CREATE TABLE IF NOT EXISTS custom_properties (
     object_type TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -99,6 +107,7 @@ _INDEXES = {
     "records_by_source_key": "ON records(source_key) WHERE source_key IS NOT NULL",
     "activities_by_contact": "ON activities(contact_id, occurred_ms)",
     "activities_by_time": "ON activities(occurred_ms)",
+    "history_by_record": "ON property_history(record_id, name, timestamp_ms)",
 }
 _UNIQUE_INDEXES = frozenset({"records_by_email"})
 
@@ -149,6 +158,22 @@ class NewRecord:
             self.source_key,
             json.dumps(self.properties, separators=(",", ":")),
         )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One value a record's property held from `timestamp_ms` on, and who set it."""
+
+    record_id: int
+    name: str
+    timestamp_ms: int
+    value: str
+    source_type: str
+    source_id: str | None = None
+
+    def row(self) -> tuple[Any, ...]:
+        return (self.record_id, self.name, self.timestamp_ms, self.value, self.source_type,
+                self.source_id)
 
 
 @dataclass(frozen=True)
@@ -351,6 +376,24 @@ class HubSpotStore:
                     record_id,
                 ),
             )
+
+    def insert_history(self, entries: Iterable[HistoryEntry]) -> None:
+        with self.transaction():
+            self._db.executemany(
+                "INSERT INTO property_history (record_id, name, timestamp_ms, value, source_type,"
+                " source_id) VALUES (?, ?, ?, ?, ?, ?)",
+                (entry.row() for entry in entries),
+            )
+
+    def history(self, record_id: int, name: str) -> list[HistoryEntry]:
+        """The recorded values of one property of one record, newest first."""
+        rows = self._rows(
+            "SELECT record_id, name, timestamp_ms, value, source_type, source_id"
+            " FROM property_history WHERE record_id = ? AND name = ?"
+            " ORDER BY timestamp_ms DESC, rowid DESC",
+            (record_id, name),
+        )
+        return [HistoryEntry(*row) for row in rows]
 
     def archive_records(self, ids: Sequence[int], archived_ms: int) -> None:
         with self.transaction():

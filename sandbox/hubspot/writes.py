@@ -27,6 +27,7 @@ from typing import Any
 
 from sandbox.hubspot import errors
 from sandbox.hubspot.association_types import both_directions, unlabeled_type
+from sandbox.hubspot.history import record_writes
 from sandbox.hubspot.schema import (
     OBJECT_TYPES,
     REQUIRED_ON_CREATE,
@@ -36,7 +37,7 @@ from sandbox.hubspot.schema import (
     lifecycle_date_property,
     normalize_value,
 )
-from sandbox.hubspot.store import HubSpotStore, NewRecord, StoredRecord
+from sandbox.hubspot.store import HistoryEntry, HubSpotStore, NewRecord, StoredRecord
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,10 @@ class RecordWriter:
                 for record_id, properties in zip(ids, inputs, strict=True)
             ]
             self.store.insert_records(records, written_ms=now)
+            self.store.insert_history(
+                HistoryEntry(record.id, name, now, value, source.change_source, source.source_id)
+                for record in records for name, value in record.properties.items()
+            )
             for record, links in zip(records, associations, strict=False):
                 self._associate(object_type, record.id, links)
         changes = [
@@ -187,6 +192,8 @@ class RecordWriter:
                 merged, changed = self._merge(object_type, record.properties, properties,
                                               updated_ms)
                 self.store.rewrite_record(record.id, merged, updated_ms, self.now_ms())
+                record_writes(self.store, record, changed, updated_ms,
+                              (source.change_source, source.source_id))
                 changes.extend(
                     RecordChange(object_type, record.id, "propertyChange", updated_ms, name, value)
                     for name, value in changed.items()

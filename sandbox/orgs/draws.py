@@ -23,6 +23,7 @@ _T = TypeVar("_T")
 
 # The record kinds, each with its own streams.
 OWNER_STREAM, COMPANY_STREAM, PERSON_STREAM, SIMULATION_STREAM, ORG_STREAM = 1, 2, 3, 4, 5
+PLANTED_STREAM = 6  # sales_fields: fields planted for learn's leak checks
 
 
 class Weighted(Generic[_T]):

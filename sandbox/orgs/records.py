@@ -87,6 +87,7 @@ class OrgSpec:
     contact_share: float = 0.3
     companies_per_100_leads: int = 25
     owners: int = 8
+    planted_fields: bool = False  # sales_fields: a rating set after conversion, a referral
 
     def __post_init__(self) -> None:
         if self.leads < 1:

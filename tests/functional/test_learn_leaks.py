@@ -13,6 +13,7 @@ from hubspot import HubSpot
 from typer.testing import CliRunner, Result
 
 from sandbox.hubspot import start_hubspot
+from sandbox.orgs import OrgSpec, SynthOrg
 from sandbox.salesforce import start_salesforce
 from sync.cli import app
 
@@ -49,45 +50,42 @@ def learned_rules(proposal: Path) -> str:
     return proposal.read_text(encoding="utf-8").split("\ncsv:")[0]
 
 
-def test_learn_on_hubspot_flags_a_rating_set_after_conversion_and_never_learns_leadqs_outputs(
+def test_learn_on_hubspot_flags_a_rating_its_history_dates_after_conversion_and_keeps_a_referral(
     tmp_path: Path,
 ) -> None:
-    rng = random.Random(3)
-    with start_hubspot(leads=1500, seed=5, rate_limit=(10_000, 10.0)) as hubspot:
+    org = SynthOrg(OrgSpec(leads=2500, seed=5, planted_fields=True))
+    with start_hubspot(org=org, rate_limit=(10_000, 10.0)) as hubspot:
         client = HubSpot(access_token=hubspot.access_token, host=hubspot.base_url)
-        for name, kind in (("rep_rating", "string"), ("referred_by", "string"),
-                           ("leadq_score", "number")):
-            client.crm.properties.core_api.create("contacts", {
-                "name": name, "label": name, "type": kind,
-                "fieldType": "number" if kind == "number" else "text",
-                "groupName": "contactinformation"})
-        updates = []
-        for record in hubspot.store.page("contacts", 0, 1_000_000):
-            converted = record.properties.get("lifecyclestage") in ("opportunity", "customer")
-            updates.append({"id": str(record.id), "properties": {
-                "rep_rating": rating_after_the_outcome(rng, converted),
-                "referred_by": partner_referral(rng, converted),
-                "leadq_score": "90" if converted else str(rng.randint(0, 70))}})
+        client.crm.properties.core_api.create("contacts", {
+            "name": "leadq_score", "label": "leadq score", "type": "number",
+            "fieldType": "number", "groupName": "contactinformation"})
+        updates = [{"id": str(record.id), "properties": {"leadq_score": "90" if record.properties
+                    .get("lifecyclestage") in ("opportunity", "customer") else "20"}}
+                   for record in hubspot.store.page("contacts", 0, 1_000_000)]
         for start in range(0, len(updates), 100):
             client.crm.contacts.batch_api.update({"inputs": updates[start:start + 100]})
         env = {"COLUMNS": "200", **hubspot.leadq_environment(),
                "LEADQ_HUBSPOT_RATE_LIMIT": "10000"}
-        model = model_trying(tmp_path, "fields.rep_rating", "fields.referred_by")
+        model = model_trying(tmp_path, "fields.lead_quality", "fields.referral_partner")
         proposal = tmp_path / "proposal.yaml"
         result = runner.invoke(app, ["learn", "--model", str(model), "--crm", "--folds", "0",
                                      "-o", str(proposal)], env=env)
     assert result.exit_code == 0, result.output
     output = said(result)
-    flagged = re.search(r"warning: fields\.rep_rating looks like it leaks the outcome: (.*?)\. "
-                        r"left out; if it is known before the outcome, list it under "
-                        r"learn\.keep in the model", output)
+    flagged = re.search(r"warning: fields\.lead_quality looks like it leaks the outcome: set after "
+                        r"conversion for (\d+)% of converted leads \(([\d,]+) of ([\d,]+) with a "
+                        r"dated value\); (.*?)\. left out; if it is known before the outcome, list "
+                        r"it under learn\.keep in the model", output)
     assert flagged, output[:1500]
-    assert re.search(r"'Rep rating is Hot' \([\d,]+ leads\) converted \d+\.\d%", flagged.group(1))
-    assert flagged.group(1).endswith("its name reads like a field sales fill in")
-    assert "fields.referred_by looks like" not in output
+    assert int(flagged.group(1)) == 100
+    assert re.search(r"'Lead quality is Hot' \([\d,]+ leads\) converted \d+\.\d%", flagged.group(4))
+    assert "referral_partner looks like" not in output
+    assert "note: field history: when values were set, for" in output
+    assert "(50 requests)" in output  # 2,500 contacts, 50 a request
     assert "note: not learned from: fields.leadq_score (leadq's own output)" in output
     rules = learned_rules(proposal)
-    assert "field: fields.rep_rating" not in rules and "field: fields.leadq" not in rules
+    assert "field: fields.lead_quality" not in rules and "field: fields.leadq" not in rules
+    assert "Partner referral" in rules
 
 
 def test_learn_on_salesforce_flags_the_rating_reps_set_on_converted_leads(tmp_path: Path) -> None:

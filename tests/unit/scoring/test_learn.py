@@ -237,6 +237,42 @@ def test_the_same_values_under_a_neutral_name_are_not_flagged() -> None:
     assert Learner(labelled, HAND_MODEL).find_leaks() == []
 
 
+def with_dated_outcomes(base: LabelledLeads) -> LabelledLeads:
+    """`base` with every conversion dated ten days ago."""
+    converted_at = NOW - timedelta(days=10)
+    outcomes = [Outcome(lead_id=lead.id, converted=bool(c), at=converted_at if c else None)
+                for lead, c in zip(base.leads, base.converted, strict=True)]
+    return labelled_from_records(base.leads, [], outcomes, NOW)
+
+
+def set_times(labelled: LabelledLeads, after_conversion: bool) -> np.ndarray:
+    """When each lead's value was set: a day after its conversion, or when it was created."""
+    created = np.array([lead.created_at.timestamp() for lead in labelled.leads])
+    late = labelled.cutoff + 86_400.0
+    return np.where(labelled.converted & after_conversion, late, created)
+
+
+def test_a_neutrally_named_field_its_history_dates_after_conversion_is_flagged_with_it() -> None:
+    labelled = with_dated_outcomes(with_fields(synthetic_leads(), 7, lambda rng, converted: {
+        "segment": rep_rating(rng, converted)}))
+    converted = labelled.converted_count
+    learner = Learner(labelled, HAND_MODEL)
+    (suspect,) = learner.find_leaks({"fields.segment": set_times(labelled, True)})
+    assert suspect.source == "fields.segment" and not suspect.kept
+    assert suspect.reason.startswith(
+        f"set after conversion for 100% of converted leads ({converted:,} of {converted:,} with "
+        "a dated value); alone it ranks conversions with ROC AUC 0.")
+    assert "fields.segment" in learner.excluded
+
+
+def test_a_sales_named_field_its_history_dates_before_the_outcome_is_not_flagged_for_it() -> None:
+    labelled = with_dated_outcomes(with_fields(synthetic_leads(), 7, lambda rng, converted: {
+        "lead_quality": rep_rating(rng, converted)}))
+    times = {"fields.lead_quality": set_times(labelled, False)}
+    assert Learner(labelled, HAND_MODEL).find_leaks(times) == []
+    assert len(Learner(labelled, HAND_MODEL).find_leaks()) == 1  # without history: its name
+
+
 def test_a_legitimate_field_with_one_rare_highly_converting_value_is_kept() -> None:
     def source(rng: np.random.Generator, converted: bool) -> dict[str, str]:
         partner = converted and rng.random() < 0.22  # about a fifth of the conversions

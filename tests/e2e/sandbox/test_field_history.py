@@ -1,0 +1,108 @@
+"""Field history in the emulators, read by the real clients, and by the connectors for learn:
+HubSpot's `propertiesWithHistory` (newest first, 50 records a request) and, in an org with
+planted fields, a rep's rating dated after the conversion it reveals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from hubspot import HubSpot
+from hubspot.crm.contacts import ApiException
+
+from connectors.hubspot import HubSpotConnector
+from sandbox.hubspot import RunningHubSpot, start_hubspot
+from sandbox.orgs import OrgSpec, SynthOrg
+from sandbox.orgs.sales_fields import planted_values
+
+pytestmark = pytest.mark.e2e
+
+ORG = SynthOrg(OrgSpec(leads=300, seed=11, planted_fields=True))
+
+
+@pytest.fixture(scope="module")
+def hubspot() -> Iterator[RunningHubSpot]:
+    with start_hubspot(org=ORG, rate_limit=(10_000, 10.0)) as running:
+        yield running
+
+
+def client_for(running: RunningHubSpot) -> HubSpot:
+    return HubSpot(access_token=running.access_token, host=running.base_url)
+
+
+def contact_ids(running: RunningHubSpot, count: int) -> list[str]:
+    return [str(record.id) for record in running.store.page("contacts", 0, count)]
+
+
+def by_key(running: RunningHubSpot) -> dict[str, str]:
+    """Contact id → synthetic person key."""
+    rows = running.store._rows("SELECT id, source_key FROM records WHERE type = 'contacts'")
+    return {str(contact_id): key for contact_id, key in rows}
+
+
+def test_a_batch_read_with_history_takes_at_most_50_contacts(hubspot: RunningHubSpot) -> None:
+    client = client_for(hubspot)
+    ids = contact_ids(hubspot, 51)
+    body = {"inputs": [{"id": i} for i in ids], "properties": ["email"],
+            "propertiesWithHistory": ["lifecyclestage"]}
+    with pytest.raises(ApiException) as refused:
+        client.crm.contacts.batch_api.read(body)
+    assert refused.value.status == 400
+    assert "maximum number of inputs supported in a batch request for property histories is 50" \
+        in str(refused.value.body)
+    body["inputs"] = body["inputs"][:50]
+    assert len(client.crm.contacts.batch_api.read(body).results) == 50
+
+
+def test_history_lists_every_written_value_newest_first_with_its_source(
+    hubspot: RunningHubSpot,
+) -> None:
+    client = client_for(hubspot)
+    contact_id = contact_ids(hubspot, 1)[0]
+    original = client.crm.contacts.basic_api.get_by_id(contact_id, properties=["jobtitle"])
+    client.crm.contacts.basic_api.update(contact_id, {"properties": {"jobtitle": "CFO"}})
+    read = client.crm.contacts.basic_api.get_by_id(contact_id,
+                                                   properties_with_history=["jobtitle"])
+    history = read.properties_with_history["jobtitle"]
+    assert [entry.value for entry in history] == ["CFO", original.properties["jobtitle"]]
+    assert history[0].source_type == "INTEGRATION" and history[1].source_type == "IMPORT"
+    assert history[0].timestamp > history[1].timestamp == original.created_at
+
+
+def test_the_lifecycle_stage_history_holds_each_stage_entered_at_its_date(
+    hubspot: RunningHubSpot,
+) -> None:
+    client = client_for(hubspot)
+    keys = by_key(hubspot)
+    converted = next(i for i in contact_ids(hubspot, 300)
+                     if ORG.person(keys[i]).lifecycle_stage == "customer")
+    read = client.crm.contacts.basic_api.get_by_id(converted,
+                                                   properties_with_history=["lifecyclestage"])
+    history = read.properties_with_history["lifecyclestage"]
+    assert [entry.value for entry in history][:2] == ["customer", "opportunity"]
+    assert history[0].timestamp == ORG.person(keys[converted]).outcome.at
+
+
+def test_the_connector_dates_a_rating_reps_set_after_each_conversion(
+    hubspot: RunningHubSpot,
+) -> None:
+    connector = HubSpotConnector(access_token=hubspot.access_token, base_url=hubspot.base_url,
+                                 rate_limit=10_000)
+    leads = [lead for page in connector.pull_history() for lead in page.leads]
+    paths = ["fields.lead_quality", "fields.referral_partner", "company.industry"]
+    times = connector.value_set_times(leads, paths)
+    assert connector.stats.requests["history"] == 6  # 300 contacts, 50 a request
+    assert set(times) == {"fields.lead_quality", "fields.referral_partner"}
+    keys = by_key(hubspot)
+    for lead in leads:
+        person = ORG.person(keys[lead.id])
+        planted = planted_values(ORG.spec, person)
+        rated = times["fields.lead_quality"].get(lead.id)
+        if "lead_quality" in planted:
+            assert rated is not None
+            assert abs((rated - planted["lead_quality"].set_at).total_seconds()) < 0.001
+            if person.outcome.converted:
+                assert rated > person.outcome.at
+        else:
+            assert rated is None
+        assert times["fields.referral_partner"][lead.id] == person.created_at
