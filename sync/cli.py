@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, get_type_hints
@@ -326,6 +326,50 @@ def preview(
         if html is not None:
             write_page(html, preview_page(result))
     console.print(preview_view(result))
+    if html is not None:
+        console.print(f"Wrote {markup_safe(str(html))}")
+
+
+report_app = typer.Typer(help="Reports read from the CRM.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("handoff")
+def report_handoff(
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=3660, help="Handoffs of the last N days.")
+    ] = 7,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the report as an HTML page.")
+    ] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Scoring model YAML.")] = None,
+    now: NowOption = None,
+    env_file: SettingsFileOption = None,
+) -> None:
+    """Speed-to-lead: per owner and per grade, the MQLs leadq handed off, their follow-up tasks
+    done on time, late or still open, the median time to the first touch, and how many the reps
+    accepted or rejected. Reads the CRM, writes nothing."""
+    from sync.handoff_report import handoff_figures, handoff_sections
+    from sync.runtime import open_runtime
+    from sync.sections import sections_page, sections_view
+
+    with user_errors():
+        settings = load_settings(env_file)
+        if model is not None:
+            settings = settings.model_copy(update={"model_path": model})
+        if html is not None:
+            check_page_target(html)
+        moment = parse_now(now) or datetime.now(UTC)
+        runtime = open_runtime(settings)
+        try:
+            figures = handoff_figures(runtime.connector, moment - timedelta(days=days), moment)
+        finally:
+            runtime.close()
+        sections = handoff_sections(figures)
+        if html is not None:
+            write_page(html, sections_page(
+                "leadq speed-to-lead", "Speed to lead", sections[0].note, sections))
+    console.print(sections_view(sections))
     if html is not None:
         console.print(f"Wrote {markup_safe(str(html))}")
 

@@ -3,27 +3,12 @@ always agree."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
-
-import jinja2
 from rich.console import Group
-from rich.table import Table
 
-from scoring.report import page_template
 from sync.preview import WEEKS, Preview
-from sync.terminal import markup_safe
+from sync.sections import Section, sections_page, sections_view
 
 GRADE_ORDER = "ABCDF"
-
-
-@dataclass(frozen=True)
-class Section:
-    title: str
-    header: tuple[str, ...]
-    rows: list[tuple[str, ...]]
-    note: str = ""
-    bars: bool = True  # the last column is a share drawn as a bar on the page
 
 
 def preview_sections(preview: Preview) -> list[Section]:
@@ -40,24 +25,15 @@ def preview_sections(preview: Preview) -> list[Section]:
 
 def preview_view(preview: Preview) -> Group:
     """The preview in the terminal: one table per section."""
-    tables = []
-    for section in preview_sections(preview):
-        table = Table(title=markup_safe(section.title), title_justify="left")
-        for index, name in enumerate(section.header):
-            table.add_column(name, justify="left" if index == 0 else "right")
-        for row in section.rows:
-            table.add_row(*(markup_safe(cell) for cell in row))
-        if section.note:
-            table.caption = markup_safe(section.note)
-            table.caption_justify = "left"
-        tables.append(table)
-    return Group(*tables)
+    return sections_view(preview_sections(preview))
 
 
 def preview_page(preview: Preview) -> str:
     """The preview as one self-contained HTML page (autoescaped, no script)."""
-    return _template().render(
-        preview=preview, sections=preview_sections(preview), bar=_bar_width
+    sections = preview_sections(preview)
+    return sections_page(
+        f"leadq go-live preview: {preview.model_name}", "Go-live preview",
+        f"Nothing was written to the CRM. {sections[0].note}", sections,
     )
 
 
@@ -131,12 +107,3 @@ def _ordered(counts: dict[str, int], order: str) -> list[tuple[str, int]]:
 
 def _percent(count: int, total: int) -> str:
     return f"{100 * count / total:.1f}%" if total else "0.0%"
-
-
-def _bar_width(share: str) -> str:
-    return share if share.endswith("%") else "0%"
-
-
-@cache
-def _template() -> jinja2.Template:
-    return page_template("sync", "preview.html.j2")

@@ -13,10 +13,17 @@ from pathlib import Path
 
 import pytest
 from crm_sandboxes import EXAMPLES, MODEL, Sandbox, sandbox, watched_run
+from headless_chromium import WINDOW, chromium, console_messages, png_size
+from hubspot import HubSpot
+from typer.testing import CliRunner
 
+from connectors.records import CrmTask
+from sandbox.salesforce.values import stored_datetime
 from scoring.config import Handoff
+from sync.cli import app
 from sync.handoff import marked
-from sync.handoff_sla import Marker, due_at, sla_for
+from sync.handoff_report import handoff_figures
+from sync.handoff_sla import TOKEN, Marker, due_at, sla_for
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +47,7 @@ def tasks_by_lead(box: Sandbox, lead_ids: list[str]) -> dict[str, list]:
 def test_each_lead_leadq_assigns_gets_one_open_task_for_its_owner_with_reasons_and_due_time(
     crm: str, tmp_path: Path
 ) -> None:
-    with sandbox(crm, 300, tmp_path) as box:
+    with sandbox(crm, 1000, tmp_path) as box:
         engine = box.runtime(MODEL_WITH_HANDOFF).engine(clock=lambda: NOW)
         run = watched_run(engine, "full")
         people = {a.lead_id: a for a in run.assignments
@@ -134,3 +141,67 @@ def test_a_task_for_a_later_owner_is_a_new_handoff() -> None:
     first = Marker("1", "7", "A", "A1", "hand_raisers", NOW, NOW + timedelta(hours=4))
     assert Marker.find("Why now: demo\n\n" + first.line()) == first
     assert Marker.find("no marker here") is None
+
+
+def complete(box: Sandbox, task: CrmTask, at: datetime) -> None:
+    """A rep marks the task done at `at`: through the API on HubSpot (its completion date is
+    writable); in the org's own store on Salesforce, whose CompletedDateTime only the platform
+    sets, at the moment a user closes the task."""
+    if box.crm == "hubspot":
+        client = HubSpot(access_token=box.running.access_token, host=box.running.base_url)
+        client.crm.objects.tasks.basic_api.update(task.id, {"properties": {
+            "hs_task_status": "COMPLETED",
+            "hs_task_completion_date": at.strftime("%Y-%m-%dT%H:%M:%S.000Z")}})
+        return
+    store = box.emulator.store
+    store.update(store.sobject("Task"), task.id, {
+        "Status": "Completed", "IsClosed": 1, "CompletedDateTime": stored_datetime(at)})
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_the_handoff_report_counts_tasks_completed_in_the_crm_as_on_time_or_late(
+    crm: str, tmp_path: Path
+) -> None:
+    with sandbox(crm, 1000, tmp_path) as box:
+        watched_run(box.runtime(MODEL_WITH_HANDOFF).engine(clock=lambda: NOW), "full")
+        runtime = box.runtime(MODEL_WITH_HANDOFF)
+        # the CRM dates the tasks by its own clock: created today, handed off as of NOW
+        today = datetime.now(UTC)
+        tasks = sorted(runtime.connector.tasks_created_since(today - timedelta(hours=1), TOKEN),
+                       key=lambda task: task.id)
+        assert len(tasks) >= 3
+        on_time, late = tasks[0], tasks[1]
+        complete(box, on_time, Marker.find(on_time.body).due_at - timedelta(minutes=30))
+        complete(box, late, Marker.find(late.body).due_at + timedelta(minutes=30))
+
+        figures = handoff_figures(runtime.connector, today - timedelta(days=7), today)
+        assert (figures.total.handed_off, figures.total.on_time, figures.total.late,
+                figures.total.open, figures.total.overdue) == (
+                    len(tasks), 1, 1, len(tasks) - 2, len(tasks) - 2)
+        assert sum(t.handed_off for t in figures.by_owner.values()) == len(tasks)
+        assert sum(t.on_time for t in figures.by_grade.values()) == 1
+
+        environment = {
+            "COLUMNS": "220", "LEADQ_STATE_URL": box.settings.state_url,
+            "LEADQ_MODEL_PATH": str(EXAMPLES / "sandbox.yaml"),
+            **(box.running.leadq_environment() if crm == "hubspot"
+               else box.running.leadq_environment("session")),
+        }
+        page = tmp_path / "handoff.html"
+        result = CliRunner().invoke(app, [
+            "report", "handoff", "--days", "7", "--html", str(page)], env=environment)
+        assert result.exit_code == 0, result.output
+        total_row = next(line for line in result.output.splitlines() if "│ all" in line)
+        cells = [cell.strip() for cell in total_row.split("│")[1:-1]]
+        open_count = len(tasks) - 2
+        assert cells[:5] == ["all", str(len(tasks)), cells[2], cells[2],
+                             f"{open_count} ({open_count})"]
+        assert cells[2].startswith("1 (")
+        assert page.read_text(encoding="utf-8").startswith("<!doctype html>")
+        if crm == "hubspot":  # the page is the same for both CRMs: opened once in Chromium
+            screenshot = tmp_path / "handoff.png"
+            shown = chromium(page, tmp_path / "profile", f"--screenshot={screenshot}")
+            assert console_messages(shown.stderr) == []
+            assert png_size(screenshot) == WINDOW
+            dom = chromium(page, tmp_path / "profile", "--dump-dom").stdout
+            assert "Speed to lead" in dom and "Per owner" in dom and "Per grade" in dom
