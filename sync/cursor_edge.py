@@ -28,6 +28,8 @@ between pages) leaves the next run reading with the full overlap, as before.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -82,8 +84,8 @@ def unchecked_edge(
 ) -> SettledCursor:
     """The cursor after the last lead the run handled, its few writes left for the next run's
     read to recognise."""
-    cursor = max([since, *handled.values()])
-    return SettledCursor(cursor, _edge(cursor, since, overlap, handled, written), 0)
+    cursor = max(since, max(handled.values(), default=since))
+    return SettledCursor(cursor, _edge(cursor, since, overlap, handled.items(), written), 0)
 
 
 def settle_cursor(
@@ -95,32 +97,67 @@ def settle_cursor(
 ) -> SettledCursor:
     """Where the cursor may go once a run that started reading at `since` ended, given the
     CRM's `changes` at or after `since` (id, modified time), what the run `handled` (lead →
-    modified time) and what it `written` (lead → when the CRM answered the write)."""
-    known: dict[str, datetime] = {}
-    unknown: list[datetime] = []
+    modified time) and what it `written` (lead → when the CRM answered the write). The changes
+    stream: only the newest known ones the edge can name are kept, however many there are."""
+    newest_known = _NewestKnown()
+    first_unknown: datetime | None = None
+    unknown = 0
     for lead_id, stamp in changes:
+        answered = written.get(lead_id)
         if handled.get(lead_id) == stamp or (
-            lead_id in written and stamp <= written[lead_id] + OWN_WRITE_TOLERANCE
+            answered is not None and stamp <= answered + OWN_WRITE_TOLERANCE
         ):
-            known[lead_id] = stamp
+            newest_known.add(lead_id, stamp)
         else:
-            unknown.append(stamp)
-    cursor = min(unknown) if unknown else max([since, *known.values()])
-    return SettledCursor(cursor, _edge(cursor, since, overlap, known, {}), len(unknown))
+            unknown += 1
+            first_unknown = stamp if first_unknown is None else min(first_unknown, stamp)
+    cursor = first_unknown if first_unknown is not None else max(since, newest_known.newest(since))
+    return SettledCursor(
+        cursor, _edge(cursor, since, overlap, newest_known.items(), {}), unknown
+    )
+
+
+class _NewestKnown:
+    """The newest `SEEN_LIMIT + 1` known changes (by modified time, a lead counted once at its
+    latest): all an edge can name, since it keeps only the newest of those behind its cursor."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[datetime, int, str]] = []
+        self._stamps: dict[str, datetime] = {}
+        self._order = itertools.count()
+
+    def add(self, lead_id: str, stamp: datetime) -> None:
+        earlier = self._stamps.get(lead_id)
+        if earlier is not None:
+            if earlier >= stamp:
+                return
+            self._heap = [entry for entry in self._heap if entry[2] != lead_id]
+            heapq.heapify(self._heap)
+        self._stamps[lead_id] = stamp
+        heapq.heappush(self._heap, (stamp, next(self._order), lead_id))
+        if len(self._heap) > SEEN_LIMIT + 1:
+            _, _, dropped = heapq.heappop(self._heap)
+            del self._stamps[dropped]
+
+    def newest(self, default: datetime) -> datetime:
+        return max((stamp for stamp, _, _ in self._heap), default=default)
+
+    def items(self) -> list[tuple[str, datetime]]:
+        return [(lead_id, stamp) for stamp, _, lead_id in self._heap]
 
 
 def _edge(
     cursor: datetime,
     since: datetime,
     overlap: timedelta,
-    known: Mapping[str, datetime],
+    known: Iterable[tuple[str, datetime]],
     written: Mapping[str, datetime],
 ) -> CursorEdge:
     known_from = max(cursor - overlap, since)
-    behind = sorted(
-        ((lead_id, stamp) for lead_id, stamp in known.items() if stamp >= known_from),
+    behind = heapq.nlargest(  # bounded: `known` may hold every lead of the org
+        SEEN_LIMIT + 1,
+        ((lead_id, stamp) for lead_id, stamp in known if stamp >= known_from),
         key=lambda item: item[1],
-        reverse=True,
     )
     if len(behind) > SEEN_LIMIT:  # check only as far back as `seen` can name what it holds
         known_from = max(known_from, behind[SEEN_LIMIT][1] + timedelta(milliseconds=1))

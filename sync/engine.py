@@ -57,6 +57,7 @@ from sync.ledger_run import LedgerRun
 from sync.plan import FieldChange, Planner, Result, is_promotion
 from sync.retry_set import RetryPolicy, RetrySet, Waiting
 from sync.run_identity import died_here, lease_holder_name
+from sync.spooled_times import SpooledTimes
 from sync.state import AuditEntry, RoutingSnapshot, RunRecord, StateStore, chunked
 from sync.write_ahead import SettledFromCrm, WriteAhead
 
@@ -228,8 +229,9 @@ class SyncEngine:
         self._write_ahead = WriteAhead(store, connector.crm, "")  # per run, named after it
         self._write_numbers = itertools.count(1)
         self._planned_assignments: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        self._handled: dict[str, datetime] = {}  # lead → the modified time this run handled
-        self._written_at: dict[str, datetime] = {}  # lead → when the CRM answered our write
+        # per run, on disk (sync/spooled_times.py), so that memory does not grow with the org:
+        self._handled = SpooledTimes()  # lead → the modified time this run handled
+        self._written_at = SpooledTimes()  # lead → when the CRM answered our write
         self._read_from: datetime | None = None  # the cursor an incremental pull started at
         self._edge: CursorEdge | None = None  # what the run before left behind that cursor
         self.ledger_spec = LedgerSpec.of(model, self.options.activity_days)
@@ -318,6 +320,8 @@ class SyncEngine:
                 )
             if scheduled:
                 self.store.release_lease(LEASE, holder)
+            self._handled.close()  # their temporary files go now, not at the next run
+            self._written_at.close()
         return report
 
     def _take_lease(self, holder: str, now: datetime) -> bool:
@@ -336,7 +340,9 @@ class SyncEngine:
         self._retry_set = RetrySet.load(self.store, self.connector.crm, self.options.retry)
         self._write_ahead = WriteAhead(self.store, self.connector.crm, holder)
         self._write_numbers = itertools.count(1)
-        self._handled, self._written_at = {}, {}
+        self._handled.close()
+        self._written_at.close()
+        self._handled, self._written_at = SpooledTimes(), SpooledTimes()
         self._read_from = self._page_cursor = None
         self._edge = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 from sync.cursor_edge import recognised, settle_cursor, unchecked_edge
@@ -62,3 +63,18 @@ def test_a_window_with_more_changes_than_the_edge_can_name_is_checked_only_where
     assert len(edge.seen) == edge.known_count + 1 <= 2_000  # the lead at the cursor is not behind
     assert all(stamp >= edge.known_from for stamp in edge.seen.values())
     assert recognised(edge, "L2999", at(100 + 2999 * 0.01))
+
+
+def test_settling_after_a_full_run_keeps_only_what_the_edge_can_name_however_many_changed() -> None:
+    written = {f"L{n}": at(10_000) for n in range(100_000)}
+    changes = ((f"L{n}", at(100 + n * 0.01)) for n in range(100_000))
+
+    tracemalloc.start()
+    settled = settle_cursor(changes, START, OVERLAP, {}, written)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    assert peak < 3_000_000  # every known change in a dict took about 20 MB
+    assert (settled.cursor, settled.unknown) == (at(100 + 99_999 * 0.01), 0)
+    assert len(settled.edge.seen) <= 2_000 and "L99999" in settled.edge.seen
+    assert "L0" not in settled.edge.seen
