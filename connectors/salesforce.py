@@ -6,6 +6,7 @@
   pages of up to 2,000 (`Sforce-Query-Options: batchSize`), Leads and Contacts merged in stamp
   order so every page's cursor is safe to resume from. Converted Leads are left out: Salesforce
   keeps them read-only. Backtest and learn read them too (`pull_history`), with their outcomes.
+  For learn, `value_set_times` reads LeadHistory / ContactHistory (salesforce_history).
   A full pull of more records than the bulk threshold (one `COUNT()` per object decides) runs
   as Bulk API 2.0 query jobs instead.
 - **Activities** come from Tasks, Events and CampaignMembers queried for many people at once
@@ -58,6 +59,13 @@ from connectors.retry import CallPolicy, RequestStats, RetrySettings, RollingWin
 from connectors.salesforce_bulk import BulkQuery, BulkSettings
 from connectors.salesforce_calls import DEFAULT_TIMEOUT, SalesforceCalls, logged_in_client
 from connectors.salesforce_config import DEFAULT_API_VERSION, SalesforceConfig
+from connectors.salesforce_history import (
+    SetTimes,
+    fields_of,
+    history_query,
+    latest_set_times,
+    people_by_object,
+)
 from connectors.salesforce_login import Login, config_logins
 from connectors.salesforce_records import (
     EVENT_FIELDS,
@@ -503,7 +511,15 @@ class SalesforceConnector:
     def value_set_times(
         self, leads: Sequence[Lead], paths: Sequence[str]
     ) -> dict[str, dict[str, datetime]]:
-        return {}
+        """From LeadHistory and ContactHistory, one paged query each (salesforce_history)."""
+        times: SetTimes = {}
+        grouped = people_by_object([lead.id for lead in leads], sobject_of)
+        for sobject, ids in grouped.items():
+            names = fields_of(sobject, paths)
+            if names:
+                rows = self.query_rows(history_query(sobject, names), "history")
+                latest_set_times(sobject, rows, ids, names, times)
+        return times
 
     def pull_outcomes(self, since: datetime | None) -> Iterator[Outcome]:
         """One outcome per Lead (converted = IsConverted, dated ConvertedDate, valued at the

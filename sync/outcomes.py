@@ -100,7 +100,7 @@ class ConnectorOutcomes:
         requests = self.connector.stats.requests["history"] - before
         dated = sorted(path for path, times in set_at.items() if times)
         note = (f"field history: when values were set, for {len(dated)} of {len(paths)} lead "
-                f"fields ({requests:,} requests)")
+                f"fields ({requests:,} request{'' if requests == 1 else 's'})")
         return set_at, note
 
 

@@ -39,7 +39,7 @@ def planted_values(spec: OrgSpec, person: SynthPerson) -> dict[str, PlantedValue
     rng = digest_draws(spec.seed, PLANTED_STREAM, index_of(person.key, "p", spec.leads))
     converted_at = person.outcome.at if person.outcome.converted else None
     values = {}
-    referred = rng.chance(0.3 if converted_at is not None else 0.005)
+    referred = rng.chance(0.4 if converted_at is not None else 0.01)
     values[REFERRAL] = PlantedValue("Partner referral" if referred else "None", person.created_at)
     rated = converted_at is not None or (person.owner_key is not None and rng.chance(0.5))
     if rated:

@@ -31,6 +31,7 @@ from sandbox.salesforce.app import Identity, SalesforceEmulator, utc_now
 from sandbox.salesforce.assignment import AssignmentRule
 from sandbox.salesforce.bulk import BulkQueries
 from sandbox.salesforce.context import Org
+from sandbox.salesforce.field_history import org_tracking
 from sandbox.salesforce.outbound import (
     OUTBOUND_FIELDS,
     OutboundMessenger,
@@ -316,17 +317,20 @@ def start_salesforce(
     `outbound_url` (loopback only) receives an outbound message whenever a Lead changes.
     """
     workdir = tempfile.TemporaryDirectory(prefix="leadq-salesforce-")
-    store = SalesforceStore(build_schema(custom_fields), db_path or Path(workdir.name) / "org.db")
+    synth = org or SynthOrg(OrgSpec(leads=leads, seed=seed))
+    planted = synth.spec.planted_fields
+    store = SalesforceStore(build_schema(custom_fields, planted),
+                            db_path or Path(workdir.name) / "org.db")
     already_seeded = store.count(store.sobject("Lead"), include_deleted=True) > 0
     credentials = new_credentials("integration@leadq-sandbox.example")
     emulator = build_emulator(
         store, credentials, daily_limit=daily_limit, session_ttl_seconds=session_ttl_seconds,
         rolling_limit=rolling_limit,
     )
-    synth = org or SynthOrg(OrgSpec(leads=leads, seed=seed))
     summary = None if already_seeded else seed_org(store, synth)
     emulator.synth_org = synth
     emulator.writer.assignment_rule = queue_assignment_rule(store)
+    emulator.writer.field_tracking = org_tracking(planted)
     tls = TlsFiles.create(Path(workdir.name))
     server = EmulatorServer(emulator, port=port, tls=tls).start()
     running = RunningSalesforce(

@@ -241,7 +241,19 @@ def custom_fields(enabled: bool) -> tuple[FieldDef, ...]:
     return tuple(FieldDef(name, type_, custom=True) for name, type_ in LEADQ_CUSTOM_FIELDS)
 
 
-def lead(with_custom_fields: bool) -> SObjectDef:
+# sandbox.orgs.sales_fields' planted fields, as custom fields of Lead and Contact
+PLANTED_FIELDS = {"lead_quality": "Lead_Quality__c", "referral_partner": "Referral_Partner__c"}
+
+
+def planted_fields(enabled: bool) -> tuple[FieldDef, ...]:
+    if not enabled:
+        return ()
+    return (FieldDef(PLANTED_FIELDS["lead_quality"], "picklist", custom=True,
+                     picklist=("Hot", "Warm", "Cold")),
+            FieldDef(PLANTED_FIELDS["referral_partner"], "string", custom=True))
+
+
+def lead(with_custom_fields: bool, planted: bool = False) -> SObjectDef:
     return SObjectDef(
         "Lead",
         "00Q",
@@ -277,12 +289,13 @@ def lead(with_custom_fields: bool) -> SObjectDef:
                 references=("Opportunity",), relationship_name="ConvertedOpportunity",
             ),
             *custom_fields(with_custom_fields),
+            *planted_fields(planted),
         ),
         name_parts=("FirstName", "LastName"),
     )
 
 
-def contact(with_custom_fields: bool) -> SObjectDef:
+def contact(with_custom_fields: bool, planted: bool = False) -> SObjectDef:
     return SObjectDef(
         "Contact",
         "003",
@@ -295,6 +308,7 @@ def contact(with_custom_fields: bool) -> SObjectDef:
             FieldDef("MailingState", "string"),
             owner_field(),
             *custom_fields(with_custom_fields),
+            *planted_fields(planted),
         ),
         name_parts=("FirstName", "LastName"),
     )
@@ -494,6 +508,36 @@ def organization() -> SObjectDef:
     )
 
 
+# Field history (sandbox.salesforce.field_history): every history id begins with 017
+HISTORY_PREFIX = "017"
+HISTORY_OF = {"Lead": ("LeadHistory", "LeadId"), "Contact": ("ContactHistory", "ContactId")}
+
+
+def history_objects() -> tuple[SObjectDef, ...]:
+    return tuple(_history_object(parent, name, parent_field)
+                 for parent, (name, parent_field) in HISTORY_OF.items())
+
+
+def _history_object(parent: str, name: str, parent_field: str) -> SObjectDef:
+    read_only = {"updateable": False, "createable": False}
+    return SObjectDef(
+        name,
+        HISTORY_PREFIX,
+        f"{parent} History",
+        (
+            FieldDef("Id", "id", nillable=False, **read_only),
+            FieldDef("IsDeleted", "boolean", nillable=False, **read_only),
+            FieldDef("CreatedDate", "datetime", nillable=False, **read_only),
+            reference("CreatedById", "User", "CreatedBy", **read_only),
+            reference(parent_field, parent, parent, **read_only),
+            FieldDef("Field", "picklist", nillable=False, **read_only),
+            FieldDef("DataType", "picklist", **read_only),
+            FieldDef("OldValue", "string", **read_only),
+            FieldDef("NewValue", "string", **read_only),
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class Schema:
     objects: tuple[SObjectDef, ...]
@@ -511,11 +555,12 @@ class Schema:
         return self.by_prefix.get(record_id[:3])
 
 
-def build_schema(with_custom_fields: bool = True) -> Schema:
+def build_schema(with_custom_fields: bool = True, planted: bool = False) -> Schema:
+    """The org's sObjects; `planted`: Lead and Contact carry the planted fields too."""
     return Schema(
         (
-            lead(with_custom_fields),
-            contact(with_custom_fields),
+            lead(with_custom_fields, planted),
+            contact(with_custom_fields, planted),
             account(),
             user(),
             group(),
@@ -526,6 +571,7 @@ def build_schema(with_custom_fields: bool = True) -> Schema:
             opportunity(),
             opportunity_contact_role(),
             organization(),
+            *history_objects(),
         )
     )
 

@@ -7,6 +7,9 @@ transactions so a million leads never sit in memory at once.
 - people of kind "lead" → Lead (Status mapped from the HubSpot-style lead status; no owner → the
   queue); kind "contact" → Contact with AccountId (no owner or the queue → the default owner);
 - activities → Task / Event / CampaignMember / person fields, as activity_mapping.py documents;
+- planted fields (sandbox.orgs.sales_fields) → Lead_Quality__c and Referral_Partner__c;
+- field history (field_history): a LeadHistory / ContactHistory row for each tracked value set
+  after the person was created (a rep's rating, by the owner) and a converted Lead's Status;
 - outcomes: a converted person gets one Opportunity (IsWon when its lifecycle stage is
   "customer", otherwise an open stage; a Contact is on it as its primary OpportunityContactRole
   and its ContactId) and a converted lead IsConverted = true, Status
@@ -30,9 +33,16 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.orgs import SynthActivity, SynthCompany, SynthOrg, SynthOwner, SynthPerson
+from sandbox.orgs.sales_fields import planted_values
 from sandbox.salesforce import activity_mapping as mapping
 from sandbox.salesforce.activity_mapping import PersonRef
-from sandbox.salesforce.schema import CONVERTED_LEAD_STATUS, SObjectDef
+from sandbox.salesforce.field_history import org_tracking
+from sandbox.salesforce.schema import (
+    CONVERTED_LEAD_STATUS,
+    HISTORY_OF,
+    PLANTED_FIELDS,
+    SObjectDef,
+)
 from sandbox.salesforce.store import SalesforceStore
 from sandbox.salesforce.values import stored_datetime
 
@@ -241,6 +251,7 @@ class PeopleRenderer:
         self.owners = owners
         self.accounts = accounts
         self.campaigns = campaigns
+        self.tracking = org_tracking(org.spec.planted_fields)
 
     def render(self, person: SynthPerson, batch: PeopleBatch) -> None:
         is_lead = person.kind == "lead"
@@ -255,6 +266,8 @@ class PeopleRenderer:
         )
         for activity in person.activities:
             apply_person_changes(row, mapping.person_field_changes(activity))
+        self.plant_fields(person, row, ref, batch)
+        status = row.get("Status")
         conversion = self.conversion(person, ref)
         if conversion is None:
             self.render_activities(person.activities, ref, batch)
@@ -263,8 +276,29 @@ class PeopleRenderer:
             self.render_activities(person.activities, conversion.contact, batch)
             conversion.touch_moved_activities(batch.added_since(before))
         self.render_outcome(person, row, ref, batch, conversion)
+        if conversion is not None:
+            self.add_history(batch, sobject, ref, {"Status": status},
+                             {"Status": row["Status"]}, conversion.at)
         batch.add(sobject, row)
         batch.keys.append((person.key, sobject, record_id))
+
+    def plant_fields(self, person: SynthPerson, row: dict[str, Any], ref: PersonRef,
+                     batch: PeopleBatch) -> None:
+        """The org's planted fields (sales_fields); a value set after the person was created
+        leaves a history row, as the person's owner's edit."""
+        for name, planted in planted_values(self.org.spec, person).items():
+            api_name = PLANTED_FIELDS[name]
+            row[api_name] = planted.value
+            if planted.set_at > person.created_at:
+                self.add_history(batch, ref.sobject, ref, {}, {api_name: planted.value},
+                                 planted.set_at)
+
+    def add_history(self, batch: PeopleBatch, sobject: str, ref: PersonRef,
+                    before: dict[str, Any], after: dict[str, Any], at: datetime) -> None:
+        definition = self.store.sobject(sobject)
+        for history in self.tracking.rows(definition, ref.record_id, before, after, at,
+                                          ref.owner_id, self.store.ids.mint):
+            batch.add(HISTORY_OF[sobject][0], history)
 
     def person_fields(self, person: SynthPerson, ref: PersonRef, owner_id: str) -> (
         dict[str, Any]

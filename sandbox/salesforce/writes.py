@@ -11,8 +11,10 @@ from typing import Any
 
 from sandbox.salesforce.assignment import AssignmentRule
 from sandbox.salesforce.errors import SalesforceApiError, unknown_field
+from sandbox.salesforce.field_history import FieldTracking
 from sandbox.salesforce.ids import looks_like_id, to_18
 from sandbox.salesforce.schema import (
+    HISTORY_OF,
     TASK_CLOSED_STATUSES,
     TASK_DEFAULTS,
     FieldDef,
@@ -60,6 +62,7 @@ class PreparedWrite:
     record_id: str
     values: dict[str, Any]
     creating: bool
+    before: dict[str, Any] = field(default_factory=dict)  # the row as it was (updates)
 
 
 @dataclass
@@ -80,6 +83,7 @@ class RecordWriter:
         self.clock = clock
         self.default_owner_id = default_owner_id
         self.assignment_rule: AssignmentRule | None = None
+        self.field_tracking = FieldTracking()  # the org's field history configuration
         self.lead_listeners: list[Callable[[list[str]], None]] = []
         # sObjects the API user may read but not edit (its profile or sharing says read only)
         self.no_edit_access: set[str] = set()
@@ -192,7 +196,7 @@ class RecordWriter:
         values.update({"LastModifiedDate": now, "SystemModstamp": now})
         if creating:
             values.update({"Id": record_id, "CreatedDate": now, "IsDeleted": 0})
-        return PreparedWrite(sobject, record_id, values, creating)
+        return PreparedWrite(sobject, record_id, values, creating, existing)
 
     def converted_values(
         self, sobject: SObjectDef, body: dict[str, Any], creating: bool
@@ -301,10 +305,22 @@ class RecordWriter:
                     self.store.insert(write.sobject, [write.values])
                 else:
                     self.store.update(write.sobject, write.record_id, write.values)
+                    self.record_history(write)
         self.applied.update(write.record_id for write in writes)
         lead_ids = [write.record_id for write in writes if write.sobject.name == "Lead"]
         if lead_ids:
             self.notify(lead_ids)
+
+
+    def record_history(self, write: PreparedWrite) -> None:
+        """Rows in LeadHistory / ContactHistory for the tracked fields the update changed, made
+        by the API user (the integration user)."""
+        rows = self.field_tracking.rows(
+            write.sobject, write.record_id, write.before, write.values,
+            write.values["LastModifiedDate"], self.default_owner_id(), self.store.ids.mint)
+        if rows:
+            history = HISTORY_OF[write.sobject.name][0]
+            self.store.insert(self.store.sobject(history), rows)
 
 
 def task_closure(task: dict[str, Any], now: str) -> dict[str, Any]:

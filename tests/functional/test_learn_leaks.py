@@ -88,25 +88,30 @@ def test_learn_on_hubspot_flags_a_rating_its_history_dates_after_conversion_and_
     assert "Partner referral" in rules
 
 
-def test_learn_on_salesforce_flags_the_rating_reps_set_on_converted_leads(tmp_path: Path) -> None:
-    rng = random.Random(5)
-    with start_salesforce(leads=2500, seed=5) as salesforce:
-        store = salesforce.store
-        lead = store.sobject("Lead")
-        for lead_id, converted in store.read('SELECT "Id", "IsConverted" FROM "Lead"'):
-            store.update(lead, lead_id, {"Rating": rating_after_the_outcome(rng, converted == 1)})
+def test_learn_on_salesforce_flags_a_rating_lead_history_dates_after_conversion(
+    tmp_path: Path,
+) -> None:
+    org = SynthOrg(OrgSpec(leads=2500, seed=5, planted_fields=True))
+    with start_salesforce(org=org) as salesforce:
         env = {"COLUMNS": "200", **salesforce.leadq_environment("session")}
+        model = model_trying(tmp_path, "fields.Lead_Quality__c", "fields.Referral_Partner__c")
         proposal = tmp_path / "proposal.yaml"
-        result = runner.invoke(app, ["learn", "--model", str(SANDBOX_MODEL), "--crm",
-                                     "--folds", "0", "-o", str(proposal)], env=env)
+        result = runner.invoke(app, ["learn", "--model", str(model), "--crm", "--folds", "0",
+                                     "-o", str(proposal)], env=env)
     assert result.exit_code == 0, result.output
     output = said(result)
-    assert re.search(r"warning: fields\.Rating looks like it leaks the outcome: .*'Rating is "
-                     r"Hot' \([\d,]+ leads\) converted \d+\.\d%.*its name reads like a field "
-                     r"sales fill in\. left out", output), output[:1500]
+    assert re.search(r"warning: fields\.Lead_Quality__c looks like it leaks the outcome: set after "
+                     r"conversion for 100% of converted leads \([\d,]+ of [\d,]+ with a dated "
+                     r"value\); alone it ranks conversions .*converted \d+\.\d%.*\. left out",
+                     output), output[:1500]
+    assert "Referral_Partner__c looks like" not in output
+    assert "note: field history: when values were set, for 2 of" in output
+    assert "(1 request)" in output  # one LeadHistory query, one page
     assert re.search(r"note: not learned from: [^;]*fields\.IsConverted[^;]*\(CRM bookkeeping\)",
                      output)
-    assert "Rating" not in learned_rules(proposal)
+    rules = learned_rules(proposal)
+    assert "field: fields.Lead_Quality__c" not in rules
+    assert "field: fields.Referral_Partner__c, op: eq, value: Partner referral" in rules
 
 
 def test_learn_on_an_export_flags_a_quality_column_and_keeps_a_rare_converting_source(

@@ -1,6 +1,7 @@
 """Field history in the emulators, read by the real clients, and by the connectors for learn:
-HubSpot's `propertiesWithHistory` (newest first, 50 records a request) and, in an org with
-planted fields, a rep's rating dated after the conversion it reveals."""
+HubSpot's `propertiesWithHistory` (newest first, 50 records a request), Salesforce's LeadHistory
+(tracked fields only) and, in an org with planted fields, a rep's rating dated after the
+conversion it reveals."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from collections.abc import Iterator
 import pytest
 from hubspot import HubSpot
 from hubspot.crm.contacts import ApiException
+from simple_salesforce import Salesforce
 
 from connectors.hubspot import HubSpotConnector
 from sandbox.hubspot import RunningHubSpot, start_hubspot
 from sandbox.orgs import OrgSpec, SynthOrg
 from sandbox.orgs.sales_fields import planted_values
+from sandbox.salesforce import RunningSalesforce, start_salesforce
+from scoring.loading import load_model
+from sync.runtime import build_connector
 
 pytestmark = pytest.mark.e2e
 
@@ -106,3 +111,70 @@ def test_the_connector_dates_a_rating_reps_set_after_each_conversion(
         else:
             assert rated is None
         assert times["fields.referral_partner"][lead.id] == person.created_at
+
+
+@pytest.fixture(scope="module")
+def salesforce() -> Iterator[RunningSalesforce]:
+    with start_salesforce(org=ORG) as running:
+        yield running
+
+
+def salesforce_client(running: RunningSalesforce) -> Salesforce:
+    return Salesforce(username=running.username, password=running.password,
+                      security_token=running.security_token, session=running.session())
+
+
+def lead_keys(running: RunningSalesforce) -> dict[str, str]:
+    """Lead id → synthetic person key."""
+    rows = running.store.read("SELECT key, record_id FROM synth_keys WHERE sobject = 'Lead'")
+    return {lead_id: key for key, lead_id in rows}
+
+
+def test_lead_history_holds_a_converted_leads_status_change_at_its_conversion(
+    salesforce: RunningSalesforce,
+) -> None:
+    client = salesforce_client(salesforce)
+    rows = client.query_all("SELECT LeadId, Field, OldValue, NewValue, CreatedDate, CreatedById "
+                            "FROM LeadHistory WHERE Field = 'Status'")["records"]
+    converted = {row["Id"]: row["ConvertedDate"] for row in client.query_all(
+        "SELECT Id, ConvertedDate FROM Lead WHERE IsConverted = true")["records"]}
+    assert {row["LeadId"] for row in rows} == set(converted)
+    for row in rows:
+        assert row["NewValue"] == "Closed - Converted" and row["OldValue"] != row["NewValue"]
+        assert row["CreatedDate"][:10] == converted[row["LeadId"]]
+        assert row["CreatedById"].startswith("005")
+
+
+def test_an_update_of_a_tracked_field_adds_a_row_and_an_untracked_one_none(
+    salesforce: RunningSalesforce,
+) -> None:
+    client = salesforce_client(salesforce)
+    lead = client.query("SELECT Id, Rating FROM Lead WHERE IsConverted = false LIMIT 1")[
+        "records"][0]
+    client.Lead.update(lead["Id"], {"Rating": "Hot", "Title": "Head of Data"})
+    rows = client.query_all(f"SELECT Field, OldValue, NewValue FROM LeadHistory "
+                            f"WHERE LeadId = '{lead['Id']}' AND Field IN ('Rating', 'Title')")
+    assert [(r["Field"], r["OldValue"], r["NewValue"]) for r in rows["records"]] == [
+        ("Rating", lead["Rating"], "Hot")]
+
+
+def test_the_salesforce_connector_dates_the_rating_in_one_query(
+    salesforce: RunningSalesforce,
+) -> None:
+    model = load_model("examples/sandbox.yaml")
+    connector = build_connector(salesforce.leadq_settings(), model, salesforce.session())
+    leads = [lead for page in connector.pull_history() for lead in page.leads]
+    times = connector.value_set_times(leads, ["fields.Lead_Quality__c", "title", "lead_status"])
+    assert connector.stats.requests["history"] == 1
+    keys = lead_keys(salesforce)
+    rated = times["fields.Lead_Quality__c"]
+    for lead in leads:
+        person = ORG.person(keys[lead.id])
+        planted = planted_values(ORG.spec, person).get("lead_quality")
+        if planted is None:
+            assert lead.id not in rated
+        else:
+            assert abs((rated[lead.id] - planted.set_at).total_seconds()) < 1
+    converted = {lead.id for lead in leads if lead.fields.get("IsConverted")}
+    assert set(times["lead_status"]) == converted
+    assert "title" not in times  # not tracked: no history, no date
