@@ -32,6 +32,7 @@ from connectors.base import TaskDesk
 from connectors.records import CrmTask, FollowUpTask
 from scoring.config import Handoff
 from sync.handoff_sla import HandoffFacts, Marker, follow_up
+from sync.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,13 @@ class SlackNotice:
     """One message per created task through a Slack incoming webhook (slack-sdk)."""
 
     def __init__(self, url: str) -> None:
-        from slack_sdk.webhook import WebhookClient
-
+        try:
+            from slack_sdk.webhook import WebhookClient
+        except ImportError as error:
+            raise SettingsError(
+                "the model's handoff.slack_webhook_url_env asks for Slack messages, and slack-sdk "
+                "is not installed: pip install 'leadq[slack]'"
+            ) from error
         self.client = WebhookClient(url, timeout=5)
 
     def send(self, task: FollowUpTask, owner_name: str) -> bool:

@@ -4,12 +4,16 @@ model's SLA — also when the run is SIGKILLed right after the CRM created the t
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from crm_sandboxes import EXAMPLES, MODEL, Sandbox, sandbox, watched_run
@@ -21,7 +25,7 @@ from connectors.records import CrmTask
 from sandbox.salesforce.values import stored_datetime
 from scoring.config import Handoff
 from sync.cli import app
-from sync.handoff import marked
+from sync.handoff import marked, slack_notice
 from sync.handoff_report import handoff_figures
 from sync.handoff_sla import TOKEN, Marker, due_at, sla_for
 
@@ -205,3 +209,49 @@ def test_the_handoff_report_counts_tasks_completed_in_the_crm_as_on_time_or_late
             assert png_size(screenshot) == WINDOW
             dom = chromium(page, tmp_path / "profile", "--dump-dom").stdout
             assert "Speed to lead" in dom and "Per owner" in dom and "Per grade" in dom
+
+
+class SlackHook(BaseHTTPRequestHandler):
+    """A Slack incoming webhook on loopback: keeps every message, answers `ok`."""
+
+    received: ClassVar[list[dict]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        SlackHook.received.append(json.loads(body))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+def test_each_created_task_is_announced_once_in_slack_when_the_model_asks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlackHook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    SlackHook.received = []
+    monkeypatch.setenv("LEADQ_TEST_SLACK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+    model = MODEL.model_copy(
+        update={"handoff": Handoff(slack_webhook_url_env="LEADQ_TEST_SLACK_URL")})
+    try:
+        with sandbox("hubspot", 1000, tmp_path) as box:
+            run = watched_run(box.runtime(model).engine(clock=lambda: NOW), "full")
+            again = watched_run(box.runtime(model).engine(clock=lambda: NOW), "full")
+    finally:
+        server.shutdown()
+        server.server_close()
+    created = run.report.handoffs.created
+    assert created > 0 and run.report.handoffs.slack_sent == created
+    assert again.report.handoffs.slack_sent == 0  # no task created, nothing announced again
+    assert len(SlackHook.received) == created
+    assert all(message["text"].startswith("New MQL for ") for message in SlackHook.received)
+
+
+def test_slack_stays_silent_unless_the_model_names_its_webhook() -> None:
+    assert slack_notice(Handoff(), {"LEADQ_SLACK_URL": "http://127.0.0.1:9/"}) is None
+    assert slack_notice(Handoff(slack_webhook_url_env="LEADQ_SLACK_URL"), {}) is None
