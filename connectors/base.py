@@ -183,7 +183,8 @@ class Connector(Protocol):
 
 @runtime_checkable
 class TaskDesk(Protocol):
-    """A CRM connector that also keeps follow-up tasks (HubSpot tasks, Salesforce Task)."""
+    """A CRM's follow-up tasks (HubSpot tasks, Salesforce Task): the `tasks` of the connectors
+    whose CRM keeps them (`task_desk` finds it)."""
 
     def tasks_of(self, lead_ids: Sequence[str]) -> list[CrmTask]:
         """Every open or closed task about these leads, read in batches."""
@@ -200,3 +201,9 @@ class TaskDesk(Protocol):
     def tasks_created_since(self, since: datetime, token: str) -> Iterator[CrmTask]:
         """The tasks created at or after `since` whose body holds the word `token`."""
         ...
+
+
+def task_desk(connector: Connector) -> TaskDesk | None:
+    """The connector's follow-up tasks, if its CRM keeps them (a CSV file does not)."""
+    desk = getattr(connector, "tasks", None)
+    return desk if isinstance(desk, TaskDesk) else None

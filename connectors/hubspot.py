@@ -95,8 +95,6 @@ from connectors.hubspot_writes import BATCH_SIZE, ContactWriter
 from connectors.records import (
     Activity,
     Company,
-    CrmTask,
-    FollowUpTask,
     Lead,
     LeadUpdate,
     Outcome,
@@ -476,20 +474,6 @@ class HubSpotConnector:
                 for company_id in chunk:
                     cache.setdefault(company_id, None)  # deleted: remember, do not ask again
         return {company_id: cache.get(company_id) for company_id in ids}
-
-    # ---- follow-up tasks (connectors/hubspot_tasks.py) ------------------------------------------
-
-    def tasks_of(self, lead_ids: Sequence[str]) -> list[CrmTask]:
-        return self.tasks.tasks_of(lead_ids)
-
-    def create_tasks(self, tasks: Sequence[FollowUpTask]) -> list[WriteResult]:
-        return self.tasks.create_tasks(tasks)
-
-    def remove_tasks(self, task_ids: Sequence[str]) -> None:
-        self.tasks.remove_tasks(task_ids)
-
-    def tasks_created_since(self, since: datetime, token: str) -> Iterator[CrmTask]:
-        return self.tasks.tasks_created_since(since, token)
 
     # ---- schema ---------------------------------------------------------------------------------
 

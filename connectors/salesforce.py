@@ -46,8 +46,6 @@ from connectors.base import (
 )
 from connectors.records import (
     Activity,
-    CrmTask,
-    FollowUpTask,
     Lead,
     LeadUpdate,
     Outcome,
@@ -427,19 +425,6 @@ class SalesforceConnector:
             for row in self.query_rows(text, "query")
             if row.get("ConvertedContactId")
         }
-
-    # ---- follow-up tasks (connectors/salesforce_tasks.py) -----------------------------------
-    def tasks_of(self, lead_ids: Sequence[str]) -> list[CrmTask]:
-        return self.tasks.tasks_of(lead_ids)
-
-    def create_tasks(self, tasks: Sequence[FollowUpTask]) -> list[WriteResult]:
-        return self.tasks.create_tasks(tasks)
-
-    def remove_tasks(self, task_ids: Sequence[str]) -> None:
-        self.tasks.remove_tasks(task_ids)
-
-    def tasks_created_since(self, since: datetime, token: str) -> Iterator[CrmTask]:
-        return self.tasks.tasks_created_since(since, token)
 
     # ---- owners, accounts, outcomes ---------------------------------------------------------
     def list_owners(self) -> list[Owner]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, get_type_hints
 
 import typer
+from rich.console import RenderableType
 
 from connectors.base import Connector
 from scoring.backtest import run_backtest
@@ -317,15 +318,26 @@ def preview(
     from sync.preview_run import run_preview
 
     with user_errors():
-        settings = load_settings(env_file)
-        if model is not None:
-            settings = settings.model_copy(update={"model_path": model})
-        if html is not None:
-            check_page_target(html)
+        settings = page_run_settings(env_file, model, html)
         result = run_preview(settings, parse_now(now))
         if html is not None:
             write_page(html, preview_page(result))
-    console.print(preview_view(result))
+    show_with_page(preview_view(result), html)
+
+
+def page_run_settings(env_file: Path | None, model: Path | None, html: Path | None) -> Settings:
+    """The settings of a command that reads the CRM and may write a page (`--model` replacing the
+    model path); a page that could not be written is refused first."""
+    settings = load_settings(env_file)
+    if model is not None:
+        settings = settings.model_copy(update={"model_path": model})
+    if html is not None:
+        check_page_target(html)
+    return settings
+
+
+def show_with_page(view: RenderableType, html: Path | None) -> None:
+    console.print(view)
     if html is not None:
         console.print(f"Wrote {markup_safe(str(html))}")
 
@@ -354,11 +366,7 @@ def report_handoff(
     from sync.sections import sections_page, sections_view
 
     with user_errors():
-        settings = load_settings(env_file)
-        if model is not None:
-            settings = settings.model_copy(update={"model_path": model})
-        if html is not None:
-            check_page_target(html)
+        settings = page_run_settings(env_file, model, html)
         moment = parse_now(now) or datetime.now(UTC)
         runtime = open_runtime(settings)
         try:
@@ -369,9 +377,7 @@ def report_handoff(
         if html is not None:
             write_page(html, sections_page(
                 "leadq speed-to-lead", "Speed to lead", sections[0].note, sections))
-    console.print(sections_view(sections))
-    if html is not None:
-        console.print(f"Wrote {markup_safe(str(html))}")
+    show_with_page(sections_view(sections), html)
 
 
 @app.command()

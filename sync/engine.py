@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from connectors.base import Connector, LeadPage, TaskDesk
+from connectors.base import Connector, LeadPage, task_desk
 from connectors.records import Lead, LeadUpdate
 from scoring.config import ScoringModel
 from scoring.frame import ActivityFrame, LeadFrame
@@ -239,9 +239,10 @@ class SyncEngine:
         self._page_cursor: datetime | None = None  # the last page's cursor
         self._observer: BatchObserver | None = None
         self._watch = RunWatch()
+        desk = task_desk(connector)
         self.handoffs = (
-            Handoffs(connector, model.handoff, slack_notice(model.handoff))
-            if model.handoff is not None and isinstance(connector, TaskDesk)
+            Handoffs(desk, model.handoff, slack_notice(model.handoff))
+            if model.handoff is not None and desk is not None
             else None
         )
         self._handing_off: list[HandoffFacts] = []  # this page's newly assigned leads

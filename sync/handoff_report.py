@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from connectors.base import Connector, TaskDesk
+from connectors.base import Connector, task_desk
 from connectors.records import Activity, CrmTask
 from sync.handoff_dispositions import disposition
 from sync.handoff_figures import HandoffFigures, Tally, handoffs_of
@@ -23,9 +23,10 @@ GRADE_ORDER = "ABCDF?"
 
 
 def handoff_figures(connector: Connector, since: datetime, now: datetime) -> HandoffFigures:
-    if not isinstance(connector, TaskDesk):
+    desk = task_desk(connector)
+    if desk is None:
         raise ValueError(f"{connector.crm} keeps no tasks: the handoff report needs a CRM")
-    tasks = list(connector.tasks_created_since(since, TOKEN))
+    tasks = list(desk.tasks_created_since(since, TOKEN))
     names = {owner.id: owner.display_name for owner in connector.list_owners()}
     lead_ids = sorted({task.lead_id for task in tasks if task.lead_id} | _marked_leads(tasks))
     leads = [lead for start in range(0, len(lead_ids), READ_BATCH)

@@ -22,6 +22,7 @@ from scoring.proposal_diff import ProposedChange
 from scoring.report import ExtraTable, NamedResult, Report
 from sync.csvscore import CsvScoreReport
 from sync.engine import Assignment, PlannedChange, RunReport
+from sync.handoff import HandoffReport
 from sync.learn_run import LearnRun
 from sync.outcomes import Loaded
 from sync.retry_set import Waiting
@@ -166,6 +167,7 @@ def run_summary(report: RunReport) -> Table:
         ("failed", len(report.failed)),
         *([("not in the CRM", len(report.not_found))] if report.not_found else []),
         ("owners assigned", report.assigned),
+        *_handoff_rows(report.handoffs),
         ("API requests", ", ".join(f"{k} {v}" for k, v in sorted(report.requests.items())) or "0"),
         ("retries", ", ".join(f"{k} {v}" for k, v in sorted(report.retries.items())) or "0"),
         ("retried from earlier runs", report.retried),
@@ -177,6 +179,22 @@ def run_summary(report: RunReport) -> Table:
     for what, value in rows:
         table.add_row(what, str(value))
     return table
+
+
+def _handoff_rows(handoffs: HandoffReport) -> list[tuple[str, str]]:
+    """Follow-up tasks, when the run made or found any (a model with `handoff:`)."""
+    if not (handoffs.created or handoffs.found or handoffs.failed):
+        return []
+    parts = [f"{handoffs.created} created"]
+    if handoffs.found:
+        parts.append(f"{handoffs.found} already there")
+    if handoffs.duplicates_removed:
+        parts.append(f"{handoffs.duplicates_removed} duplicates removed")
+    if handoffs.failed:
+        parts.append(f"{len(handoffs.failed)} refused (owner not written)")
+    if handoffs.slack_sent or handoffs.slack_failed:
+        parts.append(f"Slack {handoffs.slack_sent} sent, {handoffs.slack_failed} failed")
+    return [("follow-up tasks", ", ".join(parts))]
 
 
 def changes_table(report: RunReport, limit: int | None = None, title: str | None = None) -> Table:

@@ -40,7 +40,7 @@ TASK_CREATE = {"hubspot": "/crm/v3/objects/tasks/batch/create", "salesforce": "/
 
 def tasks_by_lead(box: Sandbox, lead_ids: list[str]) -> dict[str, list]:
     runtime = box.runtime(MODEL_WITH_HANDOFF)
-    found = marked(runtime.connector.tasks_of(lead_ids))
+    found = marked(runtime.connector.tasks.tasks_of(lead_ids))
     by_lead: dict[str, list] = {}
     for (lead_id, _owner), tasks in found.items():
         by_lead.setdefault(lead_id, []).extend(tasks)
@@ -162,6 +162,16 @@ def complete(box: Sandbox, task: CrmTask, at: datetime) -> None:
         "Status": "Completed", "IsClosed": 1, "CompletedDateTime": stored_datetime(at)})
 
 
+def log_call(box: Sandbox, contact_id: str, at: datetime) -> None:
+    client = HubSpot(access_token=box.running.access_token, host=box.running.base_url)
+    client.crm.objects.calls.basic_api.create({
+        "properties": {"hs_timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                       "hs_call_title": "First call", "hs_call_direction": "OUTBOUND"},
+        "associations": [{"to": {"id": contact_id}, "types": [
+            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 194}]}],
+    })
+
+
 @pytest.mark.parametrize("crm", CRMS)
 def test_the_handoff_report_counts_tasks_completed_in_the_crm_as_on_time_or_late(
     crm: str, tmp_path: Path
@@ -171,19 +181,24 @@ def test_the_handoff_report_counts_tasks_completed_in_the_crm_as_on_time_or_late
         runtime = box.runtime(MODEL_WITH_HANDOFF)
         # the CRM dates the tasks by its own clock: created today, handed off as of NOW
         today = datetime.now(UTC)
-        tasks = sorted(runtime.connector.tasks_created_since(today - timedelta(hours=1), TOKEN),
+        tasks = sorted(runtime.connector.tasks.tasks_created_since(today - timedelta(hours=1), TOKEN),
                        key=lambda task: task.id)
         assert len(tasks) >= 3
         on_time, late = tasks[0], tasks[1]
         complete(box, on_time, Marker.find(on_time.body).due_at - timedelta(minutes=30))
         complete(box, late, Marker.find(late.body).due_at + timedelta(minutes=30))
 
-        figures = handoff_figures(runtime.connector, today - timedelta(days=7), today)
+        if crm == "hubspot":  # a rep calls one lead two hours after its handoff
+            touched = Marker.find(tasks[2].body)
+            log_call(box, touched.lead_id, touched.at + timedelta(hours=2))
+        figures = handoff_figures(runtime.connector, NOW - timedelta(days=1), today)
         assert (figures.total.handed_off, figures.total.on_time, figures.total.late,
                 figures.total.open, figures.total.overdue) == (
                     len(tasks), 1, 1, len(tasks) - 2, len(tasks) - 2)
         assert sum(t.handed_off for t in figures.by_owner.values()) == len(tasks)
         assert sum(t.on_time for t in figures.by_grade.values()) == 1
+        if crm == "hubspot":
+            assert figures.total.median_hours_to_touch == 2.0
 
         environment = {
             "COLUMNS": "220", "LEADQ_STATE_URL": box.settings.state_url,
