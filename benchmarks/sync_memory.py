@@ -2,8 +2,11 @@
 against the sandbox CRMs at growing org sizes.
 
 Each run is `leadq sync --full` in a fresh process of its own (the sandbox serves from this one),
-which reports its own peak (benchmarks/peak_memory.py). The state figure is the size of the SQLite
-state file after one full sync from an empty state, with its audit rows counted.
+which reports its own peak (benchmarks/peak_memory.py: the kernel's high-water mark of that
+process, not of the benchmark that started it). The state figures come from the SQLite state file
+after one full sync from an empty state, split by SQLite's `dbstat` table: the activity ledger
+(bytes per activity it stores) and everything else — the audit and the run's bookkeeping (values
+written, retry set, write-ahead entries, cursors, free pages) — in bytes per lead.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from benchmarks.measure import Measurement, run_in_child
+from sync.ledger import LedgerState, ledger_document, unpack
 
 Crm = Literal["hubspot", "salesforce"]
 SIZES = (10_000, 50_000)
@@ -26,6 +31,7 @@ EXAMPLE_MODEL = Path(__file__).parents[1] / "examples" / "sandbox.yaml"
 GROWTH_TARGET = 1.3  # peak at the largest size ≤ 1.3 × the peak at the smallest
 PEAK_TARGET_MB = 300
 STATE_TARGET_BYTES_PER_LEAD = 150 * 1024 * 1024 / LARGE  # 150 MB for 200,000 leads
+LEDGER_TARGET_BYTES_PER_ACTIVITY = 40
 
 CHILD = """
 import json, sys, time
@@ -59,8 +65,9 @@ def sync_memory(crm: Crm, sizes: tuple[int, ...]) -> list[Measurement]:
                 run = _leadq(environment, "sync", "--full", "--now", NOW)
             peak_mb = run["peak_kb"] / 1024
             peaks.append(peak_mb)
-            state_bytes = state.stat().st_size
-            audit_rows = _audit_rows(state)
+            size = state_size(state, crm)
+        bookkeeping = size.file_bytes - size.ledger_bytes
+        per_activity = size.ledger_bytes / max(size.ledger_activities, 1)
         results += [
             Measurement(
                 "memory",
@@ -73,12 +80,22 @@ def sync_memory(crm: Crm, sizes: tuple[int, ...]) -> list[Measurement]:
             ),
             Measurement(
                 "memory",
-                f"{crm}: state after one full sync, {leads:,} leads",
-                state_bytes / 1024 / 1024,
+                f"{crm}: audit and run bookkeeping after one full sync, {leads:,} leads",
+                _mb(bookkeeping),
                 "MB",
                 f"≤ {STATE_TARGET_BYTES_PER_LEAD:,.0f} bytes per lead",
-                state_bytes <= STATE_TARGET_BYTES_PER_LEAD * leads,
-                f"{state_bytes / leads:,.0f} bytes per lead; {audit_rows:,} audit rows",
+                bookkeeping <= STATE_TARGET_BYTES_PER_LEAD * leads,
+                f"{bookkeeping / leads:,.0f} bytes per lead ({size.largest()}); "
+                f"{size.audit_rows:,} audit rows; state file {_mb(size.file_bytes):.1f} MB",
+            ),
+            Measurement(
+                "memory",
+                f"{crm}: activity ledger after one full sync, {leads:,} leads",
+                per_activity,
+                "bytes/activity",
+                f"≤ {LEDGER_TARGET_BYTES_PER_ACTIVITY}",
+                per_activity <= LEDGER_TARGET_BYTES_PER_ACTIVITY,
+                f"{size.ledger_activities:,} activities in {_mb(size.ledger_bytes):.1f} MB",
             ),
         ]
     if len(peaks) > 1:
@@ -103,12 +120,52 @@ def _leadq(environment: dict[str, str], *arguments: str) -> dict[str, Any]:
     return result
 
 
-def _audit_rows(state: Path) -> int:
+def _mb(size: int) -> float:
+    return size / 1024 / 1024
+
+
+@dataclass(frozen=True)
+class StateSize:
+    """A state file's size, and where its bytes go (tables with their indexes; free pages)."""
+
+    file_bytes: int
+    by_table: dict[str, int]
+    audit_rows: int
+    ledger_activities: int
+
+    @property
+    def ledger_bytes(self) -> int:
+        return self.by_table.get("ledger", 0)
+
+    def largest(self, count: int = 3) -> str:
+        biggest = sorted(self.by_table.items(), key=lambda item: item[1], reverse=True)[:count]
+        return ", ".join(f"{name} {_mb(size):.1f} MB" for name, size in biggest)
+
+
+def state_size(state: Path, crm: str) -> StateSize:
+    """Where the bytes of a SQLite state file go, read with SQLite's `dbstat` table."""
     with sqlite3.connect(state) as connection:
-        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
-        table = "audit_rows" if "audit_rows" in tables else "audit"
-        (count,) = connection.execute(f"SELECT count(*) FROM {table}").fetchone()
-    return int(count)
+        owner = dict(connection.execute("SELECT name, tbl_name FROM sqlite_master"))
+        by_table: dict[str, int] = {}
+        for name, size in connection.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+            table = owner.get(name, name)  # an index counts with its table
+            by_table[table] = by_table.get(table, 0) + int(size)
+        file_bytes = state.stat().st_size
+        by_table["free pages"] = file_bytes - sum(by_table.values())
+        (audit_rows,) = connection.execute("SELECT count(*) FROM audit_rows").fetchone()
+        activities = _ledger_activities(connection, crm)
+    return StateSize(file_bytes, by_table, int(audit_rows), activities)
+
+
+def _ledger_activities(connection: sqlite3.Connection, crm: str) -> int:
+    document = connection.execute(
+        "SELECT body FROM documents WHERE name = ?", (ledger_document(crm),)
+    ).fetchone()
+    if document is None:
+        return 0
+    details = LedgerState.model_validate_json(document[0]).spec.details
+    rows = connection.execute("SELECT lead_id, packed FROM ledger WHERE crm = ?", (crm,))
+    return sum(len(unpack(lead_id, bytes(packed), details)) for lead_id, packed in rows)
 
 
 @contextmanager

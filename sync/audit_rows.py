@@ -2,7 +2,8 @@
 
 A write changes several fields of a lead at once (score, grade, reasons, stage …); the audit keeps
 them as one row — the lead, the run and its time, the model version, the actor, when the row may
-be pruned — with the fields as one JSON object, zlib-compressed:
+be pruned — with the fields as one JSON object, packed by sync/packed_json.py (zlib with a preset
+dictionary; rows from before it are plain zlib and read as ever):
 
     {"leadq_score": {"before": 12, "after": 18, "why": "score 12 → 18"}, …}
 
@@ -14,19 +15,17 @@ always listed them in.
 
 from __future__ import annotations
 
-import json
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sync.packed_json import pack_json, unpack_json
 from sync.state import AuditEntry, from_iso, iso_utc
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 ROW_ATTRIBUTES = ("crm", "model_version", "actor", "keep_until")
-COMPRESSION_LEVEL = 6
 
 RowKey = tuple[str, datetime, str]  # lead id, at, run id
 
@@ -96,8 +95,7 @@ class AuditRow:
         )
 
     def packed_fields(self) -> bytes:
-        text = json.dumps(self.fields, separators=(",", ":"))
-        return zlib.compress(text.encode(), COMPRESSION_LEVEL)
+        return pack_json(self.fields)
 
 
 def audit_rows(entries: Iterable[AuditEntry]) -> list[AuditRow]:
@@ -137,7 +135,7 @@ def _attributes(entry: AuditEntry) -> dict[str, str | None]:
 
 
 def unpacked_fields(packed: bytes) -> dict[str, dict[str, Any]]:
-    fields: dict[str, dict[str, Any]] = json.loads(zlib.decompress(packed))
+    fields: dict[str, dict[str, Any]] = unpack_json(packed)
     return fields
 
 

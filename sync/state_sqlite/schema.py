@@ -6,10 +6,12 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from sync.packed_json import pack_json
 from sync.state import AuditEntry, StateUnusableError
 from sync.state_sqlite.audit import append_audit_rows
+from sync.state_sqlite.written import written_values
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """The state schema this leadq reads and writes. A file at an older version is upgraded in place
 when it is opened (`_MIGRATIONS`); a file at a newer one is refused with a `StateStoreError`."""
 
@@ -90,6 +92,22 @@ def _compact_audit(connection: sqlite3.Connection) -> None:
     connection.execute("DROP TABLE audit")
 
 
+def _pack_written_values(connection: sqlite3.Connection) -> None:
+    """Schema 6: the values leadq last wrote, and new audit rows' fields, packed with a preset
+    dictionary (sync/packed_json.py) — half the bytes; a leadq reading schema 5 could not read
+    them. The stored values are packed here, a batch at a time in rowid order."""
+    last = 0
+    while batch := connection.execute(
+        "SELECT rowid, field_values FROM written WHERE rowid > ? ORDER BY rowid LIMIT ?",
+        (last, _MIGRATION_BATCH),
+    ).fetchall():
+        connection.executemany(
+            "UPDATE written SET field_values = ? WHERE rowid = ?",
+            [(pack_json(written_values(values)), rowid) for rowid, values in batch],
+        )
+        last = batch[-1][0]
+
+
 Migration = str | Callable[[sqlite3.Connection], None]
 
 _MIGRATIONS: tuple[tuple[int, Migration], ...] = (
@@ -98,6 +116,7 @@ _MIGRATIONS: tuple[tuple[int, Migration], ...] = (
     (3, _DOCUMENTS_AND_LEDGER),
     (4, _WORK_CLAIMS),
     (5, _compact_audit),
+    (6, _pack_written_values),
 )
 """What brings a file to each schema version from the one before (a new file runs them all): a
 script, or a function that moves data. A released version's step never changes: a change to the

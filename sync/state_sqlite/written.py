@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
+from sync.packed_json import pack_json, unpack_json
 from sync.state import FieldValues, Scalar, chunked, iso_utc, validated_values
 from sync.state_sqlite.connections import IN_CLAUSE_SIZE, SqliteFile
 
@@ -37,7 +38,7 @@ class SqliteWritten(SqliteFile):
                         (
                             crm,
                             lead_id,
-                            json.dumps({**earlier.get(lead_id, {}), **checked[lead_id]}),
+                            pack_json({**earlier.get(lead_id, {}), **checked[lead_id]}),
                             run_id,
                             written_at,
                         )
@@ -62,4 +63,10 @@ def _written_rows(
         f"SELECT lead_id, field_values FROM written WHERE crm = ? AND lead_id IN ({placeholders})",
         (crm, *lead_ids),
     ).fetchall()
-    return {lead_id: json.loads(values) for lead_id, values in rows}
+    return {lead_id: written_values(values) for lead_id, values in rows}
+
+
+def written_values(stored: str | bytes) -> FieldValues:
+    """A lead's values as stored: packed (schema 6 on), or JSON text (before)."""
+    values: FieldValues = unpack_json(stored) if isinstance(stored, bytes) else json.loads(stored)
+    return values

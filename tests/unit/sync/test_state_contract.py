@@ -4,6 +4,7 @@ server on 127.0.0.1, with dummy credentials). A few backend-specific cases follo
 from __future__ import annotations
 
 import inspect
+import json
 import math
 import sqlite3
 import uuid
@@ -990,7 +991,7 @@ def test_a_state_file_of_schema_1_is_upgraded_in_place_and_keeps_its_state(
         (version,) = connection.execute(
             "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     connection.close()
-    assert int(version) == SCHEMA_VERSION == 5
+    assert int(version) == SCHEMA_VERSION == 6
 
 
 def _with_audit_of_schema_1(connection: sqlite3.Connection, entries: list[AuditEntry]) -> None:
@@ -1032,6 +1033,30 @@ def test_an_audit_of_a_row_per_field_is_upgraded_to_a_row_per_lead_and_run(
     assert upgraded.audit_for("L2") == [audit_entry("L2")]
     upgraded.close()
     assert stored_audit_rows(path) == {"L1": 2, "L2": 1}
+
+
+def test_values_written_as_json_text_before_schema_6_are_packed_and_read_back_the_same(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    values = {"leadq_score": 42, "leadq_grade": "B", "leadq_fit": 0.5, "leadq_label": None}
+    SqliteStateStore(path).close()
+    with sqlite3.connect(path) as connection:  # the file as schema 5 left it
+        connection.executemany(
+            "INSERT INTO written (crm, lead_id, field_values, run_id, written_at)"
+            " VALUES ('hubspot', ?, ?, 'run-1', '2026-11-01T00:00:00+00:00')",
+            [(f"L{n}", json.dumps(values)) for n in range(3)],
+        )
+        connection.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    connection.close()
+
+    upgraded = SqliteStateStore(path)
+    assert upgraded.last_written("hubspot", ["L0", "L2"]) == {"L0": values, "L2": values}
+    upgraded.close()
+    with sqlite3.connect(path) as connection:
+        kinds = connection.execute("SELECT DISTINCT typeof(field_values) FROM written").fetchall()
+    connection.close()
+    assert kinds == [("blob",)]
 
 
 def test_the_sqlite_file_runs_in_wal_mode(tmp_path: Path) -> None:
