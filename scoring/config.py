@@ -183,6 +183,15 @@ class Qualification(Section):
         return priorities
 
 
+class DisqualifyRule(Section):
+    """A lead this matches is disqualified: never promoted or routed, and given the CRM's
+    disqualified status (not the recycle one) while sales has not worked it."""
+
+    id: RuleId
+    label: Label
+    when: Condition
+
+
 class StageRule(Section):
     id: RuleId | None = Field(
         default=None, description="Named in the audit when the rule moves a lead's stage"
@@ -229,8 +238,38 @@ class Output(Section):
     reasons_separator: str = Field(default="; ", max_length=10)
 
 
+class Dispositions(Section):
+    """What a rep's status on a lead leadq handed off means (scoring/dispositions.py): the CRM's
+    status values for each verdict. Rejected, not a fit and no response are negative outcomes for
+    `backtest` and `learn`; accepted ones count as accepted in the handoff figures."""
+
+    accepted: list[str] = Field(default_factory=list, description="Sales took the lead on")
+    rejected: list[str] = Field(default_factory=list, description="Not a real lead")
+    not_a_fit: list[str] = Field(default_factory=list, description="A real lead, the wrong buyer")
+    no_response: list[str] = Field(
+        default_factory=list, description="Sales tried and never reached the lead"
+    )
+    accepted_stages: list[str] = Field(
+        default_factory=list, description="Stage values meaning sales took the lead on"
+    )
+
+    @model_validator(mode="after")
+    def _one_verdict_each(self) -> Dispositions:
+        seen: dict[str, str] = {}
+        for verdict in ("accepted", "rejected", "not_a_fit", "no_response"):
+            for value in getattr(self, verdict):
+                if value in seen:
+                    raise ValueError(f"status {value!r} is both {seen[value]} and {verdict}")
+                seen[value] = verdict
+        return self
+
+    def statuses(self) -> list[str]:
+        """Every status value the mapping names."""
+        return [*self.accepted, *self.rejected, *self.not_a_fit, *self.no_response]
+
+
 class CrmLifecycle(Section):
-    """How leadq's stages and recycling map onto one CRM's fields and values."""
+    """How leadq's stages, recycling and disqualifying map onto one CRM's fields and values."""
 
     stage_field: str | None = Field(
         description="The CRM field holding the stage; null: not written"
@@ -247,6 +286,13 @@ class CrmLifecycle(Section):
     )
     requalified_status: str | None = Field(
         default=None, description="Set when a lead leadq recycled qualifies again"
+    )
+    disqualified_status: str | None = Field(
+        default=None, description="Set when a `disqualify:` rule matches a lead sales never worked"
+    )
+    dispositions: Dispositions = Field(
+        default_factory=Dispositions,
+        description="What a rep's status on a handed-off lead means",
     )
 
     @model_validator(mode="after")
@@ -273,6 +319,12 @@ HUBSPOT_LIFECYCLE = CrmLifecycle(
     untouched_statuses=["", "NEW"],
     recycle_status="BAD_TIMING",
     requalified_status="NEW",
+    disqualified_status="UNQUALIFIED",
+    dispositions=Dispositions(
+        accepted=["IN_PROGRESS", "ATTEMPTED_TO_CONTACT", "CONNECTED", "OPEN_DEAL"],
+        rejected=["UNQUALIFIED"],
+        accepted_stages=["salesqualifiedlead", "opportunity", "customer", "evangelist"],
+    ),
 )
 SALESFORCE_LIFECYCLE = CrmLifecycle(
     stage_field="Status",
@@ -289,6 +341,11 @@ SALESFORCE_LIFECYCLE = CrmLifecycle(
     untouched_statuses=["", "Open - Not Contacted", "Marketing Qualified"],
     recycle_status="Nurture",
     requalified_status="Marketing Qualified",
+    disqualified_status="Closed - Not Converted",
+    dispositions=Dispositions(
+        accepted=["Working - Contacted", "Closed - Converted"],
+        rejected=["Closed - Not Converted"],
+    ),
 )
 
 
@@ -534,6 +591,10 @@ class ScoringModel(Section):
     engagement: Engagement = Engagement()
     qualification: Qualification = Qualification()
     stages: list[StageRule] = Field(default_factory=list)
+    disqualify: list[DisqualifyRule] = Field(
+        default_factory=list,
+        description="Leads to disqualify (competitors, students): the first matching rule says why",
+    )
     default_stage: str = "lead"
     score: Score = Score()
     output: Output = Output()
@@ -549,6 +610,7 @@ class ScoringModel(Section):
         found: list[Condition] = [rule.when for rule in self.fit.rules]
         found += [c for c in (getattr(self.bant, n) for n in BANT_CRITERIA) if c is not None]
         found += [stage.when for stage in self.stages]
+        found += [rule.when for rule in self.disqualify]
         if self.routing:
             found += [rule.when for rule in self.routing.rules if rule.when is not None]
         return found
@@ -573,9 +635,14 @@ class ScoringModel(Section):
     @property
     def version(self) -> str:
         """Content hash: the same rules give the same version, however the YAML is laid out."""
-        unscored = {"csv", "description", "learn", "handoff"}
+        unscored: dict[str, Any] = dict.fromkeys(("csv", "description", "learn", "handoff"), True)
         if self.predictive is None:
-            unscored.add("predictive")  # models without one keep the version they had
+            unscored["predictive"] = True  # models without one keep the version they had
+        # a rep's dispositions change no score; models that disqualify nobody keep their version
+        per_crm = {"dispositions"} if self.disqualify else {"dispositions", "disqualified_status"}
+        if not self.disqualify:
+            unscored["disqualify"] = True
+        unscored["lifecycle"] = {crm: per_crm for crm in ("hubspot", "salesforce")}
         scoring_part = self.model_dump(mode="json", exclude=unscored, by_alias=True)
         canonical = json.dumps(scoring_part, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]

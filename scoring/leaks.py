@@ -56,6 +56,7 @@ BOOKKEEPING = re.compile(
     r"|lasttransferdate|masterrecordid|isunreadbyowner|recordtypeid|ownerid|jigsaw.*"
     r"|emailbounced(date|reason)|photourl|owner\..*)$"
 )
+DISPOSITION_FIELDS = frozenset({"lead_status", "hs_lead_status", "status"})
 SALES_ENTERED_WORDS = frozenset({
     "quality", "rating", "rated", "grade", "disposition", "reason", "outcome", "result", "won",
     "lost", "closed", "converted", "deal", "deals", "opportunity", "qualified", "qualification",
@@ -77,6 +78,8 @@ def never_learned(path: str, model: ScoringModel) -> str | None:
         return "leadq's own output"
     if BOOKKEEPING.match(spelled):
         return "CRM bookkeeping"
+    if spelled in DISPOSITION_FIELDS:
+        return "the rep's disposition: an outcome (lifecycle dispositions), never a feature"
     return None
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from connectors.records import Activity, Lead
 from scoring.conditions import ActivityTest, Evaluator, compile_condition, normalise_text
 from scoring.config import GRADES, HAND_RAISER, ScoringModel
+from scoring.disqualify import Disqualifier
 from scoring.engagement import EngagementScorer
 from scoring.fit import FitScorer
 from scoring.frame import (
@@ -53,6 +54,7 @@ class Qualification(BaseModel):
     stage_rule: int | None  # index of the stage rule that matched; None = default stage
     hand_raiser: bool = False  # a hand-raise that qualifies on its own (demo or contact request)
     stage_reason: str = ""  # "MQL: Hand-raiser — demo request 3 days ago"; "" in the default stage
+    disqualified: str | None = None  # the `disqualify:` rule's id that matched; never promoted
     bant: dict[str, bool]
     bant_count: int
     reasons: list[Reason]  # every contribution, largest first; caps included
@@ -72,6 +74,7 @@ class CompiledModel:
             compile_condition(rule.when, lead_field_kind) for rule in model.stages
         ]
         self.stage_names = np.array([rule.stage for rule in model.stages], dtype=object)
+        self.disqualifier = Disqualifier(model.disqualify)
         self.reason_columns = ReasonColumns.for_model(model, self.engagement.group_caps)
         self._where_cache: dict[int, Evaluator | None] = {}
         bands = model.qualification.engagement_bands
@@ -146,6 +149,7 @@ class ScoredBatch:
     stage: np.ndarray
     stage_rule: np.ndarray
     stage_reason: np.ndarray  # why each lead is in its stage; first in the reasons line
+    disqualified: np.ndarray  # index of the `disqualify:` rule that matched; -1: none
     hand_raiser: np.ndarray
     bant_met: dict[str, np.ndarray]
     bant_count: np.ndarray
@@ -182,12 +186,18 @@ class ScoredBatch:
             stage_rule=None if self.stage_rule[index] < 0 else int(self.stage_rule[index]),
             hand_raiser=bool(self.hand_raiser[index]),
             stage_reason=str(self.stage_reason[index]),
+            disqualified=self.disqualified_by(index),
             bant={name: bool(values[index]) for name, values in self.bant_met.items()},
             bant_count=int(self.bant_count[index]),
             reasons=self.compiled.reason_columns.reasons(self.contributions[index]),
             reasons_text=str(self.reasons_text[index]),
             model_version=self.compiled.version,
         )
+
+    def disqualified_by(self, index: int) -> str | None:
+        """The id of the `disqualify:` rule the lead at `index` matched, if any."""
+        rule = int(self.disqualified[index])
+        return self.compiled.model.disqualify[rule].id if rule >= 0 else None
 
     def __iter__(self):
         return (self.qualification(i) for i in range(len(self)))
@@ -256,6 +266,15 @@ def score_frame(frame: LeadFrame, compiled: CompiledModel) -> ScoredBatch:
     frame.set_computed("grade", grade, TextColumn(grade_index, GRADE_TEXTS))
     frame.set_computed("label", label, TextColumn(label_code, LABEL_TEXTS))
     stage, stage_rule = _stages(frame, compiled)
+    stage_reason = stage_reasons(frame, model.stages, model.default_stage, stage_rule)
+    disqualified = compiled.disqualifier.matches(frame)
+    if (disqualified >= 0).any():  # never promoted, whatever they score
+        out = disqualified >= 0
+        stage[out] = model.default_stage
+        stage_rule[out] = -1
+        hand_raiser = hand_raiser & ~out
+        why = compiled.disqualifier.reasons(frame, disqualified)
+        stage_reason = np.where(out, why, stage_reason)
     contributions = np.hstack(
         [fit_points, fit_clamp[:, None], engagement_points, engagement_clamp[:, None]]
     )
@@ -269,7 +288,8 @@ def score_frame(frame: LeadFrame, compiled: CompiledModel) -> ScoredBatch:
         priority=priority,
         stage=stage,
         stage_rule=stage_rule,
-        stage_reason=stage_reasons(frame, model.stages, model.default_stage, stage_rule),
+        stage_reason=stage_reason,
+        disqualified=disqualified,
         hand_raiser=hand_raiser,
         bant_met=bant.met,
         bant_count=bant.count,

@@ -370,7 +370,9 @@ def report_handoff(
         moment = parse_now(now) or datetime.now(UTC)
         runtime = open_runtime(settings)
         try:
-            figures = handoff_figures(runtime.connector, moment - timedelta(days=days), moment)
+            figures = handoff_figures(
+                runtime.connector, moment - timedelta(days=days), moment, runtime.model
+            )
         finally:
             runtime.close()
         sections = handoff_sections(figures)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from connectors.base import Connector, task_desk
 from connectors.records import Activity, CrmTask
+from scoring.config import ScoringModel
 from sync.handoff_dispositions import disposition
 from sync.handoff_figures import HandoffFigures, Tally, handoffs_of
 from sync.handoff_sla import TOKEN, Marker
@@ -22,7 +23,9 @@ READ_BATCH = 100
 GRADE_ORDER = "ABCDF?"
 
 
-def handoff_figures(connector: Connector, since: datetime, now: datetime) -> HandoffFigures:
+def handoff_figures(
+    connector: Connector, since: datetime, now: datetime, model: ScoringModel | None = None
+) -> HandoffFigures:
     desk = task_desk(connector)
     if desk is None:
         raise ValueError(f"{connector.crm} keeps no tasks: the handoff report needs a CRM")
@@ -35,7 +38,7 @@ def handoff_figures(connector: Connector, since: datetime, now: datetime) -> Han
     for start in range(0, len(leads), READ_BATCH):
         for activity in connector.pull_activities(leads[start : start + READ_BATCH], since):
             activities[activity.lead_id].append(activity)
-    dispositions = {lead.id: disposition(connector.crm, lead) for lead in leads}
+    dispositions = {lead.id: disposition(connector.crm, lead, model) for lead in leads}
     figures = HandoffFigures(since, now)
     for handoff in handoffs_of(tasks, names, activities, dispositions):
         figures.add(handoff)

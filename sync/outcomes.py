@@ -30,6 +30,7 @@ from connectors.records import Activity, Lead, parse_timestamp
 from scoring.backtest import LabelledLeads, cut_off_before_outcomes, labelled_from_records
 from scoring.conditions import normalise_text
 from scoring.config import ScoringModel
+from scoring.dispositions import negative_outcomes
 from sync.user_errors import UserError
 
 if TYPE_CHECKING:
@@ -82,12 +83,14 @@ class ConnectorOutcomes:
         activities = self.connector.pull_activities(leads, None)
         outcomes = list(self.connector.pull_outcomes(None))
         end = now or _latest_moment(leads, activities, [_epoch(o.at) for o in outcomes])
-        labelled = labelled_from_records(leads, activities, outcomes, end)
+        rejected = negative_outcomes(model, self.connector.crm, leads, outcomes, end)
+        labelled = labelled_from_records(leads, activities, outcomes + rejected, end)
         source = f"{self.connector.crm} ({len(leads):,} leads)"
+        notes = [_dispositions_note(len(rejected))] if rejected else []
         if not self.field_history:
-            return Loaded(labelled, source)
+            return Loaded(labelled, source, notes)
         set_at, note = self._set_times(model, leads)
-        return Loaded(labelled, source, [note], set_at)
+        return Loaded(labelled, source, [*notes, note], set_at)
 
     def _set_times(
         self, model: ScoringModel, leads: list[Lead]
@@ -102,6 +105,11 @@ class ConnectorOutcomes:
         note = (f"field history: when values were set, for {len(dated)} of {len(paths)} lead "
                 f"fields ({requests:,} request{'' if requests == 1 else 's'})")
         return set_at, note
+
+
+def _dispositions_note(count: int) -> str:
+    return (f"rep dispositions: {count:,} lead{'' if count == 1 else 's'} a rep rejected (or "
+            "found not a fit, or never reached) counted as not converted, as of the status")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ Rules (DESIGN.md, "Lifecycle and status" and "A sync run"):
 - score moves smaller than `min_score_change` are not written unless grade, label or stage changed
   (or the model did); no difference, no write;
 - the stage only moves forward in the CRM's order; a qualified lead that decays below the bar
-  before sales worked it gets the recycle status instead of a demotion;
+  before sales worked it gets the recycle status instead of a demotion; a lead the model's
+  `disqualify:` rules match gets the disqualified status instead (never promoted, never routed);
 - a status somebody set by hand is never overwritten, nor an owner: the owner is written only for a
   routing decision, which is made only for leads without a human owner.
 """
@@ -67,6 +68,7 @@ class Result:
     stage_rule: str | None = None  # the id (or place) of the stage rule that placed the lead
     stage_reason: str = ""
     hand_raiser: bool = False  # a demo or contact request that qualifies on its own
+    disqualified: str | None = None  # the id of the `disqualify:` rule the lead matched
 
     @classmethod
     def all_of(cls, scored: ScoredBatch) -> list[Result]:
@@ -99,6 +101,7 @@ class Result:
                 stage_rule=rule_names[scored.stage_rule[i]] if scored.stage_rule[i] >= 0 else None,
                 stage_reason=str(scored.stage_reason[i]),
                 hand_raiser=bool(scored.hand_raiser[i]),
+                disqualified=scored.disqualified_by(i),
             )
             for i in indices
         ]
@@ -261,7 +264,9 @@ class Planner:
             changes.append(
                 FieldChange(lifecycle.stage_field, current_stage or None, target, _promoted(result))
             )
-        if result.stage in self.qualified_stages:
+        if result.disqualified:
+            changes += self._disqualify(lifecycle, result, current_status, recycled_by_us)
+        elif result.stage in self.qualified_stages:
             changes += self._requalify(lifecycle, current_status, recycled_by_us)
         else:
             changes += self._recycle(lifecycle, result, current_stage, current_status)
@@ -280,6 +285,22 @@ class Planner:
             and status_field != lifecycle.stage_field
         ):
             return [FieldChange(status_field, current_status, fresh, "qualified again")]
+        return []
+
+    def _disqualify(
+        self, lifecycle: CrmLifecycle, result: Result, current_status: str, recycled_by_us: bool
+    ) -> list[FieldChange]:
+        """A lead that stopped fitting (a competitor, a student) before sales worked it gets the
+        disqualified status, not the recycle one; a status a rep set stays."""
+        status, field_name = lifecycle.disqualified_status, lifecycle.status_field
+        ours = recycled_by_us and current_status == lifecycle.recycle_status
+        if (
+            status
+            and field_name
+            and current_status != status
+            and (current_status in lifecycle.untouched_statuses or ours)
+        ):
+            return [FieldChange(field_name, current_status or None, status, result.stage_reason)]
         return []
 
     def _recycle(

@@ -1,0 +1,85 @@
+"""What a rep's status on a lead leadq handed off says, per the model's
+`lifecycle.<crm>.dispositions` mapping: accepted (worked it, moved it on), rejected, not a fit,
+no response, or undecided.
+
+The one place that reads dispositions: `leadq report handoff` counts acceptance from `acceptance`,
+and `backtest` / `learn` take `negative_outcomes` as leads that did not convert, dated when the
+rep set the status. A status leadq set itself is no rep's verdict: the recycle status is in no
+list by default, and a lead showing the disqualified status that the model's own `disqualify:`
+rules match was disqualified by leadq.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Literal
+
+from connectors.records import Lead, Outcome
+from scoring.config import CrmLifecycle, ScoringModel
+from scoring.qualify import score_batch
+
+Disposition = Literal["accepted", "rejected", "not_a_fit", "no_response", "undecided"]
+Acceptance = Literal["accepted", "rejected", "undecided"]
+NEGATIVE: frozenset[Disposition] = frozenset({"rejected", "not_a_fit", "no_response"})
+
+
+def disposition(lifecycle: CrmLifecycle, lead: Lead | None) -> Disposition:
+    """The rep's verdict on a lead, read from its status (and stage) in the CRM."""
+    if lead is None:
+        return "undecided"
+    mapping = lifecycle.dispositions
+    status = lead.lead_status or ""
+    for verdict in ("rejected", "not_a_fit", "no_response", "accepted"):
+        if status in getattr(mapping, verdict):
+            return verdict  # type: ignore[return-value]
+    if (lead.lifecycle_stage or "") in mapping.accepted_stages or lead.fields.get("IsConverted"):
+        return "accepted"
+    return "undecided"
+
+
+def acceptance(verdict: Disposition) -> Acceptance:
+    """Accepted or rejected, as the handoff figures count them (not a fit, no response:
+    rejected)."""
+    if verdict in NEGATIVE:
+        return "rejected"
+    return "accepted" if verdict == "accepted" else "undecided"
+
+
+def negative_outcomes(
+    model: ScoringModel,
+    crm: str,
+    leads: Sequence[Lead],
+    outcomes: Iterable[Outcome],
+    now: datetime,
+) -> list[Outcome]:
+    """Leads a rep rejected (or found not a fit, or never reached), as outcomes that did not
+    convert, dated by the lead's last change (when the status was set, at the latest). Leads that
+    already have an outcome keep it, and leads leadq disqualified itself are left out."""
+    lifecycle: CrmLifecycle | None = getattr(model.lifecycle, crm, None)
+    if lifecycle is None:
+        return []
+    known = {outcome.lead_id for outcome in outcomes}
+    negative = [
+        lead for lead in leads
+        if lead.id not in known and disposition(lifecycle, lead) in NEGATIVE
+    ]
+    ours = disqualified_by_leadq(model, lifecycle, negative, now)
+    return [
+        Outcome(lead_id=lead.id, converted=False, at=lead.updated_at)
+        for lead in negative
+        if lead.id not in ours
+    ]
+
+
+def disqualified_by_leadq(
+    model: ScoringModel, lifecycle: CrmLifecycle, leads: Sequence[Lead], now: datetime
+) -> set[str]:
+    """Leads showing the disqualified status that the model's `disqualify:` rules match: leadq
+    set that status, no rep did."""
+    showing = [lead for lead in leads if lead.lead_status == lifecycle.disqualified_status]
+    if not model.disqualify or not showing:
+        return set()
+    scored = score_batch(showing, [], model, now)
+    rules = scored.disqualified.tolist()
+    return {lead.id for lead, rule in zip(showing, rules, strict=True) if rule >= 0}
