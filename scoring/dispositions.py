@@ -55,11 +55,12 @@ def negative_outcomes(
 ) -> list[Outcome]:
     """Leads a rep rejected (or found not a fit, or never reached), as outcomes that did not
     convert, dated by the lead's last change (when the status was set, at the latest). Leads that
-    already have an outcome keep it, and leads leadq disqualified itself are left out."""
+    already have a dated or converted outcome keep it (the new outcomes replace undated
+    not-converted ones), and leads leadq disqualified itself are left out."""
     lifecycle: CrmLifecycle | None = getattr(model.lifecycle, crm, None)
     if lifecycle is None:
         return []
-    known = {outcome.lead_id for outcome in outcomes}
+    known = {outcome.lead_id for outcome in outcomes if outcome.converted or outcome.at}
     negative = [
         lead for lead in leads
         if lead.id not in known and disposition(lifecycle, lead) in NEGATIVE

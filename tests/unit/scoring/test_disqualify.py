@@ -164,3 +164,11 @@ def test_leads_leadq_disqualified_are_no_reps_rejection() -> None:
              make_lead("L2", email="al@buyer.com", lead_status="UNQUALIFIED")]
     outcomes = negative_outcomes(MODEL, "hubspot", leads, [], NOW)
     assert [outcome.lead_id for outcome in outcomes] == ["L2"]
+
+
+def test_a_rejection_replaces_an_undated_not_converted_outcome() -> None:
+    set_at = NOW - timedelta(days=1)
+    leads = [make_lead("L1", lead_status="UNQUALIFIED", updated_at=set_at)]
+    undated = [Outcome(lead_id="L1", converted=False)]
+    assert [(o.lead_id, o.at) for o in negative_outcomes(MODEL, "hubspot", leads, undated, NOW)
+            ] == [("L1", set_at)]
