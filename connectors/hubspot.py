@@ -27,7 +27,8 @@ Reading
   (custom fields the scoring model reads: the portal must have them) and `output_properties`
   (leadq's own, read where they exist so the engine can diff) land in `Lead.fields`, typed.
 * **Companies**: contact→company associations in v4 batches (1,000 ids), companies in batch reads
-  of 100, cached for the rest of the pull; the primary company is `Lead.company`, its
+  of 100, cached for the rest of the pull (in a temporary file, connectors/spooled_companies.py);
+  the primary company is `Lead.company`, its
   `hubspot_owner_id` is `Company.owner_id`.
 * **Activities**: hubspot_activities. **Owners**: `/crm/v3/owners/`, active ones then archived
   ones (`archived=true`, marked inactive); queues are `kind="queue"`. **Account owners**: a
@@ -110,6 +111,7 @@ from connectors.retry import (
     RetrySettings,
     RollingWindowLimiter,
 )
+from connectors.spooled_companies import SpooledCompanies
 
 __all__ = ["HubSpotConnector", "OAuthApp"]
 
@@ -201,7 +203,7 @@ class HubSpotConnector:
                                          events_page_size, events_refresh_seconds)
         self._contacts: PortalSchema | None = None
         self._companies: PortalSchema | None = None
-        self._company_cache: dict[str, Company | None] = {}
+        self._company_cache = SpooledCompanies()  # on disk: memory stays flat
         self.tasks = HubSpotTasks(self.api)
 
     @property
