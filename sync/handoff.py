@@ -7,7 +7,8 @@ the CRM, not of leadq's state: each task carries a marker line (sync/handoff_sla
 lead and the owner, and a handoff whose marked task exists creates nothing (check before create).
 Because a create whose answer was lost (a dropped connection, a retried 5xx) may still have
 landed, the tasks are read back after creating and any second task of the same handoff is
-removed, keeping the oldest: the CRM converges on one task per handoff whatever was retried.
+removed, keeping the oldest (and so are those a run killed before that check left behind): the
+CRM converges on one task per handoff whatever was retried.
 
 A lead whose task could not be created is not handed over this run: its owner is not written, and
 it waits in the retry set with the CRM's message, so no owner gets a lead without its task.
@@ -104,6 +105,7 @@ class Handoffs:
         if not facts:
             return report
         existing = marked(self.desk.tasks_of([fact.lead_id for fact in facts]))
+        report.duplicates_removed = self._remove_extra(existing)  # a run killed before its check
         wanted = [
             follow_up(self.handoff, fact, now)
             for fact in facts
@@ -117,18 +119,15 @@ class Handoffs:
         report.failed = {r.lead_id: r.error or "not created" for r in results if not r.ok}
         report.created = len(created)
         if created:
-            report.duplicates_removed = self._remove_duplicates(created)
+            again = marked(self.desk.tasks_of([task.lead_id for task in created]))
+            report.duplicates_removed += self._remove_extra(again)
         for task in created:
             self._notify(task, owner_names.get(task.owner_id, task.owner_id), report)
         return report
 
-    def _remove_duplicates(self, created: Sequence[FollowUpTask]) -> int:
-        again = marked(self.desk.tasks_of([task.lead_id for task in created]))
-        extra = [
-            task.id
-            for tasks in again.values()
-            for task in sorted(tasks, key=_age)[1:]
-        ]
+    def _remove_extra(self, found: dict[tuple[str, str], list[CrmTask]]) -> int:
+        """Remove all but the oldest task of each handoff; how many were removed."""
+        extra = [task.id for tasks in found.values() for task in sorted(tasks, key=_age)[1:]]
         if extra:
             self.desk.remove_tasks(extra)
         return len(extra)

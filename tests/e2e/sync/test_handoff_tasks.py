@@ -10,24 +10,26 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from crm_sandboxes import EXAMPLES, MODEL, Sandbox, sandbox, watched_run
+from crm_sandboxes import EXAMPLES, MODEL, Sandbox, WatchedRun, sandbox, watched_run
 from headless_chromium import WINDOW, chromium, console_messages, png_size
 from hubspot import HubSpot
 from typer.testing import CliRunner
 
-from connectors.records import CrmTask
+from connectors.base import TaskDesk
+from connectors.records import CrmTask, FollowUpTask, WriteResult
 from sandbox.salesforce.values import stored_datetime
 from scoring.config import Handoff
 from sync.cli import app
 from sync.handoff import marked, slack_notice
 from sync.handoff_report import handoff_figures
-from sync.handoff_sla import TOKEN, Marker, due_at, sla_for
+from sync.handoff_sla import TOKEN, HandoffFacts, Marker, due_at, sla_for
 
 pytestmark = pytest.mark.e2e
 
@@ -270,3 +272,69 @@ def test_each_created_task_is_announced_once_in_slack_when_the_model_asks(
 def test_slack_stays_silent_unless_the_model_names_its_webhook() -> None:
     assert slack_notice(Handoff(), {"LEADQ_SLACK_URL": "http://127.0.0.1:9/"}) is None
     assert slack_notice(Handoff(slack_webhook_url_env="LEADQ_SLACK_URL"), {}) is None
+
+
+class AnswerLostOnce:
+    """The CRM's task desk, as seen through a create whose first answer was lost: the request
+    landed, the client sent it again (a retried timeout or 5xx), so the CRM made every task
+    twice."""
+
+    def __init__(self, desk: TaskDesk, removes: bool = True) -> None:
+        self.desk = desk
+        self.removes = removes  # False: the run dies before it removes the second tasks
+
+    def tasks_of(self, lead_ids: Sequence[str]) -> list[CrmTask]:
+        return self.desk.tasks_of(lead_ids)
+
+    def create_tasks(self, tasks: Sequence[FollowUpTask]) -> list[WriteResult]:
+        self.desk.create_tasks(tasks)
+        return self.desk.create_tasks(tasks)
+
+    def remove_tasks(self, task_ids: Sequence[str]) -> None:
+        if self.removes:
+            self.desk.remove_tasks(task_ids)
+
+    def tasks_created_since(self, since: datetime, token: str) -> Iterator[CrmTask]:
+        return self.desk.tasks_created_since(since, token)
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_a_create_sent_twice_still_leaves_one_task_per_handoff(crm: str, tmp_path: Path) -> None:
+    with sandbox(crm, 1000, tmp_path) as box:
+        engine = box.runtime(MODEL_WITH_HANDOFF).engine(clock=lambda: NOW)
+        assert engine.handoffs is not None
+        engine.handoffs.desk = AnswerLostOnce(engine.handoffs.desk)
+        run = watched_run(engine, "full")
+        handed = run.report.handoffs
+        assert handed.created > 0 and handed.duplicates_removed == handed.created
+        tasks = tasks_by_lead(box, [a.lead_id for a in run.assignments])
+        assert tasks and all(len(found) == 1 for found in tasks.values())
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_second_tasks_left_by_a_run_that_died_are_removed_by_the_next_run(
+    crm: str, tmp_path: Path
+) -> None:
+    with sandbox(crm, 1000, tmp_path) as box:
+        engine = box.runtime(MODEL_WITH_HANDOFF).engine(clock=lambda: NOW)
+        assert engine.handoffs is not None
+        engine.handoffs.desk = AnswerLostOnce(engine.handoffs.desk, removes=False)
+        first = watched_run(engine, "full")
+        leads = [a.lead_id for a in first.assignments]
+        doubled = tasks_by_lead(box, leads)
+        assert doubled and all(len(found) == 2 for found in doubled.values())
+        # the owners were written too: as if a webhook names the leads again, with no owner yet
+        rerun = box.runtime(MODEL_WITH_HANDOFF).engine(clock=lambda: NOW)
+        assert rerun.handoffs is not None
+        facts = [fact for fact in _facts_of(first) if fact.lead_id in doubled]
+        report = rerun.handoffs.hand_off(facts, NOW, {})
+        assert report.created == 0 and report.duplicates_removed == len(facts)
+        assert all(len(found) == 1 for found in tasks_by_lead(box, leads).values())
+
+
+def _facts_of(run: WatchedRun) -> list[HandoffFacts]:
+    return [
+        HandoffFacts(a.lead_id, "contact", a.lead_name, a.owner_id, "B", "B2", 50, "mql", None,
+                     False, "")
+        for a in run.assignments
+    ]
