@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_OUTPUT = Path("docs/scaling.png")
 _STEADY = re.compile(r"steady (HubSpot|Salesforce) ([\d,]+)")
@@ -38,15 +39,18 @@ class ScalingFigures:
 
 
 def scaling_figures(documents: Iterable[dict]) -> ScalingFigures:
-    """The figures in saved benchmark results (later documents win)."""
+    """The figures in saved benchmark results: within a document the first row of a run (the
+    'nothing changed' right after the full sync, not the one after new activity); a later
+    document replaces an earlier one's figures."""
     figures = ScalingFigures()
     for document in documents:
+        taken: set[tuple[str, str, int]] = set()
         for row in document.get("measurements", []):
-            _take(figures, row)
+            _take(figures, row, taken)
     return figures
 
 
-def _take(figures: ScalingFigures, row: dict) -> None:
+def _take(figures: ScalingFigures, row: dict, taken: set[tuple[str, str, int]]) -> None:
     steady, run = _STEADY.fullmatch(row["benchmark"]), _REQUESTS.fullmatch(row["metric"])
     if steady and run:
         name = _run_drawn(run.group(1))
@@ -54,6 +58,9 @@ def _take(figures: ScalingFigures, row: dict) -> None:
             return
         key = (steady.group(1), name)
         leads = int(steady.group(2).replace(",", ""))
+        if (*key, leads) in taken:
+            return
+        taken.add((*key, leads))
         figures.requests[key][leads] = float(row["value"])
         bound = _BOUND.search(row.get("detail", ""))
         if bound:
@@ -76,6 +83,7 @@ def draw(figures: ScalingFigures, output: Path) -> None:
 
     matplotlib.use("Agg")  # no display: a file
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     colours = {"HubSpot": "#ff7a59", "Salesforce": "#00a1e0"}
     markers = dict(zip(RUNS_DRAWN, ("o", "s", "^"), strict=True))
@@ -96,13 +104,21 @@ def draw(figures: ScalingFigures, output: Path) -> None:
     right.axhline(300, color="grey", linestyle=":", label="target 300 MB")
     right.set(xscale="log", xlabel="leads in the org", ylabel="peak RSS, MB", ylim=(0, None),
               title="sync --full peak memory (python -m benchmarks memory)")
-    for axes in (left, right):
+    thousands = FuncFormatter(lambda value, _: f"{value:,.0f}")
+    for axes, sizes in ((left, _sizes(figures.requests)), (right, _sizes(figures.peak_mb))):
         axes.grid(True, which="both", alpha=0.3)
         axes.legend(fontsize=7)
+        axes.set_xticks(sizes, [f"{size:,}" for size in sizes])
+        axes.xaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
+    left.yaxis.set_major_formatter(thousands)
     fig.tight_layout()
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output)
     plt.close(fig)
+
+
+def _sizes(series: dict[Any, Series]) -> list[int]:
+    return sorted({size for values in series.values() for size in values})
 
 
 def main(arguments: Sequence[str] | None = None) -> None:
