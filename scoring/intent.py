@@ -85,6 +85,21 @@ def intent_findings(model: ScoringModel) -> list[IntentFinding]:
     return findings
 
 
+def handoff_findings(model: ScoringModel) -> list[IntentFinding]:
+    """SLA rules for hand-raisers in a model that names no hand-raise: they never match."""
+    if model.handoff is None or hand_raises(model):
+        return []
+    return [
+        IntentFinding(
+            ("handoff", "sla", index, "hand_raiser"),
+            f"SLA rule {rule.id!r} is for hand-raisers, and no stage rule qualifies a lead on a "
+            "hand-raise alone (a demo or contact request): it never applies",
+        )
+        for index, rule in enumerate(model.handoff.sla)
+        if rule.hand_raiser and "sla" in model.handoff.model_fields_set
+    ]
+
+
 # --------------------------------------------------------------------------- hand-raises
 
 

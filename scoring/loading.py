@@ -30,7 +30,7 @@ from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from scoring.config import ScoringModel, closest, did_you_mean
-from scoring.intent import intent_findings
+from scoring.intent import handoff_findings, intent_findings
 from scoring.references import Loc, check_references
 
 MOST_VALUES = 100_000  # far above any real model; a "billion laughs" file goes far beyond
@@ -111,6 +111,10 @@ def _parse(text: str, source: str) -> tuple[ScoringModel, list[ModelProblem]]:
     ]
     if model.qualification.intent_guard == "strict":
         problems += findings
+    findings += [
+        _problem(format_path(finding.loc), places.line_for(finding.loc), finding.message)
+        for finding in handoff_findings(model)
+    ]
     if problems:
         raise ModelFileError(source, problems)
     return model, findings

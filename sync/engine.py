@@ -488,6 +488,7 @@ class SyncEngine:
             report.changed += len(updates)
             if report.dry_run:
                 self._show_changes(report, self._described(leads, [u.lead_id for u in updates]))
+                report.handoffs.planned += len(self._handing_off)
             else:
                 held = self._hand_off(now, report)
                 updates = [update for update in updates if update.lead_id not in held]

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 class HandoffReport:
     """What a run's handoffs did."""
 
+    planned: int = 0  # a dry run's handoffs: a task each, unless one is there already
     created: int = 0
     found: int = 0  # handoffs whose task an earlier (killed or retried) attempt had created
     duplicates_removed: int = 0
@@ -50,6 +51,7 @@ class HandoffReport:
     slack_failed: int = 0
 
     def add(self, other: HandoffReport) -> None:
+        self.planned += other.planned
         self.created += other.created
         self.found += other.found
         self.duplicates_removed += other.duplicates_removed

@@ -183,6 +183,8 @@ def run_summary(report: RunReport) -> Table:
 
 def _handoff_rows(handoffs: HandoffReport) -> list[tuple[str, str]]:
     """Follow-up tasks, when the run made or found any (a model with `handoff:`)."""
+    if handoffs.planned:
+        return [("follow-up tasks", f"{handoffs.planned} to create (fewer if there already)")]
     if not (handoffs.created or handoffs.found or handoffs.failed):
         return []
     parts = [f"{handoffs.created} created"]

@@ -55,11 +55,13 @@ def test_each_lead_leadq_assigns_gets_one_open_task_for_its_owner_with_reasons_a
 ) -> None:
     with sandbox(crm, 1000, tmp_path) as box:
         engine = box.runtime(MODEL_WITH_HANDOFF).engine(clock=lambda: NOW)
+        planned = watched_run(engine, "full", dry_run=True).report.handoffs
         run = watched_run(engine, "full")
         people = {a.lead_id: a for a in run.assignments
                   if engine.directory().find(a.owner_id).kind == "person"}
         assert people, "the org has leads to hand off"
-        assert run.report.handoffs.created == len(people)
+        assert run.report.handoffs.created == planned.planned == len(people)
+        assert planned.created == 0
         tasks = tasks_by_lead(box, list(people))
         assert {lead_id: len(found) for lead_id, found in tasks.items()} == dict.fromkeys(people, 1)
         state = box.state()

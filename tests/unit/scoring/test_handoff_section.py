@@ -3,9 +3,11 @@ mistake a RevOps admin can make in it refused with its place in the file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from scoring.loading import ModelFileError, parse_model
+from scoring.loading import ModelFileError, load_model_with_warnings, parse_model
 
 STAGES = (
     "stages:\n"
@@ -58,3 +60,22 @@ def test_a_mistake_in_the_handoff_section_is_refused_with_its_place(
 ) -> None:
     found = problems("name: m\n" + STAGES + section)
     assert any(expected in line for line in found), found
+
+
+def test_an_sla_for_hand_raisers_in_a_model_without_hand_raises_is_a_warning(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "scoring.yaml"
+    path.write_text(
+        "name: m\nhandoff:\n  sla:\n    - {id: hot, hand_raiser: true, due_within: 4h}\n"
+        "    - {id: rest, due_within: 2d}\n",
+        encoding="utf-8",
+    )
+    _, warnings = load_model_with_warnings(path)
+    assert warnings == [
+        "scoring.yaml:4 handoff.sla[0].hand_raiser: SLA rule 'hot' is for hand-raisers, and no "
+        "stage rule qualifies a lead on a hand-raise alone (a demo or contact request): it never "
+        "applies"
+    ]
+    path.write_text("name: m\nhandoff: {}\n", encoding="utf-8")  # the defaults: no warning
+    assert load_model_with_warnings(path)[1] == []
