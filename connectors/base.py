@@ -203,6 +203,13 @@ class TaskDesk(Protocol):
         ...
 
 
+def window_read_limit(connector: Connector, default: int) -> int:
+    """How many known changes behind the lead cursor the connector reads as cheaply as it counts
+    them (`window_read_limit` where a connector names it: Salesforce's query page), else
+    `default`."""
+    return int(getattr(connector, "window_read_limit", default))
+
+
 def task_desk(connector: Connector) -> TaskDesk | None:
     """The connector's follow-up tasks, if its CRM keeps them (a CSV file does not)."""
     desk = getattr(connector, "tasks", None)

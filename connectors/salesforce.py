@@ -165,6 +165,13 @@ class SalesforceConnector:
     def cursor_scope(self) -> tuple[str, ...]:
         """The objects synced: Contacts added to a Lead sync have no cursor of their own yet."""
         return self.options.objects
+
+    @property
+    def window_read_limit(self) -> int:
+        """Known changes behind the cursor as cheap to read as to count: a count is one query
+        per synced object, and so is a read of at most a page (sync/cursor_edge.py)."""
+        return self.options.page_size
+
     # custom fields carry `__c` and title-cased words: leadq_model_version → leadq_Model_Version__c
     field_name = staticmethod(salesforce_field_name)
 

@@ -113,12 +113,15 @@ class Router:
         self, lead: Lead, new_stage: str, previous_stage: str | None, directory: Directory
     ) -> bool:
         """Only a lead that has just reached an assigning stage and has no human owner."""
-        stages = self.routing.assign_stages
-        return (
-            new_stage in stages
-            and previous_stage not in stages
-            and not directory.has_human_owner(lead)
+        return self.reaches_assign_stage(new_stage, previous_stage) and not (
+            directory.has_human_owner(lead)
         )
+
+    def reaches_assign_stage(self, new_stage: str, previous_stage: str | None) -> bool:
+        """Whether a lead has just reached an assigning stage: only such a lead may want an
+        owner, so the owner directory is not read when no lead of a page does."""
+        stages = self.routing.assign_stages
+        return new_stage in stages and previous_stage not in stages
 
     def decide(
         self,

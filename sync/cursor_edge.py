@@ -16,7 +16,9 @@ first unknown one (past all of them when there is none), and the run stores a `C
   known. The next run asks the CRM to count that window (one request); the same count, less the
   known leads it finds changed again, means no late arrival (search indexing delay, a late
   commit) hides in it, and the overlap is skipped. A window of at most `WINDOW_READ_LIMIT` known
-  changes is simply read with the new changes (one request either way).
+  changes (a connector's own `window_read_limit` where it names one: Salesforce reads a whole
+  query page, 2,000, as cheaply as it counts) is simply read with the new changes (one request
+  either way).
 
 A run that wrote at most `UNCHECKED_WRITES` leads does not ask what changed since its cursor: it
 leaves the cursor after the last lead it handled, with its writes in the edge (`written`), and

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from connectors.base import Connector, LeadPage, task_desk
+from connectors.base import Connector, LeadPage, task_desk, window_read_limit
 from connectors.records import Lead, LeadUpdate
 from scoring.config import ScoringModel
 from scoring.frame import ActivityFrame, LeadFrame
@@ -435,7 +435,8 @@ class SyncEngine:
             yield from self._changed_pages(since, True, None, skip)
             return
         self._handled.update(edge.seen)
-        if edge.known_count <= WINDOW_READ_LIMIT:  # as cheap to read as to count
+        if edge.known_count <= window_read_limit(self.connector, WINDOW_READ_LIMIT):
+            # as cheap to read as to count
             yield from self._changed_pages(edge.known_from, False, None, skip)
             return
         yield from self._changed_pages(since, False, None, skip)
@@ -575,12 +576,22 @@ class SyncEngine:
     ) -> dict[str, RoutingDecision]:
         if self.router is None:
             return {}
+        reaching = [
+            index
+            for index, lead in enumerate(leads)
+            if self.router.reaches_assign_stage(
+                str(scored.stage[index]), self.planner.shown_stage(lead)
+            )
+        ]
+        if not reaching:  # no lead wants an owner: the owner directory is not read
+            return {}
         directory = self.directory()
         wanting = [
             index
-            for index, lead in enumerate(leads)
+            for index in reaching
             if self.router.wants_owner(
-                lead, str(scored.stage[index]), self.planner.shown_stage(lead), directory
+                leads[index], str(scored.stage[index]), self.planner.shown_stage(leads[index]),
+                directory,
             )
         ]
         if not wanting:

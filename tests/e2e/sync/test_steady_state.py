@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from crm_sandboxes import MODEL, Sandbox, sandbox
@@ -68,6 +69,44 @@ def test_salesforce_cursors_keep_milliseconds_so_a_change_later_in_the_same_seco
     assert handled_first.pulled == 1
     assert handled_second.pulled == 1  # the second lead, not the first again, nor nothing
     assert nothing.pulled == 0
+
+
+def test_a_salesforce_run_after_a_full_run_reads_the_window_behind_its_cursor_instead_of_counting_it(
+    tmp_path: Path,
+) -> None:
+    with sandbox("salesforce", 400, tmp_path) as box:
+        box.runtime().close()
+        fresh_run(box, "full")
+        box.emulator.log.clear()
+        nothing, _ = fresh_run(box)
+        queries = _queries(box)
+
+    assert nothing.pulled == 0
+    assert not [query for query in queries if "COUNT()" in query]
+
+
+def test_a_salesforce_run_where_no_lead_reaches_an_assigning_stage_reads_no_owners(
+    tmp_path: Path,
+) -> None:
+    with sandbox("salesforce", 200, tmp_path) as box:
+        box.runtime().close()
+        fresh_run(box, "full", now=NOW)
+        first, _ = _two_open_leads(box)
+        _touch(box, first, datetime.now(UTC))
+        touched, _ = fresh_run(box, now=NOW)
+        queries = _queries(box)
+
+    assert touched.pulled == 1
+    assert not [query for query in queries if " FROM User " in query or " FROM Group " in query]
+
+
+def _queries(box: Sandbox) -> list[str]:
+    """The SOQL of every query the sandbox answered since its log was last cleared."""
+    return [
+        parse_qs(entry.query).get("q", [""])[0]
+        for entry in box.emulator.log.entries()
+        if "/query" in entry.path
+    ]
 
 
 def _client(box: Sandbox) -> Salesforce:
