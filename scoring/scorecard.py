@@ -86,10 +86,26 @@ class Capacity:
                 f"--capacity {self.text} needs the leads' creation dates (created_at) to know how "
                 "many leads arrive per period; give a share instead, e.g. --capacity 10%"
             )
-        days = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}[self.per]
-        span_days = max((labelled.order.max() - labelled.order.min()) / 86400.0, days)
-        arriving = len(labelled) / (span_days / days)
-        return min(1.0, self.amount / arriving)
+        return min(1.0, self.amount / self.arriving(labelled))
+
+    def arriving(self, labelled: LabelledLeads) -> float:
+        """Leads created per period over the history, by `created_at`.
+
+        Measured between the 1st and 99th percentile of creation times, so a few stray records
+        (imported years before the rest, or dated in the future) do not stretch the history.
+        """
+        days = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}.get(self.per, 1.0)
+        low, high = np.percentile(labelled.order, [1, 99])
+        inside = int(((labelled.order >= low) & (labelled.order <= high)).sum())
+        span_days = max((high - low) / 86400.0, days)
+        return inside / (span_days / days)
+
+    def passing_text(self, passed_share: float, labelled: LabelledLeads) -> str:
+        """How many leads a threshold passing `passed_share` of them sends, in the capacity's
+        own terms: "about 47/month over the history" or "9.8% of leads"."""
+        if self.per == "share" or labelled.ordered_by != "created_at":
+            return f"{passed_share:.1%} of leads"
+        return f"about {passed_share * self.arriving(labelled):,.0f}/{self.per} over the history"
 
 
 def parse_capacity(text: str) -> Capacity:
@@ -120,6 +136,7 @@ class Scorecard:
     capacity_text: str
     mql_threshold: int
     removed: dict[str, str] = field(default_factory=dict)  # rule id → why it was dropped
+    passing_text: str = ""  # how many leads the MQL stage rules pass over the history
 
 
 def propose(
@@ -127,7 +144,8 @@ def propose(
 ) -> Scorecard:
     """Learn on `rows` (default: every lead) and turn the weights into a proposed model."""
     left_out = {source: "looks like it leaks the outcome" for source in learner.excluded}
-    return build_scorecard(learner.learn(rows), learner.model, capacity, left_out)
+    learned = learner.learn(rows)
+    return build_scorecard(learned, learner.model, capacity, left_out, learner.labelled)
 
 
 # --------------------------------------------------------------------------- points
@@ -146,8 +164,13 @@ def build_scorecard(
     model: ScoringModel,
     capacity: Capacity | None,
     left_out: dict[str, str] | None = None,
+    history: LabelledLeads | None = None,
 ) -> Scorecard:
-    """The proposed model: points from `learned`, thresholds for `capacity`."""
+    """The proposed model: points from `learned`, thresholds for `capacity`.
+
+    A capacity per period is turned into a share of leads by how many leads `history` (default:
+    the leads learned from) receives per period: a fold or an earlier part of the leads holds
+    fewer of them than the whole history over the same months."""
     weights = shift_exclusive_groups(learned.features, learned.weights)
     scale = points_per_logit(learned.matrix @ weights)
     points = np.rint(weights * scale)
@@ -159,8 +182,13 @@ def build_scorecard(
         rules.removed.setdefault(rule_id, why)
     draft = _draft_model(model, learned, rules, points)
     scored = score_as_of_cutoffs(learned.train, draft)
-    share, capacity_text = _target_share(capacity, learned.train, model)
+    history = learned.train if history is None else history
+    share, capacity_text = _target_share(capacity, learned.train, model, history)
     final = _with_thresholds(draft, model, scored, share, capacity_text)
+    passed = float(
+        ((scored.score >= _mql_threshold_of(final)) | _kept_passes(model, scored)).mean()
+    )
+    per = capacity or Capacity(share, "share")
     final = _with_predictive(final, scored, learned.converted, model)
     return Scorecard(
         model=final,
@@ -170,6 +198,7 @@ def build_scorecard(
         capacity_text=capacity_text,
         mql_threshold=_mql_threshold_of(final),
         removed=rules.removed,
+        passing_text=per.passing_text(passed, history),
     )
 
 
@@ -362,17 +391,27 @@ def _reads_scores(stage: StageRule) -> bool:
 
 
 def _target_share(
-    capacity: Capacity | None, train: LabelledLeads, model: ScoringModel
+    capacity: Capacity | None, train: LabelledLeads, model: ScoringModel, history: LabelledLeads
 ) -> tuple[float, str]:
     """The capacity as a share of leads, and in words; without one, keep today's MQL volume."""
     if capacity is not None:
-        return capacity.share(train), capacity.text
+        return capacity.share(history), capacity.text
     if model.stages:
         current = score_as_of_cutoffs(train, model)
         passed = float((current.stage_rule >= 0).mean())
         if passed > 0:
             return passed, f"today's MQL volume, {passed:.1%} of leads"
     return DEFAULT_SHARE, f"{DEFAULT_SHARE:.0%} of leads (no capacity given)"
+
+
+def _kept_passes(model: ScoringModel, scored: ScoredLeads) -> np.ndarray:
+    """The leads a stage rule that reads no score passes (the proposal keeps those rules);
+    `scored` by the draft, which keeps the model's stages as they are."""
+    kept = np.zeros(len(scored.score), dtype=bool)
+    for index, stage in enumerate(model.stages):
+        if not _reads_scores(stage):
+            kept |= scored.stage_rule == index
+    return kept
 
 
 def _with_thresholds(
@@ -383,11 +422,7 @@ def _with_thresholds(
     capacity_text: str,
 ) -> ScoringModel:
     kept = [stage for stage in model.stages if not _reads_scores(stage)]
-    kept_hit = np.zeros(len(scored.score), dtype=bool)
-    for index, stage in enumerate(model.stages):
-        if stage in kept:
-            kept_hit |= scored.stage_rule == index  # draft keeps the model's stages as they are
-    threshold = _smallest_threshold(scored.score, share, kept_hit)
+    threshold = _smallest_threshold(scored.score, share, _kept_passes(model, scored))
     stage_name = model.stages[0].stage if model.stages else "mql"
     mql = StageRule(
         stage=stage_name,

@@ -503,7 +503,8 @@ def learn_summary(run: LearnRun, output: Path) -> list[Any]:
     lines.append(_proposed_changes_table(run.changes))
     card = run.card
     lines.append(
-        f"MQL at score ≥ {card.mql_threshold} (sales capacity: {markup_safe(card.capacity_text)}). "
+        f"MQL at score ≥ {card.mql_threshold} (sales capacity: {markup_safe(card.capacity_text)}; "
+        f"it passes {card.passing_text}). "
         f"{card.points_per_logit * math.log(2):.0f} points double a lead's odds of converting."
     )
     lines.append(

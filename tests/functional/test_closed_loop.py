@@ -221,6 +221,8 @@ def test_learn_on_a_synthetic_org_beats_the_hand_written_model_and_shows_top_dec
     assert figures["learned latest"] > figures["current latest"]
     model = load_model(proposal)
     assert model.stages[0].label.endswith("(sales capacity: 20/month)")
+    per_month = re.search(r"it passes about (\d+)/month over the history", output)
+    assert per_month and 17 <= int(per_month.group(1)) <= 20, output[-400:]
     page = report.read_text(encoding="utf-8")
     lifts = re.findall(r"top-decile lift (\d+\.\d\d)×", page)
     learned_lift, current_lift = float(lifts[0]), float(lifts[1])

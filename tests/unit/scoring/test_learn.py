@@ -334,6 +334,36 @@ def test_the_mql_threshold_and_grade_a_fit_the_sales_capacity(labelled: Labelled
     )
 
 
+def test_a_few_stray_creation_dates_do_not_stretch_the_history_a_capacity_is_spread_over(
+    labelled: LabelledLeads,
+) -> None:
+    leads = labelled.leads
+    stray = [
+        lead.model_copy(update={"created_at": NOW - timedelta(days=3650)}) for lead in leads[:5]
+    ]
+    outcomes = [
+        Outcome(lead_id=lead.id, converted=bool(c))
+        for lead, c in zip(leads, labelled.converted, strict=True)
+    ]
+    imported = labelled_from_records(stray + leads[5:], [], outcomes, NOW)
+    capacity = parse_capacity("100/month")
+    assert capacity.share(imported) == pytest.approx(capacity.share(labelled), rel=0.03)
+
+
+def test_a_fold_spreads_the_capacity_over_every_lead_of_its_months(
+    labelled: LabelledLeads,
+) -> None:
+    learner = Learner(labelled, HAND_MODEL)
+    capacity = parse_capacity("100/month")
+    half = np.arange(0, len(labelled), 2)
+    card = propose(learner, capacity, half)
+    assert card.share == pytest.approx(capacity.share(labelled))
+    passed = float((score_as_of_cutoffs(labelled.subset(half), card.model).stage == "mql").mean())
+    assert card.passing_text == (
+        f"about {passed * capacity.arriving(labelled):,.0f}/month over the history"
+    )
+
+
 def test_a_capacity_per_month_needs_creation_dates(labelled: LabelledLeads) -> None:
     undated = [lead.model_copy(update={"created_at": None}) for lead in labelled.leads]
     outcomes = [
