@@ -33,6 +33,7 @@ MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 52, 16, 16, 44
 class NamedResult:
     name: str  # e.g. "current model", "learned (out-of-fold)"
     result: BacktestResult
+    auc_text: str = ""  # the ROC AUC as the terminal words it, when not simply result.auc
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ def _card(named: NamedResult) -> _Card:
     )
     return _Card(
         named.name,
-        f"ROC AUC {result.auc:.3f}",
+        f"ROC AUC {named.auc_text or f'{result.auc:.3f}'}",
         [
             *probability,
             f"top-decile lift {result.top_decile_lift:.2f}×",
@@ -247,8 +248,16 @@ class _Scale:
         return _Bar(left, self.y(value), width, self.y(0) - self.y(value), colour, title)
 
 
+AXIS_TOPS = (0.01, 0.02, 0.04, 0.05, 0.08, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+
+
+def _percent_axis_top(top: float) -> float:
+    """The smallest round share at or above `top` with a little room; a share never above 100%."""
+    return next((tick for tick in AXIS_TOPS if tick >= top * 1.05), 1.0)
+
+
 def _percent_ticks(maximum: float = 1.0, steps: int = 5) -> list[tuple[float, str]]:
-    return [(maximum * i / steps, f"{maximum * i / steps:.0%}") for i in range(steps + 1)]
+    return [(maximum * i / steps, f"{maximum * i / steps * 100:g}%") for i in range(steps + 1)]
 
 
 def _score_ticks() -> list[tuple[float, str]]:
@@ -297,7 +306,7 @@ def _decile_chart(results: Sequence[NamedResult]) -> _Chart:
     deciles = [str(d) for d in range(1, 11)]
     rates = {n.name: {s.name: s.rate for s in n.result.by_decile} for n in results}
     top = max([r for per in rates.values() for r in per.values()] + [0.01])
-    scale = _Scale(10.0, top * 1.1)
+    scale = _Scale(10.0, _percent_axis_top(top))
     band = (WIDTH - MARGIN_LEFT - MARGIN_RIGHT) / 10
     width = band * 0.8 / len(results)
     bars = []
@@ -312,7 +321,7 @@ def _decile_chart(results: Sequence[NamedResult]) -> _Chart:
     return _Chart(
         "conversion by score decile",
         scale.x_ticks([(i + 0.5, d) for i, d in enumerate(deciles)]),
-        scale.y_ticks(_percent_ticks(top * 1.1, 4)),
+        scale.y_ticks(_percent_ticks(scale.y_max, 4)),
         "score decile (1 = top 10% of scores)",
         "conversion rate",
         [*legend, (f"base rate {base:.1%}", "#0f172a")],
@@ -353,7 +362,7 @@ def _suggested_threshold(result: BacktestResult) -> int:
 
 def _distribution_chart(result: BacktestResult) -> _Chart:
     top = max([max(c, o) for _, c, o in result.distribution] + [0.01])
-    scale = _Scale(105.0, top * 1.1)
+    scale = _Scale(105.0, _percent_axis_top(top))
     width = (scale.x(5) - scale.x(0)) * 0.45
     bars = [
         scale.bar(
@@ -368,7 +377,7 @@ def _distribution_chart(result: BacktestResult) -> _Chart:
     return _Chart(
         "score distribution by outcome",
         scale.x_ticks(_score_ticks()),
-        scale.y_ticks(_percent_ticks(top * 1.1, 4)),
+        scale.y_ticks(_percent_ticks(scale.y_max, 4)),
         "score",
         "share of leads in the group",
         [("converted", CONVERTED_COLOUR), ("not converted", OTHER_COLOUR)],

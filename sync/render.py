@@ -599,7 +599,9 @@ def learn_report(run: LearnRun, loaded: Loaded) -> Report:
     if run.estimate.out_of_fold is not None:
         results.append(
             NamedResult(
-                "learned (each lead scored by a fold that did not see it)", run.estimate.out_of_fold
+                "learned (each lead scored by a fold that did not see it)",
+                run.estimate.out_of_fold,
+                cross_validated_text(run.estimate),
             )
         )
     results.append(NamedResult("current model", run.current))

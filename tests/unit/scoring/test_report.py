@@ -3,6 +3,7 @@ nothing from outside itself."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from builders import NOW, activity, make_lead, model_from
@@ -57,3 +58,18 @@ def test_the_report_is_one_page_with_four_inline_charts_and_its_threshold_data()
     assert page.count("<svg") == 4
     assert "<script type='application/json' id='threshold-data'>[{" in page
     assert "http" not in page and "<link" not in page and " src=" not in page
+
+
+def test_no_chart_axis_shows_a_share_above_100_percent() -> None:
+    page = a_report("Backtest", "added")  # its top decile converts 100%
+    shares = [float(tick) for tick in re.findall(r">(\d+(?:\.\d+)?)%</text>", page)]
+    assert shares and max(shares) == 100
+
+
+def test_a_result_headline_shows_its_roc_auc_as_the_terminal_words_it() -> None:
+    leads = [make_lead(f"L{i}", title="VP Sales" if i < 4 else "Analyst") for i in range(10)]
+    outcomes = [Outcome(lead_id="L0", converted=True, at=NOW - timedelta(days=1))]
+    result = run_backtest(labelled_from_records(leads, [], outcomes, NOW), MODEL)
+    worded = "0.869 (5-fold mean), 0.857 pooled"
+    page = render_report(Report("Learn", [NamedResult("learned", result, worded)]))
+    assert f"<div class='big'>ROC AUC {worded}</div>" in page
