@@ -210,6 +210,16 @@ def window_read_limit(connector: Connector, default: int) -> int:
     return int(getattr(connector, "window_read_limit", default))
 
 
+@runtime_checkable
+class Picklists(Protocol):
+    """A CRM whose fields can restrict their values (HubSpot enumeration options, Salesforce
+    picklists): `validate --crm` checks the values a model maps against them."""
+
+    def picklist_values(self, field: str) -> tuple[str, ...] | None:
+        """The values the field allows; None when the field restricts nothing (or is unknown)."""
+        ...
+
+
 def task_desk(connector: Connector) -> TaskDesk | None:
     """The connector's follow-up tasks, if its CRM keeps them (a CSV file does not)."""
     desk = getattr(connector, "tasks", None)

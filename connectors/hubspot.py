@@ -479,6 +479,10 @@ class HubSpotConnector:
 
     # ---- schema ---------------------------------------------------------------------------------
 
+    def picklist_values(self, field: str) -> tuple[str, ...] | None:
+        """A contact property's enumeration options (None: not an enumeration)."""
+        return self._contact_schema().options.get(field)
+
     def _contact_schema(self) -> PortalSchema:
         if self._contacts is None:
             schema = load_schema(self.api, "contacts")

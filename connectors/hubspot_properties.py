@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as default
 from typing import Any
 
 from connectors.base import FieldsReport, OutputField
@@ -32,6 +33,7 @@ class PortalSchema:
     types: dict[str, str]
     read_only: frozenset[str]
     lifecycle_stages: tuple[str, ...]
+    options: dict[str, tuple[str, ...]] = default(default_factory=dict)  # enumeration values
 
     def lacks(self, names: Sequence[str]) -> list[str]:
         return sorted({name for name in names if name not in self.types})
@@ -51,6 +53,11 @@ def load_schema(api: HubSpotApi, object_type: str) -> PortalSchema:
         types={str(item["name"]): str(item.get("type") or "string") for item in definitions},
         read_only=frozenset(str(item["name"]) for item in definitions if _read_only(item)),
         lifecycle_stages=_stage_order(definitions),
+        options={
+            str(item["name"]): tuple(str(option.get("value")) for option in item["options"])
+            for item in definitions
+            if item.get("type") == "enumeration" and item.get("options")
+        },
     )
 
 

@@ -617,6 +617,15 @@ class SalesforceConnector:
         ]
         return min((n for n in lengths if n > 0), default=None)
 
+    def picklist_values(self, field: str) -> tuple[str, ...] | None:
+        """The active picklist values of the field on a Lead (or the first object leadq scores),
+        by describe; None when it is no picklist."""
+        entry = self.fields_check.describe(self.options.objects[0]).get(field.lower()) or {}
+        if entry.get("type") not in ("picklist", "multipicklist"):
+            return None
+        return tuple(str(value["value"]) for value in entry.get("picklistValues") or []
+                     if value.get("active", True))
+
     # ---- writes and fields ------------------------------------------------------------------
     def write(self, updates: Sequence[LeadUpdate]) -> list[WriteResult]:
         """sObject Collections of up to 200 with `Sforce-Auto-Assign: FALSE`; one result per

@@ -11,7 +11,10 @@ rules match was disqualified by leadq.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -84,3 +87,37 @@ def disqualified_by_leadq(
     scored = score_batch(showing, [], model, now)
     rules = scored.disqualified.tolist()
     return {lead.id for lead, rule in zip(showing, rules, strict=True) if rule >= 0}
+
+
+@dataclass(frozen=True)
+class AcceptanceRow:
+    """How reps disposed of the handed-off leads of one grade or label."""
+
+    name: str
+    decided: int  # leads a rep accepted or turned down
+    accepted: int
+    rejected: int
+    not_a_fit: int
+    no_response: int
+
+    @property
+    def acceptance(self) -> float:
+        return self.accepted / self.decided if self.decided else math.nan
+
+
+def acceptance_by(
+    lifecycle: CrmLifecycle, leads: Iterable[Lead], group: Callable[[Lead], str | None]
+) -> list[AcceptanceRow]:
+    """Rep verdicts per group (e.g. the grade leadq wrote), over the leads a rep decided on;
+    groups in name order, leads without one left out."""
+    counts: dict[str, Counter[Disposition]] = {}
+    for lead in leads:
+        verdict = disposition(lifecycle, lead)
+        name = group(lead)
+        if verdict != "undecided" and name:
+            counts.setdefault(name, Counter())[verdict] += 1
+    return [
+        AcceptanceRow(name, sum(tally.values()), tally["accepted"], tally["rejected"],
+                      tally["not_a_fit"], tally["no_response"])
+        for name, tally in sorted(counts.items())
+    ]

@@ -1,7 +1,7 @@
 """Disqualify: leads the model's `disqualify:` rules match (a competitor, a student, a personal
 e-mail address) are not the kind of lead sales should get, however they score. The first matching
-rule says why: `Disqualified: competitor domain acme.com` (its label, then the value it tested when
-the rule tests one field)."""
+rule says why: `Disqualified: Competitor domain (acme.com)` (its label, then the value it tested
+when the rule tests one field)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class Disqualifier:
         return matched
 
     def reasons(self, frame: LeadFrame, matched: np.ndarray) -> np.ndarray:
-        """`Disqualified: <label> <value>` per disqualified lead, "" for the others."""
+        """`Disqualified: <label> (<value>)` per disqualified lead, "" for the others."""
         lines = np.full(frame.size, "", dtype=object)
         for index, rule in enumerate(self.rules):
             placed = np.flatnonzero(matched == index)
@@ -42,5 +42,5 @@ class Disqualifier:
                 for row in placed.tolist():
                     value = raw[row]
                     if value is not None and str(value).strip():
-                        lines[row] = f"{title} {value}"
+                        lines[row] = f"{title} ({value})"
         return lines

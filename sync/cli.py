@@ -31,6 +31,7 @@ from sync.engine import RunWatch
 from sync.learn_run import learn_from
 from sync.outcomes import CrmOutcomes, CsvOutcomes, OutcomeSource, plugin_source
 from sync.render import (
+    acceptance_summary,
     audit_table,
     backtest_report,
     backtest_summary,
@@ -159,7 +160,10 @@ def validate(
     model: Annotated[Path, typer.Argument(help="The scoring model YAML.")],
     crm: Annotated[
         bool,
-        typer.Option("--crm", help="Also check the model against the CRM: routing owners, fields."),
+        typer.Option(
+            "--crm",
+            help="Also check the model against the CRM: routing owners, fields, status values.",
+        ),
     ] = False,
     env_file: SettingsFileOption = None,
 ) -> None:
@@ -409,12 +413,13 @@ def setup(
 
 def check_against_crm(model: ScoringModel, source: Path, env_file: Path | None) -> None:
     """What only the CRM can tell: the owners routing names, the fields the model reads."""
-    from sync.runtime import build_connector, check_model_fields
+    from sync.runtime import build_connector, check_lifecycle_values, check_model_fields
 
     settings = load_settings(env_file)
     connector = build_connector(settings, model)
     require_routing_owners(connector, model, settings.crm)
     check_model_fields(connector, model, source)
+    check_lifecycle_values(connector, model, source)
 
 
 def require_routing_owners(connector: Connector, model: ScoringModel, crm: str) -> None:
@@ -577,7 +582,7 @@ def backtest(
         share = check_share(time_split, "--time-split")
         loaded = source.labelled(scoring_model, parse_now(shared.now))
         result = run_backtest(loaded.labelled, scoring_model, share, loaded.notes)
-    for line in backtest_summary(result, loaded.source):
+    for line in [*backtest_summary(result, loaded.source), *acceptance_summary(loaded)]:
         console.print(line)
     shared.write_report(backtest_report(result, loaded))
 

@@ -30,7 +30,7 @@ from connectors.records import Activity, Lead, parse_timestamp
 from scoring.backtest import LabelledLeads, cut_off_before_outcomes, labelled_from_records
 from scoring.conditions import normalise_text
 from scoring.config import ScoringModel
-from scoring.dispositions import negative_outcomes
+from scoring.dispositions import AcceptanceRow, acceptance_by, negative_outcomes
 from sync.user_errors import UserError
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ class Loaded:
     notes: list[str] = field(default_factory=list)
     # from the CRM's field history: lead field path → lead id → when its current value was set
     set_at: dict[str, dict[str, datetime]] = field(default_factory=dict)
+    # rep dispositions of handed-off leads, by the grade and by the label leadq wrote on them
+    acceptance: dict[str, list[AcceptanceRow]] = field(default_factory=dict)
 
     def set_times(self) -> dict[str, np.ndarray]:
         """`set_at` as epoch seconds per labelled lead (NaN: not dated), by field path."""
@@ -87,10 +89,28 @@ class ConnectorOutcomes:
         labelled = labelled_from_records(leads, activities, outcomes + rejected, end)
         source = f"{self.connector.crm} ({len(leads):,} leads)"
         notes = [_dispositions_note(len(rejected))] if rejected else []
+        acceptance = self._acceptance(model, leads)
         if not self.field_history:
-            return Loaded(labelled, source, notes)
+            return Loaded(labelled, source, notes, acceptance=acceptance)
         set_at, note = self._set_times(model, leads)
-        return Loaded(labelled, source, [*notes, note], set_at)
+        return Loaded(labelled, source, [*notes, note], set_at, acceptance)
+
+    def _acceptance(self, model: ScoringModel, leads: list[Lead]) -> dict[str, list[AcceptanceRow]]:
+        """Rep dispositions by the grade and the label leadq wrote on each lead (as handed off)."""
+        from sync.plan import output_fields
+
+        lifecycle = getattr(model.lifecycle, self.connector.crm, None)
+        if lifecycle is None:
+            return {}
+        names = output_fields(model, self.connector.field_name)
+        tables = {}
+        for output in ("grade", "label"):
+            if output in names:
+                key = names[output]
+                rows = acceptance_by(lifecycle, leads, lambda lead, key=key: lead.fields.get(key))
+                if rows:
+                    tables[output] = rows
+        return tables
 
     def _set_times(
         self, model: ScoringModel, leads: list[Lead]

@@ -492,7 +492,38 @@ def backtest_report(result: BacktestResult, loaded: Loaded) -> Report:
         title=f"leadq backtest — {result.model_name}",
         results=[NamedResult("current model", result)],
         lines=[f"Data: {loaded.source}.", result.cutoffs],
+        tables=[ExtraTable(title, ACCEPTANCE_HEADER, rows)
+                for title, rows in acceptance_tables(loaded)],
     )
+
+
+ACCEPTANCE_HEADER = ("", "decided", "accepted", "rejected", "not a fit", "no response",
+                     "acceptance")
+
+
+def acceptance_tables(loaded: Loaded) -> list[tuple[str, list[list[str]]]]:
+    """Handoff acceptance by the grade and by the label leadq wrote on each lead: how reps
+    disposed of the leads they decided on (lifecycle dispositions)."""
+    return [
+        (f"Handoff acceptance by {output}",
+         [[row.name, f"{row.decided:,}", f"{row.accepted:,}", f"{row.rejected:,}",
+           f"{row.not_a_fit:,}", f"{row.no_response:,}", f"{row.acceptance:.0%}"]
+          for row in rows])
+        for output, rows in loaded.acceptance.items()
+    ]
+
+
+def acceptance_summary(loaded: Loaded) -> list[Table]:
+    """The handoff acceptance tables, for the terminal."""
+    tables = []
+    for title, rows in acceptance_tables(loaded):
+        table = Table(title=title, title_justify="left")
+        for index, name in enumerate(ACCEPTANCE_HEADER):
+            table.add_column(name or "", justify="left" if index == 0 else "right")
+        for row in rows:
+            table.add_row(markup_safe(row[0]), *row[1:])
+        tables.append(table)
+    return tables
 
 
 def learn_summary(run: LearnRun, output: Path) -> list[Any]:

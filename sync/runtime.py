@@ -10,10 +10,10 @@ from typing import Any
 
 import requests
 
-from connectors.base import Connector, OutputField
+from connectors.base import Connector, OutputField, Picklists
 from scoring.config import ScoringModel
 from scoring.loading import load_model, located_error
-from scoring.references import custom_field_uses
+from scoring.references import Loc, custom_field_uses
 from scoring.routing import Directory, UnresolvedOwner, unresolved_owners
 from sync.connect import (
     connector_type,
@@ -103,6 +103,46 @@ def check_model_fields(
     ]
     if problems:
         raise located_error(source, problems)
+
+
+def check_lifecycle_values(
+    connector: Connector, model: ScoringModel, source: Path | str | None
+) -> None:
+    """Refuse a model whose lifecycle maps values the CRM's picklists lack, located in `source`."""
+    problems = lifecycle_value_problems(connector, model)
+    if problems:
+        raise located_error(source, problems)
+def lifecycle_value_problems(connector: Connector, model: ScoringModel) -> list[tuple[Loc, str]]:
+    """The status and stage values the model's lifecycle maps for this CRM (disqualified,
+    recycle, dispositions) that the CRM's picklists do not offer: a write of one would fail, a
+    disposition named wrong would never be read."""
+    lifecycle = getattr(model.lifecycle, connector.crm, None)
+    if lifecycle is None or not isinstance(connector, Picklists):
+        return []
+    where: tuple[str | int, ...] = ("lifecycle", connector.crm)
+    status_values = {
+        (*where, name): [value]
+        for name in ("disqualified_status", "recycle_status", "requalified_status")
+        if (value := getattr(lifecycle, name))
+    }
+    for verdict in ("accepted", "rejected", "not_a_fit", "no_response"):
+        status_values[(*where, "dispositions", verdict)] = getattr(lifecycle.dispositions, verdict)
+    stages = {(*where, "dispositions", "accepted_stages"): lifecycle.dispositions.accepted_stages}
+    checks = [(lifecycle.status_field, status_values), (lifecycle.stage_field, stages)]
+    problems: list[tuple[Loc, str]] = []
+    for field_name, named in checks:
+        allowed = connector.picklist_values(field_name) if field_name else None
+        if allowed is None:
+            continue
+        problems += [
+            (loc, f"{value!r} is not a value of {field_name} in the CRM (it offers: "
+                  f"{', '.join(allowed)})")
+            for loc, values in named.items() for value in values
+            if value and value not in allowed
+        ]
+    return problems
+
+
 def routing_owner_problems(connector: Connector, model: ScoringModel) -> list[UnresolvedOwner]:
     """The owners the model's routing names that the CRM does not have as active users."""
     if model.routing is None:

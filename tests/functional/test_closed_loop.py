@@ -94,8 +94,11 @@ def test_a_connectors_outcome_stream_feeds_the_backtest() -> None:
     assert loaded.source == "hubspot (1,000 leads)"
     assert loaded.labelled.converted_count == converted > 50
     result = run_backtest(loaded.labelled, model)
-    # hs_lifecyclestage_*_date dates each conversion: its lead is scored as of before it
-    assert result.cutoffs.startswith(f"{converted:,} leads scored as of their outcome")
+    # hs_lifecyclestage_*_date dates each conversion, the status a rep's rejection: its lead is
+    # scored as of before it
+    rejected = rep_rejected(" ".join(loaded.notes))
+    assert rejected > 0  # the org's reps set UNQUALIFIED on some leads they were given
+    assert result.cutoffs.startswith(f"{converted + rejected:,} leads scored as of their outcome")
     assert 0.6 < result.auc < 0.95
 
 
@@ -115,7 +118,14 @@ def test_a_backtest_on_salesforce_finds_converted_leads_and_won_contacts() -> No
     assert result.exit_code == 0, result.output
     assert converted is not None and converted[0] > 50
     assert f"1,000 leads, {converted[0]:,} converted" in said(result)
-    assert f"{converted[0]:,} leads scored as of their outcome" in said(result)
+    rejected = rep_rejected(said(result))
+    assert f"{converted[0] + rejected:,} leads scored as of their outcome" in said(result)
+
+
+def rep_rejected(notes: str) -> int:
+    """How many leads reps rejected, as the rep dispositions note counts them (0: no note)."""
+    found = re.search(r"rep dispositions: ([\d,]+) lead", notes)
+    return int(found.group(1).replace(",", "")) if found else 0
 
 
 def test_a_csv_without_a_label_column_named_is_refused() -> None:

@@ -12,7 +12,7 @@ from connectors.hubspot import HubSpotConnector
 from connectors.records import Outcome
 from connectors.salesforce import SalesforceConnector
 from scoring.config import Lifecycle
-from scoring.dispositions import acceptance, disposition, negative_outcomes
+from scoring.dispositions import acceptance, acceptance_by, disposition, negative_outcomes
 from scoring.loading import ModelFileError
 from scoring.qualify import score
 from sync.plan import Planner, Result
@@ -53,7 +53,7 @@ def test_a_competitor_who_asks_for_a_demo_is_disqualified_and_says_why() -> None
     qualification = score(COMPETITOR, [activity("demo_request", 2)], MODEL, NOW)
     assert qualification.stage == "lead"
     assert qualification.disqualified == "competitor"
-    assert qualification.reasons_text.startswith("Disqualified: Competitor domain acme.com")
+    assert qualification.reasons_text.startswith("Disqualified: Competitor domain (acme.com)")
     assert not qualification.hand_raiser
 
 
@@ -67,7 +67,7 @@ def test_the_first_matching_rule_gives_the_reason() -> None:
     lead = make_lead(email="jo@acme.com", title="Student")
     assert score(lead, [], MODEL, NOW).disqualified == "competitor"
     lead = make_lead(email="jo@uni.edu", title="PhD student")
-    assert score(lead, [], MODEL, NOW).reasons_text.startswith("Disqualified: Student PhD student")
+    assert score(lead, [], MODEL, NOW).reasons_text.startswith("Disqualified: Student (PhD student)")
 
 
 def test_hubspot_gets_unqualified_not_bad_timing_for_a_qualified_competitor() -> None:
@@ -75,7 +75,7 @@ def test_hubspot_gets_unqualified_not_bad_timing_for_a_qualified_competitor() ->
                      lead_status="NEW")
     changes = planned("hubspot", lead, result_of(lead))
     assert changes["hs_lead_status"] == (
-        "UNQUALIFIED", "Disqualified: Competitor domain acme.com"
+        "UNQUALIFIED", "Disqualified: Competitor domain (acme.com)"
     )
     assert "lifecyclestage" not in changes
 
@@ -172,3 +172,16 @@ def test_a_rejection_replaces_an_undated_not_converted_outcome() -> None:
     undated = [Outcome(lead_id="L1", converted=False)]
     assert [(o.lead_id, o.at) for o in negative_outcomes(MODEL, "hubspot", leads, undated, NOW)
             ] == [("L1", set_at)]
+
+
+def test_acceptance_counts_each_grade_over_the_leads_reps_decided_on() -> None:
+    leads = [
+        make_lead("L1", lead_status="CONNECTED", fields={"leadq_grade": "A"}),
+        make_lead("L2", lead_status="UNQUALIFIED", fields={"leadq_grade": "A"}),
+        make_lead("L3", lead_status="NEW", fields={"leadq_grade": "A"}),
+        make_lead("L4", lead_status="UNQUALIFIED", fields={"leadq_grade": "C"}),
+    ]
+    rows = acceptance_by(HUBSPOT, leads, lambda lead: lead.fields.get("leadq_grade"))
+    assert [(r.name, r.decided, r.accepted, r.rejected, r.acceptance) for r in rows] == [
+        ("A", 2, 1, 1, 0.5), ("C", 1, 0, 1, 0.0)
+    ]
