@@ -137,7 +137,7 @@ URLS = ["/", "/blog/a", "/product/x", "/pricing", "/docs"]
         max_size=120,
     ),
     fit=st.sampled_from([{}, {"title": "VP Data", "country": "US"}]),
-    raiser_fit=st.sampled_from([{}, {"title": "Student"}]),
+    raiser_fit=st.sampled_from([{}, {"email": "jo@gmail.com"}]),  # low fit (a student: disqualified)
     days_ago=st.integers(0, 29),
 )
 def test_a_hand_raiser_outranks_any_amount_of_browsing_in_priority(
