@@ -70,10 +70,12 @@ def reference_scores(leads: LeadTable, activities: ActivityFrame, now: float) ->
     bands = engagement[:, None] >= np.array([60, 40, 20])[None, :]
     band = np.where(bands.any(axis=1), bands.argmax(axis=1), 3)
     letter = np.minimum(grade_index, 3)
-    hand_raiser = _hand_raisers(activities, len(leads), now)
+    disqualified = _disqualified(leads)  # the example's `disqualify:` rules
+    hand_raiser = _hand_raisers(activities, len(leads), now) & ~disqualified
     priority = np.where(hand_raiser, 1, PRIORITY[letter, band])
     fit_and_engaged = (grade_index <= 1) & (engagement >= 40)
-    stage = np.where(fit_and_engaged | hand_raiser, "mql", "lead").astype(object)
+    qualified = (fit_and_engaged | hand_raiser) & ~disqualified
+    stage = np.where(qualified, "mql", "lead").astype(object)
     return ReferenceScores(
         fit=fit,
         engagement=engagement,
@@ -83,6 +85,12 @@ def reference_scores(leads: LeadTable, activities: ActivityFrame, now: float) ->
         priority=priority,
         stage=stage,
     )
+
+
+def _disqualified(leads: LeadTable) -> np.ndarray:
+    columns = leads.columns
+    competitor = on_distinct(columns["email_domain"], COMPETITORS.__contains__)
+    return competitor | on_distinct(columns["title"], searched(STUDENT))
 
 
 def _fit(leads: LeadTable, now: float) -> np.ndarray:

@@ -5,6 +5,9 @@ when the rule tests one field)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from scoring.conditions import Evaluator, FieldTest, compile_condition
@@ -38,9 +41,17 @@ class Disqualifier:
             title = f"{TITLE}: {rule.label}"
             lines[placed] = title
             if isinstance(rule.when, FieldTest) and rule.when.op not in ("exists", "missing"):
-                raw = frame.raw(rule.when.field)
+                values = _shown(frame, rule.when.field)
                 for row in placed.tolist():
-                    value = raw[row]
+                    value = values[row]
                     if value is not None and str(value).strip():
                         lines[row] = f"{title} ({value})"
         return lines
+
+
+def _shown(frame: LeadFrame, path: str) -> Sequence[Any]:
+    """A field's values as the reason shows them: text as the rules compare it (normalised, the
+    same whether the leads came as records or as columns), anything else as it is."""
+    if lead_field_kind(path) == "text":
+        return frame.text(path).values()
+    return frame.raw(path)

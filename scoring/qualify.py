@@ -244,7 +244,9 @@ def score_frame(frame: LeadFrame, compiled: CompiledModel) -> ScoredBatch:
     band = compiled.engagement_band(engagement_total)
     label_code = letter_index * 4 + band - 1
     label = LABELS[label_code]
-    hand_raiser = compiled.hand_raisers(frame)
+    disqualified = compiled.disqualifier.matches(frame)
+    out = disqualified >= 0  # never promoted, never called first, whatever they score
+    hand_raiser = compiled.hand_raisers(frame) & ~out
     priority = compiled.priority(letter_index, band, hand_raiser)
     weights = model.score
     combined = (
@@ -267,12 +269,9 @@ def score_frame(frame: LeadFrame, compiled: CompiledModel) -> ScoredBatch:
     frame.set_computed("label", label, TextColumn(label_code, LABEL_TEXTS))
     stage, stage_rule = _stages(frame, compiled)
     stage_reason = stage_reasons(frame, model.stages, model.default_stage, stage_rule)
-    disqualified = compiled.disqualifier.matches(frame)
-    if (disqualified >= 0).any():  # never promoted, whatever they score
-        out = disqualified >= 0
+    if out.any():
         stage[out] = model.default_stage
         stage_rule[out] = -1
-        hand_raiser = hand_raiser & ~out
         why = compiled.disqualifier.reasons(frame, disqualified)
         stage_reason = np.where(out, why, stage_reason)
     contributions = np.hstack(

@@ -67,7 +67,7 @@ def test_the_first_matching_rule_gives_the_reason() -> None:
     lead = make_lead(email="jo@acme.com", title="Student")
     assert score(lead, [], MODEL, NOW).disqualified == "competitor"
     lead = make_lead(email="jo@uni.edu", title="PhD student")
-    assert score(lead, [], MODEL, NOW).reasons_text.startswith("Disqualified: Student (PhD student)")
+    assert score(lead, [], MODEL, NOW).reasons_text.startswith("Disqualified: Student (phd student)")
 
 
 def test_hubspot_gets_unqualified_not_bad_timing_for_a_qualified_competitor() -> None:
