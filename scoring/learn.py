@@ -565,6 +565,8 @@ class Learned:
     weights: np.ndarray
     train: LabelledLeads
     dropped: dict[str, Evidence] = field(default_factory=dict)  # the model's rules left out
+    # the model's rules nearly every lead matches: left out, they would be every lead's reason
+    too_common: dict[str, Evidence] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -658,8 +660,14 @@ class Learner:
         train = self.labelled.subset(rows)
         features = self.features(rows)
         matrix = feature_matrix(train, self.model, features)
+        common = matched_by_nearly_all(features, matrix)
+        too_common = {
+            f.id: evidence_of(matrix[:, i] > 0, train.converted, 0.0)
+            for i, f in enumerate(features)
+            if common[i]
+        }
         informative = ~duplicate_columns(features, matrix) & ~near_constant(features, matrix)
-        features, matrix = _without(features, matrix, informative)
+        features, matrix = _without(features, matrix, informative & ~common)
         regularisation = self.settings.regularisation
         intercept, weights = fit_logistic(matrix, train.converted, regularisation)
         keep = worth_keeping(features, matrix, weights)
@@ -672,7 +680,9 @@ class Learner:
         if not keep.all():
             features, matrix = _without(features, matrix, keep)
             intercept, weights = fit_logistic(matrix, train.converted, regularisation)
-        return Learned(features, matrix, train.converted, intercept, weights, train, dropped)
+        return Learned(
+            features, matrix, train.converted, intercept, weights, train, dropped, too_common
+        )
 
 
 def within_rule_budget(
@@ -709,6 +719,14 @@ def near_constant(features: Sequence[Feature], matrix: np.ndarray) -> np.ndarray
     share = (matrix > 0).mean(axis=0) if len(matrix) else np.zeros(len(features))
     candidate = np.array([not feature.existing for feature in features], dtype=bool)
     return candidate & ((share > NEARLY_ALL) | (share < MIN_SUPPORT_SHARE))
+
+
+def matched_by_nearly_all(features: Sequence[Feature], matrix: np.ndarray) -> np.ndarray:
+    """The model's own rules that nearly every lead matches: their points move every score
+    alike, so they rank nothing, and they would be every lead's top reason in the CRM."""
+    share = (matrix > 0).mean(axis=0) if len(matrix) else np.zeros(len(features))
+    existing = np.array([feature.existing for feature in features], dtype=bool)
+    return existing & (share > NEARLY_ALL)
 
 
 def shift_exclusive_groups(features: Sequence[Feature], weights: np.ndarray) -> np.ndarray:

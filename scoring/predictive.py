@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scoring.conditions import FieldTest
-from scoring.config import FitRule, Predictive
+from scoring.config import Predictive
 from scoring.qualify import ScoredBatch
 
 
@@ -51,17 +50,9 @@ def predict(scored: ScoredBatch, predictive: Predictive, separator: str = "; ") 
     )
 
 
-def is_every_lead(rule: FitRule) -> bool:
-    """A rule no lead can fail (every lead has an id): a constant, not a reason."""
-    when = rule.when
-    return isinstance(when, FieldTest) and when.field == "id" and when.op == "exists"
-
-
 def _odds_reasons(scored: ScoredBatch, predictive: Predictive, separator: str) -> np.ndarray:
     columns = scored.compiled.reason_columns.columns
-    reasons = ~scored.compiled.reason_columns.is_cap
-    for index, rule in enumerate(scored.compiled.model.fit.rules):
-        reasons[index] &= not is_every_lead(rule)
+    reasons = ~scored.compiled.reason_columns.not_a_reason
     rule_columns = np.flatnonzero(reasons)
     points = scored.contributions[:, rule_columns]
     top = min(predictive.reasons_top, points.shape[1])

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from scoring.config import EngagementRule, FitRule, ScoringModel
 from scoring.learn import Evidence
-from scoring.predictive import is_every_lead
+from scoring.reasons import is_every_lead
 from scoring.scorecard import Scorecard
 
 

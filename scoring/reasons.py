@@ -9,7 +9,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from scoring.config import ScoringModel
+from scoring.conditions import FieldTest
+from scoring.config import FitRule, ScoringModel
 from scoring.engagement import CapColumn
 
 SHOWN = 0.005  # contributions smaller than this are noise, not reasons
@@ -34,6 +35,7 @@ class ReasonColumn:
     is_cap: bool = False
     label_when_raised: str | None = None  # for the floor at 0, which adds points
     members: tuple[int, ...] = ()  # a cap's: the columns whose total it caps
+    every_lead: bool = False  # base points no lead can fail: a constant, never a CRM reason
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,10 @@ class ReasonColumns:
 
     @classmethod
     def for_model(cls, model: ScoringModel, group_caps: Sequence[CapColumn]) -> ReasonColumns:
-        fit = [ReasonColumn(rule.id, rule.label, "fit") for rule in model.fit.rules]
+        fit = [
+            ReasonColumn(rule.id, rule.label, "fit", every_lead=is_every_lead(rule))
+            for rule in model.fit.rules
+        ]
         first_rule = len(fit) + 1  # engagement rules follow the fit rules and the fit clamp
         engagement = [ReasonColumn(r.id, r.label, "engagement") for r in model.engagement.rules]
         groups = [
@@ -70,6 +75,11 @@ class ReasonColumns:
     def is_cap(self) -> np.ndarray:
         return np.array([column.is_cap for column in self.columns], dtype=bool)
 
+    @property
+    def not_a_reason(self) -> np.ndarray:
+        """Caps, and base points every lead gets: they explain no lead's score."""
+        return np.array([c.is_cap or c.every_lead for c in self.columns], dtype=bool)
+
     def reasons(self, row: np.ndarray) -> list[Reason]:
         """Every contribution of one lead, largest first; ties keep the model's rule order."""
         order = np.argsort(-np.abs(row), kind="stable")
@@ -89,6 +99,12 @@ class ReasonColumns:
         if points > 0 and column.label_when_raised:
             return column.label_when_raised
         return column.label
+
+
+def is_every_lead(rule: FitRule) -> bool:
+    """A rule no lead can fail (every lead has an id): a constant, not a reason."""
+    when = rule.when
+    return isinstance(when, FieldTest) and when.field == "id" and when.op == "exists"
 
 
 def _clamp_column(
@@ -156,7 +172,8 @@ def reasons_lines(
     """The top rule contributions of every lead as one readable line each (an object array).
 
     Points are shown after caps (`after_caps`), so they add up to what the lead got; the caps
-    themselves are left out of the line, and contributions that round to zero points too. Lines
+    themselves are left out of the line, base points every lead gets, and contributions that
+    round to zero points. Lines
     are built column by column with numpy's object
     arithmetic: no Python container per lead, so a large batch does not wake the garbage collector.
     """
@@ -164,7 +181,7 @@ def reasons_lines(
     if size == 0 or contributions.shape[1] == 0:
         return np.full(size, "", dtype=object)
     points = np.rint(after_caps(contributions, columns)).astype(np.int64)
-    points[:, columns.is_cap] = 0
+    points[:, columns.not_a_reason] = 0
     top = min(top, points.shape[1])
     chosen = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :top]
     values = np.take_along_axis(points, chosen, axis=1)

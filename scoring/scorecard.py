@@ -178,6 +178,12 @@ def build_scorecard(
     for rule_id, evidence in learned.dropped.items():
         rules.removed[rule_id] = f"worth under {MIN_RULE_POINTS} points: it barely moves the odds"
         rules.evidence[rule_id] = evidence
+    for rule_id, evidence in learned.too_common.items():
+        rules.removed[rule_id] = (
+            f"{evidence.leads / max(len(learned.train), 1):.1%} of leads match it: its points "
+            "move every score alike and would be every lead's top reason"
+        )
+        rules.evidence[rule_id] = evidence
     for rule_id, why in (left_out or {}).items():
         rules.removed.setdefault(rule_id, why)
     draft = _draft_model(model, learned, rules, points)

@@ -17,6 +17,8 @@ from builders import NOW, activity, make_lead, model_from
 
 from connectors.records import Outcome
 from scoring.backtest import LabelledLeads, labelled_from_records, roc_auc, score_as_of_cutoffs
+from scoring.conditions import FieldTest
+from scoring.config import FitRule
 from scoring.learn import (
     Learner,
     LearnSettings,
@@ -100,6 +102,23 @@ def test_learned_points_follow_the_evidence_and_drop_a_rule_that_predicts_nothin
     assert "red" not in fit  # colour is noise: worth next to nothing
     assert card.removed["red"] == "worth under 2 points: it barely moves the odds"
     assert engagement["demo"] >= 10
+
+
+def test_a_rule_of_the_model_nearly_every_lead_matches_is_proposed_for_removal(
+    labelled: LabelledLeads,
+) -> None:
+    model = HAND_MODEL.model_copy(deep=True)
+    model.fit.rules.append(
+        FitRule(id="tiered", label="Has a tier", points=25,
+                when=FieldTest(field="fields.tier", op="exists"))
+    )  # fmt: skip
+    card = propose(Learner(labelled, model), None)
+    assert "tiered" not in {rule.id for rule in card.model.fit.rules}
+    assert card.removed["tiered"] == (
+        "100.0% of leads match it: its points move every score alike and would be every "
+        "lead's top reason"
+    )
+    assert card.evidence["tiered"].leads == len(labelled)
 
 
 def test_the_learned_model_ranks_conversions_better_than_the_hand_written_one(

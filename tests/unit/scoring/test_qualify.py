@@ -165,6 +165,21 @@ def test_the_reasons_line_leaves_out_caps_and_shows_a_penalty_in_full() -> None:
     assert result.reasons_text == "Right size (+40); Senior title (+40); Personal e-mail (-30)"
 
 
+def test_base_points_every_lead_gets_are_never_a_reason_in_the_crm() -> None:
+    model = model_from(
+        """
+        fit:
+          rules:
+            - {id: base, label: Base points (every lead), when: {field: id, op: exists}, points: 30}
+            - {id: senior, label: Senior title, when: {field: title, op: matches, value: VP},
+               points: 10}
+        """
+    )
+    senior, other = score_batch([make_lead(title="VP"), make_lead(title="Analyst")], [], model, NOW)
+    assert (senior.fit, other.fit) == (40, 30)
+    assert (senior.reasons_text, other.reasons_text) == ("Senior title (+10)", "")
+
+
 def test_a_capped_group_shows_its_rules_points_within_the_cap() -> None:
     model = model_from(
         """
