@@ -39,6 +39,13 @@ def first_rows(path: Path, rows: int, target: Path) -> Path:
     return target
 
 
+def fold_mean_and_pooled(output: str) -> tuple[float, float]:
+    """The proposal's cross-validated ROC AUC as learn prints it: fold mean, then pooled."""
+    found = re.search(r"(0\.\d{3}) \(5-fold mean\), (0\.\d{3}) pooled", output)
+    assert found, output[:800]
+    return float(found.group(1)), float(found.group(2))
+
+
 def header_figures(proposal: str) -> dict[str, float]:
     """The ROC AUC figures `learn` writes at the top of the proposal."""
     current = re.search(r"current model: (0\.\d+) on all leads, (0\.\d+) on the latest", proposal)
@@ -172,6 +179,8 @@ def test_learn_on_the_bank_data_meets_the_auc_targets_without_duration(tmp_path:
     assert 0.78 <= figures["learned"] < 0.85  # reference: logistic ≈ 0.79; far above = a leak
     assert 0.62 <= figures["learned latest"] < 0.85
     assert figures["learned"] > figures["current"]
+    mean, pooled = fold_mean_and_pooled(said(result))  # every fold's points on one scale
+    assert mean == figures["learned"] and abs(pooled - mean) <= 0.005
     model = load_model(proposal)
     assert model.name == "Bank term deposit (learned)"
     assert not any("duration" in rule.id for rule in model.fit.rules)
@@ -229,6 +238,8 @@ def test_learn_on_a_synthetic_org_beats_the_hand_written_model_and_shows_top_dec
     figures = header_figures(proposal.read_text(encoding="utf-8"))
     assert figures["learned"] > figures["current"] + 0.01
     assert figures["learned latest"] > figures["current latest"]
+    mean, pooled = fold_mean_and_pooled(output)
+    assert abs(pooled - mean) <= 0.005
     model = load_model(proposal)
     assert model.stages[0].label.endswith("(sales capacity: 20/month)")
     per_month = re.search(r"it passes about (\d+)/month over the history", output)
