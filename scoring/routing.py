@@ -123,6 +123,15 @@ class Router:
         stages = self.routing.assign_stages
         return new_stage in stages and previous_stage not in stages
 
+    def looks_up_account(self, lead: Lead, directory: Directory) -> bool:
+        """Whether deciding this lead's owner needs the owner of the account at its e-mail
+        domain: only when the account owner comes first and the lead's own company has no
+        owner who can take it (that owner wins before any account found by domain)."""
+        if not self.routing.account_owner_first or not lead.email_domain:
+            return False
+        company_owner = lead.company.owner_id if lead.company else None
+        return not (company_owner and _assignable(directory.find(company_owner)))
+
     def decide(
         self,
         lead: Lead,

@@ -596,7 +596,11 @@ class SyncEngine:
         ]
         if not wanting:
             return {}
-        domains = sorted({d for i in wanting if (d := leads[i].email_domain)})
+        domains = sorted({
+            domain for i in wanting
+            if (domain := leads[i].email_domain)
+            and self.router.looks_up_account(leads[i], directory)
+        })
         accounts = self.connector.account_owners(domains) if domains else {}
         directory = Directory(
             directory.owners, accounts, directory.integration_owner_ids, directory.queue_kinds

@@ -74,6 +74,23 @@ def test_a_matching_account_domain_brings_its_owner() -> None:
     )
 
 
+def test_an_account_is_looked_up_by_domain_only_when_the_leads_own_company_owner_cannot_take_it(
+) -> None:
+    by_domain = {"email": "x@bigco.example"}
+    assert POOLS.looks_up_account(make_lead(**by_domain), DIRECTORY)
+    assert POOLS.looks_up_account(
+        make_lead(company={"name": "OldCo", "owner_id": "3"}, **by_domain), DIRECTORY
+    )
+    assert not POOLS.looks_up_account(
+        make_lead(company={"name": "MegaCorp", "owner_id": "2"}, **by_domain), DIRECTORY
+    )
+    assert not POOLS.looks_up_account(make_lead(), DIRECTORY)  # no e-mail domain
+    pools_only = router(
+        "  account_owner_first: false\n  rules:\n    - {id: all, pool: [ben@acme.example]}\n"
+    )
+    assert not pools_only.looks_up_account(make_lead(**by_domain), DIRECTORY)
+
+
 def test_an_inactive_account_owner_is_passed_over_and_said_so() -> None:
     lead = make_lead(company={"name": "OldCo", "owner_id": "3"})
     decision = POOLS.decide(lead, [False, True], DIRECTORY, {"everyone": Counts()})
