@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from connectors.records import (
     Activity,
@@ -201,6 +201,21 @@ class TaskDesk(Protocol):
     def tasks_created_since(self, since: datetime, token: str) -> Iterator[CrmTask]:
         """The tasks created at or after `since` whose body holds the word `token`."""
         ...
+
+
+class SchemaCache(Protocol):
+    """Where a connector keeps the CRM schemas it read (JSON values) between runs; `get` gives
+    None once one is too old (sync/schema_cache.py)."""
+
+    def get(self, name: str) -> Any | None: ...
+
+    def put(self, name: str, schema: Any) -> None: ...
+
+
+def keep_schemas(connector: Connector, cache: SchemaCache) -> None:
+    """Let the connector keep its schemas in `cache`, where it reads any (`schema_cache`)."""
+    if hasattr(connector, "schema_cache"):
+        connector.schema_cache = cache  # type: ignore[attr-defined]
 
 
 def window_read_limit(connector: Connector, default: int) -> int:

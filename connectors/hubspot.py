@@ -61,6 +61,7 @@ from connectors.base import (
     LeadPage,
     OutputField,
     RecordedActivities,
+    SchemaCache,
 )
 from connectors.hubspot_activities import (
     ENGAGEMENT_TYPES,
@@ -76,7 +77,13 @@ from connectors.hubspot_api import (
     missing_properties_message,
 )
 from connectors.hubspot_history import SetTimes, read_set_times
-from connectors.hubspot_properties import PortalSchema, ensure_output_properties, load_schema
+from connectors.hubspot_properties import (
+    PortalSchema,
+    ensure_output_properties,
+    load_schema,
+    schema_from_json,
+    schema_json,
+)
 from connectors.hubspot_records import (
     COMPANY_PROPERTIES,
     CONTACT_PROPERTIES,
@@ -203,6 +210,9 @@ class HubSpotConnector:
                                          events_page_size, events_refresh_seconds)
         self._contacts: PortalSchema | None = None
         self._companies: PortalSchema | None = None
+        # the company schema kept between runs (sync/schema_cache.py); the contact schema is read
+        # by every run's check_access, which proves the token with it
+        self.schema_cache: SchemaCache | None = None
         self._company_cache = SpooledCompanies()  # on disk: memory stays flat
         self.tasks = HubSpotTasks(self.api)
 
@@ -494,12 +504,20 @@ class HubSpotConnector:
 
     def _company_schema(self) -> PortalSchema:
         if self._companies is None:
-            schema = load_schema(self.api, "companies")
+            schema = self._kept_schema("companies")
+            if schema is None or schema.lacks(self.company_properties):
+                schema = load_schema(self.api, "companies")
+                if self.schema_cache is not None:
+                    self.schema_cache.put("hubspot:companies", schema_json(schema))
             missing = schema.lacks(self.company_properties)
             if missing:
                 raise MissingFieldError(missing_properties_message(missing, "company"))
             self._companies = schema
         return self._companies
+
+    def _kept_schema(self, object_type: str) -> PortalSchema | None:
+        kept = self.schema_cache.get(f"hubspot:{object_type}") if self.schema_cache else None
+        return schema_from_json(kept) if kept is not None else None
 
     def _listed_associations(self) -> list[str]:
         """A list page brings each contact's companies and engagement ids along for free."""

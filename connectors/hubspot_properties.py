@@ -44,6 +44,22 @@ class PortalSchema:
         return self.lifecycle_stages.index(stage)
 
 
+def schema_json(schema: PortalSchema) -> dict[str, Any]:
+    """The schema as JSON, for a connector's `SchemaCache`."""
+    return {"object_type": schema.object_type, "types": schema.types,
+            "read_only": sorted(schema.read_only),
+            "lifecycle_stages": list(schema.lifecycle_stages)}
+
+
+def schema_from_json(kept: dict[str, Any]) -> PortalSchema:
+    return PortalSchema(
+        object_type=str(kept["object_type"]),
+        types={str(name): str(kind) for name, kind in kept["types"].items()},
+        read_only=frozenset(kept["read_only"]),
+        lifecycle_stages=tuple(kept["lifecycle_stages"]),
+    )
+
+
 def load_schema(api: HubSpotApi, object_type: str) -> PortalSchema:
     answer = api.call("schema", f"reading the {object_type} property definitions",
                       "crm.properties.core_api.get_all", object_type)

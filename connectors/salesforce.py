@@ -43,6 +43,7 @@ from connectors.base import (
     LeadPage,
     OutputField,
     RecordedActivities,
+    SchemaCache,
 )
 from connectors.records import (
     Activity,
@@ -591,16 +592,28 @@ class SalesforceConnector:
 
     # ---- access and limits ------------------------------------------------------------------
     def check_access(self) -> None:
-        """Describes the first object leadq scores (kept for `text_limit` and the fields check):
-        a session id handed over, never logged in with, is proved here."""
+        """A session id handed over, never logged in with, is proved here by describing the first
+        object leadq scores (kept for `text_limit` and the fields check); a login proved the
+        credentials already."""
+        if self.calls.logins and self.calls.logins[0].can_log_in:
+            return
         self.fields_check.describe(self.options.objects[0])
+
+    @property
+    def schema_cache(self) -> SchemaCache | None:
+        """Where describe is kept between runs (sync/schema_cache.py)."""
+        return self.fields_check.schema_cache
+
+    @schema_cache.setter
+    def schema_cache(self, cache: SchemaCache | None) -> None:
+        self.fields_check.schema_cache = cache
 
     def unreadable_fields(self, names: Sequence[str]) -> dict[str, list[str]]:
         """Of `names` (fields a scoring model reads), those describe does not show on some of the
         objects leadq reads — a typo, or a field the integration user may not see — with those
         objects. Checked before a run: in SOQL they would fail the whole query."""
         missing: dict[str, list[str]] = {}
-        for sobject in self.options.objects:
+        for sobject in self.options.objects if names else ():
             described = self.fields_check.describe(sobject)
             for name in names:
                 if name.lower() not in described:

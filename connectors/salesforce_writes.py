@@ -20,7 +20,7 @@ from typing import Any
 
 from simple_salesforce import Salesforce
 
-from connectors.base import FieldsReport, OutputField
+from connectors.base import FieldsReport, OutputField, SchemaCache
 from connectors.records import LeadUpdate, WriteResult
 from connectors.retry import MissingFieldError, PermissionDeniedError
 from connectors.salesforce_calls import (
@@ -194,6 +194,9 @@ def recommended_type(field: OutputField, name: str) -> str:
     return SALESFORCE_TYPES.get(field.type, "Text(255)")
 
 
+DESCRIBE_KEPT = ("name", "type", "length", "updateable")  # what leadq reads of a field's describe
+
+
 class FieldCheck:
     """Checks by describe that leadq's output fields exist (creating them needs the Metadata
     API, which leadq does not use: an admin creates them once)."""
@@ -202,15 +205,27 @@ class FieldCheck:
         self.calls = calls
         self.objects = list(objects)
         self.described: dict[str, dict[str, dict[str, Any]]] = {}
+        self.schema_cache: SchemaCache | None = None  # describe kept between runs
 
-    def describe(self, sobject: str) -> dict[str, dict[str, Any]]:
-        """Field name (lower case) → its describe entry; one request per object, cached."""
-        if sobject not in self.described:
-            answer = self.calls.restful("describe", f"sobjects/{sobject}/describe")
-            self.described[sobject] = {
-                str(entry["name"]).lower(): entry for entry in answer.get("fields", [])
-            }
+    def describe(self, sobject: str, fresh: bool = False) -> dict[str, dict[str, Any]]:
+        """Field name (lower case) → its describe entry (name, type, length, updateable); one
+        request per object, kept for the run and, with a `schema_cache`, between runs — unless
+        `fresh` (checking leadq's own fields reads what the CRM holds now)."""
+        if fresh or sobject not in self.described:
+            kept = None if fresh or self.schema_cache is None else (
+                self.schema_cache.get(f"salesforce:{sobject}"))
+            self.described[sobject] = kept if kept is not None else self._read(sobject)
         return self.described[sobject]
+
+    def _read(self, sobject: str) -> dict[str, dict[str, Any]]:
+        answer = self.calls.restful("describe", f"sobjects/{sobject}/describe")
+        described = {
+            str(entry["name"]).lower(): {key: entry[key] for key in DESCRIBE_KEPT if key in entry}
+            for entry in answer.get("fields", [])
+        }
+        if self.schema_cache is not None:
+            self.schema_cache.put(f"salesforce:{sobject}", described)
+        return described
 
     def report(self, fields: Sequence[OutputField]) -> tuple[FieldsReport, list[str], list[str]]:
         """(report, lines naming missing fields with their type, read-only fields)."""
@@ -218,7 +233,7 @@ class FieldCheck:
         missing_lines: list[str] = []
         read_only: list[str] = []
         for sobject in self.objects:
-            described = self.describe(sobject)
+            described = self.describe(sobject, fresh=True)
             for field in fields:
                 name = salesforce_field_name(field.name)
                 entry = described.get(name.lower())

@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from connectors.base import Connector, OutputField, Picklists
+from connectors.base import Connector, OutputField, Picklists, keep_schemas
 from scoring.config import ScoringModel
 from scoring.loading import load_model, located_error
 from scoring.references import Loc, custom_field_uses
@@ -23,6 +23,7 @@ from sync.connect import (
 )
 from sync.engine import EngineOptions, SyncEngine
 from sync.plan import Planner, output_fields
+from sync.schema_cache import StoredSchemas
 from sync.settings import Settings
 from sync.state import StateStore
 from sync.state_url import open_state_store
@@ -192,4 +193,6 @@ def open_runtime(
     connector = build_connector(settings, chosen, session, **connector_options)
     connector.check_access()
     check_model_fields(connector, chosen, settings.model_path if model is None else None)
-    return Runtime(settings, chosen, connector, open_state_store(settings.state_url))
+    store = open_state_store(settings.state_url)
+    keep_schemas(connector, StoredSchemas(store))
+    return Runtime(settings, chosen, connector, store)

@@ -100,6 +100,23 @@ def test_a_salesforce_run_where_no_lead_reaches_an_assigning_stage_reads_no_owne
     assert not [query for query in queries if " FROM User " in query or " FROM Group " in query]
 
 
+@pytest.mark.parametrize("crm", CRMS)
+def test_a_run_within_the_hour_after_another_reads_no_schema_it_kept(
+    crm: str, tmp_path: Path
+) -> None:
+    with sandbox(crm, 300, tmp_path, ending_now=True) as box:
+        box.runtime().close()
+        now = datetime.now(UTC)
+        fresh_run(box, "full", now=now)
+        box.emulator.simulate_activity(20, datetime.now(UTC), 5)
+        steady, _ = fresh_run(box, now=datetime.now(UTC))
+        paths = [entry.path for entry in box.emulator.log.entries()]
+
+    assert steady.written > 0  # companies read, reasons cut to their field's length
+    schema_reads = [path for path in paths if "/describe" in path or "/properties/companies" in path]
+    assert schema_reads == []
+
+
 def _queries(box: Sandbox) -> list[str]:
     """The SOQL of every query the sandbox answered since its log was last cleared."""
     return [
