@@ -48,7 +48,8 @@ def schema_json(schema: PortalSchema) -> dict[str, Any]:
     """The schema as JSON, for a connector's `SchemaCache`."""
     return {"object_type": schema.object_type, "types": schema.types,
             "read_only": sorted(schema.read_only),
-            "lifecycle_stages": list(schema.lifecycle_stages)}
+            "lifecycle_stages": list(schema.lifecycle_stages),
+            "options": {name: list(values) for name, values in schema.options.items()}}
 
 
 def schema_from_json(kept: dict[str, Any]) -> PortalSchema:
@@ -57,6 +58,7 @@ def schema_from_json(kept: dict[str, Any]) -> PortalSchema:
         types={str(name): str(kind) for name, kind in kept["types"].items()},
         read_only=frozenset(kept["read_only"]),
         lifecycle_stages=tuple(kept["lifecycle_stages"]),
+        options={str(name): tuple(values) for name, values in kept["options"].items()},
     )
 
 

@@ -632,8 +632,10 @@ class SalesforceConnector:
 
     def picklist_values(self, field: str) -> tuple[str, ...] | None:
         """The active picklist values of the field on a Lead (or the first object leadq scores),
-        by describe; None when it is no picklist."""
-        entry = self.fields_check.describe(self.options.objects[0]).get(field.lower()) or {}
+        by a describe of now (picklist values are not kept between runs); None when it is no
+        picklist."""
+        described = self.fields_check.describe(self.options.objects[0], fresh=True)
+        entry = described.get(field.lower()) or {}
         if entry.get("type") not in ("picklist", "multipicklist"):
             return None
         return tuple(str(value["value"]) for value in entry.get("picklistValues") or []

@@ -219,12 +219,12 @@ class FieldCheck:
 
     def _read(self, sobject: str) -> dict[str, dict[str, Any]]:
         answer = self.calls.restful("describe", f"sobjects/{sobject}/describe")
-        described = {
-            str(entry["name"]).lower(): {key: entry[key] for key in DESCRIBE_KEPT if key in entry}
-            for entry in answer.get("fields", [])
-        }
+        described = {str(entry["name"]).lower(): entry for entry in answer.get("fields", [])}
         if self.schema_cache is not None:
-            self.schema_cache.put(f"salesforce:{sobject}", described)
+            self.schema_cache.put(f"salesforce:{sobject}", {
+                name: {key: entry[key] for key in DESCRIBE_KEPT if key in entry}
+                for name, entry in described.items()
+            })
         return described
 
     def report(self, fields: Sequence[OutputField]) -> tuple[FieldsReport, list[str], list[str]]:
