@@ -670,7 +670,7 @@ class Learner:
         features, matrix = _without(features, matrix, informative & ~common)
         regularisation = self.settings.regularisation
         intercept, weights = fit_logistic(matrix, train.converted, regularisation)
-        keep = worth_keeping(features, matrix, weights)
+        keep = worth_keeping(features, matrix, weights) & ~against_the_trend(features, weights)
         keep &= within_rule_budget(features, matrix, weights, keep, self.settings.max_rules)
         dropped = {
             f.id: evidence_of(matrix[:, i] > 0, train.converted, float(weights[i]))
@@ -683,6 +683,24 @@ class Learner:
         return Learned(
             features, matrix, train.converted, intercept, weights, train, dropped, too_common
         )
+
+
+def against_the_trend(features: Sequence[Feature], weights: np.ndarray) -> np.ndarray:
+    """Thresholds ("60 or more") whose weight runs against the rest of their field's: the
+    points over a field's thresholds add up, so one against the trend makes more of the field
+    worth less somewhere ("Visits 1 or more -9" beside "Visits 5 or more +20"). Left out, the
+    field's points only rise (or only fall) with its value."""
+    thresholds: dict[str, list[int]] = {}
+    for index, feature in enumerate(features):
+        when = getattr(feature.rule, "when", None)
+        if not feature.existing and isinstance(when, FieldTest) and when.op == "gte":
+            thresholds.setdefault(feature.source, []).append(index)
+    against = np.zeros(len(features), dtype=bool)
+    for members in thresholds.values():
+        trend = np.sign(weights[members].sum())
+        for index in members:
+            against[index] = np.sign(weights[index]) == -trend != 0
+    return against
 
 
 def within_rule_budget(

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from scoring.backtest import run_backtest
+from scoring.conditions import FieldTest
 from scoring.loading import load_model
 from sync.cli import app
 from sync.outcomes import ConnectorOutcomes
@@ -183,6 +184,11 @@ def test_learn_on_the_bank_data_meets_the_auc_targets_without_duration(tmp_path:
     assert mean == figures["learned"] and abs(pooled - mean) <= 0.005
     model = load_model(proposal)
     assert model.name == "Bank term deposit (learned)"
+    signs: dict[str, set[bool]] = {}  # a numeric field's points only rise or only fall with it
+    for rule in model.fit.rules:
+        if isinstance(rule.when, FieldTest) and rule.when.op == "gte":
+            signs.setdefault(rule.when.field, set()).add(rule.points > 0)
+    assert signs and all(len(sides) == 1 for sides in signs.values()), signs
     assert not any("duration" in rule.id for rule in model.fit.rules)
     assert model.predictive is not None
     assert "Proposed changes, with their evidence" in said(result)
