@@ -15,9 +15,11 @@ incremental with nothing changed. The lower bound of a run is what any client mu
   object (Task, Event, CampaignMember) for the changed people, and the write batches (200); a
   full sync: the query pages (2,000) with their activity queries, and the write batches.
 
-Everything else a run asks — logging in, reading the schema, the owners and account owners
-routing needs, the count behind the cursor and the check of what changed while it ran — is
-overhead above the bound.
+Everything else a run asks — logging in, reading the schema (HubSpot's contact properties every
+run, which prove the token; the rest kept in the state store for an hour), the owners and
+account owners routing needs when a changed lead reaches an assigning stage, the count behind
+the cursor and the check of what changed while it ran — is overhead above the bound: the
+per-kind counts in each row's note show which.
 
 `python -m benchmarks steady` runs 2,000 and 10,000 leads; `--large` adds 100,000 (about half
 an hour on two cores).
