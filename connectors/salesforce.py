@@ -252,9 +252,11 @@ class SalesforceConnector:
         after = since - self.options.overlap if since is not None and overlap else since
         streams = [self.ordered_people(sobject, after, until) for sobject in self.options.objects]
         merged = heapq.merge(*streams, key=lambda lead: (stamp(lead), lead.id))
-        for chunk in chunked(merged, self.options.page_size):
-            fresh = [lead for lead in chunk if not known or not known(lead.id, stamp(lead))]
-            yield LeadPage(fresh, cursor=stamp(chunk[-1]))
+        # known people are dropped before paging: the few new changes behind a window of known
+        # ones make one page (one set of activity queries and writes), not one per query page
+        fresh = (lead for lead in merged if not known or not known(lead.id, stamp(lead)))
+        for chunk in chunked(fresh, self.options.page_size):
+            yield LeadPage(chunk, cursor=stamp(chunk[-1]))
 
     @staticmethod
     def stamp_of(lead: Lead) -> datetime | None:
