@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from connectors.records import (
@@ -26,6 +26,33 @@ from connectors.retry import RequestStats
 
 CrmKind = Literal["hubspot", "salesforce"]
 KnownChange = Callable[[str, datetime], bool]  # (lead id, modified time) → handled already
+
+
+@dataclass(frozen=True)
+class ChangeWindow:
+    """Which changed leads an incremental pull reads: those modified at or after `since` (less
+    the connector's overlap unless `overlap` is False; every lead when `since` is None) and
+    before `until` (if given), leaving out each lead `known` says was handled at that modified
+    time. A bare datetime or None passed to `pull_changed` means `ChangeWindow(since)`."""
+
+    since: datetime | None = None
+    known: KnownChange | None = None
+    overlap: bool = True
+    until: datetime | None = None
+
+    @classmethod
+    def of(cls, window: ChangeWindow | datetime | None) -> ChangeWindow:
+        return window if isinstance(window, ChangeWindow) else cls(window)
+
+    def lower(self, overlap: timedelta) -> datetime | None:
+        """The first modified time to read: `since`, less `overlap` when the overlap applies."""
+        if self.since is None or not self.overlap:
+            return self.since
+        return self.since - overlap
+
+    def is_new(self, lead_id: str, stamp: datetime | None) -> bool:
+        """Whether a lead at this modified time is still to be handled (not `known`)."""
+        return self.known is None or stamp is None or not self.known(lead_id, stamp)
 
 
 @dataclass(frozen=True)
@@ -96,17 +123,10 @@ class Connector(Protocol):
         CRM's own name); None when it states no limit."""
         ...
 
-    def pull_changed(
-        self,
-        since: datetime | None,
-        known: KnownChange | None = None,
-        overlap: bool = True,
-        until: datetime | None = None,
-    ) -> Iterator[LeadPage]:
-        """Leads created or changed at or after `since` (minus the connector's overlap window
-        unless `overlap` is False; all leads when None) and before `until` (if given), oldest
-        first, in pages. A lead for which `known(id, modified time)` is true was handled
-        already and is left out before anything else is read for it."""
+    def pull_changed(self, window: ChangeWindow | datetime | None) -> Iterator[LeadPage]:
+        """Leads created or changed in `window` (ChangeWindow; a datetime or None is its
+        `since`), oldest first, in pages. A lead the window's `known(id, modified time)` says
+        was handled already is left out before anything else is read for it."""
         ...
 
     @staticmethod

@@ -1,17 +1,18 @@
 """HubSpot contacts as leadq leads, through `hubspot-api-client`, in pages and batches only.
 
     connector = HubSpotConnector(access_token="pat-…", output_properties=["leadq_score", …])
-    for page in connector.pull_changed(since=cursor):
+    for page in connector.pull_changed(cursor):
         activities = connector.pull_activities(page.leads, since=horizon)
         …
         connector.write(updates)
 
 Reading
 -------
-* **Incremental** (`pull_changed(since, known, overlap, until)`): a search on `lastmodifieddate` ≥
-  `since` minus `overlap_seconds` (search shows new writes only after a few seconds; the engine
-  skips the overlap when `count_changed` proves nothing new arrived in it), ascending, 200 a
-  page; contacts `known` at their modified time are dropped before companies are read.
+* **Incremental** (`pull_changed(ChangeWindow(since, known, overlap, until))`): a search on
+  `lastmodifieddate` ≥ `since` minus `overlap_seconds` (search shows new writes only after a
+  few seconds; the engine skips the overlap when `count_changed` proves nothing new arrived in
+  it), ascending, 200 a page; contacts the window knows at their modified time are dropped
+  before companies are read.
   Every page restarts the query from the last timestamp it saw, leaving out the contacts already
   returned at that timestamp (keyset paging, hubspot_search), so a pull never pages towards
   search's 10,000-result cap however many contacts changed, reads no contact twice, and misses
@@ -55,9 +56,9 @@ from typing import Any
 from hubspot import HubSpot
 
 from connectors.base import (
+    ChangeWindow,
     CrmKind,
     FieldsReport,
-    KnownChange,
     LeadPage,
     OutputField,
     RecordedActivities,
@@ -232,22 +233,17 @@ class HubSpotConnector:
 
     # ---- leads ----------------------------------------------------------------------------------
 
-    def pull_changed(
-        self,
-        since: datetime | None,
-        known: KnownChange | None = None,
-        overlap: bool = True,
-        until: datetime | None = None,
-    ) -> Iterator[LeadPage]:
+    def pull_changed(self, window: ChangeWindow | datetime | None) -> Iterator[LeadPage]:
+        window = ChangeWindow.of(window)
         self._company_cache.clear()
         properties = self._contact_properties()
-        if since is None:
+        lower = window.lower(timedelta(seconds=self.overlap_seconds))
+        if lower is None:
             for records, cursor in self._listed(properties, with_companies=True):
                 yield LeadPage(self._leads(records, listed=True), cursor)
         else:
-            lower = since - timedelta(seconds=self.overlap_seconds) if overlap else since
-            for records, cursor in self._searched(lower, properties, until):
-                fresh = [record for record in records if not _known(record, known)]
+            for records, cursor in self._searched(lower, properties, window.until):
+                fresh = [record for record in records if _is_new(record, window)]
                 yield LeadPage(self._leads(fresh, listed=False) if fresh else [], cursor)
 
     @staticmethod
@@ -551,9 +547,8 @@ def _outcome(record: dict[str, Any], converted: list[str], dates: list[str]) -> 
     )
 
 
-def _known(record: dict[str, Any], known: KnownChange | None) -> bool:
-    moment = modified_at(record)
-    return known is not None and moment is not None and known(str(record["id"]), moment)
+def _is_new(record: dict[str, Any], window: ChangeWindow) -> bool:
+    return window.is_new(str(record["id"]), modified_at(record))
 
 
 def _modified_ms(record: dict[str, Any]) -> int:

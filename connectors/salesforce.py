@@ -37,9 +37,9 @@ import requests
 from simple_salesforce import Salesforce
 
 from connectors.base import (
+    ChangeWindow,
     CrmKind,
     FieldsReport,
-    KnownChange,
     LeadPage,
     OutputField,
     RecordedActivities,
@@ -234,27 +234,23 @@ class SalesforceConnector:
         return self.calls.client
 
     # ---- leads ------------------------------------------------------------------------------
-    def pull_changed(
-        self,
-        since: datetime | None,
-        known: KnownChange | None = None,
-        overlap: bool = True,
-        until: datetime | None = None,
-    ) -> Iterator[LeadPage]:
-        """Leads (and Contacts) changed at or after `since` (− the overlap unless `overlap` is
-        False), to the millisecond, oldest first, in pages whose cursor is safe to resume from;
-        people `known` at their SystemModstamp are left out. A full pull above the bulk
+    def pull_changed(self, window: ChangeWindow | datetime | None) -> Iterator[LeadPage]:
+        """Leads (and Contacts) changed in the window (− the overlap unless it says not), to the
+        millisecond, oldest first, in pages whose cursor is safe to resume from; people the
+        window knows at their SystemModstamp are left out. A full pull above the bulk
         threshold runs through Bulk API 2.0: its pages come unordered, so each carries the
         cursor it started from (None) and only the last one the newest stamp seen."""
-        if since is None and self.total_people() > self.options.bulk_threshold:
+        window = ChangeWindow.of(window)
+        if window.since is None and self.total_people() > self.options.bulk_threshold:
             yield from self.bulk_pages()
             return
-        after = since - self.options.overlap if since is not None and overlap else since
-        streams = [self.ordered_people(sobject, after, until) for sobject in self.options.objects]
+        after = window.lower(self.options.overlap)
+        streams = [self.ordered_people(sobject, after, window.until)
+                   for sobject in self.options.objects]
         merged = heapq.merge(*streams, key=lambda lead: (stamp(lead), lead.id))
         # known people are dropped before paging: the few new changes behind a window of known
         # ones make one page (one set of activity queries and writes), not one per query page
-        fresh = (lead for lead in merged if not known or not known(lead.id, stamp(lead)))
+        fresh = (lead for lead in merged if window.is_new(lead.id, stamp(lead)))
         for chunk in chunked(fresh, self.options.page_size):
             yield LeadPage(chunk, cursor=stamp(chunk[-1]))
 

@@ -30,11 +30,11 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from connectors.base import Connector, LeadPage, task_desk, window_read_limit
+from connectors.base import ChangeWindow, Connector, LeadPage, task_desk, window_read_limit
 from connectors.records import Lead, LeadUpdate
 from scoring.config import ScoringModel
 from scoring.frame import ActivityFrame, LeadFrame
@@ -432,16 +432,18 @@ class SyncEngine:
         edge = stored_edge(self.store, self.cursor_name, since)
         self._read_from, self._edge = since, edge
         if edge is None:
-            yield from self._changed_pages(since, True, None, skip)
+            yield from self._changed_pages(ChangeWindow(since), skip)
             return
         self._handled.update(edge.seen)
         if edge.known_count <= window_read_limit(self.connector, WINDOW_READ_LIMIT):
             # as cheap to read as to count
-            yield from self._changed_pages(edge.known_from, False, None, skip)
+            yield from self._changed_pages(ChangeWindow(edge.known_from, overlap=False), skip)
             return
-        yield from self._changed_pages(since, False, None, skip)
+        yield from self._changed_pages(ChangeWindow(since, overlap=False), skip)
         if edge.known_from < edge.cursor and self._late_arrivals(edge):
-            yield from self._changed_pages(edge.known_from, False, edge.cursor, skip)
+            yield from self._changed_pages(
+                ChangeWindow(edge.known_from, overlap=False, until=edge.cursor), skip
+            )
 
     def _recognised(self, lead_id: str, stamp: datetime) -> bool:
         """A change the run before handled (sync/cursor_edge.py); one of its own writes is
@@ -451,11 +453,10 @@ class SyncEngine:
         self._handled[lead_id] = stamp
         return True
 
-    def _changed_pages(
-        self, since: datetime | None, overlap: bool, until: datetime | None, skip: set[str]
-    ) -> Iterator[LeadPage]:
-        known = self._recognised if self._edge is not None else None
-        for page in self.connector.pull_changed(since, known, overlap, until):
+    def _changed_pages(self, window: ChangeWindow, skip: set[str]) -> Iterator[LeadPage]:
+        if self._edge is not None:
+            window = replace(window, known=self._recognised)
+        for page in self.connector.pull_changed(window):
             if skip:
                 page = LeadPage([lead for lead in page.leads if lead.id not in skip], page.cursor)
             yield page
