@@ -54,7 +54,13 @@ from connectors.records import (
     WriteResult,
     parse_timestamp,
 )
-from connectors.retry import CallPolicy, RequestStats, RetrySettings, RollingWindowLimiter
+from connectors.retry import (
+    CallPolicy,
+    PermissionDeniedError,
+    RequestStats,
+    RetrySettings,
+    RollingWindowLimiter,
+)
 from connectors.salesforce_bulk import BulkQuery, BulkSettings
 from connectors.salesforce_calls import DEFAULT_TIMEOUT, SalesforceCalls, logged_in_client
 from connectors.salesforce_config import DEFAULT_API_VERSION, SalesforceConfig
@@ -507,9 +513,13 @@ class SalesforceConnector:
         grouped = people_by_object([lead.id for lead in leads], sobject_of)
         for sobject, ids in grouped.items():
             names = fields_of(sobject, paths)
-            if names:
-                rows = self.query_rows(history_query(sobject, names), "history")
-                latest_set_times(sobject, rows, ids, names, times)
+            if not names:
+                continue
+            try:
+                rows = list(self.query_rows(history_query(sobject, names), "history"))
+            except PermissionDeniedError:  # the user may not read its history: nothing dated
+                continue
+            latest_set_times(sobject, rows, ids, names, times)
         return times
 
     def pull_outcomes(self, since: datetime | None) -> Iterator[Outcome]:

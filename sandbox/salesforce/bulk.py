@@ -206,7 +206,8 @@ class BulkQueries:
             version: str) -> QueryJob:
         parsed = soql.parse(text)
         refuse_unsupported(parsed)
-        compiled = compile_query(parsed, self.engine.schema, self.clock().date())
+        compiled = compile_query(parsed, self.engine.schema, self.clock().date(),
+                                 self.engine.unreadable)
         columns = compiled.columns
         job = QueryJob(
             id=make_id(JOB_PREFIX, next(self._numbers)),

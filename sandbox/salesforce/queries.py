@@ -179,11 +179,13 @@ class QueryEngine:
         self._cursors: OrderedDict[str, tuple[Cursor, Callable[[], None]]] = OrderedDict()
         self._lock = threading.Lock()
         self._locator_numbers = itertools.count(1)
+        # sObjects the API user's profile cannot read (lower-case): queries answer INVALID_TYPE
+        self.unreadable: frozenset[str] = frozenset()
 
     def run(
         self, text: str, *, include_deleted: bool, batch_size: int, version: str
     ) -> dict[str, Any]:
-        compiled = compile_query(soql.parse(text), self.schema, self.today())
+        compiled = compile_query(soql.parse(text), self.schema, self.today(), self.unreadable)
         where = compiled.filtered_where(include_deleted)
         if not include_deleted:
             where += archived_excluded(compiled.sobject.name, self.today())

@@ -61,8 +61,11 @@ class CompiledQuery:
         return f'{BASE_ALIAS}."IsDeleted" = 0 AND ({self.where_sql})'
 
 
-def compile_query(query: soql.Query, schema: Schema, today: date) -> CompiledQuery:
-    sobject = schema.get(query.sobject)
+def compile_query(
+    query: soql.Query, schema: Schema, today: date, hidden: frozenset[str] = frozenset()
+) -> CompiledQuery:
+    """`hidden`: sObjects (lower-case) the API user's profile cannot read: unknown to it."""
+    sobject = None if query.sobject.lower() in hidden else schema.get(query.sobject)
     if sobject is None:
         raise soql.query_error(
             query.text,

@@ -178,3 +178,17 @@ def test_the_salesforce_connector_dates_the_rating_in_one_query(
     converted = {lead.id for lead in leads if lead.fields.get("IsConverted")}
     assert set(times["lead_status"]) == converted
     assert "title" not in times  # not tracked: no history, no date
+
+
+def test_without_read_access_to_lead_history_the_connector_dates_nothing_and_goes_on(
+    salesforce: RunningSalesforce,
+) -> None:
+    model = load_model("examples/sandbox.yaml")
+    connector = build_connector(salesforce.leadq_settings(), model, salesforce.session())
+    leads = [lead for page in connector.pull_history() for lead in page.leads]
+    salesforce.emulator.queries.unreadable = frozenset({"leadhistory"})
+    try:
+        assert connector.value_set_times(leads, ["fields.Lead_Quality__c"]) == {}
+    finally:
+        salesforce.emulator.queries.unreadable = frozenset()
+    assert connector.stats.requests["history"] == 1
