@@ -12,7 +12,9 @@ from hubspot import HubSpot
 from hubspot.crm.contacts import ApiException
 from simple_salesforce import Salesforce
 
+from connectors.base import Connector
 from connectors.hubspot import HubSpotConnector
+from connectors.records import Lead
 from sandbox.hubspot import RunningHubSpot, start_hubspot
 from sandbox.orgs import OrgSpec, SynthOrg
 from sandbox.orgs.sales_fields import planted_values
@@ -130,6 +132,13 @@ def lead_keys(running: RunningSalesforce) -> dict[str, str]:
     return {lead_id: key for key, lead_id in rows}
 
 
+def learning_connector(running: RunningSalesforce) -> tuple[Connector, list[Lead]]:
+    """leadq's Salesforce connector and the leads learn reads through it."""
+    model = load_model("examples/sandbox.yaml")
+    connector = build_connector(running.leadq_settings(), model, running.session())
+    return connector, [lead for page in connector.pull_history() for lead in page.leads]
+
+
 def test_lead_history_holds_a_converted_leads_status_change_at_its_conversion(
     salesforce: RunningSalesforce,
 ) -> None:
@@ -161,9 +170,7 @@ def test_an_update_of_a_tracked_field_adds_a_row_and_an_untracked_one_none(
 def test_the_salesforce_connector_dates_the_rating_in_one_query(
     salesforce: RunningSalesforce,
 ) -> None:
-    model = load_model("examples/sandbox.yaml")
-    connector = build_connector(salesforce.leadq_settings(), model, salesforce.session())
-    leads = [lead for page in connector.pull_history() for lead in page.leads]
+    connector, leads = learning_connector(salesforce)
     times = connector.value_set_times(leads, ["fields.Lead_Quality__c", "title", "lead_status"])
     assert connector.stats.requests["history"] == 1
     keys = lead_keys(salesforce)
@@ -183,9 +190,7 @@ def test_the_salesforce_connector_dates_the_rating_in_one_query(
 def test_without_read_access_to_lead_history_the_connector_dates_nothing_and_goes_on(
     salesforce: RunningSalesforce,
 ) -> None:
-    model = load_model("examples/sandbox.yaml")
-    connector = build_connector(salesforce.leadq_settings(), model, salesforce.session())
-    leads = [lead for page in connector.pull_history() for lead in page.leads]
+    connector, leads = learning_connector(salesforce)
     salesforce.emulator.queries.unreadable = frozenset({"leadhistory"})
     try:
         assert connector.value_set_times(leads, ["fields.Lead_Quality__c"]) == {}
