@@ -6,8 +6,9 @@ Each row is one change of one tracked field: `Field` (the field's API name), `Da
 LeadHistory; StandardObjectNameHistory). Only fields with history tracking enabled get rows, and
 an object tracks at most 20 fields (Setup › Object Manager › Fields & Relationships › Set History
 Tracking): which fields is the org's configuration (`FieldTracking`), set when the emulator
-starts. Values a record was created or seeded with have no row; the API's updates and the
-seed's later changes (a conversion's Status, a rep's rating after it) do. Every history id
+starts. Values a record was created or seeded with have no row of their own (a record created
+through the API gets one row with Field `created`); the API's updates and the seed's later
+changes (a conversion's Status, a rep's rating after it) do. Every history id
 begins with 017, as on a real org.
 """
 
@@ -48,6 +49,18 @@ class FieldTracking:
     def with_fields(self, sobject: str, names: tuple[str, ...]) -> FieldTracking:
         current = self.tracked.get(sobject, ())
         return FieldTracking({**self.tracked, sobject: current + names})
+
+    def created_row(
+        self, sobject: SObjectDef, record_id: str, at: str, user_id: str, mint: Any
+    ) -> list[dict[str, Any]]:
+        """A record created through the API, in an object with tracked fields, gets one row
+        whose Field is `created` and whose values are empty."""
+        if sobject.name not in HISTORY_OF or not self.tracked.get(sobject.name):
+            return []
+        _, parent_field = HISTORY_OF[sobject.name]
+        return [{"Id": mint(HISTORY_PREFIX), "IsDeleted": 0, "CreatedDate": at,
+                 "CreatedById": user_id, parent_field: record_id, "Field": "created",
+                 "DataType": None, "OldValue": None, "NewValue": None}]
 
     def rows(
         self,

@@ -305,7 +305,7 @@ class RecordWriter:
                     self.store.insert(write.sobject, [write.values])
                 else:
                     self.store.update(write.sobject, write.record_id, write.values)
-                    self.record_history(write)
+                self.record_history(write)
         self.applied.update(write.record_id for write in writes)
         lead_ids = [write.record_id for write in writes if write.sobject.name == "Lead"]
         if lead_ids:
@@ -313,11 +313,15 @@ class RecordWriter:
 
 
     def record_history(self, write: PreparedWrite) -> None:
-        """Rows in LeadHistory / ContactHistory for the tracked fields the update changed, made
-        by the API user (the integration user)."""
-        rows = self.field_tracking.rows(
-            write.sobject, write.record_id, write.before, write.values,
-            write.values["LastModifiedDate"], self.default_owner_id(), self.store.ids.mint)
+        """Rows in LeadHistory / ContactHistory for the tracked fields the update changed (or the
+        `created` row of a new record), made by the API user (the integration user)."""
+        at, user = write.values["LastModifiedDate"], self.default_owner_id()
+        tracking, sobject, record_id, mint = (
+            self.field_tracking, write.sobject, write.record_id, self.store.ids.mint)
+        if write.creating:
+            rows = tracking.created_row(sobject, record_id, at, user, mint)
+        else:
+            rows = tracking.rows(sobject, record_id, write.before, write.values, at, user, mint)
         if rows:
             history = HISTORY_OF[write.sobject.name][0]
             self.store.insert(self.store.sobject(history), rows)

@@ -197,3 +197,13 @@ def test_without_read_access_to_lead_history_the_connector_dates_nothing_and_goe
     finally:
         salesforce.emulator.queries.unreadable = frozenset()
     assert connector.stats.requests["history"] == 1
+
+
+def test_a_lead_created_through_the_api_gets_one_created_row(
+    salesforce: RunningSalesforce,
+) -> None:
+    client = salesforce_client(salesforce)
+    created = client.Lead.create({"LastName": "Ng", "Company": "Ng Ltd", "Rating": "Warm"})
+    rows = client.query_all(f"SELECT Field, OldValue, NewValue FROM LeadHistory "
+                            f"WHERE LeadId = '{created['id']}'")["records"]
+    assert [(r["Field"], r["OldValue"], r["NewValue"]) for r in rows] == [("created", None, None)]
