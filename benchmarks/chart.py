@@ -87,7 +87,7 @@ def draw(figures: ScalingFigures, output: Path) -> None:
 
     colours = {"HubSpot": "#ff7a59", "Salesforce": "#00a1e0"}
     markers = dict(zip(RUNS_DRAWN, ("o", "s", "^"), strict=True))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2), dpi=110)
     for (crm, run), series in sorted(figures.requests.items()):
         sizes = sorted(series)
         left.plot(sizes, [series[s] for s in sizes], marker=markers[run], color=colours[crm],
@@ -107,7 +107,7 @@ def draw(figures: ScalingFigures, output: Path) -> None:
     thousands = FuncFormatter(lambda value, _: f"{value:,.0f}")
     for axes, sizes in ((left, _sizes(figures.requests)), (right, _sizes(figures.peak_mb))):
         axes.grid(True, which="both", alpha=0.3)
-        axes.legend(fontsize=7)
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the lines
         axes.set_xticks(sizes, [f"{size:,}" for size in sizes])
         axes.xaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
     left.yaxis.set_major_formatter(thousands)
