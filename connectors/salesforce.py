@@ -15,7 +15,7 @@
 - **Owners** are active and inactive Users plus queues; **accounts** are matched to e-mail or
   website domains through Account.Website; **outcomes** are Lead conversions (ConvertedDate)
   and, for Contacts, won Opportunities (CloseDate) through contact roles, the Opportunity's
-  ContactId, or else its Account.
+  ContactId, or else its Account (salesforce_outcomes.py).
 - **Writes** go through sObject Collections with `Sforce-Auto-Assign: FALSE`
   (salesforce_writes.py). **Custom fields** are checked by describe.
 
@@ -52,7 +52,6 @@ from connectors.records import (
     Outcome,
     Owner,
     WriteResult,
-    parse_timestamp,
 )
 from connectors.retry import (
     CallPolicy,
@@ -72,6 +71,7 @@ from connectors.salesforce_history import (
     people_by_object,
 )
 from connectors.salesforce_login import Login, config_logins
+from connectors.salesforce_outcomes import SalesforceOutcomes
 from connectors.salesforce_records import (
     EVENT_FIELDS,
     MEMBER_FIELDS,
@@ -101,6 +101,7 @@ from connectors.salesforce_soql import (
     datetime_literal,
     encoded_length,
     string_literal,
+    where,
     within_uri,
 )
 from connectors.salesforce_tasks import SalesforceTasks
@@ -201,6 +202,8 @@ class SalesforceConnector:
         self.writer = CollectionWriter(self.calls)
         self.fields_check = FieldCheck(self.calls, self.options.objects)
         self.tasks = SalesforceTasks(self.calls, self.query_rows, self.id_queries)
+        self.outcomes = SalesforceOutcomes(self.query_rows, self.id_queries,
+                                           self.options.objects)
 
     @classmethod
     def connect(
@@ -484,7 +487,7 @@ class SalesforceConnector:
     def pull_history(self) -> Iterator[LeadPage]:
         """Leads, converted or not, and Contacts, in pages (REST queries in Id order). A Contact
         that a Lead was converted into is left out: that Lead stands for the person."""
-        converted_into, _ = self.lead_conversions()
+        converted_into, _ = self.outcomes.lead_conversions()
         for sobject in self.options.objects:
             soql = self.people_soql(sobject, []) + " ORDER BY Id"
             people = (lead for lead in self.query_people(sobject, soql, kind="query")
@@ -492,18 +495,8 @@ class SalesforceConnector:
             for chunk in chunked(people, self.options.page_size):
                 yield LeadPage(chunk, cursor=None)
 
-    def lead_conversions(self) -> tuple[set[str], set[str]]:
-        """The Contacts and the Opportunities converted Leads became, when both Leads and
-        Contacts are read (else none)."""
-        if not {"Lead", "Contact"} <= set(self.options.objects):
-            return set(), set()
-        soql = ("SELECT ConvertedContactId, ConvertedOpportunityId FROM Lead "
-                "WHERE IsConverted = true ORDER BY Id")
-        contacts, opportunities = set(), set()
-        for row in self.query_rows(soql, "query"):
-            contacts.add(row.get("ConvertedContactId"))
-            opportunities.add(row.get("ConvertedOpportunityId"))
-        return contacts - {None}, opportunities - {None}
+    def pull_outcomes(self, since: datetime | None) -> Iterator[Outcome]:
+        return self.outcomes.pull(since)
 
     def value_set_times(
         self, leads: Sequence[Lead], paths: Sequence[str]
@@ -522,83 +515,6 @@ class SalesforceConnector:
             latest_set_times(sobject, rows, ids, names, times)
         return times
 
-    def pull_outcomes(self, since: datetime | None) -> Iterator[Outcome]:
-        """One outcome per Lead (converted = IsConverted, dated ConvertedDate, valued at the
-        converted Opportunity's Amount when won) and, with Contacts configured, per Contact
-        not converted from a Lead (converted = on a won Opportunity: its earliest CloseDate,
-        the sum of Amounts; see `won_by_contact`)."""
-        changed = [f"SystemModstamp > {datetime_literal(since)}"] if since else []
-        if "Lead" in self.options.objects:
-            soql = (
-                "SELECT Id, IsConverted, ConvertedDate, ConvertedOpportunity.IsWon, "
-                "ConvertedOpportunity.Amount FROM Lead" + where(changed) + " ORDER BY Id"
-            )
-            for row in self.query_rows(soql, "query"):
-                won = bool(row.get("ConvertedOpportunity.IsWon"))
-                yield Outcome(
-                    lead_id=row["Id"], converted=bool(row.get("IsConverted")),
-                    at=row.get("ConvertedDate"),
-                    value=row.get("ConvertedOpportunity.Amount") if won else None,
-                )
-        if "Contact" in self.options.objects:
-            converted_into, from_leads = self.lead_conversions()
-            won = self.won_by_contact(frozenset(from_leads))
-            soql = "SELECT Id FROM Contact" + where(changed) + " ORDER BY Id"
-            for row in self.query_rows(soql, "query"):
-                if row["Id"] in converted_into:
-                    continue
-                deal = won.get(row["Id"])
-                yield Outcome(lead_id=row["Id"], converted=deal is not None,
-                              at=deal[0] if deal else None, value=deal[1] if deal else None)
-
-    def won_by_contact(self, from_leads: frozenset[str] = frozenset()) -> (
-        dict[str, tuple[datetime | None, float | None]]
-    ):
-        """Contact id → (earliest CloseDate, summed Amount) of the won Opportunities it is on:
-        through its OpportunityContactRoles or the Opportunity's ContactId. A won Opportunity
-        with neither, not converted from a Lead (`from_leads`: that Lead is its person), counts
-        for each Contact of its Account created by the day it closed."""
-        won = {row["Id"]: row for row in self.query_rows(
-            "SELECT Id, AccountId, ContactId, CloseDate, Amount FROM Opportunity "
-            "WHERE IsWon = true ORDER BY CloseDate, Id", "query")}
-        deals: dict[str, dict[str, Row]] = {}
-        for contact_id, opportunity_id in self.contact_roles(list(won)):
-            deals.setdefault(contact_id, {})[opportunity_id] = won[opportunity_id]
-        for row in won.values():
-            if row.get("ContactId"):
-                deals.setdefault(row["ContactId"], {})[row["Id"]] = row
-        credited = {opportunity_id for rows in deals.values() for opportunity_id in rows}
-        by_account: dict[str, list[Row]] = {}
-        for row in won.values():
-            if row["Id"] not in credited | from_leads and row.get("AccountId"):
-                by_account.setdefault(row["AccountId"], []).append(row)
-        for contact in self.contacts_of_accounts(list(by_account)):
-            created = parse_timestamp(contact.get("CreatedDate"))
-            for row in by_account[contact["AccountId"]]:
-                closed = parse_timestamp(row.get("CloseDate"))
-                if created is None or closed is None or created.date() <= closed.date():
-                    deals.setdefault(contact["Id"], {})[row["Id"]] = row
-        return {contact_id: _first_close_and_total(rows.values())
-                for contact_id, rows in deals.items()}
-
-    def contact_roles(self, opportunity_ids: Sequence[str]) -> Iterator[tuple[str, str]]:
-        """(ContactId, OpportunityId) of the contact roles on these Opportunities."""
-        for soql in self.id_queries(
-            lambda id_text: "SELECT ContactId, OpportunityId FROM OpportunityContactRole "
-            f"WHERE OpportunityId IN ({id_text}) ORDER BY Id", opportunity_ids,
-        ):
-            for row in self.query_rows(soql, "query"):
-                if row.get("ContactId"):
-                    yield row["ContactId"], row["OpportunityId"]
-
-    def contacts_of_accounts(self, account_ids: Sequence[str]) -> Iterator[Row]:
-        for soql in self.id_queries(
-            lambda id_text: "SELECT Id, AccountId, CreatedDate FROM Contact "
-            f"WHERE AccountId IN ({id_text}) ORDER BY Id", account_ids,
-        ):
-            yield from self.query_rows(soql, "query")
-
-    # ---- access and limits ------------------------------------------------------------------
     def check_access(self) -> None:
         """A session id handed over, never logged in with, is proved here by describing the first
         object leadq scores (kept for `text_limit` and the fields check); a login proved the
@@ -691,19 +607,8 @@ def stamp(lead: Lead) -> datetime:
     return lead.fields["SystemModstamp"]
 
 
-def _first_close_and_total(deals: Iterable[Row]) -> tuple[datetime | None, float | None]:
-    rows = list(deals)
-    closes = [moment for row in rows if (moment := parse_timestamp(row.get("CloseDate")))]
-    amounts = [float(row["Amount"]) for row in rows if row.get("Amount") is not None]
-    return min(closes, default=None), sum(amounts) if amounts else None
-
-
 def live_people(sobject: str) -> list[str]:
     return ["IsConverted = false"] if sobject == "Lead" else []
-
-
-def where(conditions: Sequence[str]) -> str:
-    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
 def chunked(items: Iterable[Lead], size: int) -> Iterator[list[Lead]]:

@@ -57,3 +57,8 @@ def within_uri(
 
 def id_list(ids: Sequence[str]) -> str:
     return ",".join(string_literal(record_id) for record_id in ids)
+
+
+def where(conditions: Sequence[str]) -> str:
+    """A SOQL WHERE clause joining `conditions` with AND (none: no clause)."""
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""

@@ -51,7 +51,15 @@ from sync.render import (
 from sync.settings import Settings, load_settings
 from sync.state import StateStore
 from sync.terminal import markup_safe
-from sync.user_errors import UserError, error_console, user_errors
+from sync.user_errors import (
+    ClickException,
+    UsageError,
+    UserError,
+    error_console,
+    print_error,
+    usage_error,
+    user_errors,
+)
 
 app = typer.Typer(
     name="leadq",
@@ -704,16 +712,6 @@ def is_within(module: str, package: str) -> bool:
 add_plugin_commands(app)
 
 
-def _parser_error(name: str) -> type[Exception]:
-    """click's exception class `name`, wherever this typer keeps click (it vendors it since
-    0.22): found through the one click exception typer exports."""
-    return next(kind for kind in typer.BadParameter.__mro__ if kind.__name__ == name)
-
-
-UsageError = _parser_error("UsageError")
-ClickException = _parser_error("ClickException")
-
-
 def main() -> None:
     """Run the CLI: a mistyped command or option is one `error:` line and a hint, exit code 2,
     like every other user error (typer would draw a boxed panel)."""
@@ -722,25 +720,13 @@ def main() -> None:
     except UsageError as mistake:
         raise SystemExit(usage_error(mistake)) from None
     except ClickException as refusal:
-        error_console().print(f"[red]error:[/red] {markup_safe(refusal.format_message())}")
+        print_error(refusal.format_message())
         raise SystemExit(refusal.exit_code) from None
     except (KeyboardInterrupt, typer.Abort):
         error_console().print("interrupted")
         raise SystemExit(130) from None
     raise SystemExit(outcome if isinstance(outcome, int) else 0)
 
-
-def usage_error(mistake: Any) -> int:
-    """Print a usage mistake as `error: …` and where to read the command's help (a bare `leadq`
-    prints the help itself); return its exit code, 2."""
-    if type(mistake).__name__ == "NoArgsIsHelpError":
-        mistake.show()
-        return mistake.exit_code
-    console = error_console()
-    console.print(f"[red]error:[/red] {markup_safe(mistake.format_message())}")
-    if mistake.ctx is not None:
-        console.print(f"Try '{mistake.ctx.command_path} --help' for help.", markup=False)
-    return mistake.exit_code
 
 if __name__ == "__main__":
     main()

@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import itertools
 import json
-import random
 import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
+
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 
 from connectors.base import ChangeWindow, Connector, LeadPage, task_desk, window_read_limit
 from connectors.records import Lead, LeadUpdate
@@ -64,8 +65,9 @@ from sync.write_ahead import SettledFromCrm, WriteAhead
 RunKind = Literal["incremental", "full", "ids"]
 LEASE = "scheduled-sync"
 ASSIGN_ATTEMPTS = 12
-# A run that lost the race for a pool waits a jittered, doubling pause before deciding again,
-# so two runs routing the same pool take turns instead of both retrying in lockstep.
+# A run that lost the race for a pool waits a jittered, doubling pause (tenacity's random
+# exponential wait) before deciding again, so two runs routing the same pool take turns
+# instead of both retrying in lockstep.
 ASSIGN_BACKOFF_SECONDS = 0.002
 ASSIGN_BACKOFF_MAX_SECONDS = 0.1
 IDS_PER_READ = 100
@@ -639,38 +641,51 @@ class SyncEngine:
             return RoutingDecision(
                 owner_id=existing, source="earlier", pool=None, reason="assigned by an earlier run"
             )
+        attempts = Retrying(
+            stop=stop_after_attempt(ASSIGN_ATTEMPTS),
+            wait=wait_random_exponential(
+                multiplier=ASSIGN_BACKOFF_SECONDS, max=ASSIGN_BACKOFF_MAX_SECONDS
+            ),
+            retry=retry_if_result(lambda decision: decision is None),
+            retry_error_callback=lambda _: None,
+        )
+        decision = attempts(self._try_assign, lead, matches, directory, dry_run, day)
+        if decision is None:
+            raise RuntimeError(f"could not assign lead {lead.id}: the pools kept changing")
+        return decision
+
+    def _try_assign(
+        self, lead: Lead, matches: list[bool], directory: Directory, dry_run: bool, day: date
+    ) -> RoutingDecision | None:
+        """Decide from the pools as they are now and commit it; None when another run moved the
+        pool in between (decide again)."""
+        assert self.router is not None
         pools = [rule.id for rule in self.router.routing.rules]
-        for attempt in range(ASSIGN_ATTEMPTS):
-            if attempt:
-                pause = min(ASSIGN_BACKOFF_MAX_SECONDS, ASSIGN_BACKOFF_SECONDS * 2**attempt)
-                time.sleep(random.uniform(0, pause))
-            snapshots = {pool: self.store.routing_snapshot(pool, day) for pool in pools}
-            if dry_run:
-                snapshots = {
-                    pool: self._with_planned(pool, snap) for pool, snap in snapshots.items()
-                }
-            decision = self.router.decide(lead, matches, directory, snapshots)
-            if dry_run and decision.owner_id is not None and decision.pool is not None:
-                self._planned_assignments[decision.pool][decision.owner_id] += 1
-            if dry_run or decision.owner_id is None:
-                return decision
-            pool = decision.pool or decision.source
-            expected = (
-                snapshots[pool].version
-                if pool in snapshots
-                else (self.store.routing_snapshot(pool, day).version)
+        snapshots = {pool: self.store.routing_snapshot(pool, day) for pool in pools}
+        if dry_run:
+            snapshots = {pool: self._with_planned(pool, snap) for pool, snap in snapshots.items()}
+        decision = self.router.decide(lead, matches, directory, snapshots)
+        if dry_run and decision.owner_id is not None and decision.pool is not None:
+            self._planned_assignments[decision.pool][decision.owner_id] += 1
+        if dry_run or decision.owner_id is None:
+            return decision
+        pool = decision.pool or decision.source
+        expected = (
+            snapshots[pool].version
+            if pool in snapshots
+            else self.store.routing_snapshot(pool, day).version
+        )
+        outcome = self.store.commit_assignment(pool, lead.id, decision.owner_id, day, expected)
+        if outcome.status == "assigned":
+            return decision
+        if outcome.status == "already_assigned" and outcome.owner_id:
+            return RoutingDecision(
+                owner_id=outcome.owner_id,
+                source="earlier",
+                pool=None,
+                reason="assigned by a concurrent run",
             )
-            outcome = self.store.commit_assignment(pool, lead.id, decision.owner_id, day, expected)
-            if outcome.status == "assigned":
-                return decision
-            if outcome.status == "already_assigned" and outcome.owner_id:
-                return RoutingDecision(
-                    owner_id=outcome.owner_id,
-                    source="earlier",
-                    pool=None,
-                    reason="assigned by a concurrent run",
-                )
-        raise RuntimeError(f"could not assign lead {lead.id}: the pools kept changing")
+        return None
 
     def _with_planned(self, pool: str, snapshot: RoutingSnapshot) -> RoutingSnapshot:
         """A dry run commits nothing: count its own planned assignments so that the rotation it
