@@ -433,6 +433,9 @@ class SalesforceConnector:
         Syncs never hold converted Leads: this costs them no request."""
         converted = [lead.id for lead in leads if lead.kind == "lead" and lead.fields.get(
             "IsConverted")]
+        if self.outcomes.conversions is not None:  # read as this history read started
+            contact_of = self.outcomes.conversions.contact_of
+            return {contact_of[lead_id]: lead_id for lead_id in converted if lead_id in contact_of}
         soql = "SELECT Id, ConvertedContactId FROM Lead WHERE Id IN ({})"
         return {
             row["ConvertedContactId"]: row["Id"]
@@ -487,7 +490,7 @@ class SalesforceConnector:
     def pull_history(self) -> Iterator[LeadPage]:
         """Leads, converted or not, and Contacts, in pages (REST queries in Id order). A Contact
         that a Lead was converted into is left out: that Lead stands for the person."""
-        converted_into, _ = self.outcomes.lead_conversions()
+        converted_into = self.outcomes.read_conversions().contacts
         for sobject in self.options.objects:
             soql = self.people_soql(sobject, []) + " ORDER BY Id"
             people = (lead for lead in self.query_people(sobject, soql, kind="query")

@@ -1,16 +1,34 @@
 """Outcomes of Salesforce people for backtest and learn: Lead conversions (ConvertedDate, the
 converted Opportunity's Amount when won) and, for Contacts, won Opportunities (CloseDate) through
 contact roles, the Opportunity's ContactId, or else its Account. A Contact a Lead was converted
-into is that Lead, counted once."""
+into is that Lead, counted once.
+
+Which Contact and Opportunity each converted Lead became is read once per history read
+(`read_conversions`, called as `pull_history` starts) and kept for the rest of it: the outcomes
+and the converted Leads' activities (which conversion moved to the Contact) use the same answer.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.records import Outcome, parse_timestamp
 from connectors.salesforce_records import Row
 from connectors.salesforce_soql import datetime_literal, where
+
+
+@dataclass(frozen=True)
+class Conversions:
+    """What the converted Leads became."""
+
+    contact_of: dict[str, str] = field(default_factory=dict)  # Lead id → its Contact
+    opportunities: frozenset[str] = frozenset()
+
+    @property
+    def contacts(self) -> set[str]:
+        return set(self.contact_of.values())
 
 
 class SalesforceOutcomes:
@@ -23,19 +41,23 @@ class SalesforceOutcomes:
         self.query_rows = query_rows
         self.id_queries = id_queries
         self.objects = objects
+        self.conversions: Conversions | None = None  # read by the current history read
 
-    def lead_conversions(self) -> tuple[set[str], set[str]]:
-        """The Contacts and the Opportunities converted Leads became, when both Leads and
-        Contacts are read (else none)."""
-        if not {"Lead", "Contact"} <= set(self.objects):
-            return set(), set()
-        soql = ("SELECT ConvertedContactId, ConvertedOpportunityId FROM Lead "
-                "WHERE IsConverted = true ORDER BY Id")
-        contacts, opportunities = set(), set()
-        for row in self.query_rows(soql, "query"):
-            contacts.add(row.get("ConvertedContactId"))
-            opportunities.add(row.get("ConvertedOpportunityId"))
-        return contacts - {None}, opportunities - {None}
+    def read_conversions(self) -> Conversions:
+        """The Contact and the Opportunity each converted Lead became (none when Leads are not
+        read), in one query, kept as `conversions` for the rest of the history read."""
+        contact_of: dict[str, str] = {}
+        opportunities: set[str] = set()
+        if "Lead" in self.objects:
+            soql = ("SELECT Id, ConvertedContactId, ConvertedOpportunityId FROM Lead "
+                    "WHERE IsConverted = true ORDER BY Id")
+            for row in self.query_rows(soql, "query"):
+                if row.get("ConvertedContactId"):
+                    contact_of[row["Id"]] = row["ConvertedContactId"]
+                if row.get("ConvertedOpportunityId"):
+                    opportunities.add(row["ConvertedOpportunityId"])
+        self.conversions = Conversions(contact_of, frozenset(opportunities))
+        return self.conversions
 
     def pull(self, since: datetime | None) -> Iterator[Outcome]:
         """One outcome per Lead (converted = IsConverted, dated ConvertedDate, valued at the
@@ -56,8 +78,9 @@ class SalesforceOutcomes:
                     value=row.get("ConvertedOpportunity.Amount") if won else None,
                 )
         if "Contact" in self.objects:
-            converted_into, from_leads = self.lead_conversions()
-            won = self.won_by_contact(frozenset(from_leads))
+            conversions = self.conversions or self.read_conversions()
+            converted_into = conversions.contacts
+            won = self.won_by_contact(conversions.opportunities)
             soql = "SELECT Id FROM Contact" + where(changed) + " ORDER BY Id"
             for row in self.query_rows(soql, "query"):
                 if row["Id"] in converted_into:
@@ -112,8 +135,6 @@ class SalesforceOutcomes:
             f"WHERE AccountId IN ({id_text}) ORDER BY Id", account_ids,
         ):
             yield from self.query_rows(soql, "query")
-
-    # ---- access and limits ------------------------------------------------------------------
 
 
 def _first_close_and_total(deals: Iterable[Row]) -> tuple[datetime | None, float | None]:

@@ -312,6 +312,21 @@ def test_a_converted_leads_history_is_read_from_the_contact_it_became(
     assert converted & {activity.lead_id for activity in activities} == with_moved_history
 
 
+@pytest.mark.parametrize("objects", [["Lead"], ["Lead", "Contact"]])
+def test_a_history_read_asks_once_what_each_converted_lead_became(
+    small: SalesforceCrm, objects: list[str]
+) -> None:
+    connector = small.connector(salesforce_objects=objects)
+    history = [lead for page in connector.pull_history() for lead in page.leads]
+    activities = connector.pull_activities(history, None)
+    outcomes = list(connector.pull_outcomes(None))
+
+    asked = [soql_of(entry) for entry in small.running.emulator.log.entries()
+             if "ConvertedContactId" in soql_of(entry)]
+    assert len(asked) == 1, asked
+    assert activities and any(outcome.converted for outcome in outcomes)
+
+
 def won_deal(store: SalesforceStore, account_id: str, closed: str,
              contact_id: str | None = None) -> str:
     """A won Opportunity on the Account (with `contact_id` as a contact role only)."""
