@@ -27,20 +27,18 @@ import itertools
 import json
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
-
-from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 
 from connectors.base import ChangeWindow, Connector, LeadPage, task_desk, window_read_limit
 from connectors.records import Lead, LeadUpdate
 from scoring.config import ScoringModel
 from scoring.frame import ActivityFrame, LeadFrame
 from scoring.qualify import ScoredBatch, compile_model, score_frame
-from scoring.routing import Directory, Router, RoutingDecision
+from scoring.routing import RoutingDecision
 from sync.cursor_edge import (
     UNCHECKED_WRITES,
     WINDOW_READ_LIMIT,
@@ -57,19 +55,14 @@ from sync.ledger import LedgerSpec
 from sync.ledger_run import LedgerRun
 from sync.plan import FieldChange, Planner, Result, is_promotion
 from sync.retry_set import RetryPolicy, RetrySet, Waiting
+from sync.routing_run import Assignment, RoutingRun
 from sync.run_identity import died_here, lease_holder_name
 from sync.spooled_times import SpooledTimes
-from sync.state import AuditEntry, RoutingSnapshot, RunRecord, StateStore, chunked
+from sync.state import AuditEntry, RunRecord, StateStore, chunked
 from sync.write_ahead import SettledFromCrm, WriteAhead
 
 RunKind = Literal["incremental", "full", "ids"]
 LEASE = "scheduled-sync"
-ASSIGN_ATTEMPTS = 12
-# A run that lost the race for a pool waits a jittered, doubling pause (tenacity's random
-# exponential wait) before deciding again, so two runs routing the same pool take turns
-# instead of both retrying in lockstep.
-ASSIGN_BACKOFF_SECONDS = 0.002
-ASSIGN_BACKOFF_MAX_SECONDS = 0.1
 IDS_PER_READ = 100
 CHANGES_KEPT = 100  # changes a run report keeps as a sample; all of them are counted
 ASSIGNMENTS_KEPT = 100  # likewise for owner assignments
@@ -110,15 +103,6 @@ class PlannedChange:
     before: object
     after: object
     why: str
-
-
-@dataclass
-class Assignment:
-    lead_id: str
-    lead_name: str
-    owner_id: str
-    owner_name: str
-    reason: str
 
 
 def _ignore(_items: Sequence[object]) -> None:
@@ -224,13 +208,13 @@ class SyncEngine:
             field_name=connector.field_name,
             text_limit=connector.text_limit,
         )
-        self.router = Router(model.routing) if model.routing else None
-        self._directory: Directory | None = None
+        self.routing = RoutingRun(
+            connector, store, model.routing, self.options.integration_owner_ids, self.clock
+        )
         self._plans: dict[str, list[FieldChange]] = {}  # changes planned per lead, until written
         self._retry_set = RetrySet(store, connector.crm, self.options.retry)  # loaded per run
         self._write_ahead = WriteAhead(store, connector.crm, "")  # per run, named after it
         self._write_numbers = itertools.count(1)
-        self._planned_assignments: defaultdict[str, Counter[str]] = defaultdict(Counter)
         # per run, on disk (sync/spooled_times.py), so that memory does not grow with the org:
         self._handled = SpooledTimes()  # lead → the modified time this run handled
         self._written_at = SpooledTimes()  # lead → when the CRM answered our write
@@ -267,7 +251,7 @@ class SyncEngine:
         self._watch = watch or RunWatch()
         started = time.monotonic()
         report = RunReport(run_id=uuid.uuid4().hex[:12], kind=kind, dry_run=dry_run, started_at=now)
-        self._planned_assignments.clear()
+        self.routing.begin()
         requests_before = Counter(self.connector.stats.requests)
         retries_before = Counter(self.connector.stats.retries)
         scheduled = kind != "ids" and not dry_run
@@ -520,7 +504,13 @@ class SyncEngine:
         report.grades.update(scored.grade.tolist())
         report.stages.update(scored.stage.tolist())
         written = self.store.last_written(self.connector.crm, [lead.id for lead in leads])
-        routing = self._route(leads, frame, scored, report)
+        routed = self.routing.route(
+            leads, frame, scored, self.planner.shown_stage, report.dry_run
+        )
+        if routed.assignments:
+            report.add_assignments(routed.assignments)
+            self._watch.assignments(routed.assignments)
+        routing = routed.decisions
         recycle = self.planner.lifecycle.recycle_status
         status_field = self.planner.lifecycle.status_field
         updates = []
@@ -545,7 +535,7 @@ class SyncEngine:
             return
         if decision.owner_id == lead.owner_id:
             return
-        owner = self.directory().find(decision.owner_id)
+        owner = self.routing.directory().find(decision.owner_id)
         if owner is None or owner.kind == "queue":
             return
         self._handing_off.append(HandoffFacts(
@@ -560,7 +550,9 @@ class SyncEngine:
         owner is not written this run: they wait in the retry set)."""
         if self.handoffs is None or not self._handing_off:
             return {}
-        names = {fact.owner_id: self._owner_name(fact.owner_id) for fact in self._handing_off}
+        names = {
+            fact.owner_id: self.routing.owner_name(fact.owner_id) for fact in self._handing_off
+        }
         done = self.handoffs.hand_off(self._handing_off, now, names)
         report.handoffs.add(done)
         held = {lead_id: f"follow-up task not created: {error}"
@@ -569,142 +561,6 @@ class SyncEngine:
             report.failed += list(held.items())
             self._retry_set.record_failures(held, report.run_id, now, report.kind == "full")
         return held
-
-    def _owner_name(self, owner_id: str) -> str:
-        owner = self.directory().find(owner_id)
-        return owner.display_name if owner else owner_id
-
-    def _route(
-        self, leads: list[Lead], frame: LeadFrame, scored: ScoredBatch, report: RunReport
-    ) -> dict[str, RoutingDecision]:
-        if self.router is None:
-            return {}
-        reaching = [
-            index
-            for index, lead in enumerate(leads)
-            if self.router.reaches_assign_stage(
-                str(scored.stage[index]), self.planner.shown_stage(lead)
-            )
-        ]
-        if not reaching:  # no lead wants an owner: the owner directory is not read
-            return {}
-        directory = self.directory()
-        wanting = [
-            index
-            for index in reaching
-            if self.router.wants_owner(
-                leads[index], str(scored.stage[index]), self.planner.shown_stage(leads[index]),
-                directory,
-            )
-        ]
-        if not wanting:
-            return {}
-        domains = sorted({
-            domain for i in wanting
-            if (domain := leads[i].email_domain)
-            and self.router.looks_up_account(leads[i], directory)
-        })
-        accounts = self.connector.account_owners(domains) if domains else {}
-        directory = Directory(
-            directory.owners, accounts, directory.integration_owner_ids, directory.queue_kinds
-        )
-        matches = self.router.rule_matches(frame)
-        decisions = {}
-        assignments = []
-        for index in wanting:
-            lead = leads[index]
-            decision = self.assign_owner(lead, matches[index].tolist(), directory, report.dry_run)
-            if decision.owner_id is not None:
-                decisions[lead.id] = decision
-                owner = directory.find(decision.owner_id)
-                assignments.append(
-                    Assignment(
-                        lead.id,
-                        lead.name or lead.id,
-                        decision.owner_id,
-                        owner.display_name if owner else decision.owner_id,
-                        decision.reason,
-                    )
-                )
-        report.add_assignments(assignments)
-        self._watch.assignments(assignments)
-        return decisions
-
-    def assign_owner(
-        self, lead: Lead, matches: list[bool], directory: Directory, dry_run: bool
-    ) -> RoutingDecision:
-        """Decide, then commit atomically; if another run moved the pool, decide again."""
-        assert self.router is not None
-        day = self.clock().date()
-        existing = self.store.assignment_for(lead.id)
-        if existing is not None:
-            return RoutingDecision(
-                owner_id=existing, source="earlier", pool=None, reason="assigned by an earlier run"
-            )
-        attempts = Retrying(
-            stop=stop_after_attempt(ASSIGN_ATTEMPTS),
-            wait=wait_random_exponential(
-                multiplier=ASSIGN_BACKOFF_SECONDS, max=ASSIGN_BACKOFF_MAX_SECONDS
-            ),
-            retry=retry_if_result(lambda decision: decision is None),
-            retry_error_callback=lambda _: None,
-        )
-        decision = attempts(self._try_assign, lead, matches, directory, dry_run, day)
-        if decision is None:
-            raise RuntimeError(f"could not assign lead {lead.id}: the pools kept changing")
-        return decision
-
-    def _try_assign(
-        self, lead: Lead, matches: list[bool], directory: Directory, dry_run: bool, day: date
-    ) -> RoutingDecision | None:
-        """Decide from the pools as they are now and commit it; None when another run moved the
-        pool in between (decide again)."""
-        assert self.router is not None
-        pools = [rule.id for rule in self.router.routing.rules]
-        snapshots = {pool: self.store.routing_snapshot(pool, day) for pool in pools}
-        if dry_run:
-            snapshots = {pool: self._with_planned(pool, snap) for pool, snap in snapshots.items()}
-        decision = self.router.decide(lead, matches, directory, snapshots)
-        if dry_run and decision.owner_id is not None and decision.pool is not None:
-            self._planned_assignments[decision.pool][decision.owner_id] += 1
-        if dry_run or decision.owner_id is None:
-            return decision
-        pool = decision.pool or decision.source
-        expected = (
-            snapshots[pool].version
-            if pool in snapshots
-            else self.store.routing_snapshot(pool, day).version
-        )
-        outcome = self.store.commit_assignment(pool, lead.id, decision.owner_id, day, expected)
-        if outcome.status == "assigned":
-            return decision
-        if outcome.status == "already_assigned" and outcome.owner_id:
-            return RoutingDecision(
-                owner_id=outcome.owner_id,
-                source="earlier",
-                pool=None,
-                reason="assigned by a concurrent run",
-            )
-        return None
-
-    def _with_planned(self, pool: str, snapshot: RoutingSnapshot) -> RoutingSnapshot:
-        """A dry run commits nothing: count its own planned assignments so that the rotation it
-        shows is the one a real run would make."""
-        planned = self._planned_assignments[pool]
-        return RoutingSnapshot(
-            version=snapshot.version,
-            assigned_total=dict(Counter(snapshot.assigned_total) + planned),
-            assigned_today=dict(Counter(snapshot.assigned_today) + planned),
-        )
-
-    def directory(self) -> Directory:
-        if self._directory is None:
-            self._directory = Directory(
-                self.connector.list_owners(),
-                integration_owner_ids=self.options.integration_owner_ids,
-                queue_kinds=self.connector.queue_kinds,
-            )
-        return self._directory
 
     def _write(
         self, leads: list[Lead], updates: list[LeadUpdate], now: datetime, report: RunReport

@@ -40,7 +40,9 @@ def assign(state: Path, lead_ids: list[str]) -> dict[str, str]:
     runner = engine(state)
     decided = {}
     for lead_id in lead_ids:
-        decision = runner.assign_owner(make_lead(lead_id), [True], DIRECTORY, dry_run=False)
+        decision = runner.routing.assign_owner(
+            make_lead(lead_id), [True], DIRECTORY, dry_run=False
+        )
         assert decision.owner_id is not None
         decided[lead_id] = decision.owner_id
     runner.store.close()
@@ -92,7 +94,7 @@ def test_two_processes_routing_overlapping_leads_never_assign_one_twice(tmp_path
 def test_a_dry_run_shows_the_rotation_a_real_run_would_make(tmp_path: Path) -> None:
     runner = engine(tmp_path / "state.db")
     planned = [
-        runner.assign_owner(make_lead(f"L{i}"), [True], DIRECTORY, dry_run=True).owner_id
+        runner.routing.assign_owner(make_lead(f"L{i}"), [True], DIRECTORY, dry_run=True).owner_id
         for i in range(6)
     ]
     assert planned == ["0", "1", "2", "0", "1", "2"]

@@ -58,7 +58,7 @@ def test_each_lead_leadq_assigns_gets_one_open_task_for_its_owner_with_reasons_a
         planned = watched_run(engine, "full", dry_run=True).report.handoffs
         run = watched_run(engine, "full")
         people = {a.lead_id: a for a in run.assignments
-                  if engine.directory().find(a.owner_id).kind == "person"}
+                  if engine.routing.directory().find(a.owner_id).kind == "person"}
         assert people, "the org has leads to hand off"
         assert run.report.handoffs.created == planned.planned == len(people)
         assert planned.created == 0
@@ -131,7 +131,7 @@ def test_a_run_killed_right_after_creating_tasks_leaves_one_task_per_handoff_aft
         state = box.state()
         tasks = tasks_by_lead(box, list(state))
         runtime = box.runtime(MODEL_WITH_HANDOFF)
-        directory = runtime.engine().directory()
+        directory = runtime.engine().routing.directory()
         handed = {
             lead_id: owner for lead_id in state
             if (owner := runtime.store.assignment_for(lead_id)) is not None
