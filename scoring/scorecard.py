@@ -9,7 +9,7 @@ capacity ("200/month", or a share of leads). `scoring.proposal_yaml` writes the 
 leadq model file with each rule's evidence as a comment; `scoring.proposal_diff` compares it with
 the current model change by change; `scoring.crossvalidation` measures it on unseen leads.
 
-Pure: no I/O, no clock. scikit-learn only through `scoring.learn.fit_logistic`.
+Pure: no I/O, no clock. scikit-learn only through `scoring.logistic.fit_logistic`.
 """
 
 from __future__ import annotations
@@ -43,20 +43,12 @@ from scoring.config import (
     shortened,
 )
 from scoring.frame import SCORE_FIELD_KINDS
-from scoring.learn import (
-    MIN_RULE_POINTS,
-    Evidence,
-    Feature,
-    Learned,
-    Learner,
-    evidence_of,
-    field_slug,
-    fit_logistic,
-    points_per_logit,
-    shift_exclusive_groups,
-    unique_id,
-)
+from scoring.learn import Evidence, Learned, Learner, evidence_of
+from scoring.learn_features import Feature
+from scoring.learn_selection import MIN_RULE_POINTS, points_per_logit, shift_exclusive_groups
+from scoring.logistic import fit_logistic
 from scoring.predictive import rule_points
+from scoring.rule_names import field_slug, unique_id
 
 DEFAULT_SHARE = 0.10
 BASE_RULE_ID = "base"

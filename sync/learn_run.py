@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from scoring.backtest import BacktestResult, run_backtest
 from scoring.config import ScoringModel
 from scoring.crossvalidation import Estimate, estimate
-from scoring.learn import Learner, LearnSettings, Suspect, check_outcomes, unlearnable_fields
+from scoring.learn import Learner, LearnSettings, check_outcomes
+from scoring.learn_candidates import unlearnable_fields
+from scoring.learn_leaks import Suspect
 from scoring.proposal_diff import ProposedChange, compare
 from scoring.proposal_yaml import render_yaml
 from scoring.scorecard import Capacity, Scorecard, propose

@@ -115,7 +115,7 @@ class ConnectorOutcomes:
     def _set_times(
         self, model: ScoringModel, leads: list[Lead]
     ) -> tuple[dict[str, dict[str, datetime]], str]:
-        from scoring.learn import candidate_fields
+        from scoring.learn_candidates import candidate_fields
 
         paths = [path for path in candidate_fields(model, leads) if not path.startswith("company.")]
         before = self.connector.stats.requests["history"]

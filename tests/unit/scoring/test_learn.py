@@ -19,20 +19,14 @@ from connectors.records import Outcome
 from scoring.backtest import LabelledLeads, labelled_from_records, roc_auc, score_as_of_cutoffs
 from scoring.conditions import FieldTest
 from scoring.config import FitRule
-from scoring.learn import (
-    Learner,
-    LearnSettings,
-    TooFewOutcomesError,
-    check_outcomes,
-    nice_number,
-    unique_id,
-    unlearnable_fields,
-)
+from scoring.learn import Learner, LearnSettings, TooFewOutcomesError, check_outcomes
+from scoring.learn_candidates import unlearnable_fields
 from scoring.loading import parse_model
 from scoring.predictive import predict
 from scoring.proposal_diff import compare
 from scoring.proposal_yaml import render_yaml
 from scoring.qualify import score_batch
+from scoring.rule_names import nice_number, unique_id
 from scoring.scorecard import Capacity, build_scorecard, parse_capacity, propose
 
 ROOT = Path(__file__).parents[3]
@@ -429,7 +423,8 @@ def test_a_scorecard_built_twice_from_the_same_data_is_the_same(labelled: Labell
 
 def test_scikit_learn_is_imported_only_when_learning_fits_a_model() -> None:
     probe = (
-        "import sys; import scoring.learn, scoring.scorecard, scoring.backtest, "
+        "import sys; import scoring.learn, scoring.learn_candidates, scoring.learn_leaks, "
+        "scoring.learn_selection, scoring.logistic, scoring.scorecard, scoring.backtest, "
         "scoring.proposal_diff, scoring.proposal_yaml, scoring.crossvalidation, "
         "scoring.report, sync.outcomes, sync.learn_run, sync.cli; print('sklearn' in sys.modules)"
     )

@@ -1,0 +1,116 @@
+"""Which learned columns a proposal keeps: not duplicates, not near-constant, worth a couple of
+points, in line with their field's trend, and within the rule budget (a sparse fit)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from scoring.conditions import FieldTest
+from scoring.learn_candidates import MIN_SUPPORT_SHARE, NEARLY_ALL
+from scoring.learn_features import Feature
+
+POINTS_SPAN = 100  # the middle 98% of leads spread over about this many points
+MIN_RULE_POINTS = 2  # a rule worth less is noise on the scorecard: left out, and the rest refitted
+
+
+def against_the_trend(features: Sequence[Feature], weights: np.ndarray) -> np.ndarray:
+    """Thresholds ("60 or more") whose weight runs against the rest of their field's: the
+    points over a field's thresholds add up, so one against the trend makes more of the field
+    worth less somewhere ("Visits 1 or more -9" beside "Visits 5 or more +20"). Left out, the
+    field's points only rise (or only fall) with its value."""
+    thresholds: dict[str, list[int]] = {}
+    for index, feature in enumerate(features):
+        when = getattr(feature.rule, "when", None)
+        if not feature.existing and isinstance(when, FieldTest) and when.op == "gte":
+            thresholds.setdefault(feature.source, []).append(index)
+    against = np.zeros(len(features), dtype=bool)
+    for members in thresholds.values():
+        trend = np.sign(weights[members].sum())
+        for index in members:
+            against[index] = np.sign(weights[index]) == -trend != 0
+    return against
+
+
+def within_rule_budget(
+    features: Sequence[Feature], matrix: np.ndarray, weights: np.ndarray, keep: np.ndarray,
+    most: int,
+) -> np.ndarray:
+    """Of the kept candidates, the strongest (weight × spread across leads) that fit beside the
+    model's kept rules in `most` rules: a scorecard a person can read (a sparse fit)."""
+    shifted = shift_exclusive_groups(features, weights)
+    strength = np.abs(shifted) * matrix.std(axis=0)
+    candidates = [i for i, f in enumerate(features) if keep[i] and not f.existing]
+    room = max(0, most - sum(1 for i, f in enumerate(features) if keep[i] and f.existing))
+    allowed = np.ones(len(features), dtype=bool)
+    for index in sorted(candidates, key=lambda i: -strength[i])[room:]:
+        allowed[index] = False
+    return allowed
+
+
+def duplicate_columns(features: Sequence[Feature], matrix: np.ndarray) -> np.ndarray:
+    """Candidates that match exactly the leads an earlier rule matches (e.g. every company
+    field is missing for the same leads): they would only split that rule's points."""
+    seen: set[bytes] = set()
+    duplicate = np.zeros(len(features), dtype=bool)
+    for index, feature in enumerate(features):
+        key = np.ascontiguousarray(matrix[:, index]).tobytes()
+        duplicate[index] = key in seen and not feature.existing
+        seen.add(key)
+    return duplicate
+
+
+def near_constant(features: Sequence[Feature], matrix: np.ndarray) -> np.ndarray:
+    """Candidates matching nearly every lead or nearly none: their points would only cancel
+    out against the others (and would become every lead's reason)."""
+    share = (matrix > 0).mean(axis=0) if len(matrix) else np.zeros(len(features))
+    candidate = np.array([not feature.existing for feature in features], dtype=bool)
+    return candidate & ((share > NEARLY_ALL) | (share < MIN_SUPPORT_SHARE))
+
+
+def matched_by_nearly_all(features: Sequence[Feature], matrix: np.ndarray) -> np.ndarray:
+    """The model's own rules that nearly every lead matches: their points move every score
+    alike, so they rank nothing, and they would be every lead's top reason in the CRM."""
+    share = (matrix > 0).mean(axis=0) if len(matrix) else np.zeros(len(features))
+    existing = np.array([feature.existing for feature in features], dtype=bool)
+    return existing & (share > NEARLY_ALL)
+
+
+def shift_exclusive_groups(features: Sequence[Feature], weights: np.ndarray) -> np.ndarray:
+    """Values covering every lead: make the weakest worth 0 (a constant shift of the odds)."""
+    shifted = weights.copy()
+    for source in {f.source for f in features if f.exclusive}:
+        members = [i for i, f in enumerate(features) if f.exclusive and f.source == source]
+        shifted[members] -= shifted[members].min()
+    return shifted
+
+
+def points_per_logit(linear: np.ndarray) -> float:
+    """The scale that spreads the middle 98% of leads over about POINTS_SPAN points."""
+    low, high = np.percentile(linear, [1, 99]) if len(linear) else (0.0, 1.0)
+    span = float(high - low)
+    return POINTS_SPAN / span if span > 1e-9 else 10.0
+
+
+def worth_keeping(
+    features: Sequence[Feature], matrix: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Rules worth at least MIN_RULE_POINTS on the scale the scorecard will use."""
+    shifted = shift_exclusive_groups(features, weights)
+    return np.abs(shifted * points_per_logit(matrix @ shifted)) >= MIN_RULE_POINTS
+
+
+def without(
+    features: Sequence[Feature], matrix: np.ndarray, keep: np.ndarray
+) -> tuple[list[Feature], np.ndarray]:
+    """Drop features; a field that lost values no longer covers every lead (the dropped
+    values join the field's weakest one as the reference)."""
+    dropped_sources = {f.source for f, kept in zip(features, keep, strict=True) if not kept}
+    kept_features = [
+        replace(f, exclusive=f.exclusive and f.source not in dropped_sources)
+        for f, kept in zip(features, keep, strict=True)
+        if kept
+    ]
+    return kept_features, matrix[:, keep]
