@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sync import cli
+from sync import cli_options
 from sync.cli import app
 from sync.engine import LEASE
 from sync.state import AuditEntry, IntendedWrites, RunRecord
@@ -22,7 +22,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tables as a 200-column terminal shows them, whatever width the console started with."""
-    monkeypatch.setattr(cli.console, "_width", 200)
+    monkeypatch.setattr(cli_options.console, "_width", 200)
 
 
 def status(state: Path) -> str:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from connectors.retry import RetrySettings
 from sandbox.orgs import OrgSpec
 from sandbox.server import FaultPlan
-from sync import cli
+from sync import cli_options
 from sync.cli import app
 from sync.engine import EngineOptions, RunKind, RunReport, SyncEngine
 from sync.retry_set import RetryPolicy
@@ -129,7 +129,7 @@ def test_a_lead_the_crm_keeps_refusing_waits_twice_as_long_each_time_then_is_giv
 @pytest.fixture(autouse=True)
 def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tables as a 200-column terminal shows them, whatever width the console started with."""
-    monkeypatch.setattr(cli.console, "_width", 200)
+    monkeypatch.setattr(cli_options.console, "_width", 200)
 
 
 def leadq(box: Sandbox, *args: str) -> Result:
