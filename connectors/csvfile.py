@@ -78,6 +78,28 @@ class LeadColumns:
         return resolved
 
 
+@dataclass(frozen=True)
+class BlankValues:
+    """Placeholder answers read as missing (a form's "Select", "N/A"), ignoring case and
+    surrounding spaces; an empty cell is always missing."""
+
+    values: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, values: Iterable[str]) -> BlankValues:
+        return cls(frozenset(value.strip().lower() for value in values))
+
+    def __contains__(self, cell: object) -> bool:
+        return isinstance(cell, str) and (not cell.strip() or cell.strip().lower() in self.values)
+
+    def cleared(self, cell: str) -> str:
+        """The cell, or "" when it is a placeholder."""
+        return "" if self.values and cell in self else cell
+
+
+NO_PLACEHOLDERS = BlankValues()  # only empty cells are missing
+
+
 def normalise_encoding(encoding: str) -> str:
     """The codec's own name for a text encoding (UTF-8 read with or without a BOM)."""
     try:
@@ -259,9 +281,11 @@ class CsvLeadReader:
         columns: dict[str, str] | None = None,
         encoding: str = "utf-8",
         delimiter: str | None = None,
+        blank_values: Iterable[str] = (),
     ) -> None:
         self.path = path
         self.columns = LeadColumns(columns or {})
+        self.blank = BlankValues.of(blank_values)
         self.encoding = encoding
         self.delimiter = delimiter
         self.header: list[str] = []
@@ -319,6 +343,9 @@ class CsvLeadReader:
 
     def _lead(self, line: int, cells: list[str], positions: dict[str, int]) -> Lead:
         values = {path: cells[i] if i < len(cells) else "" for path, i in positions.items()}
+        if self.blank.values:  # placeholders ("Select", "N/A") read as blank; never the id
+            values = {path: value if path == "id" else self.blank.cleared(value)
+                      for path, value in values.items()}
         lead: dict[str, Any] = {"fields": {}}
         company: dict[str, Any] = {"fields": {}}
         for path, value in values.items():

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from connectors.csvfile import CsvInputError, LeadColumns
+from connectors.csvfile import NO_PLACEHOLDERS, BlankValues, CsvInputError, LeadColumns
 from connectors.plain_csv import NotColumnar, epoch_seconds, plain_csv
 
 if TYPE_CHECKING:
@@ -38,16 +38,27 @@ class Factorised:
     codes: np.ndarray
     values: list[str]
 
+    def values_at(self) -> np.ndarray:
+        """Each row's value (an object array)."""
+        return np.array(self.values, dtype=object)[self.codes]
+
 
 class LeadColumnsBatch:
     """Some consecutive leads of the file: their ids, their rows' cells, and per field path
     (`title`, `company.employees`, `fields.Plan`) its column."""
 
-    def __init__(self, table: pa.Table, mapping: dict[str, int], ids: list[str]) -> None:
+    def __init__(
+        self,
+        table: pa.Table,
+        mapping: dict[str, int],
+        ids: list[str],
+        blank: BlankValues = NO_PLACEHOLDERS,
+    ) -> None:
         self._table = table
         self._mapping = mapping
         self.ids = ids
-        self.numbers: dict[str, np.ndarray] = _numbers(table, mapping)
+        self.blank = blank
+        self.numbers: dict[str, np.ndarray] = _numbers(table, mapping, blank)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -73,13 +84,14 @@ class LeadColumnsBatch:
             return _factorised(self._table.column(self._mapping["id"]), self.ids)
         if path not in self._mapping:
             return None
-        return _factorised(self._table.column(self._mapping[path]))
+        return _factorised(self._table.column(self._mapping[path]), blank=self.blank)
 
     def slice(self, start: int, stop: int) -> LeadColumnsBatch:
         part = LeadColumnsBatch.__new__(LeadColumnsBatch)
         part._table = self._table.slice(start, stop - start)
         part._mapping = self._mapping
         part.ids = self.ids[start:stop]
+        part.blank = self.blank
         part.numbers = {path: values[start:stop] for path, values in self.numbers.items()}
         return part
 
@@ -90,32 +102,41 @@ def _domain(email: str | None) -> str | None:
     return address.rsplit("@", 1)[1].lower() if "@" in address else None
 
 
-def _factorised(column: Any, ids: list[str] | None = None) -> Factorised:
+def _factorised(
+    column: Any, ids: list[str] | None = None, blank: BlankValues = NO_PLACEHOLDERS
+) -> Factorised:
+    """A column's cells as codes into its distinct values, placeholders (`blank`) read as ""."""
     if ids is not None:  # the ids, stripped as `Lead` strips them
         distinct = list(dict.fromkeys(ids))
         position = {value: code for code, value in enumerate(distinct)}
         return Factorised(np.fromiter(map(position.__getitem__, ids), np.int32, len(ids)), distinct)
     encoded = column.combine_chunks().dictionary_encode()
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-    return Factorised(codes, encoded.dictionary.to_pylist())
+    values = encoded.dictionary.to_pylist()
+    return Factorised(codes, [blank.cleared(value) for value in values] if blank.values else values)
 
 
-def _numbers(table: pa.Table, mapping: dict[str, int]) -> dict[str, np.ndarray]:
+def _numbers(
+    table: pa.Table, mapping: dict[str, int], blank: BlankValues
+) -> dict[str, np.ndarray]:
     """The number and time fields `Lead` parses, checked as it checks them (NaN = blank)."""
     import pyarrow.compute as pc
 
     found: dict[str, np.ndarray] = {}
     for path, whole in NUMBER_PATHS.items():
         if path in mapping:
-            cells = _factorised(table.column(mapping[path]))
+            cells = _factorised(table.column(mapping[path]), blank=blank)
             lookup = np.array([_number(value, whole) for value in cells.values], np.float64)
             found[path] = lookup[cells.codes] if len(lookup) else np.zeros(0)
     for path in TIME_PATHS:
         if path in mapping:
             cells = pc.utf8_trim_whitespace(table.column(mapping[path]).combine_chunks())
-            blank = pc.equal(pc.utf8_length(cells), 0).to_numpy(zero_copy_only=False)
+            empty = pc.equal(pc.utf8_length(cells), 0).to_numpy(zero_copy_only=False)
+            if blank.values:
+                as_read = _factorised(table.column(mapping[path]), blank=blank)
+                empty = empty | (as_read.values_at() == "")
             times = np.full(len(cells), np.nan)
-            present = np.flatnonzero(~blank)
+            present = np.flatnonzero(~empty)
             if len(present):
                 import pyarrow as pa
 
@@ -144,9 +165,16 @@ def _number(cell: str, whole: bool) -> float:
 class ColumnarLeadReader:
     """Streams a leads CSV as `LeadColumnsBatch`es. `header` and `had_bom` are set once read."""
 
-    def __init__(self, path: Path, columns: dict[str, str], encoding: str = "utf-8") -> None:
+    def __init__(
+        self,
+        path: Path,
+        columns: dict[str, str],
+        encoding: str = "utf-8",
+        blank_values: Iterable[str] = (),
+    ) -> None:
         self.path = path
         self.columns = LeadColumns(columns)
+        self.blank = BlankValues.of(blank_values)
         self.encoding = encoding
         self.header: list[str] = []
         self.had_bom = False
@@ -188,7 +216,7 @@ class ColumnarLeadReader:
                     ids = pc.utf8_trim_whitespace(part.column(mapping["id"])).to_pylist()
                     if not all(ids):
                         raise NotColumnar("a blank lead id: the row reader says where")
-                    yield LeadColumnsBatch(part, mapping, ids)
+                    yield LeadColumnsBatch(part, mapping, ids, self.blank)
 
     def _mapping(self, header: list[str]) -> dict[str, int]:
         try:

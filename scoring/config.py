@@ -8,10 +8,21 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from scoring.conditions import Condition, FieldTest, walk
 from scoring.frame import (
@@ -19,12 +30,17 @@ from scoring.frame import (
     COMPANY_FIELD_KINDS,
     LEAD_FIELD_KINDS,
     is_known_lead_path,
+    lead_field_kind,
 )
 
 GRADES = ("A", "B", "C", "D", "F")
 HAND_RAISER = "hand_raiser"  # the priorities key for leads qualified by a hand-raise
 # What the intent guard counts as browsing unless the model says otherwise: reading, not asking.
 BROWSING_ACTIVITIES = ("page_view", "pricing_page_view", "email_open", "email_click")
+
+# What a form left blank writes instead of nothing: read as missing in CSV files unless the
+# model's csv.blank_values says otherwise.
+BLANK_VALUES = ("-", "--", "N/A", "Select", "Please select")
 
 # Bounds far beyond any real model and far below what would overflow a score, a reason's points
 # or a CRM field: every number finite, every name short enough to read in one line.
@@ -106,10 +122,19 @@ class EngagementGroup(Section):
     cap: Positive
 
 
+# `activity: page_view` or `activity: [page_view, pricing_page_view]`
+ONE_OR_MORE_TYPES = {
+    "anyOf": [
+        {"type": "string", "minLength": 1},
+        {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    ]
+}
+
+
 class EngagementRule(Section):
     id: RuleId
     label: Label
-    activity: list[str] = Field(min_length=1)
+    activity: Annotated[list[str], WithJsonSchema(ONE_OR_MORE_TYPES)] = Field(min_length=1)
     where: Condition | None = None
     points: Points
     cap: Positive | None = Field(default=None, description="Most points (in size) this rule gives")
@@ -124,11 +149,118 @@ class EngagementRule(Section):
         return [value] if isinstance(value, str) else value
 
 
+class CountBin(Section):
+    """Points for a count of at least `gte` (the first bin reached, from the highest, counts)."""
+
+    gte: Annotated[float, Field(allow_inf_nan=False, ge=-MOST, le=MOST)]
+    points: Points
+
+
+class CountRule(Section):
+    """An engagement rule over a number on the lead (visits, page views, minutes on site), for
+    CRMs and exports that carry activity as counts rather than as events: `points_per` unit (up
+    to `cap`), or the points of the highest bin the count reaches. A count has no time of its
+    own: its points decay only when `last_activity` names the lead's date of its latest one."""
+
+    id: RuleId
+    label: Label
+    field: str = Field(description="The lead field holding the count, e.g. fields.num_visits")
+    points_per: Points | None = Field(default=None, description="Points for each unit counted")
+    bins: list[CountBin] | None = Field(
+        default=None, min_length=1, description="From the highest `gte` down; the first reached"
+    )
+    unit: Label | None = Field(default=None, description="What one of the count is: visit")
+    units: Label | None = Field(default=None, description="Its plural (default: unit + s)")
+    cap: Positive | None = Field(default=None, description="Most points (in size) this rule gives")
+    last_activity: str | None = Field(
+        default=None,
+        description="The lead's date field of the latest activity counted: the points decay "
+        "with its age (engagement.decay); unnamed: no decay",
+    )
+    within_days: Positive | None = Field(
+        default=None, description="No points when last_activity is older (or missing)"
+    )
+    decay: bool = Field(default=True, description="false: points do not fade")
+    group: Identifier | None = None
+
+    @field_validator("field")
+    @classmethod
+    def _a_number_field(cls, path: str) -> str:
+        if not is_known_lead_path(path):
+            raise ValueError(f"unknown lead field {path!r}{did_you_mean(path, lead_paths())}")
+        if lead_field_kind(path) not in ("number", None):
+            raise ValueError(f"{path} is {lead_field_kind(path)}; a count rule reads a number")
+        return path
+
+    @field_validator("last_activity")
+    @classmethod
+    def _a_date_field(cls, path: str | None) -> str | None:
+        if path is None:
+            return path
+        if not is_known_lead_path(path):
+            raise ValueError(f"unknown lead field {path!r}{did_you_mean(path, lead_paths())}")
+        if lead_field_kind(path) not in ("time", None):
+            raise ValueError(f"{path} is not a date; last_activity names a date field")
+        return path
+
+    @field_validator("bins")
+    @classmethod
+    def _highest_first(cls, bins: list[CountBin] | None) -> list[CountBin] | None:
+        floors = [found.gte for found in bins or []]
+        if any(lower >= higher for higher, lower in itertools.pairwise(floors)):
+            raise ValueError("bins must go from the highest gte down, each gte once")
+        return bins
+
+    @model_validator(mode="after")
+    def _points_one_way(self) -> CountRule:
+        if (self.points_per is None) == (self.bins is None):
+            raise ValueError("give points_per or bins (one of them)")
+        if self.within_days is not None and self.last_activity is None:
+            raise ValueError("within_days needs last_activity: a count has no date of its own")
+        return self
+
+    @property
+    def plural(self) -> str | None:
+        """The unit for a count other than 1."""
+        return self.units or (f"{self.unit}s" if self.unit else None)
+
+
+def _engagement_rule_kind(data: Any) -> str:
+    if isinstance(data, BaseModel):
+        return "<count>" if isinstance(data, CountRule) else "<activity>"
+    return "<count>" if isinstance(data, dict) and "field" in data else "<activity>"
+
+
+AnyEngagementRule = Annotated[
+    Annotated[EngagementRule, Tag("<activity>")] | Annotated[CountRule, Tag("<count>")],
+    Discriminator(_engagement_rule_kind),
+]
+
+
 class Engagement(Section):
     max: Positive = 100
     decay: Decay = Decay()
     groups: list[EngagementGroup] = Field(default_factory=list)
-    rules: list[EngagementRule] = Field(default_factory=list)
+    rules: list[AnyEngagementRule] = Field(
+        default_factory=list,
+        description="Activity rules ({activity, points …}) and count rules ({field, points_per "
+        "or bins …}) over numbers on the lead",
+    )
+
+    @property
+    def activity_rules(self) -> list[EngagementRule]:
+        """The rules that read activities (not numbers on the lead)."""
+        return [rule for rule in self.rules if isinstance(rule, EngagementRule)]
+
+    @property
+    def count_rules(self) -> list[CountRule]:
+        return [rule for rule in self.rules if isinstance(rule, CountRule)]
+
+    def count_fields(self) -> list[str]:
+        """The lead fields the count rules read: counts, and dates of the latest activity."""
+        fields = [rule.field for rule in self.count_rules]
+        fields += [rule.last_activity for rule in self.count_rules if rule.last_activity]
+        return list(dict.fromkeys(fields))
 
 
 class Qualification(Section):
@@ -377,6 +509,17 @@ class CsvActivities(Section):
         return types
 
 
+def _not_only_spaces(value: str) -> str:
+    if not value.strip():
+        raise ValueError(f"{value!r} is only spaces: empty cells are always missing")
+    return value
+
+
+Placeholder = Annotated[
+    str, Field(min_length=1, max_length=MOST_LABEL), AfterValidator(_not_only_spaces)
+]
+
+
 class CsvMapping(Section):
     """Which column of a CSV export holds each lead field (default: the field's own name)."""
 
@@ -385,6 +528,12 @@ class CsvMapping(Section):
         description="leadq field path → column, e.g. company.employees: Employees",
     )
     activities: CsvActivities = CsvActivities()
+    blank_values: list[Placeholder] = Field(
+        default_factory=lambda: list(BLANK_VALUES),
+        max_length=1000,
+        description="Placeholder answers read as missing in every lead column but the id "
+        "(case and surrounding spaces ignored); [] for empty cells only",
+    )
 
     @field_validator("columns")
     @classmethod
@@ -624,6 +773,7 @@ class ScoringModel(Section):
             for leaf in walk(condition)
             if isinstance(leaf, FieldTest)
         }
+        paths |= set(self.engagement.count_fields())
         if learning:
             paths |= set(self.learn.fields)
         lead = sorted(p.removeprefix("fields.") for p in paths if p.startswith("fields."))

@@ -1,4 +1,5 @@
-"""Engagement: is this person showing buying intent now? Decayed activity points with caps."""
+"""Engagement: is this person showing buying intent now? Decayed activity points with caps, and
+points for counts carried on the lead (visits, page views) for CRMs and files without events."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scoring.conditions import Evaluator, compile_condition
-from scoring.config import Decay, ScoringModel
+from scoring.config import CountRule, Decay, EngagementRule, ScoringModel
 from scoring.frame import SECONDS_PER_DAY, LeadFrame, activity_field_kind
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -39,7 +40,9 @@ class EngagementScorer:
         self.model = model
         self.rules = model.engagement.rules
         self._where: list[Evaluator | None] = [
-            compile_condition(rule.where, activity_field_kind) if rule.where else None
+            compile_condition(rule.where, activity_field_kind)
+            if isinstance(rule, EngagementRule) and rule.where
+            else None
             for rule in self.rules
         ]
         self.group_caps = [
@@ -54,17 +57,57 @@ class EngagementScorer:
 
     def contributions(self, frame: LeadFrame) -> np.ndarray:
         """Points each rule, then each group cap, gives each lead: (leads, rules + groups)."""
+        return self.scored(frame).contributions
+
+    def scored(self, frame: LeadFrame) -> EngagementPoints:
+        """The contributions, with what each count rule counted."""
         matrix = np.zeros((frame.size, len(self.rules) + len(self.group_caps)), dtype=np.float64)
-        for column in range(len(self.rules)):
-            matrix[:, column] = self._rule_points(frame, column)
+        counts: dict[int, CountPoints] = {}
+        for column, rule in enumerate(self.rules):
+            if isinstance(rule, CountRule):
+                counts[column] = self.counted(frame, column)
+                matrix[:, column] = counts[column].points
+            else:
+                matrix[:, column] = self._rule_points(frame, column)
         for offset, group in enumerate(self.group_caps):
             total = matrix[:, list(group.members)].sum(axis=1)
             matrix[:, len(self.rules) + offset] = np.clip(total, -group.cap, group.cap) - total
-        return matrix
+        return EngagementPoints(matrix, counts)
+
+    def counted(self, frame: LeadFrame, column: int) -> CountPoints:
+        """What count rule `column` gives each lead, from the number on the lead."""
+        rule = self.rules[column]
+        assert isinstance(rule, CountRule)
+        count = frame.number(rule.field)
+        present = ~np.isnan(count)
+        if rule.bins is None:
+            raw = np.where(present, count, 0.0) * (rule.points_per or 0.0)
+        else:
+            raw = np.zeros(frame.size)
+            for found in reversed(rule.bins):  # the highest bin reached wins
+                raw = np.where(present & (count >= found.gte), found.points, raw)
+        if rule.last_activity is not None:
+            raw = raw * self._count_freshness(frame, rule)
+        points = np.clip(raw, -rule.cap, rule.cap) if rule.cap is not None else raw
+        return CountPoints(count=count, points=points, capped=np.abs(raw) > np.abs(points))
+
+    def _count_freshness(self, frame: LeadFrame, rule: CountRule) -> np.ndarray:
+        """The share of a count's points left by the age of its lead's latest activity: decayed
+        (no date: nothing to decay), and none when older than `within_days` (or undated)."""
+        assert rule.last_activity is not None
+        latest = frame.time(rule.last_activity)
+        dated = ~np.isnan(latest)
+        age_days = np.maximum(frame.now - np.where(dated, latest, frame.now), 0.0) / SECONDS_PER_DAY
+        share = decay_factor(age_days, self.model.engagement.decay) if rule.decay else 1.0
+        share = np.broadcast_to(share, age_days.shape)
+        if rule.within_days is not None:
+            share = np.where(dated & (age_days <= rule.within_days), share, 0.0)
+        return share
 
     def matches(self, frame: LeadFrame, column: int) -> RuleMatches:
         """The activities rule `column` counts, with each one's points after decay."""
         rule, where = self.rules[column], self._where[column]
+        assert isinstance(rule, EngagementRule)
         activities = frame.activities
         rows = activities.rows_of_types(rule.activity)
         subset = activities.subset(rows)
@@ -84,6 +127,7 @@ class EngagementScorer:
 
     def _rule_points(self, frame: LeadFrame, column: int) -> np.ndarray:
         rule = self.rules[column]
+        assert isinstance(rule, EngagementRule)
         found = self.matches(frame, column)
         if rule.once:
             per_lead = _once_per_lead(found.lead_index, found.points, frame.size, rule.points)
@@ -92,6 +136,22 @@ class EngagementScorer:
         if rule.cap is not None:
             per_lead = np.clip(per_lead, -rule.cap, rule.cap)
         return per_lead
+
+
+@dataclass(frozen=True)
+class CountPoints:
+    """A count rule's result per lead: the count (NaN: none on the lead), the points it gave,
+    and whether its cap cut them."""
+
+    count: np.ndarray
+    points: np.ndarray
+    capped: np.ndarray
+
+
+@dataclass(frozen=True)
+class EngagementPoints:
+    contributions: np.ndarray  # (leads, rules + groups)
+    counts: dict[int, CountPoints]  # by rule column: what each count rule counted
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from connectors.records import Activity, Lead
-from scoring.config import ScoringModel
+from scoring.config import EngagementRule, ScoringModel
 from scoring.frame import ActivityFrame, LeadFrame
 from scoring.qualify import CompiledModel, Qualification, compile_model, score_frame
 
@@ -57,6 +57,8 @@ def explain(
     given = {reason.rule: reason.points for reason in qualification.reasons}
     evidence = []
     for column, rule in enumerate(compiled.engagement.rules):
+        if not isinstance(rule, EngagementRule):
+            continue  # a count on the lead: its reason names the count
         found = compiled.engagement.matches(frame, column)
         if not len(found.rows):
             continue

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from scoring.conditions import ActivityTest, AnyOf, Condition
-from scoring.config import HAND_RAISER, EngagementRule, ScoringModel
+from scoring.config import HAND_RAISER, CountRule, ScoringModel
 
 Loc = tuple[str | int, ...]
 
@@ -128,7 +128,7 @@ def _earned_by_type(model: ScoringModel, found: HandRaise, activity: str) -> Lea
     count = found.test.min_count
     by_group: dict[str | None, float] = {}
     names = []
-    for rule in model.engagement.rules:
+    for rule in model.engagement.activity_rules:
         if activity not in rule.activity or rule.where not in (None, found.test.where):
             continue
         points = rule.points * (1 if rule.once else count)
@@ -145,22 +145,39 @@ def _earned_by_type(model: ScoringModel, found: HandRaise, activity: str) -> Lea
 
 @dataclass(frozen=True)
 class _Browsing:
-    rule: EngagementRule
+    rule: str
+    group: str | None
+    points: float  # for one browsing activity (a count rule's: one unit, or its top bin)
+    once: bool  # one activity gives all the rule can give
     allowance: float  # most points the rule can give; inf when nothing caps it
 
 
 def _browsing_rules(model: ScoringModel) -> list[_Browsing]:
+    """The rules browsing feeds: activity rules for `qualification.browsing`'s types, and every
+    count rule (a count on the lead, such as visits, cannot show a hand-raise)."""
     browsing = set(model.qualification.browsing)
     found = []
     for rule in model.engagement.rules:
+        if isinstance(rule, CountRule):
+            found += _browsing_count(rule)
+            continue
         if rule.points <= 0 or not browsing.intersection(rule.activity):
             continue
         if rule.cap is not None:
             allowance = min(rule.cap, rule.points) if rule.once else rule.cap
         else:
             allowance = rule.points if rule.once else math.inf
-        found.append(_Browsing(rule, allowance))
+        found.append(_Browsing(rule.id, rule.group, rule.points, rule.once, allowance))
     return found
+
+
+def _browsing_count(rule: CountRule) -> list[_Browsing]:
+    top = max(found.points for found in rule.bins) if rule.bins else None
+    points = top if top is not None else rule.points_per or 0.0
+    if points <= 0:
+        return []
+    allowance = min(rule.cap or math.inf, top if top is not None else math.inf)
+    return [_Browsing(rule.id, rule.group, points, top is not None, allowance)]
 
 
 def _browsing_reaching(model: ScoringModel, target: float) -> dict[str, int] | None:
@@ -170,16 +187,16 @@ def _browsing_reaching(model: ScoringModel, target: float) -> dict[str, int] | N
     counted for one rule only, so the counts are what it takes at most."""
     group_room = {group.id: group.cap for group in model.engagement.groups}
     total, counts = 0.0, {}
-    for browsing in sorted(_browsing_rules(model), key=lambda b: -b.rule.points):
-        rule = browsing.rule
-        room = group_room.get(rule.group, math.inf) if rule.group else math.inf
+    for browsing in sorted(_browsing_rules(model), key=lambda b: -b.points):
+        group = browsing.group
+        room = group_room.get(group, math.inf) if group else math.inf
         taken = min(browsing.allowance, room, target - total)
         if taken <= 0:
             continue
-        counts[rule.id] = 1 if rule.once else math.ceil(taken / rule.points)
+        counts[browsing.rule] = 1 if browsing.once else math.ceil(taken / browsing.points)
         total += taken
-        if rule.group in group_room:
-            group_room[rule.group] = room - taken
+        if group in group_room:
+            group_room[group] = room - taken
         if total >= target:
             return counts
     return None

@@ -7,7 +7,7 @@ passes `now`, nothing here reads a clock, a file or the network.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
@@ -18,7 +18,7 @@ from connectors.records import Activity, Lead
 from scoring.conditions import ActivityTest, Evaluator, compile_condition, normalise_text
 from scoring.config import GRADES, HAND_RAISER, ScoringModel
 from scoring.disqualify import Disqualifier
-from scoring.engagement import EngagementScorer
+from scoring.engagement import CountPoints, EngagementScorer
 from scoring.fit import FitScorer
 from scoring.frame import (
     ActivityFrame,
@@ -155,6 +155,7 @@ class ScoredBatch:
     bant_count: np.ndarray
     contributions: np.ndarray  # (leads, reason columns)
     compiled: CompiledModel
+    counts: dict[int, CountPoints] = field(default_factory=dict)  # by reason column: counted
 
     def __len__(self) -> int:
         return len(self.lead_ids)
@@ -168,6 +169,7 @@ class ScoredBatch:
             self.compiled.reason_columns,
             output.reasons_top,
             output.reasons_separator,
+            self.counts,
         )
         both = (self.stage_reason != "") & (rules != "")
         joined = np.where(both, self.stage_reason + output.reasons_separator, self.stage_reason)
@@ -189,7 +191,10 @@ class ScoredBatch:
             disqualified=self.disqualified_by(index),
             bant={name: bool(values[index]) for name, values in self.bant_met.items()},
             bant_count=int(self.bant_count[index]),
-            reasons=self.compiled.reason_columns.reasons(self.contributions[index]),
+            reasons=self.compiled.reason_columns.reasons(
+                self.contributions[index],
+                {column: float(found.count[index]) for column, found in self.counts.items()},
+            ),
             reasons_text=str(self.reasons_text[index]),
             model_version=self.compiled.version,
         )
@@ -233,7 +238,8 @@ def score_frame(frame: LeadFrame, compiled: CompiledModel) -> ScoredBatch:
     model = compiled.model
     bant = compiled.fit.bant(frame)
     fit_points = compiled.fit.contributions(frame)
-    engagement_points = compiled.engagement.contributions(frame)
+    engagement = compiled.engagement.scored(frame)
+    engagement_points = engagement.contributions
     fit_total, fit_clamp = _clamped(fit_points.sum(axis=1), model.fit.max)
     engagement_total, engagement_clamp = _clamped(
         engagement_points.sum(axis=1), model.engagement.max
@@ -294,6 +300,10 @@ def score_frame(frame: LeadFrame, compiled: CompiledModel) -> ScoredBatch:
         bant_count=bant.count,
         contributions=contributions,
         compiled=compiled,
+        counts={
+            fit_points.shape[1] + 1 + column: counted  # after the fit rules and the fit clamp
+            for column, counted in engagement.counts.items()
+        },
     )
 
 

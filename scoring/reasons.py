@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -10,8 +10,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from scoring.conditions import FieldTest
-from scoring.config import FitRule, ScoringModel
-from scoring.engagement import CapColumn
+from scoring.config import CountRule, FitRule, ScoringModel
+from scoring.engagement import CapColumn, CountPoints
 
 SHOWN = 0.005  # contributions smaller than this are noise, not reasons
 
@@ -36,6 +36,7 @@ class ReasonColumn:
     label_when_raised: str | None = None  # for the floor at 0, which adds points
     members: tuple[int, ...] = ()  # a cap's: the columns whose total it caps
     every_lead: bool = False  # base points no lead can fail: a constant, never a CRM reason
+    count: CountRule | None = None  # a count rule's: its reason names the lead's count
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,12 @@ class ReasonColumns:
             for rule in model.fit.rules
         ]
         first_rule = len(fit) + 1  # engagement rules follow the fit rules and the fit clamp
-        engagement = [ReasonColumn(r.id, r.label, "engagement") for r in model.engagement.rules]
+        engagement = [
+            ReasonColumn(
+                r.id, r.label, "engagement", count=r if isinstance(r, CountRule) else None
+            )
+            for r in model.engagement.rules
+        ]
         groups = [
             ReasonColumn(
                 cap.id, cap.label, "engagement", True,
@@ -80,13 +86,15 @@ class ReasonColumns:
         """Caps, and base points every lead gets: they explain no lead's score."""
         return np.array([c.is_cap or c.every_lead for c in self.columns], dtype=bool)
 
-    def reasons(self, row: np.ndarray) -> list[Reason]:
-        """Every contribution of one lead, largest first; ties keep the model's rule order."""
+    def reasons(self, row: np.ndarray, counts: Mapping[int, float] | None = None) -> list[Reason]:
+        """Every contribution of one lead, largest first; ties keep the model's rule order.
+        `counts`: the lead's count per count-rule column, named in that rule's label."""
         order = np.argsort(-np.abs(row), kind="stable")
+        counts = counts or {}
         return [
             Reason(
                 rule=self.columns[i].rule,
-                label=self._label(i, float(row[i])),
+                label=self._label(i, float(row[i]), counts.get(i)),
                 points=round(float(row[i]), 2),
                 kind=self.columns[i].kind,
             )
@@ -94,11 +102,22 @@ class ReasonColumns:
             if abs(row[i]) >= SHOWN
         ]
 
-    def _label(self, index: int, points: float) -> str:
+    def _label(self, index: int, points: float, count: float | None = None) -> str:
         column = self.columns[index]
         if points > 0 and column.label_when_raised:
             return column.label_when_raised
+        if column.count is not None and count is not None:
+            return f"{column.label}: {quantity(count, column.count)}"
         return column.label
+
+
+def quantity(count: float, rule: CountRule) -> str:
+    """A count as a reason shows it: `12 visits`, `1 visit`, `2.5 minutes`, `1,200`."""
+    if count != count:  # NaN: the lead has no count
+        return "none"
+    number = f"{count:,.0f}" if float(count).is_integer() else f"{round(count, 2):,}"
+    unit = rule.unit if count == 1 else rule.plural
+    return f"{number} {unit}" if unit else number
 
 
 def is_every_lead(rule: FitRule) -> bool:
@@ -167,13 +186,18 @@ def format_points(points: int) -> str:
 
 
 def reasons_lines(
-    contributions: np.ndarray, columns: ReasonColumns, top: int, separator: str
+    contributions: np.ndarray,
+    columns: ReasonColumns,
+    top: int,
+    separator: str,
+    counts: Mapping[int, CountPoints] | None = None,
 ) -> np.ndarray:
     """The top rule contributions of every lead as one readable line each (an object array).
 
     Points are shown after caps (`after_caps`), so they add up to what the lead got; the caps
     themselves are left out of the line, base points every lead gets, and contributions that
-    round to zero points. Lines
+    round to zero points. A count rule's piece names the lead's count (`counts`, by column):
+    `Site visits: 12 visits (+20, capped)`. Lines
     are built column by column with numpy's object
     arithmetic: no Python container per lead, so a large batch does not wake the garbage collector.
     """
@@ -193,6 +217,8 @@ def reasons_lines(
         dtype=object,
     )[inverse.reshape(keys.shape)]
     shown = values != 0  # zeros sort last, so a shown piece always follows a shown piece
+    for column, counted in (counts or {}).items():
+        _name_counts(pieces, chosen == column, shown, values, columns.columns[column], counted)
     lines = np.where(shown[:, 0], pieces[:, 0], "").astype(object)
     for rank in range(1, top):
         lines = np.where(shown[:, rank], lines + separator + pieces[:, rank], lines)
@@ -201,3 +227,31 @@ def reasons_lines(
 
 def _piece(columns: ReasonColumns, index: int, points: int) -> str:
     return f"{columns.columns[index].label} ({format_points(points)})"
+
+
+def _name_counts(
+    pieces: np.ndarray,
+    chosen: np.ndarray,
+    shown: np.ndarray,
+    values: np.ndarray,
+    column: ReasonColumn,
+    counted: CountPoints,
+) -> None:
+    """Rewrite a count rule's pieces in place to name each lead's count (one text per distinct
+    count, points and cut): `Site visits: 12 visits (+20, capped)`."""
+    leads, ranks = np.nonzero(chosen & shown)
+    if column.count is None or not len(leads):
+        return
+    keys = np.column_stack(
+        [counted.count[leads], values[leads, ranks], counted.capped[leads]]
+    ).astype(np.float64)
+    distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+    texts = np.array(
+        [
+            f"{column.label}: {quantity(count, column.count)} "
+            f"({format_points(int(points))}{', capped' if capped else ''})"
+            for count, points, capped in distinct.tolist()
+        ],
+        dtype=object,
+    )
+    pieces[leads, ranks] = texts[inverse.reshape(-1)]

@@ -15,7 +15,7 @@ from scoring.conditions import (
     FieldTest,
     NotOf,
 )
-from scoring.config import ScoringModel, did_you_mean, lead_paths
+from scoring.config import EngagementRule, ScoringModel, did_you_mean, lead_paths
 from scoring.frame import (
     ACTIVITY_FIELD_KINDS,
     BANT_CRITERIA,
@@ -46,7 +46,7 @@ def check_references(model: ScoringModel) -> Iterator[tuple[Loc, str]]:
         if rule.group is not None and rule.group not in groups:
             known = ", ".join(sorted(groups)) or "none are declared under engagement.groups"
             yield (*loc, "group"), f"unknown group {rule.group!r} (groups: {known})"
-        if rule.where is not None:
+        if isinstance(rule, EngagementRule) and rule.where is not None:
             yield from _check_where(rule.where, (*loc, "where"))
     for index, stage in enumerate(model.stages):
         yield from _check_condition(stage.when, ("stages", index, "when"), everything)
@@ -73,6 +73,13 @@ def custom_field_uses(model: ScoringModel) -> Iterator[tuple[Loc, str]]:
         for leaf_loc, leaf in _leaves(condition, loc):
             if isinstance(leaf, FieldTest) and leaf.field.startswith("fields."):
                 yield (*leaf_loc, "field"), leaf.field.removeprefix("fields.")
+    for index, rule in enumerate(model.engagement.rules):
+        if isinstance(rule, EngagementRule):
+            continue
+        for key in ("field", "last_activity"):
+            path = getattr(rule, key)
+            if path is not None and path.startswith("fields."):
+                yield ("engagement", "rules", index, key), path.removeprefix("fields.")
 
 
 def _check_routing(model: ScoringModel, known: set[str]) -> Iterator[tuple[Loc, str]]:

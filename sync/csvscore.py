@@ -76,7 +76,12 @@ class CsvScoringRun:
     ) -> None:
         self.model = model
         self.compiled = compile_model(model)
-        self.reader = CsvLeadReader(leads, columns=model.csv.columns, encoding=encoding)
+        self.reader = CsvLeadReader(
+            leads,
+            columns=model.csv.columns,
+            encoding=encoding,
+            blank_values=model.csv.blank_values,
+        )
         self.activities = activities
         self.encoding = encoding
         self.batch_size = batch_size
@@ -118,7 +123,9 @@ class CsvScoringRun:
         )
 
     def _columnar_batches(self, now: datetime) -> Iterator[ScoredCsvBatch]:
-        reader = ColumnarLeadReader(self.reader.path, self.model.csv.columns, self.encoding)
+        reader = ColumnarLeadReader(
+            self.reader.path, self.model.csv.columns, self.encoding, self.model.csv.blank_values
+        )
         ids = reader.lead_ids()
         spool = (
             ActivitySpool(

@@ -82,7 +82,7 @@ def ledger_document(crm: str) -> str:
 def _activity_tests(model: ScoringModel) -> list[tuple[float | None, Condition | None]]:
     """(within_days, where) of every rule that reads activities."""
     tests: list[tuple[float | None, Condition | None]] = [
-        (rule.within_days, rule.where) for rule in model.engagement.rules
+        (rule.within_days, rule.where) for rule in model.engagement.activity_rules
     ]
     for condition in model.conditions():
         tests += [

@@ -159,7 +159,12 @@ class CsvOutcomes:
     encoding: str = "utf-8"
 
     def labelled(self, model: ScoringModel, now: datetime | None) -> Loaded:
-        reader = CsvLeadReader(self.leads, columns=model.csv.columns, encoding=self.encoding)
+        reader = CsvLeadReader(
+            self.leads,
+            columns=model.csv.columns,
+            encoding=self.encoding,
+            blank_values=model.csv.blank_values,
+        )
         leads, labels, times = self._read(reader)
         converted = self._converted(labels)
         activities = self._activities(model, leads)

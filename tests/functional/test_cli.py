@@ -116,6 +116,21 @@ def test_schema_prints_the_json_schema_of_the_model() -> None:
     assert {"fit", "engagement", "stages", "output", "csv"} <= set(schema["properties"])
 
 
+def test_the_schema_offers_count_rules_beside_activity_rules_and_catches_their_typos() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(json.loads(leadq("schema").output))
+    visits = {"id": "visits", "label": "Site visits", "field": "fields.num_visits"}
+    rules = [
+        {"id": "demo", "label": "Demo", "activity": "demo_request", "points": 40},
+        {**visits, "points_per": 2, "unit": "visit", "cap": 20},
+        {**visits, "id": "visit_bins", "bins": [{"gte": 10, "points": 15}]},
+    ]
+    model = {"name": "counts", "engagement": {"rules": rules}, "csv": {"blank_values": ["--"]}}
+    assert list(validator.iter_errors(model)) == []
+    rules[1] = {**visits, "points_each": 2}
+    assert list(validator.iter_errors(model)) != []
+
+
 @pytest.mark.parametrize("command", ["score", "validate", "explain", "schema", "demo", "status"])
 def test_every_command_has_help(command: str) -> None:
     result = leadq(command, "--help")
