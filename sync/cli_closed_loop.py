@@ -17,7 +17,7 @@ from scoring.scorecard import Capacity, parse_capacity
 from sync.cli_options import ModelOption, console, parse_now, taking
 from sync.learn_run import learn_from
 from sync.outcomes import CrmOutcomes, CsvOutcomes, OutcomeSource, plugin_source
-from sync.render import (
+from sync.render_closed_loop import (
     acceptance_summary,
     backtest_report,
     backtest_summary,

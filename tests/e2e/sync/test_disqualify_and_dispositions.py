@@ -18,7 +18,7 @@ from scoring.config import DisqualifyRule
 from scoring.report import render_report
 from sync.cli import app
 from sync.outcomes import ConnectorOutcomes
-from sync.render import backtest_report
+from sync.render_closed_loop import backtest_report
 
 pytestmark = pytest.mark.e2e
 
