@@ -12,16 +12,18 @@ from typing import Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
+from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from sandbox.orgs import SynthActivity, SynthOrg
-from sandbox.salesforce import composite, conformance, sobjects
+from sandbox.salesforce import composite, composite_requests, conformance, sobjects
 from sandbox.salesforce.context import Call, Org
 from sandbox.salesforce.errors import (
     SalesforceApiError,
     error_response,
     invalid_session,
     json_response,
+    not_found,
     request_limit_exceeded,
     server_unavailable,
 )
@@ -86,6 +88,7 @@ URL_MAP = Map(
         Rule(
             f"{DATA}/sobjects/<sobject>/<record_id>", endpoint="delete_record", methods=["DELETE"]
         ),
+        Rule(f"{DATA}/composite", endpoint="composite", methods=["POST"]),
         Rule(f"{DATA}/composite/sobjects", endpoint="collection_update", methods=["PATCH"]),
         Rule(f"{DATA}/composite/sobjects", endpoint="collection_create", methods=["POST"]),
         Rule(f"{DATA}/composite/sobjects", endpoint="collection_delete", methods=["DELETE"]),
@@ -219,19 +222,10 @@ class SalesforceEmulator(Emulator):
         return response
 
     def route(self, request: Request) -> Response:
-        adapter = URL_MAP.bind_to_environ(request.environ)
-        try:
-            endpoint, arguments = adapter.match()
-        except MethodNotAllowed as error:
-            allowed = ",".join(sorted(error.valid_methods or []))
-            return error_response(SalesforceApiError(
-                405, "METHOD_NOT_ALLOWED",
-                f"HTTP Method '{request.method}' not allowed. Allowed are {allowed}",
-            ))
-        except NotFound:
-            return error_response(SalesforceApiError(
-                404, "NOT_FOUND", "The requested resource does not exist"
-            ))
+        matched = matched_endpoint(request)
+        if isinstance(matched, Response):
+            return matched
+        endpoint, arguments = matched
         if endpoint == "soap_login":
             return self.soap_login(request, arguments["version"])
         if endpoint == "oauth_token":
@@ -243,14 +237,9 @@ class SalesforceEmulator(Emulator):
     # ---- REST -------------------------------------------------------------------------------
     def rest(self, request: Request, endpoint: str, arguments: dict[str, Any]) -> Response:
         version = arguments.pop("version")
-        if len(request.path) + 1 + len(request.query_string) > MAX_URI_LENGTH:
-            return error_response(SalesforceApiError(
-                414, "URI_TOO_LONG", f"The request URI is longer than {MAX_URI_LENGTH} characters"
-            ))
-        if not API_VERSION.match(version):
-            return error_response(SalesforceApiError(
-                404, "NOT_FOUND", "The requested resource does not exist"
-            ))
+        unserved = unserved_request(request, version)
+        if unserved is not None:
+            return unserved
         user_id = self.sessions.user_for(bearer_token(request.headers.get("Authorization")))
         if user_id is None:
             return error_response(invalid_session())
@@ -264,11 +253,43 @@ class SalesforceEmulator(Emulator):
         try:
             if endpoint == "limits":
                 response = sobjects.limits(call, self.usage.used, self.usage.daily_limit)
+            elif endpoint == "composite":
+                response = composite_requests.composite(call, self.subrequest)
             else:
                 response = REST_HANDLERS[endpoint](call, **arguments)
         except SalesforceApiError as error:
             response = error_response(error)
         return self.with_limit_info(response)
+
+    def subrequest(self, parent: Call, sub: composite_requests.Subrequest) -> Response:
+        """One subrequest of a composite request, answered as its resource answers alone, but
+        neither admitted nor counted: the composite request was, once."""
+        path, query = composite_requests.subrequest_path(sub.url)
+        headers = {**sub.headers, "Authorization": parent.request.headers.get("Authorization", "")}
+        environ = EnvironBuilder(
+            path=path, query_string=query, method=sub.method, headers=headers,
+            base_url=parent.request.host_url,
+        ).get_environ()
+        request = Request(environ)
+        response = self.subrequest_answer(request, parent.user_id)
+        conformance.inspect(request, response)
+        return response
+
+    def subrequest_answer(self, request: Request, user_id: str) -> Response:
+        matched = matched_endpoint(request)
+        if isinstance(matched, Response):
+            return matched
+        endpoint, arguments = matched
+        if endpoint not in REST_HANDLERS:  # logins, versions, limits, composite itself
+            return error_response(not_found())
+        version = arguments.pop("version")
+        unserved = unserved_request(request, version)
+        if unserved is not None:
+            return unserved
+        try:
+            return REST_HANDLERS[endpoint](Call(self.org, request, version, user_id), **arguments)
+        except SalesforceApiError as error:
+            return error_response(error)
 
     def admit(self) -> bool:
         if self.rolling_limit is not None and not self.rolling_limit.admit()[0]:
@@ -378,6 +399,33 @@ class SalesforceEmulator(Emulator):
         if lead_ids:
             self.writer.notify(lead_ids)
         return activities
+
+
+def matched_endpoint(request: Request) -> tuple[str, dict[str, Any]] | Response:
+    """The endpoint a request names and its arguments, or Salesforce's answer when none does."""
+    adapter = URL_MAP.bind_to_environ(request.environ)
+    try:
+        return adapter.match()
+    except MethodNotAllowed as error:
+        allowed = ",".join(sorted(error.valid_methods or []))
+        return error_response(SalesforceApiError(
+            405, "METHOD_NOT_ALLOWED",
+            f"HTTP Method '{request.method}' not allowed. Allowed are {allowed}",
+        ))
+    except NotFound:
+        return error_response(not_found())
+
+
+def unserved_request(request: Request, version: str) -> Response | None:
+    """Salesforce's answer to a REST request it refuses before looking at it: a URI too long,
+    a version that is no version."""
+    if len(request.path) + 1 + len(request.query_string) > MAX_URI_LENGTH:
+        return error_response(SalesforceApiError(
+            414, "URI_TOO_LONG", f"The request URI is longer than {MAX_URI_LENGTH} characters"
+        ))
+    if not API_VERSION.match(version):
+        return error_response(not_found())
+    return None
 
 
 def utc_now() -> datetime:
