@@ -245,6 +245,26 @@ def window_read_limit(connector: Connector, default: int) -> int:
     return int(getattr(connector, "window_read_limit", default))
 
 
+@dataclass(frozen=True)
+class RoutingReads:
+    """What owner routing reads from a CRM: every owner (people and queues), and the owner of
+    the company/account at each of some e-mail domains."""
+
+    owners: list[Owner]
+    account_owners: dict[str, str]
+
+
+@runtime_checkable
+class RoutingReader(Protocol):
+    """A CRM that reads the owners and the account owners at some domains together, in fewer
+    requests than `list_owners` and `account_owners` one after the other (Salesforce: one
+    Composite request)."""
+
+    def routing_reads(self, domains: Sequence[str]) -> RoutingReads:
+        """Every owner, and the account owner at each of `domains` that has one."""
+        ...
+
+
 @runtime_checkable
 class Picklists(Protocol):
     """A CRM whose fields can restrict their values (HubSpot enumeration options, Salesforce

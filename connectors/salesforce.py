@@ -43,6 +43,7 @@ from connectors.base import (
     LeadPage,
     OutputField,
     RecordedActivities,
+    RoutingReads,
     SchemaCache,
 )
 from connectors.records import (
@@ -62,6 +63,7 @@ from connectors.retry import (
 )
 from connectors.salesforce_bulk import BulkQuery, BulkSettings
 from connectors.salesforce_calls import DEFAULT_TIMEOUT, SalesforceCalls, logged_in_client
+from connectors.salesforce_composite import CompositeQueries
 from connectors.salesforce_config import DEFAULT_API_VERSION, SalesforceConfig
 from connectors.salesforce_history import (
     SetTimes,
@@ -110,6 +112,10 @@ from connectors.salesforce_writes import COLLECTION_LIMIT, CollectionWriter, Fie
 MAX_PAGE = 2000
 MIN_PAGE = 200
 RATE_WINDOW_SECONDS = 10.0
+USERS_SOQL = (
+    "SELECT Id, Name, Email, IsActive, Department FROM User WHERE UserType = 'Standard' ORDER BY Id"
+)
+QUEUES_SOQL = "SELECT Id, Name, Email FROM Group WHERE Type = 'Queue' ORDER BY Id"
 DESCRIBE_KINDS: dict[str, FieldKind] = {
     "boolean": "bool", "int": "int", "double": "float", "currency": "float", "percent": "float",
     "datetime": "datetime", "date": "date",
@@ -199,6 +205,7 @@ class SalesforceConnector:
         self.stats: RequestStats = self.calls.policy.stats
         self.learned: dict[str, bool] = {}
         self.bulk = BulkQuery(self.calls, self.options.bulk)
+        self.composite = CompositeQueries(self.calls, self.options.page_size)
         self.writer = CollectionWriter(self.calls)
         self.fields_check = FieldCheck(self.calls, self.options.objects)
         self.tasks = SalesforceTasks(self.calls, self.query_rows, self.id_queries)
@@ -446,33 +453,39 @@ class SalesforceConnector:
 
     # ---- owners, accounts, outcomes ---------------------------------------------------------
     def list_owners(self) -> list[Owner]:
-        users = self.query_rows(
-            "SELECT Id, Name, Email, IsActive, Department FROM User "
-            "WHERE UserType = 'Standard' ORDER BY Id", "query"
-        )
-        queues = self.query_rows(
-            "SELECT Id, Name, Email FROM Group WHERE Type = 'Queue' ORDER BY Id", "query"
-        )
+        users = self.query_rows(USERS_SOQL, "query")
+        queues = self.query_rows(QUEUES_SOQL, "query")
         return [*map(user_owner, users), *map(queue_owner, queues)]
 
     def account_owners(self, domains: Sequence[str]) -> dict[str, str]:
         """E-mail or website domain → the OwnerId of the Account whose Website is on it (the
         oldest such Account with an active owner, else the oldest)."""
+        wanted, queries = self.account_queries(domains)
+        rows = (row for soql in queries for row in self.query_rows(soql, "query"))
+        return chosen_account_owners(wanted, rows)
+
+    def routing_reads(self, domains: Sequence[str]) -> RoutingReads:
+        """`list_owners` and `account_owners(domains)` in one Composite request (the User,
+        queue and Account queries together, five to a request), one API call instead of three."""
+        wanted, queries = self.account_queries(domains)
+        users, queues, *accounts = [
+            [row_of(record) for record in records]
+            for records in self.composite.records_of([USERS_SOQL, QUEUES_SOQL, *queries])
+        ]
+        owners = [*map(user_owner, users), *map(queue_owner, queues)]
+        rows = (row for found in accounts for row in found)
+        return RoutingReads(owners, chosen_account_owners(wanted, rows))
+
+    def account_queries(self, domains: Sequence[str]) -> tuple[list[str], list[str]]:
+        """The website domains of `domains`, and the Account queries (as few as the URI limit
+        allows) that find the Accounts on them."""
         wanted = sorted({d for raw in domains if (d := website_domain(raw)) is not None})
         terms = [f"Website LIKE {contains_pattern(domain)}" for domain in wanted]
-        head = ("SELECT Id, Website, OwnerId, Owner.IsActive, CreatedDate FROM Account WHERE ")
+        head = "SELECT Id, Website, OwnerId, Owner.IsActive, CreatedDate FROM Account WHERE "
         tail = " ORDER BY CreatedDate, Id"
-        chosen: dict[str, tuple[bool, str]] = {}
         fixed = self.query_url_length(head + tail)
-        for batch in within_uri(terms, fixed, " OR ", self.options.max_uri_length):
-            for row in self.query_rows(head + " OR ".join(batch) + tail, "query"):
-                domain = website_domain(row.get("Website"))
-                if domain not in wanted or not row.get("OwnerId"):
-                    continue
-                active = bool(row.get("Owner.IsActive"))
-                if domain not in chosen or (active and not chosen[domain][0]):
-                    chosen[domain] = (active, row["OwnerId"])
-        return {domain: owner for domain, (_, owner) in chosen.items()}
+        batches = within_uri(terms, fixed, " OR ", self.options.max_uri_length)
+        return wanted, [head + " OR ".join(batch) + tail for batch in batches]
 
     def people_of_companies(self, company_ids: Sequence[str]) -> list[str]:
         """The Contacts of these Accounts, when Contacts are synced (Leads belong to no Account
@@ -586,8 +599,7 @@ class SalesforceConnector:
     # ---- plumbing ---------------------------------------------------------------------------
     def query_rows(self, soql: str, kind: str, query_all: bool = False) -> Iterator[Row]:
         for records in self.calls.query_pages(soql, kind, self.options.page_size, query_all):
-            for record in records:
-                yield {name: typed_value(value) for name, value in flatten(record).items()}
+            yield from map(row_of, records)
 
     def query_url_length(self, soql: str) -> int:
         return len(self.client.base_url) + len("query/?q=") + encoded_length(soql)
@@ -604,6 +616,25 @@ class SalesforceConnector:
 
 def typed_value(value: Any) -> Any:
     return typed(value, "auto")
+
+
+def row_of(record: dict[str, Any]) -> Row:
+    """A query's record as a flat row of typed values (`Owner.IsActive`)."""
+    return {name: typed_value(value) for name, value in flatten(record).items()}
+
+
+def chosen_account_owners(wanted: Sequence[str], rows: Iterable[Row]) -> dict[str, str]:
+    """Domain → the OwnerId of the first Account on it (rows oldest first) whose owner is
+    active, else of the first one."""
+    chosen: dict[str, tuple[bool, str]] = {}
+    for row in rows:
+        domain = website_domain(row.get("Website"))
+        if domain not in wanted or not row.get("OwnerId"):
+            continue
+        active = bool(row.get("Owner.IsActive"))
+        if domain not in chosen or (active and not chosen[domain][0]):
+            chosen[domain] = (active, row["OwnerId"])
+    return {domain: owner for domain, (_, owner) in chosen.items()}
 
 
 def stamp(lead: Lead) -> datetime:

@@ -189,6 +189,11 @@ def malformed_request_error(code: str, message: str) -> Exception:
     )
 
 
+def query_options(batch_size: int) -> dict[str, str]:
+    """The header asking for query pages of `batch_size` records."""
+    return {"Sforce-Query-Options": f"batchSize={batch_size}"}
+
+
 def logged_in_client(
     logins: Sequence[Login], session: requests.Session, policy: CallPolicy, version: str
 ) -> Salesforce:
@@ -284,10 +289,18 @@ class SalesforceCalls:
         `batch_size` ("there's no guarantee that the requested batch size is the actual batch
         size", REST API guide, headers_queryoptions): only `done` and `nextRecordsUrl` say
         whether more follow."""
-        headers = {"Sforce-Query-Options": f"batchSize={batch_size}"}
+        headers = query_options(batch_size)
         answer = self.call(kind, lambda client: client.query(
             soql, include_deleted=query_all, headers=headers, timeout=self.timeout
         ))
+        yield from self.pages_from(answer, batch_size)
+
+    def pages_from(
+        self, answer: dict[str, Any], batch_size: int = 2000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The records of a query answer already in hand, page by page: its own, then each next
+        page `nextRecordsUrl` names, one Query More request each."""
+        headers = query_options(batch_size)
         while True:
             yield answer["records"]
             if answer.get("done", True) or not answer.get("nextRecordsUrl"):

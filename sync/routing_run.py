@@ -4,7 +4,11 @@ committed atomically in the state store.
 
 Only a lead that has just reached an assigning stage and has no human owner is routed, so a page
 where no lead reaches such a stage reads nothing. The directory is read once per engine and kept;
-accounts are read per page, for the domains whose account owner can decide.
+accounts are read per page, for the domains whose account owner can decide. A CRM that reads
+owners and accounts together (connectors.base.RoutingReader: Salesforce's Composite request)
+reads them in one go the first time: the accounts at the domains of every lead reaching an
+assigning stage, before the directory can say which of them already have a human owner or a
+company owner — a few domains more, one request instead of three.
 
 A decision is committed with the pool's version it was made from; when another run moved the
 pool in between, it is made again after a jittered, doubling pause (tenacity's random exponential
@@ -17,13 +21,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 
-from connectors.base import Connector
-from connectors.records import Lead
+from connectors.base import Connector, RoutingReader
+from connectors.records import Lead, Owner
 from scoring.config import Routing
 from scoring.frame import LeadFrame
 from scoring.qualify import ScoredBatch
@@ -53,6 +57,14 @@ class RoutedPage:
 
 
 NOTHING_ROUTED = RoutedPage({}, [])
+
+
+@dataclass(frozen=True)
+class AskedAccounts:
+    """Account owners a page's routing read already: the domains asked, the owners found."""
+
+    domains: frozenset[str] = frozenset()
+    accounts: dict[str, str] = field(default_factory=dict)
 
 
 class RoutingRun:
@@ -98,6 +110,7 @@ class RoutingRun:
         ]
         if not reaching:  # no lead wants an owner: the owner directory is not read
             return NOTHING_ROUTED
+        asked = self._read_together([leads[index] for index in reaching])
         directory = self.directory()
         wanting = [
             index
@@ -112,7 +125,9 @@ class RoutingRun:
             domain for i in wanting
             if (domain := leads[i].email_domain) and router.looks_up_account(leads[i], directory)
         })
-        accounts = self.connector.account_owners(domains) if domains else {}
+        unasked = [domain for domain in domains if domain not in asked.domains]
+        accounts = {domain: owner for domain, owner in asked.accounts.items() if domain in domains}
+        accounts |= self.connector.account_owners(unasked) if unasked else {}
         directory = Directory(
             directory.owners, accounts, directory.integration_owner_ids, directory.queue_kinds
         )
@@ -201,15 +216,32 @@ class RoutingRun:
             assigned_today=dict(Counter(snapshot.assigned_today) + planned),
         )
 
+    def _read_together(self, reaching: Sequence[Lead]) -> AskedAccounts:
+        """The first read of the directory, with the accounts at the reaching leads' domains,
+        where the CRM reads both in one go; nothing otherwise."""
+        if self._directory is not None or not isinstance(self.connector, RoutingReader):
+            return AskedAccounts()
+        assert self.router is not None
+        account_first = self.router.routing.account_owner_first
+        domains = sorted({
+            domain for lead in reaching if account_first and (domain := lead.email_domain)
+        })
+        reads = self.connector.routing_reads(domains)
+        self._directory = self._directory_of(reads.owners)
+        return AskedAccounts(frozenset(domains), reads.account_owners)
+
     def directory(self) -> Directory:
         """The CRM's owners (people and queues), read once and kept."""
         if self._directory is None:
-            self._directory = Directory(
-                self.connector.list_owners(),
-                integration_owner_ids=self.integration_owner_ids,
-                queue_kinds=self.connector.queue_kinds,
-            )
+            self._directory = self._directory_of(self.connector.list_owners())
         return self._directory
+
+    def _directory_of(self, owners: list[Owner]) -> Directory:
+        return Directory(
+            owners,
+            integration_owner_ids=self.integration_owner_ids,
+            queue_kinds=self.connector.queue_kinds,
+        )
 
     def owner_name(self, owner_id: str) -> str:
         owner = self.directory().find(owner_id)

@@ -29,6 +29,7 @@ from connectors.retry import (
     AuthenticationError,
     ConnectorError,
     MissingFieldError,
+    PermissionDeniedError,
     RecordNotFoundError,
     RetriesExhaustedError,
 )
@@ -280,6 +281,58 @@ def test_account_owners_match_domains_however_the_website_is_written(
     owners = small.connector().account_owners([domain, "gmail.com", f"www.{domain}"])
 
     assert owners == {domain: owner_id}
+
+
+def test_routing_reads_owners_queues_and_accounts_in_one_composite_request(
+    small: SalesforceCrm,
+) -> None:
+    connector = small.connector()
+    websites = small.column('SELECT "Website" FROM "Account" WHERE "Website" IS NOT NULL '
+                            'ORDER BY "Id" LIMIT 30')
+    domains = [*websites, "gmail.com"]
+    owners, accounts = connector.list_owners(), connector.account_owners(domains)
+    small.running.emulator.log.clear()
+
+    reads = connector.routing_reads(domains)
+
+    assert (reads.owners, reads.account_owners) == (owners, accounts)
+    assert accounts and {o.kind for o in owners} == {"person", "queue"}
+    assert [entry.path.rsplit("/", 1)[-1] for entry in small.running.emulator.log.entries()] == [
+        "composite"
+    ]
+
+
+def test_a_failing_routing_read_says_what_the_same_query_alone_would(
+    small: SalesforceCrm,
+) -> None:
+    connector = small.connector()
+    small.running.emulator.queries.unreadable = frozenset({"account"})
+    try:
+        with pytest.raises(PermissionDeniedError) as alone:
+            connector.account_owners(["example.com"])
+        with pytest.raises(PermissionDeniedError) as together:
+            connector.routing_reads(["example.com"])
+    finally:
+        small.running.emulator.queries.unreadable = frozenset()
+
+    assert str(together.value) == str(alone.value)
+    assert "INVALID_TYPE" in str(alone.value)
+
+
+def test_a_composite_query_that_continues_is_read_to_its_end_with_ordinary_queries(
+    small: SalesforceCrm,
+) -> None:
+    connector = small.connector(read_page_size=200)
+    soql = "SELECT Id FROM CampaignMember ORDER BY Id"
+    alone = [row["Id"] for row in connector.query_rows(soql, "query")]
+    small.running.emulator.log.clear()
+
+    (together,) = connector.composite.records_of([soql])
+
+    assert [record["Id"] for record in together] == alone and len(alone) > 400
+    paths = [entry.path for entry in small.running.emulator.log.entries()]
+    assert paths[0].endswith("/composite") and len(paths) > 2
+    assert all("/query/01g" in path for path in paths[1:])
 
 
 def test_converted_leads_and_contacts_carry_the_date_they_converted(

@@ -101,6 +101,34 @@ def test_owners_set_by_people_are_kept(crm: str, tmp_path: Path) -> None:
         assert assigned <= queue_or_empty
 
 
+class SeparateRoutingReads:
+    """A connector reading the owners and the account owners with a request each, as every
+    connector did before Salesforce's one Composite request."""
+
+    def __init__(self, connector: object) -> None:
+        self._connector = connector
+
+    def __getattr__(self, name: str) -> object:
+        if name == "routing_reads":
+            raise AttributeError(name)
+        return getattr(self._connector, name)
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_owners_and_accounts_read_together_route_every_lead_as_separate_reads_do(
+    crm: str, tmp_path: Path
+) -> None:
+    with sandbox(crm, 600, tmp_path) as box:
+        together = watched_run(box.runtime().engine(clock=lambda: NOW), "full", dry_run=True)
+        engine = box.runtime().engine(clock=lambda: NOW)
+        engine.routing.connector = SeparateRoutingReads(engine.connector)  # type: ignore[assignment]
+        apart = watched_run(engine, "full", dry_run=True)
+
+    decided = [(a.lead_id, a.owner_id, a.reason) for a in together.assignments]
+    assert decided == [(a.lead_id, a.owner_id, a.reason) for a in apart.assignments]
+    assert any(reason.startswith("owner of") for _, _, reason in decided)  # account owners
+
+
 def test_a_dry_run_lists_every_change_and_writes_nothing(tmp_path: Path) -> None:
     with sandbox("hubspot", 200, tmp_path) as box:
         before = box.state()
