@@ -145,6 +145,8 @@ def _kind(crm: str, entry: LoggedRequest) -> str:
     if crm == "salesforce":
         if "/composite/sobjects" in path:
             return "writes"
+        if path.endswith("/composite"):
+            return "routing reads"
         if "/query" in path:
             return "queries"
         return "login and describe"
