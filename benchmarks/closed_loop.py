@@ -28,7 +28,8 @@ from sandbox.hubspot import start_hubspot
 from sandbox.orgs import OrgSpec, SynthOrg
 from sandbox.orgs.propensity import propensity
 from sandbox.salesforce import start_salesforce
-from scoring.backtest import LabelledLeads, roc_auc, run_backtest
+from scoring.backtest import LabelledLeads, run_backtest
+from scoring.conversion_measures import roc_auc
 from scoring.learn import LearnSettings
 from scoring.loading import load_model
 from sync.cli import app

@@ -14,13 +14,13 @@ from scoring.backtest import (
     BacktestResult,
     ScoredLeads,
     measure,
-    roc_auc,
     score_as_of_cutoffs,
     split_text,
     stratified_folds,
     time_ordered_split,
 )
 from scoring.config import ScoringModel
+from scoring.conversion_measures import roc_auc
 from scoring.learn import Learner
 from scoring.scorecard import Capacity, propose
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scoring.backtest import roc_auc
+from scoring.conversion_measures import roc_auc
 from scoring.leaks import (
     DOMINANT_AUC,
     LEAK_PURITY,

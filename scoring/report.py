@@ -20,7 +20,8 @@ from typing import Any
 
 import jinja2
 
-from scoring.backtest import BacktestResult, Segment, StagePass
+from scoring.backtest import BacktestResult
+from scoring.conversion_measures import Segment, StagePass
 
 COLOURS = ("#2563eb", "#f97316", "#16a34a", "#9333ea")
 CONVERTED_COLOUR = "#16a34a"

@@ -9,7 +9,8 @@ from typing import Any
 
 from rich.table import Table
 
-from scoring.backtest import BacktestResult, Segment
+from scoring.backtest import BacktestResult
+from scoring.conversion_measures import Segment
 from scoring.crossvalidation import Estimate
 from scoring.proposal_diff import ProposedChange
 from scoring.report import ExtraTable, NamedResult, Report

@@ -12,16 +12,18 @@ from builders import NOW, activity, make_lead, model_from
 from connectors.csvfile import ActivityIndex
 from connectors.records import Outcome
 from scoring.backtest import (
-    bands_out_of_order,
     labelled_from_records,
-    roc_auc,
     run_backtest,
     score_as_of_cutoffs,
+    stratified_folds,
+    time_ordered_split,
+)
+from scoring.conversion_measures import (
+    bands_out_of_order,
+    roc_auc,
     score_deciles,
     segments,
-    stratified_folds,
     threshold_table,
-    time_ordered_split,
 )
 from scoring.loading import load_model
 from sync.csvscore import CsvScoringRun

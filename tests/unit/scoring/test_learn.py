@@ -16,9 +16,10 @@ import pytest
 from builders import NOW, activity, make_lead, model_from
 
 from connectors.records import Outcome
-from scoring.backtest import LabelledLeads, labelled_from_records, roc_auc, score_as_of_cutoffs
+from scoring.backtest import LabelledLeads, labelled_from_records, score_as_of_cutoffs
 from scoring.conditions import FieldTest
 from scoring.config import FitRule
+from scoring.conversion_measures import roc_auc
 from scoring.learn import Learner, LearnSettings, TooFewOutcomesError, check_outcomes
 from scoring.learn_candidates import unlearnable_fields
 from scoring.loading import parse_model
