@@ -571,10 +571,15 @@ class Learning(Section):
         default_factory=list,
         description="Fields learn flags as leaks but may use: known before the outcome",
     )
+    units: dict[str, Label] = Field(
+        default_factory=dict,
+        description="What a numeric field counts, for its bins' labels: "
+        "{fields.campaign: calls this campaign} gives '3+ calls this campaign'",
+    )
 
-    @field_validator("fields", "exclude", "keep")
+    @field_validator("fields", "exclude", "keep", "units")
     @classmethod
-    def _known_paths(cls, paths: list[str]) -> list[str]:
+    def _known_paths(cls, paths: list[str] | dict[str, str]) -> list[str] | dict[str, str]:
         for path in paths:
             if not is_known_lead_path(path):
                 raise ValueError(f"unknown lead field {path!r}{did_you_mean(path, lead_paths())}")

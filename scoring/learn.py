@@ -161,7 +161,8 @@ class Learner:
         support = min_support(len(train), train.base_rate)
         for path in candidate_fields(self.model, train.leads):
             sample = self.sample(path, rows)
-            candidates += field_candidates(sample, taken, support, mentioned_by(self.model, path))
+            mentioned, unit = mentioned_by(self.model, path), self.model.learn.units.get(path)
+            candidates += field_candidates(sample, taken, support, mentioned, unit)
         candidates += activity_candidates(train, self.model, taken, support)
         return [f for f in existing + candidates if f.source not in self._excluded]
 

@@ -22,7 +22,7 @@ from scoring.config import EngagementRule, FitRule, ScoringModel, shortened
 from scoring.frame import BANT_CRITERIA, SCORE_FIELD_KINDS, TextColumn, lead_field_kind
 from scoring.leaks import never_learned
 from scoring.learn_features import Feature
-from scoring.rule_names import field_name, field_slug, nice_number, unique_id
+from scoring.rule_names import field_name, field_slug, nice_number, quantity_of, unique_id
 
 MIN_SUPPORT = 30  # a candidate rule must match at least this many leads, 0.5% of them, and
 MIN_SUPPORT_SHARE = 0.005  # enough that ten conversions (or ten misses) were to be expected
@@ -148,7 +148,11 @@ def min_support(leads: int, base_rate: float) -> int:
 
 
 def field_candidates(
-    sample: FieldSample, taken: set[str], support: int, mentioned: Mentioned = Mentioned()
+    sample: FieldSample,
+    taken: set[str],
+    support: int,
+    mentioned: Mentioned = Mentioned(),
+    unit: str | None = None,
 ) -> list[Feature]:
     """Candidate rules for one field: a rule per frequent value, or thresholds on a number."""
     counts = np.bincount(sample.text.codes, minlength=len(sample.text.distinct))
@@ -161,8 +165,7 @@ def field_candidates(
     numeric = kind == "number" or (kind is None and parsed.sum() >= 0.95 * present)
     distinct = int(((counts > 0) & np.array([v is not None for v in sample.text.distinct])).sum())
     if numeric and distinct > MAX_DISTINCT_FOR_CATEGORIES:
-        numbers = sample.numbers[parsed]
-        found = _threshold_candidates(sample.path, numbers, support, mentioned, taken)
+        found = _threshold_candidates(sample, support, mentioned, taken, unit)
     elif distinct > 0.5 * present:
         return []  # an identifier, not a category
     else:
@@ -205,23 +208,28 @@ def _value_candidates(
 
 
 def _threshold_candidates(
-    path: str, numbers: np.ndarray, support: int, mentioned: Mentioned, taken: set[str]
+    sample: FieldSample, support: int, mentioned: Mentioned, taken: set[str], unit: str | None
 ) -> list[Feature]:
-    """Cumulative thresholds at the octiles ("60 or more"), each splitting off enough leads."""
-    quantiles = np.quantile(numbers, np.linspace(0, 1, THRESHOLDS_PER_FIELD + 2)[1:-1])
+    """Cumulative thresholds at the octiles ("60 or more"), each splitting off enough leads,
+    and enough between one threshold and the next: the scorecard turns them into bins
+    ("Age 40–59", "Age 60+"), each of which must hold enough leads too."""
+    parsed = sample.numbers[~np.isnan(sample.numbers)]
+    quantity = quantity_of(sample.path, unit, whole=bool(np.all(parsed == np.round(parsed))))
+    quantiles = np.quantile(parsed, np.linspace(0, 1, THRESHOLDS_PER_FIELD + 2)[1:-1])
     found = []
+    below_last = 0  # the leads under the last threshold kept
     for threshold in sorted({nice_number(q) for q in quantiles.tolist()}):
-        above = int((numbers >= threshold).sum())
-        if above < support or len(numbers) - above < support or threshold in mentioned.thresholds:
+        below = int((parsed < threshold).sum())
+        enough = min(below - below_last, len(parsed) - below) >= support
+        if not enough or threshold in mentioned.thresholds:
             continue
-        shown = f"{threshold:,g}"
+        below_last = below
         words = f"{'minus_' if threshold < 0 else ''}{abs(threshold):g}"
-        rule_id = unique_id(f"{field_slug(path)}_{words}_plus", taken)
-        label = shortened(f"{field_name(path)} {shown} or more")
-        rule = FitRule(
-            id=rule_id, label=label, when=FieldTest(field=path, op="gte", value=threshold), points=1
-        )
-        found.append(Feature(rule_id, label, "fit", path, False, rule))
+        rule_id = unique_id(f"{field_slug(sample.path)}_{words}_plus", taken)
+        label = shortened(quantity.at_least(threshold))
+        when = FieldTest(field=sample.path, op="gte", value=threshold)
+        rule = FitRule(id=rule_id, label=label, when=when, points=1)
+        found.append(Feature(rule_id, label, "fit", sample.path, False, rule, quantity=quantity))
     return found
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from scoring.backtest import LabelledLeads, score_as_of_cutoffs
 from scoring.config import MOST, EngagementRule, Fit, FitRule, ScoringModel
+from scoring.rule_names import Quantity
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Feature:
     rule: FitRule | EngagementRule
     exclusive: bool = False  # a value of a field whose kept values cover every lead
     unit_cap: float | None = None  # engagement: the most (decayed) activities counted
+    quantity: Quantity | None = None  # a threshold on a number: how its bins are named
 
 
 def existing_features(model: ScoringModel) -> list[Feature]:

@@ -12,7 +12,8 @@ from scoring.conditions import FieldTest
 from scoring.learn_candidates import MIN_SUPPORT_SHARE, NEARLY_ALL
 from scoring.learn_features import Feature
 
-POINTS_SPAN = 100  # the middle 98% of leads spread over about this many points
+SCORE_POINTS = 100  # a proposal's rule points add up to a score from 0 to 100
+TAIL = 0.5  # the percent of leads at each end whose fit (or engagement) is clamped
 MIN_RULE_POINTS = 2  # a rule worth less is noise on the scorecard: left out, and the rest refitted
 
 
@@ -87,11 +88,26 @@ def shift_exclusive_groups(features: Sequence[Feature], weights: np.ndarray) -> 
     return shifted
 
 
-def points_per_logit(linear: np.ndarray) -> float:
-    """The scale that spreads the middle 98% of leads over about POINTS_SPAN points."""
-    low, high = np.percentile(linear, [1, 99]) if len(linear) else (0.0, 1.0)
-    span = float(high - low)
-    return POINTS_SPAN / span if span > 1e-9 else 10.0
+def points_per_logit(features: Sequence[Feature], matrix: np.ndarray, weights: np.ndarray) -> float:
+    """The one scale of every fold and of the final fit: the middle 99% of the leads' fit
+    (0.5th to 99.5th percentile) plus the engagement all but the top 0.5% stay under spread over
+    the score's 0–100, so a lead's score is the sum of its rule points."""
+    fit_part, engagement_part = split_sums(features, matrix, weights)
+    if not len(fit_part):
+        return 10.0
+    low, high = np.percentile(fit_part, [TAIL, 100 - TAIL])
+    span = float(high - low + np.percentile(engagement_part, 100 - TAIL))
+    return SCORE_POINTS / span if span > 1e-9 else 10.0
+
+
+def split_sums(
+    features: Sequence[Feature], matrix: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each lead's fit sum and its engagement sum (never below 0, as the model clamps it)."""
+    fit = np.array([f.kind == "fit" for f in features], dtype=bool)
+    fit_part = matrix[:, fit] @ weights[fit]
+    engagement_part = np.maximum(matrix[:, ~fit] @ weights[~fit], 0)
+    return fit_part, engagement_part
 
 
 def worth_keeping(
@@ -99,7 +115,7 @@ def worth_keeping(
 ) -> np.ndarray:
     """Rules worth at least MIN_RULE_POINTS on the scale the scorecard will use."""
     shifted = shift_exclusive_groups(features, weights)
-    return np.abs(shifted * points_per_logit(matrix @ shifted)) >= MIN_RULE_POINTS
+    return np.abs(shifted * points_per_logit(features, matrix, shifted)) >= MIN_RULE_POINTS
 
 
 def without(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 
 def field_slug(path: str) -> str:
@@ -38,3 +39,74 @@ def nice_number(value: float) -> float:
     rounded = round(value, digits)
     return float(int(rounded)) if float(rounded).is_integer() else float(rounded)
 
+
+
+# plural nouns that make a numeric field a count: "page_views" → "10+ page views"
+COUNTED = frozenset(
+    (
+        "visits", "views", "pageviews", "calls", "emails", "opens", "clicks", "downloads",
+        "sessions", "meetings", "employees", "days", "hours", "minutes", "seconds", "weeks",
+        "months", "years", "contacts", "attempts", "messages", "replies", "submissions",
+        "webinars", "events", "orders", "purchases", "users", "seats", "locations", "pages",
+        "tickets",
+    )
+)  # fmt: skip
+COUNT_PREFIXES = ("number of ", "num ", "nr of ", "no of ", "count of ")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A numeric field as its bins name it: "10+ visits" with a unit, "Age 60+" without one."""
+
+    name: str  # the field's name, capitalised: "Age", "Euribor 3m"
+    unit: str | None  # what the number counts: "visits", "calls this campaign"
+    whole: bool  # every value a whole number: bins read "5–9", not "5 to under 10"
+
+    def at_least(self, low: float) -> str:
+        """The top bin: "10+ visits", "Age 60+", "Rate -1.8 or more"."""
+        if self.unit:
+            return f"{_shown(low)}+ {self.unit}"
+        if low < 0:
+            return f"{self.name} {_shown(low)} or more"
+        return f"{self.name} {_shown(low)}+"
+
+    def from_to(self, low: float, high: float) -> str:
+        """A bin from `low` up to (not including) `high`: "5–9 visits", "Age 40–59", "Euribor 3m
+        1.2 to under 4.9", or one whole value alone: "1 call this campaign"."""
+        if self.whole and high - 1 == low:
+            return self._one(low)
+        if self.whole:
+            joint = " to " if low < 0 or high < 0 else "–"
+            numbers = f"{_shown(low)}{joint}{_shown(high - 1)}"
+        else:
+            numbers = f"{_shown(low)} to under {_shown(high)}"
+        return f"{numbers} {self.unit}" if self.unit else f"{self.name} {numbers}"
+
+    def _one(self, value: float) -> str:
+        if not self.unit:
+            return f"{self.name} {_shown(value)}"
+        first, _, rest = self.unit.partition(" ")
+        if value == 1 and first.endswith("s") and not first.endswith("ss"):
+            first = first[:-1]
+        return " ".join(part for part in (_shown(value), first, rest) if part)
+
+
+def quantity_of(path: str, unit: str | None, whole: bool) -> Quantity:
+    """`unit` from the model's `learn.units`, else read from the field's name when it names a
+    count ("company.employees" → employees, "fields.num_calls" → calls), else none."""
+    return Quantity(field_name(path), unit or counted_unit(path), whole)
+
+
+def counted_unit(path: str) -> str | None:
+    words = field_name(path).lower().removeprefix("company ")
+    for prefix in COUNT_PREFIXES:
+        if words.startswith(prefix) and len(words) > len(prefix):
+            return words[len(prefix):]
+    if words.endswith(" count"):
+        noun = words.removesuffix(" count")
+        return noun if noun.endswith("s") else f"{noun}s"
+    return words if words.split()[-1:] and words.split()[-1] in COUNTED else None
+
+
+def _shown(value: float) -> str:
+    return f"{value:,g}"

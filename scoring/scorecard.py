@@ -1,10 +1,12 @@
 """Turn learned weights into a scorecard a RevOps admin can read, review and adopt.
 
 Weights (log-odds per rule match, or per decayed activity) become whole points on rules: one
-scale for every rule, so 10 points mean the same odds wherever they are given, and the score
-(fit and engagement weighted by their maxima) stays a straight sum of points. Values of a field
-that together cover every lead are shifted so the weakest is worth 0 (and left out); values
-worth the same points are merged into one `in` rule. Grades and the MQL threshold follow a sales
+scale for every rule, so 10 points mean the same odds wherever they are given, and the same
+scale in every fold and in the final fit (`scoring.learn_selection.points_per_logit`): the fit
+and engagement maxima add up to 100, so a lead's score is the sum of its points. Values of a
+field that together cover every lead are shifted so the weakest is worth 0 (and left out);
+values worth the same points are merged into one `in` rule; a numeric field's thresholds become
+bins with units (`scoring.scorecard_bins`). Grades and the MQL threshold follow a sales
 capacity ("200/month", or a share of leads). `scoring.proposal_yaml` writes the proposal as a
 leadq model file with each rule's evidence as a comment; `scoring.proposal_diff` compares it with
 the current model change by change; `scoring.crossvalidation` measures it on unseen leads.
@@ -45,10 +47,18 @@ from scoring.config import (
 from scoring.frame import SCORE_FIELD_KINDS
 from scoring.learn import Evidence, Learned, Learner, evidence_of
 from scoring.learn_features import Feature
-from scoring.learn_selection import MIN_RULE_POINTS, points_per_logit, shift_exclusive_groups
+from scoring.learn_selection import (
+    MIN_RULE_POINTS,
+    SCORE_POINTS,
+    TAIL,
+    points_per_logit,
+    shift_exclusive_groups,
+    split_sums,
+)
 from scoring.logistic import fit_logistic
 from scoring.predictive import rule_points
 from scoring.rule_names import field_slug, unique_id
+from scoring.scorecard_bins import is_threshold, numeric_bins
 
 DEFAULT_SHARE = 0.10
 BASE_RULE_ID = "base"
@@ -164,7 +174,7 @@ def build_scorecard(
     the leads learned from) receives per period: a fold or an earlier part of the leads holds
     fewer of them than the whole history over the same months."""
     weights = shift_exclusive_groups(learned.features, learned.weights)
-    scale = points_per_logit(learned.matrix @ weights)
+    scale = points_per_logit(learned.features, learned.matrix, weights)
     points = np.rint(weights * scale)
     rules = _rules_from_points(learned, model, points, weights)
     for rule_id, evidence in learned.dropped.items():
@@ -206,7 +216,13 @@ def _rules_from_points(
     rules = _Rules([], [], {}, {})
     taken = {f.id for f in learned.features}
     merged_sources: set[tuple[str, float]] = set()
+    binned: set[str] = set()
     for index, feature in enumerate(learned.features):
+        if is_threshold(feature):
+            if feature.source not in binned:
+                binned.add(feature.source)
+                _add_bins(rules, learned, points, weights, feature.source, taken)
+            continue
         evidence = _evidence(learned, [index], float(weights[index]), points)
         value = float(points[index])
         if value == 0:
@@ -233,24 +249,51 @@ def _rules_from_points(
     return rules
 
 
+def _add_bins(
+    rules: _Rules,
+    learned: Learned,
+    points: np.ndarray,
+    weights: np.ndarray,
+    source: str,
+    taken: set[str],
+) -> None:
+    """A numeric field's thresholds as bins, each with the evidence of the leads in it."""
+    for found in numeric_bins(learned.features, learned.matrix, points, weights, source, taken):
+        rules.fit.append(found.rule)
+        own = [i for i, f in enumerate(learned.features) if is_threshold(f) and f.source == source]
+        rules.evidence[found.rule.id] = _evidence_of_leads(
+            learned, found.matched, own, found.weight, points
+        )
+
+
 def _evidence(
     learned: Learned, columns: Sequence[int], weight: float, points: np.ndarray | None = None
 ) -> Evidence:
     matched = (learned.matrix[:, list(columns)] > 0).any(axis=1)
+    return _evidence_of_leads(learned, matched, list(columns), weight, points)
+
+
+def _evidence_of_leads(
+    learned: Learned,
+    matched: np.ndarray,
+    own: list[int],
+    weight: float,
+    points: np.ndarray | None = None,
+) -> Evidence:
     evidence = evidence_of(matched, learned.converted, weight)
     base = float(learned.converted.mean()) if len(learned.converted) else 0.0
     against = (evidence.rate - base) * weight < 0 and evidence.leads > 0
     if points is not None and against:
-        return replace(evidence, note=_overlap_note(learned, matched, list(columns), points))
+        return replace(evidence, note=_overlap_note(learned, matched, own, points))
     return evidence
 
 
 def _overlap_note(learned: Learned, matched: np.ndarray, own: list[int], points: np.ndarray) -> str:
     """Name the rule sharing most of these leads: the points are what is left after it."""
     best, best_share = -1, 0.0
-    for index in range(len(learned.features)):
-        if index in own or points[index] == 0:
-            continue
+    for index, feature in enumerate(learned.features):
+        if index in own or points[index] == 0 or is_threshold(feature):
+            continue  # (a threshold's points are not a rule's: its bins add them up)
         share = float((matched & (learned.matrix[:, index] > 0)).sum()) / max(matched.sum(), 1)
         if share > best_share:
             best, best_share = index, share
@@ -314,10 +357,10 @@ def _engagement_rule(feature: Feature, points: float) -> EngagementRule:
 def _draft_model(
     model: ScoringModel, learned: Learned, rules: _Rules, points: np.ndarray
 ) -> ScoringModel:
-    fit_columns = [i for i, f in enumerate(learned.features) if f.kind == "fit"]
-    engagement_columns = [i for i, f in enumerate(learned.features) if f.kind == "engagement"]
-    fit_sum = learned.matrix[:, fit_columns] @ points[fit_columns]
-    base = math.ceil(max(0.0, -float(np.percentile(fit_sum, 0.5)))) if len(fit_sum) else 0
+    """The learned rules on the score's own scale: fit and engagement maxima add up to 100, so
+    a lead's score is its points added up (the fit of the top and bottom 0.5% clamped)."""
+    fit_sum, engagement_sum = split_sums(learned.features, learned.matrix, points)
+    base = math.ceil(max(0.0, -float(np.percentile(fit_sum, TAIL)))) if len(fit_sum) else 0
     fit_rules = rules.fit
     if base:
         base_rule = FitRule(
@@ -327,13 +370,12 @@ def _draft_model(
             points=base,
         )
         fit_rules = [base_rule, *fit_rules]
-    engagement_sum = np.maximum(
-        learned.matrix[:, engagement_columns] @ points[engagement_columns], 0
-    )
-    fit_max = _round_up(float(fit_sum.max() + base) if len(fit_sum) else 100)
     has_engagement = bool(rules.engagement) and float(engagement_sum.max(initial=0)) > 0
-    engagement_max = _round_up(float(engagement_sum.max())) if has_engagement else 100
+    engagement_top = float(np.percentile(engagement_sum, 100 - TAIL)) if has_engagement else 0
+    engagement_max = min(max(1, math.ceil(engagement_top)), SCORE_POINTS - 1)
+    fit_max = SCORE_POINTS - engagement_max if has_engagement else SCORE_POINTS
     old = model.engagement
+    engagement_max = engagement_max if has_engagement else old.max
     return model.model_copy(
         update={
             "name": f"{model.name} (learned)",
@@ -346,10 +388,6 @@ def _draft_model(
             "predictive": None,
         }
     )
-
-
-def _round_up(value: float, step: int = 5) -> float:
-    return float(max(step, math.ceil(value / step) * step))
 
 
 def _scaled_engagement(

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from scoring.backtest import run_backtest
-from scoring.conditions import FieldTest
+from scoring.conditions import AllOf, FieldTest
 from scoring.loading import load_model
 from sync.cli import app
 from sync.outcomes import ConnectorOutcomes
@@ -184,11 +184,16 @@ def test_learn_on_the_bank_data_meets_the_auc_targets_without_duration(tmp_path:
     assert mean == figures["learned"] and abs(pooled - mean) <= 0.005
     model = load_model(proposal)
     assert model.name == "Bank term deposit (learned)"
-    signs: dict[str, set[bool]] = {}  # a numeric field's points only rise or only fall with it
+    hand_rules = {rule.id for rule in load_model(BANK_MODEL).fit.rules}
+    bins: dict[str, list[tuple[float, float]]] = {}  # a numeric field's bins: (from, points)
     for rule in model.fit.rules:
-        if isinstance(rule.when, FieldTest) and rule.when.op == "gte":
-            signs.setdefault(rule.when.field, set()).add(rule.points > 0)
-    assert signs and all(len(sides) == 1 for sides in signs.values()), signs
+        first = rule.when.all[0] if isinstance(rule.when, AllOf) else rule.when
+        if rule.id not in hand_rules and isinstance(first, FieldTest) and first.op == "gte":
+            bins.setdefault(first.field, []).append((float(first.value), rule.points))
+    for field, found in bins.items():  # its points only rise or only fall with the value
+        points = [value for _, value in sorted(found)]
+        assert points in (sorted(points), sorted(points, reverse=True)), (field, points)
+    assert bins
     assert not any("duration" in rule.id for rule in model.fit.rules)
     assert model.predictive is not None
     assert "Proposed changes, with their evidence" in said(result)
@@ -200,7 +205,7 @@ def test_learn_warns_that_the_call_duration_leaks_the_outcome_and_leaves_it_out(
 ) -> None:
     unguarded = tmp_path / "bank-without-exclusion.yaml"
     text = Path(BANK_MODEL).read_text(encoding="utf-8")
-    unguarded.write_text(text.replace("learn:\n  exclude: [fields.duration]\n", ""), "utf-8")
+    unguarded.write_text(text.replace("  exclude: [fields.duration]\n", ""), "utf-8")
     sample = first_rows(BANK_DATA, 12_000, tmp_path / "bank-12k.csv")
     proposal = tmp_path / "proposal.yaml"
     result = leadq("learn", "-m", str(unguarded), "--csv", str(sample), "--label", "y",

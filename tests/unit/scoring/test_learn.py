@@ -7,13 +7,13 @@ import math
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-from builders import NOW, activity, make_lead, model_from
+from builders import NOW, activity, make_lead
+from learn_data import HAND_MODEL, synthetic_leads, with_fields
 
 from connectors.records import Outcome
 from scoring.backtest import LabelledLeads, labelled_from_records, score_as_of_cutoffs
@@ -31,43 +31,6 @@ from scoring.rule_names import nice_number, unique_id
 from scoring.scorecard import Capacity, build_scorecard, parse_capacity, propose
 
 ROOT = Path(__file__).parents[3]
-
-HAND_MODEL = model_from(
-    """
-    fit:
-      rules:
-        - {id: gold, label: Gold tier, when: {field: fields.tier, op: eq, value: gold}, points: 10}
-        - {id: red, label: Likes red, when: {field: fields.colour, op: eq, value: red}, points: 30}
-    engagement:
-      decay: {half_life_days: 30}
-      rules:
-        - {id: demo, label: Requested a demo, activity: demo_request, points: 10, once: true}
-    stages:
-      - {stage: mql, label: Gold, when: {field: fit, op: gte, value: 10}}
-    """
-)
-
-
-def synthetic_leads(size: int = 2000, seed: int = 3, leak: bool = False) -> LabelledLeads:
-    """Conversion rises with the gold tier and a recent demo, falls with bronze; colour is noise."""
-    rng = np.random.default_rng(seed)
-    tiers = rng.choice(["gold", "silver", "bronze"], size=size, p=[0.2, 0.5, 0.3])
-    colours = rng.choice(["red", "blue", "green"], size=size)
-    demo = rng.random(size) < 0.25
-    logit = -2.2 + 1.6 * (tiers == "gold") - 1.2 * (tiers == "bronze") + 1.5 * demo
-    converted = rng.random(size) < 1 / (1 + np.exp(-logit))
-    leads, activities, outcomes = [], [], []
-    for i in range(size):
-        fields = {"tier": str(tiers[i]), "colour": str(colours[i])}
-        if leak:
-            fields["deal_stage"] = "won" if converted[i] else str(rng.choice(["open", "lost"]))
-        created = NOW - timedelta(days=200 - i * 200 / size)
-        leads.append(make_lead(f"L{i}", created_at=created, fields=fields))
-        if demo[i]:
-            activities.append(activity("demo_request", 3, f"L{i}"))
-        outcomes.append(Outcome(lead_id=f"L{i}", converted=bool(converted[i])))
-    return labelled_from_records(leads, activities, outcomes, NOW)
-
 
 @pytest.fixture(scope="module")
 def labelled() -> LabelledLeads:
@@ -197,20 +160,6 @@ def test_the_models_learn_keep_overrides_a_leak_flag_like_keep_does() -> None:
     assert settings.keep == ("fields.colour", "fields.deal_stage")
     (suspect,) = Learner(synthetic_leads(leak=True), model, settings).find_leaks()
     assert suspect.kept
-
-
-def with_fields(base: LabelledLeads, seed: int, make: Callable[..., dict[str, str]]) -> (
-    LabelledLeads
-):
-    """`base` with fields `make(rng, converted)` added to each lead."""
-    rng = np.random.default_rng(seed)
-    leads = [
-        lead.model_copy(update={"fields": {**lead.fields, **make(rng, bool(converted))}})
-        for lead, converted in zip(base.leads, base.converted, strict=True)
-    ]
-    outcomes = [Outcome(lead_id=lead.id, converted=bool(c))
-                for lead, c in zip(leads, base.converted, strict=True)]
-    return labelled_from_records(leads, [], outcomes, NOW)
 
 
 def test_a_field_that_alone_ranks_conversions_near_perfectly_is_flagged() -> None:
