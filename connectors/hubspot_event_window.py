@@ -5,6 +5,12 @@ across all contacts, not per contact) and needs them again page by page of leads
 they grew with the org (about 150 bytes an event: ~300 MB at 200,000 contacts); here they go to a
 private temporary SQLite database that SQLite deletes when the window is closed, so a run's memory
 stays flat — SQLite keeps only its page cache (a few MB) in memory.
+
+A full run loads about a million events at 100,000 contacts before it reads any back, so the file
+keeps no index while it is loaded: the index by contact is built in one pass at the first read
+(kept up to date after that), and an event read again (a window topped up over its last minutes)
+is dropped when read back rather than by a unique index every insert would pay for. The file is
+private and deleted on close, so it keeps no rollback journal either.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 _IN_CLAUSE_SIZE = 500
 _SCHEMA = (
-    "CREATE TABLE events (event_id TEXT UNIQUE, contact TEXT NOT NULL, kind TEXT NOT NULL,"
+    "PRAGMA journal_mode = OFF",  # a private temporary file: nothing to roll back or recover
+    "PRAGMA synchronous = OFF",
+    "CREATE TABLE events (event_id TEXT, contact TEXT NOT NULL, kind TEXT NOT NULL,"
     " occurred_us INTEGER NOT NULL, url TEXT, form TEXT, campaign TEXT, subject TEXT)",
-    "CREATE INDEX events_by_contact ON events (contact)",
 )
+_INDEX = "CREATE INDEX IF NOT EXISTS events_by_contact ON events (contact)"
 
 EventKind = Callable[[str, Mapping[str, Any]], str]
 
@@ -42,6 +50,7 @@ class EventWindow:
         # "": a private temporary database on disk, deleted when the connection closes
         self._db = sqlite3.connect("", check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        self._indexed = False  # built at the first read, after the bulk of the events is in
         for statement in _SCHEMA:
             self._db.execute(statement)
 
@@ -52,25 +61,30 @@ class EventWindow:
         rows = [row for event in events if (row := self._row(event)) is not None]
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
-            )
+            self._db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             self._db.execute("COMMIT")
 
     def activities(self, contact_ids: Sequence[str]) -> list[Activity]:
         """The events of these contacts as activities, contact by contact in the order asked,
-        each contact's in the order they were read."""
+        each contact's in the order they were first read."""
         found: defaultdict[str, list[Activity]] = defaultdict(list)
         unique = list(dict.fromkeys(contact_ids))
+        repeated = _Repeats()
         with self._lock:
+            if not self._indexed:
+                self._db.execute(_INDEX)
+                self._indexed = True
             for start in range(0, len(unique), _IN_CLAUSE_SIZE):
                 chunk = unique[start : start + _IN_CLAUSE_SIZE]
                 rows = self._db.execute(
-                    "SELECT contact, kind, occurred_us, url, form, campaign, subject FROM events"
-                    f" WHERE contact IN ({', '.join('?' * len(chunk))}) ORDER BY rowid",
+                    "SELECT event_id, contact, kind, occurred_us, url, form, campaign, subject"
+                    f" FROM events WHERE contact IN ({', '.join('?' * len(chunk))})"
+                    " ORDER BY rowid",
                     chunk,
                 )
-                for contact, kind, occurred_us, url, form, campaign, subject in rows:
+                for event_id, contact, kind, occurred_us, url, form, campaign, subject in rows:
+                    if repeated(event_id):
+                        continue
                     found[contact].append(
                         Activity(lead_id=contact, type=kind,
                                  occurred_at=EPOCH + occurred_us * MICROSECOND, url=url,
@@ -107,6 +121,21 @@ class EventWindow:
             _text(properties.get("hs_email_campaign_name") or properties.get("hs_campaign")),
             _text(properties.get("hs_email_subject")),
         )
+
+
+class _Repeats:
+    """Whether an event id was seen before (an event without an id is never a repeat)."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def __call__(self, event_id: str | None) -> bool:
+        if event_id is None:
+            return False
+        if event_id in self._seen:
+            return True
+        self._seen.add(event_id)
+        return False
 
 
 def _text(value: Any) -> str | None:

@@ -48,6 +48,18 @@ def test_an_event_read_twice_is_kept_once() -> None:
     window.close()
 
 
+def test_an_event_read_again_after_the_window_was_read_is_still_kept_once() -> None:
+    window = EventWindow(None, event_activity_type)
+    window.add_all([event(1, 7), event(2, 8)])
+    assert len(window.activities(["7", "8"])) == 2
+
+    window.add_all([event(2, 8), event(3, 8)])  # a top-up overlapping the last read
+
+    assert [a.url for a in window.activities(["8"])] == [
+        "https://example.com/pricing/2", "https://example.com/pricing/3"]
+    window.close()
+
+
 def test_a_window_of_many_events_keeps_them_out_of_memory() -> None:
     window = EventWindow(None, event_activity_type)
     tracemalloc.start()
