@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from connectors.records import Lead, LeadUpdate, parse_timestamp
@@ -151,8 +152,9 @@ class Planner:
         """leadq stages that hand a lead to sales (routing's, or just `mql`)."""
         return self.model.routing.assign_stages if self.model.routing else ["mql"]
 
-    @property
+    @cached_property
     def fields(self) -> dict[str, str]:
+        """Worked out once: it is asked for every lead of a run."""
         return output_fields(self.model, self.field_name)
 
     def shown_stage(self, lead: Lead) -> str:
