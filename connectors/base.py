@@ -238,6 +238,14 @@ def keep_schemas(connector: Connector, cache: SchemaCache) -> None:
         connector.schema_cache = cache  # type: ignore[attr-defined]
 
 
+def keep_sessions(connector: Connector, cache: Any) -> None:
+    """Let a connector that logs in keep its sessions in `cache` for later runs (Salesforce:
+    `keep_sessions`, sealed; a CRM with no login keeps nothing)."""
+    keep = getattr(connector, "keep_sessions", None)
+    if keep is not None:
+        keep(cache)
+
+
 def window_read_limit(connector: Connector, default: int) -> int:
     """How many known changes behind the lead cursor the connector reads as cheaply as it counts
     them (`window_read_limit` where a connector names it: Salesforce's query page), else

@@ -72,6 +72,7 @@ from connectors.salesforce_history import (
     latest_set_times,
     people_by_object,
 )
+from connectors.salesforce_kept_session import KeptSessions, SessionCache
 from connectors.salesforce_login import Login, config_logins
 from connectors.salesforce_outcomes import SalesforceOutcomes
 from connectors.salesforce_records import (
@@ -221,11 +222,25 @@ class SalesforceConnector:
         options: SalesforceOptions | None = None,
         policy: CallPolicy | None = None,
         version: str = DEFAULT_API_VERSION,
+        kept_sessions: SessionCache | None = None,
     ) -> SalesforceConnector:
-        """Log in with the first of `logins` (counted as an "auth" request) and connect."""
+        """Connect with the session `kept_sessions` holds for the first of `logins`, else log in
+        with it (counted as an "auth" request)."""
         policy = policy or default_policy()
-        client = logged_in_client(logins, session, policy, version)
-        return cls(client, options=options, policy=policy, logins=logins)
+        kept = KeptSessions.of(logins[0], kept_sessions) if kept_sessions else None
+        restored = kept.read() if kept else None
+        if restored is not None:
+            session_id, instance = restored
+            client = Salesforce(session_id=session_id, instance=instance, session=session,
+                                version=version)
+        else:
+            client = logged_in_client(logins, session, policy, version)
+        connector = cls(client, options=options, policy=policy, logins=logins)
+        if restored is None and logins[0].can_log_in:
+            connector.calls.remember_login(client.session_id, client.sf_instance)
+        if kept is not None:
+            connector.calls.keep_sessions(kept)
+        return connector
 
     @classmethod
     def from_config(
@@ -235,14 +250,17 @@ class SalesforceConnector:
         *,
         extra_fields: Sequence[str] = (),
         retry: RetrySettings | None = None,
+        kept_sessions: SessionCache | None = None,
     ) -> SalesforceConnector:
-        """Log in as the config says (session id, JWT, client credentials or password)."""
+        """Log in as the config says (session id, JWT, client credentials or password), or
+        connect with the session an earlier run kept for that login."""
         return cls.connect(
             config_logins(config),
             session or config_session(config),
             options=config_options(config, extra_fields),
             policy=default_policy(config.rate_limit, retry),
             version=config.api_version,
+            kept_sessions=kept_sessions,
         )
 
     @property
@@ -547,6 +565,12 @@ class SalesforceConnector:
     @schema_cache.setter
     def schema_cache(self, cache: SchemaCache | None) -> None:
         self.fields_check.schema_cache = cache
+
+    def keep_sessions(self, cache: SessionCache) -> None:
+        """Keep this connector's sessions in `cache` (sealed) for the runs after it, starting
+        with the one it logged in to, if it did (salesforce_kept_session)."""
+        if self.calls.logins and (kept := KeptSessions.of(self.calls.logins[0], cache)):
+            self.calls.keep_sessions(kept)
 
     def unreadable_fields(self, names: Sequence[str]) -> dict[str, list[str]]:
         """Of `names` (fields a scoring model reads), those describe does not show on some of the

@@ -39,6 +39,7 @@ from connectors.retry import (
     unreachable,
 )
 from connectors.salesforce_config import setting_name
+from connectors.salesforce_kept_session import KeptSessions
 from connectors.salesforce_login import Login, SessionLogin, attempt_login, one_line
 
 T = TypeVar("T")
@@ -222,6 +223,8 @@ class SalesforceCalls:
         self.logins = list(logins)
         self.timeout = timeout
         self.usage: ApiUsage | None = None
+        self.kept: KeptSessions | None = None  # where a login's session is kept for later runs
+        self.logged_in: tuple[str, str] | None = None  # the session this process logged in to
         self._relogin_lock = threading.Lock()
         client.session.hooks["response"].append(self._remember_usage)
 
@@ -274,6 +277,19 @@ class SalesforceCalls:
             self.client = Salesforce(
                 session_id=session_id, instance=instance, session=session, version=version
             )
+            self.remember_login(session_id, instance)
+
+    def remember_login(self, session_id: str, instance: str) -> None:
+        """A login of this process opened this session: keep it for later runs."""
+        self.logged_in = (session_id, instance)
+        if self.kept is not None:
+            self.kept.keep(session_id, instance)
+
+    def keep_sessions(self, kept: KeptSessions) -> None:
+        """Keep the sessions logins open from now on, and the one this process opened."""
+        self.kept = kept
+        if self.logged_in is not None:
+            kept.keep(*self.logged_in)
 
     def _remember_usage(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         usage = parse_api_usage(response.headers.get("Sforce-Limit-Info"), datetime.now(UTC))

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from connectors.retry import RetrySettings
     from connectors.salesforce import SalesforceConnector
     from connectors.salesforce_config import SalesforceConfig
+    from connectors.salesforce_kept_session import SessionCache
 
 
 def connector_type(crm: str) -> type[Connector]:
@@ -103,10 +104,13 @@ def salesforce_connector(
     *,
     extra_fields: Sequence[str] = (),
     retry: RetrySettings | None = None,
+    kept_sessions: SessionCache | None = None,
 ) -> SalesforceConnector:
-    """Log in as the settings describe (session id, JWT, client credentials or password)."""
+    """Log in as the settings describe (session id, JWT, client credentials or password), or
+    connect with the session `kept_sessions` holds for that login."""
     from connectors.salesforce import SalesforceConnector
 
     return SalesforceConnector.from_config(
-        salesforce_config(settings), session, extra_fields=extra_fields, retry=retry
+        salesforce_config(settings), session, extra_fields=extra_fields, retry=retry,
+        kept_sessions=kept_sessions,
     )

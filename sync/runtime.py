@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from connectors.base import Connector, OutputField, Picklists, keep_schemas
+from connectors.base import Connector, OutputField, Picklists, keep_schemas, keep_sessions
 from scoring.config import ScoringModel
 from scoring.loading import load_model, located_error
 from scoring.references import Loc, custom_field_uses
@@ -24,6 +24,7 @@ from sync.connect import (
 from sync.engine import EngineOptions, SyncEngine
 from sync.plan import Planner, output_fields
 from sync.schema_cache import StoredSchemas
+from sync.session_cache import StoredSessions, existing_sqlite_store
 from sync.settings import Settings
 from sync.state import StateStore
 from sync.state_url import open_state_store
@@ -60,10 +61,12 @@ def build_connector(
     session: requests.Session | None = None,
     *,
     learning: bool = False,
+    kept_sessions: StoredSessions | None = None,
     **options: Any,
 ) -> Connector:
     """The connector for `settings.crm`, reading what the model and the planner need (and, when
-    `learning`, the custom fields `learn.fields` names)."""
+    `learning`, the custom fields `learn.fields` names); a Salesforce connector connects with
+    the session `kept_sessions` holds for its login, if any."""
     settings.require_credentials()
     options.setdefault("retry", retry_settings(settings))
     lead_fields, company_fields = model.custom_fields(learning)
@@ -80,7 +83,8 @@ def build_connector(
     # Leads' Status is a standard field the connector always reads; Contacts have none.
     outputs = list(planner.fields.values())
     return salesforce_connector(
-        settings, session, extra_fields=[*lead_fields, *outputs], **options
+        settings, session, extra_fields=[*lead_fields, *outputs], kept_sessions=kept_sessions,
+        **options,
     )
 
 
@@ -190,9 +194,18 @@ def open_runtime(
     """The model, the connector and the state store; the store is opened (a SQLite file created)
     only once the settings are good and the CRM took the credentials."""
     chosen = model or load_model(settings.model_path)
-    connector = build_connector(settings, chosen, session, **connector_options)
-    connector.check_access()
-    check_model_fields(connector, chosen, settings.model_path if model is None else None)
-    store = open_state_store(settings.state_url)
+    existing = existing_sqlite_store(settings.state_url) if settings.crm == "salesforce" else None
+    try:
+        kept = StoredSessions(existing) if existing else None
+        connector = build_connector(settings, chosen, session, kept_sessions=kept,
+                                    **connector_options)
+        connector.check_access()
+        check_model_fields(connector, chosen, settings.model_path if model is None else None)
+    except BaseException:
+        if existing is not None:
+            existing.close()
+        raise
+    store = existing or open_state_store(settings.state_url)
     keep_schemas(connector, StoredSchemas(store))
+    keep_sessions(connector, StoredSessions(store))
     return Runtime(settings, chosen, connector, store)
