@@ -6,7 +6,7 @@ learning on the earlier leads and measuring on the latest.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from scoring.config import ScoringModel
 from scoring.conversion_measures import roc_auc
 from scoring.learn import Learner
 from scoring.scorecard import Capacity, propose
+from scoring.stability import FoldPoints
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Estimate:
     fold_aucs: list[float]
     out_of_fold: BacktestResult | None  # each lead scored by the fold model that left it out
     latest: BacktestResult | None  # learned on the earlier leads, measured on the latest
+    fold_points: list[FoldPoints] = field(default_factory=list)  # each fold's points per feature
 
     @property
     def mean_fold_auc(self) -> float | None:
@@ -45,11 +47,13 @@ def estimate(
     fold_aucs: list[float] = []
     pooled: list[tuple[np.ndarray, ScoredLeads]] = []
     last_model = learner.model
+    fold_points: list[FoldPoints] = []
     for train, test in stratified_folds(labelled.converted, folds) if folds >= 2 else []:
         card = propose(learner, capacity, train)
         scored = score_as_of_cutoffs(labelled.subset(test), card.model)
         fold_aucs.append(roc_auc(labelled.converted[test], scored.score))
         pooled.append((test, scored))
+        fold_points.append(card.feature_points)
         last_model = card.model
     out_of_fold = (
         measure(labelled, _pooled(pooled, len(labelled)), _per_fold_threshold(last_model))
@@ -63,7 +67,7 @@ def estimate(
         recent = labelled.subset(later)
         split = split_text(labelled, test_share, len(later))
         latest = measure(recent, score_as_of_cutoffs(recent, card.model), card.model, split)
-    return Estimate(fold_aucs, out_of_fold, latest)
+    return Estimate(fold_aucs, out_of_fold, latest, fold_points)
 
 
 def _pooled(parts: Sequence[tuple[np.ndarray, ScoredLeads]], size: int) -> ScoredLeads:

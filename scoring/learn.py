@@ -21,7 +21,7 @@ scikit-learn is imported only when fitting, so the scoring core never needs it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -190,12 +190,18 @@ class Learner:
         self._excluded |= {s.source for s in suspects if not s.kept}
         return suspects
 
-    def learn(self, rows: np.ndarray | None = None) -> Learned:
-        """Fit, leave out the new rules worth next to nothing, and fit again without them."""
+    def learn(
+        self, rows: np.ndarray | None = None, only: Collection[str] | None = None
+    ) -> Learned:
+        """Fit, leave out the new rules worth next to nothing, and fit again without them.
+        `only`: the ids of the features (candidates, model rules) that may be used."""
         rows = np.arange(len(self.labelled)) if rows is None else rows
         train = self.labelled.subset(rows)
         features = self.features(rows)
         matrix = feature_matrix(train, self.model, features)
+        if only is not None:  # (a field missing some of its values no longer covers every lead)
+            allowed = np.array([f.id in only for f in features], dtype=bool)
+            features, matrix = without(features, matrix, allowed)
         common = matched_by_nearly_all(features, matrix)
         too_common = {
             f.id: evidence_of(matrix[:, i] > 0, train.converted, 0.0)

@@ -26,6 +26,7 @@ class ProposedChange:
     after: str
     evidence: Evidence | None = None
     why: str = ""
+    stability: str = ""  # across the cross-validation folds: "5/5 folds, points 12–15"
 
 
 def compare(current: ScoringModel, card: Scorecard) -> list[ProposedChange]:
@@ -50,6 +51,7 @@ def _rule_changes(
     changes = []
     for rule in after:
         evidence = card.evidence.get(rule.id)
+        stability = card.stability[rule.id].text if rule.id in card.stability else ""
         if rule.id not in old:
             changes.append(
                 ProposedChange(
@@ -60,6 +62,7 @@ def _rule_changes(
                     _points(rule.points),
                     evidence,
                     evidence.note if evidence else _why_added(rule),
+                    stability,
                 )
             )
         elif old[rule.id].points != rule.points:
@@ -72,6 +75,7 @@ def _rule_changes(
                     _points(rule.points),
                     evidence,
                     evidence.note if evidence else "",
+                    stability,
                 )
             )
     for rule in before:
@@ -85,6 +89,7 @@ def _rule_changes(
                     "—",
                     card.evidence.get(rule.id),
                     card.removed.get(rule.id, ""),
+                    card.stability[rule.id].text if rule.id in card.stability else "",
                 )
             )
     return changes

@@ -1,8 +1,9 @@
 """The proposed model as a leadq model file a RevOps admin reviews and adopts.
 
-Sections come in the usual order, each rule on one line with its evidence as a comment above it
-(`# 654 leads, 18.3% converted, weight +0.31`). The file is built from ruamel.yaml's round-trip
-types, which carry the comments and the layout, and read back as a model before it is returned.
+Sections come in the usual order, each rule on one line with its evidence (and its stability
+across the folds) as a comment above it: `# 654 leads, 18.3% converted, weight +0.31; 5/5 folds,
+points 12–15`. The file is built from ruamel.yaml's round-trip types, which carry the comments
+and the layout, and read back as a model before it is returned.
 Plain values follow the loader's YAML rules, so a text that would read as something else (`NO`,
 `010`) is quoted.
 """
@@ -27,7 +28,6 @@ from ruamel.yaml.scalarstring import (
 
 from scoring.config import Engagement, EngagementRule, Fit, FitRule, ScoringModel
 from scoring.frame import BANT_CRITERIA
-from scoring.learn import Evidence
 from scoring.loading import parse_model
 from scoring.scorecard import Scorecard
 
@@ -43,7 +43,12 @@ RULE_KEYS = ("id", "label", "when", "activity", "where", "points")
 
 def render_yaml(card: Scorecard, header: Sequence[str] = ()) -> str:
     """The proposal as a leadq model file, each rule with its evidence as a comment."""
-    document = _document(card.model, card.evidence)
+    notes = {
+        rule_id: f"{found.comment()}; {card.stability[rule_id].text}"
+        if rule_id in card.stability else found.comment()
+        for rule_id, found in card.evidence.items()
+    }  # fmt: skip
+    document = _document(card.model, notes)
     for key in document:
         if key in SPACED:
             document.yaml_set_comment_before_after_key(key, before="\n")
@@ -54,7 +59,7 @@ def render_yaml(card: Scorecard, header: Sequence[str] = ()) -> str:
     return text
 
 
-def _document(model: ScoringModel, evidence: dict[str, Evidence]) -> CommentedMap:
+def _document(model: ScoringModel, evidence: dict[str, str]) -> CommentedMap:
     document = CommentedMap(name=model.name)
     if model.description:
         document["description"] = _description(" ".join(model.description.split()))
@@ -76,13 +81,13 @@ def _document(model: ScoringModel, evidence: dict[str, Evidence]) -> CommentedMa
     return document
 
 
-def _fit(fit: Fit, evidence: dict[str, Evidence]) -> CommentedMap:
+def _fit(fit: Fit, evidence: dict[str, str]) -> CommentedMap:
     return CommentedMap(
         max=_as_written(fit.max), grades=_flow(_dump(fit.grades)), rules=_rules(fit.rules, evidence)
     )
 
 
-def _engagement(engagement: Engagement, evidence: dict[str, Evidence]) -> CommentedMap:
+def _engagement(engagement: Engagement, evidence: dict[str, str]) -> CommentedMap:
     return CommentedMap(
         max=_as_written(engagement.max),
         decay=_flow(_dump(engagement.decay)),
@@ -92,12 +97,13 @@ def _engagement(engagement: Engagement, evidence: dict[str, Evidence]) -> Commen
 
 
 def _rules(
-    rules: Sequence[FitRule | EngagementRule], evidence: dict[str, Evidence]
+    rules: Sequence[FitRule | EngagementRule], evidence: dict[str, str]
 ) -> CommentedSeq:
+    """The rules, one a line, each with its comment (`evidence`: rule id → comment) above."""
     listed = CommentedSeq(_flow(_rule_dict(rule)) for rule in rules)
     for index, rule in enumerate(rules):
         if rule.id in evidence:
-            comment = evidence[rule.id].comment()
+            comment = evidence[rule.id]
             listed.yaml_set_comment_before_after_key(index, before=comment, indent=4)
     return listed
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -59,6 +59,7 @@ from scoring.logistic import fit_logistic
 from scoring.predictive import rule_points
 from scoring.rule_names import field_slug, unique_id
 from scoring.scorecard_bins import is_threshold, numeric_bins
+from scoring.stability import Stability
 
 DEFAULT_SHARE = 0.10
 BASE_RULE_ID = "base"
@@ -139,14 +140,26 @@ class Scorecard:
     mql_threshold: int
     removed: dict[str, str] = field(default_factory=dict)  # rule id → why it was dropped
     passing_text: str = ""  # how many leads the MQL stage rules pass over the history
+    # the learned columns (candidates, model rules) each rule is made of, and their points:
+    # what `scoring.stability` follows from fold to fold
+    rule_features: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    feature_points: dict[str, float] = field(default_factory=dict)
+    learned_from: tuple[str, ...] = ()  # the ids of every column of the final fit
+    stability: dict[str, Stability] = field(default_factory=dict)  # rule id → across the folds
+    unstable: dict[str, tuple[str, Stability]] = field(default_factory=dict)  # left-out
+    # candidates: id → (label, how the folds saw it)
 
 
 def propose(
-    learner: Learner, capacity: Capacity | None, rows: np.ndarray | None = None
+    learner: Learner,
+    capacity: Capacity | None,
+    rows: np.ndarray | None = None,
+    only: Collection[str] | None = None,
 ) -> Scorecard:
-    """Learn on `rows` (default: every lead) and turn the weights into a proposed model."""
+    """Learn on `rows` (default: every lead) and turn the weights into a proposed model;
+    `only`: the features (candidates, model rules) it may use, by id."""
     left_out = {source: "looks like it leaks the outcome" for source in learner.excluded}
-    learned = learner.learn(rows)
+    learned = learner.learn(rows, only)
     return build_scorecard(learned, learner.model, capacity, left_out, learner.labelled)
 
 
@@ -159,6 +172,19 @@ class _Rules:
     engagement: list[EngagementRule]
     evidence: dict[str, Evidence]
     removed: dict[str, str]
+    features: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rule id → its columns
+    feature_points: dict[str, float] = field(default_factory=dict)  # column id → its points
+
+    def add(
+        self, rule: FitRule | EngagementRule, features: Sequence[str], evidence: Evidence
+    ) -> None:
+        if isinstance(rule, EngagementRule):
+            self.engagement.append(rule)
+        else:
+            self.fit.append(rule)
+        self.evidence[rule.id] = evidence
+        self.features[rule.id] = tuple(features)
+        self.feature_points.update(dict.fromkeys(features, rule.points))
 
 
 def build_scorecard(
@@ -207,6 +233,9 @@ def build_scorecard(
         mql_threshold=_mql_threshold_of(final),
         removed=rules.removed,
         passing_text=per.passing_text(passed, history),
+        rule_features=rules.features,
+        feature_points=rules.feature_points,
+        learned_from=tuple(f.id for f in learned.features),
     )
 
 
@@ -231,8 +260,7 @@ def _rules_from_points(
                 rules.evidence[feature.id] = evidence
             continue
         if feature.kind == "engagement":
-            rules.engagement.append(_engagement_rule(feature, value))
-            rules.evidence[feature.id] = evidence
+            rules.add(_engagement_rule(feature, value), [feature.id], evidence)
             continue
         twins = _same_points_values(learned.features, points, index)
         if len(twins) > 1:
@@ -240,12 +268,11 @@ def _rules_from_points(
             if key not in merged_sources:
                 merged_sources.add(key)
                 rule = _merged_rule(learned.features, twins, value, taken)
-                rules.fit.append(rule)
                 weight = float(weights[index])
-                rules.evidence[rule.id] = _evidence(learned, twins, weight, points)
+                members = [learned.features[i].id for i in twins]
+                rules.add(rule, members, _evidence(learned, twins, weight, points))
             continue
-        rules.fit.append(feature.rule.model_copy(update={"points": value}))  # type: ignore[arg-type]
-        rules.evidence[feature.id] = evidence
+        rules.add(feature.rule.model_copy(update={"points": value}), [feature.id], evidence)
     return rules
 
 
@@ -258,12 +285,10 @@ def _add_bins(
     taken: set[str],
 ) -> None:
     """A numeric field's thresholds as bins, each with the evidence of the leads in it."""
+    own = [i for i, f in enumerate(learned.features) if is_threshold(f) and f.source == source]
     for found in numeric_bins(learned.features, learned.matrix, points, weights, source, taken):
-        rules.fit.append(found.rule)
-        own = [i for i, f in enumerate(learned.features) if is_threshold(f) and f.source == source]
-        rules.evidence[found.rule.id] = _evidence_of_leads(
-            learned, found.matched, own, found.weight, points
-        )
+        evidence = _evidence_of_leads(learned, found.matched, own, found.weight, points)
+        rules.add(found.rule, [found.starts_at], evidence)
 
 
 def _evidence(

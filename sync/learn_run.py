@@ -17,7 +17,8 @@ from scoring.learn_candidates import unlearnable_fields
 from scoring.learn_leaks import Suspect
 from scoring.proposal_diff import ProposedChange, compare
 from scoring.proposal_yaml import render_yaml
-from scoring.scorecard import Capacity, Scorecard, propose
+from scoring.scorecard import Capacity, Scorecard
+from scoring.stable_proposal import propose_stable
 from sync.outcomes import Loaded
 from sync.user_errors import UserError
 
@@ -49,7 +50,7 @@ def learn_from(
     suspects = learner.find_leaks(loaded.set_times())
     try:
         estimated = estimate(learner, capacity, folds, test_share)
-        card = propose(learner, capacity)
+        card = propose_stable(learner, capacity, estimated.fold_points)
     except ValueError as error:  # a capacity per month without creation dates
         raise UserError(str(error)) from None
     current = run_backtest(labelled, model, notes=loaded.notes)

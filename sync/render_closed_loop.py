@@ -14,6 +14,7 @@ from scoring.conversion_measures import Segment
 from scoring.crossvalidation import Estimate
 from scoring.proposal_diff import ProposedChange
 from scoring.report import ExtraTable, NamedResult, Report
+from scoring.stability import MIN_FOLD_SHARE
 from sync.learn_run import LearnRun
 from sync.outcomes import Loaded
 from sync.terminal import markup_safe
@@ -142,7 +143,7 @@ def acceptance_summary(loaded: Loaded) -> list[Table]:
 
 def learn_summary(run: LearnRun, output: Path) -> list[Any]:
     lines: list[Any] = [f"[yellow]warning:[/yellow] {markup_safe(s.warning)}" for s in run.suspects]
-    notes = [*run.current.notes, *unlearnable_note(run)]
+    notes = [*run.current.notes, *unlearnable_note(run), *unstable_note(run)]
     lines += [f"[yellow]note:[/yellow] {markup_safe(note)}" for note in notes]
     lines.append(_estimate_table(run))
     lines.append(_proposed_changes_table(run.changes))
@@ -165,6 +166,16 @@ def unlearnable_note(run: LearnRun) -> list[str]:
         by_reason.setdefault(reason, []).append(path)
     never = [f"{', '.join(paths)} ({reason})" for reason, paths in by_reason.items()]
     return ["not learned from: " + "; ".join(never)] if never else []
+
+
+def unstable_note(run: LearnRun) -> list[str]:
+    """The candidate rules left out because the folds disagree on them, as one note."""
+    unstable = [f"'{label}' ({found.text})" for label, found in run.card.unstable.values()]
+    if not unstable:
+        return []
+    return [f"left out, not stable across the cross-validation folds (a stable rule is in at "
+            f"least {MIN_FOLD_SHARE:.0%} of them, always with the same sign): "
+            + "; ".join(unstable)]  # fmt: skip
 
 
 def cross_validated_text(estimate_: Estimate) -> str:
@@ -206,6 +217,7 @@ def _proposed_changes_table(changes: list[ProposedChange]) -> Table:
     table.add_column("", min_width=7)
     table.add_column("rule or setting", min_width=24)
     table.add_column("points", justify="right", max_width=30)
+    table.add_column("stability", max_width=18)
     for name in ("leads", "conv.", "weight"):
         table.add_column(name, justify="right", no_wrap=True)
     for change in changes:
@@ -215,6 +227,7 @@ def _proposed_changes_table(changes: list[ProposedChange]) -> Table:
             f"[{CHANGE_STYLE[change.kind]}]{change.kind}[/]",
             f"{markup_safe(change.label)}\n[dim]{markup_safe(change.what)}[/dim]{why}",
             f"{markup_safe(change.before)} → {markup_safe(change.after)}",
+            markup_safe(change.stability),
             f"{evidence.leads:,}" if evidence else "",
             f"{evidence.rate:.1%}" if evidence else "",
             f"{evidence.weight:+.2f}" if evidence else "",
@@ -230,6 +243,7 @@ def _change_rows(changes: list[ProposedChange]) -> list[list[str]]:
             change.label,
             change.before,
             change.after,
+            change.stability,
             f"{change.evidence.leads:,}" if change.evidence else "",
             f"{change.evidence.rate:.1%}" if change.evidence else "",
             f"{change.evidence.weight:+.2f}" if change.evidence else "",
@@ -254,11 +268,13 @@ def learn_report(run: LearnRun, loaded: Loaded) -> Report:
         results.append(NamedResult("learned on earlier leads, latest leads", run.estimate.latest))
     if run.current_latest is not None:
         results.append(NamedResult("current model, latest leads", run.current_latest))
-    header = ["change", "what", "rule", "before", "after", "leads", "conversion", "weight", "why"]
+    header = ["change", "what", "rule", "before", "after", "stability", "leads", "conversion",
+              "weight", "why"]  # fmt: skip
     return Report(
         title=f"leadq learn — {run.card.model.name}",
         results=results,
         lines=[f"Data: {loaded.source}.", run.current.cutoffs, *unlearnable_note(run),
+               *unstable_note(run),
                "ROC AUC of the proposal on leads it did not learn from: "
                f"{cross_validated_text(run.estimate)}."],
         warnings=[s.warning for s in run.suspects],

@@ -195,6 +195,9 @@ def test_learn_on_the_bank_data_meets_the_auc_targets_without_duration(tmp_path:
         assert points in (sorted(points), sorted(points, reverse=True)), (field, points)
     assert bins
     assert not any("duration" in rule.id for rule in model.fit.rules)
+    assert len(model.fit.rules) <= 30
+    assert "\n    # 1,373 leads, 65.1% converted, weight +0." in text  # its evidence, and how the
+    assert re.search(r"; 5/5 folds, points \d+–\d+\n    - \{id: previous_success,", text)  # folds saw it
     assert model.predictive is not None
     assert "Proposed changes, with their evidence" in said(result)
     assert "Wrote " in said(result) and "a leadq model" in said(result)
@@ -262,6 +265,7 @@ def test_learn_on_a_synthetic_org_beats_the_hand_written_model_and_shows_top_dec
     assert "learned (each lead scored by a fold that did not see it)" in page
     assert "the top 10% of scores hold" in page
     assert "<h2>Proposed changes, with their evidence</h2>" in page
+    assert "<th>stability</th>" in page and "5/5 folds, points " in page
 
 
 def test_sandbox_outcomes_without_the_sandbox_installed_are_a_one_line_error(

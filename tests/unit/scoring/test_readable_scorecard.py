@@ -1,5 +1,6 @@
 """What a RevOps admin reads in a proposal: numeric bins named with their units, points that rise
-(or fall) with the value, and a score that is the sum of the rule points on one 0–100 scale."""
+(or fall) with the value, a score that is the sum of the rule points on one 0–100 scale, and
+only rules the cross-validation folds agree on, each with its stability."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ from learn_data import HAND_MODEL, synthetic_leads, with_fields
 from scoring.backtest import LabelledLeads, score_as_of_cutoffs
 from scoring.conditions import AllOf, FieldTest
 from scoring.config import FitRule
+from scoring.crossvalidation import estimate
 from scoring.learn import Learner
+from scoring.proposal_diff import compare
+from scoring.proposal_yaml import render_yaml
 from scoring.scorecard import Scorecard, propose
+from scoring.stability import Stability
+from scoring.stable_proposal import propose_stable
 
 
 def counts(rng: np.random.Generator, converted: bool) -> dict[str, str]:
@@ -98,3 +104,48 @@ def test_a_learned_leads_score_is_the_sum_of_its_points_on_one_0_to_100_scale() 
     scored = score_as_of_cutoffs(labelled, model)
     assert np.array_equal(scored.score, np.rint(scored.fit + scored.engagement))
     assert all(float(rule.points).is_integer() for rule in model.fit.rules)
+
+
+def test_each_rule_shows_how_stable_it_was_across_the_folds_in_the_diff_and_the_file() -> None:
+    labelled = synthetic_leads()
+    learner = Learner(labelled, HAND_MODEL)
+    folds = estimate(learner, None, 5, None).fold_points
+    card = propose_stable(learner, None, folds)
+    gold = card.stability["gold"]
+    assert gold.stable and gold.text.startswith("5/5 folds, points ")
+    changes = {change.what: change for change in compare(HAND_MODEL, card)}
+    assert changes["fit rule gold"].stability == gold.text
+    assert f"; {gold.text}\n    - {{id: gold, " in render_yaml(card)
+
+
+def test_a_rule_the_folds_disagree_on_is_left_out_and_listed_with_its_stability() -> None:
+    labelled = synthetic_leads()
+    learner = Learner(labelled, HAND_MODEL)
+    everywhere = propose(learner, None).feature_points
+    assert {"gold", "tier_bronze", "demo"} <= set(everywhere)
+    bronze_in_three = [
+        {k: v for k, v in everywhere.items() if k != "tier_bronze" or fold < 3}
+        for fold in range(5)
+    ]
+    folds = [{**fold, "gold": -4.0} if index == 0 else fold
+             for index, fold in enumerate(bronze_in_three)]  # fmt: skip
+    card = propose_stable(learner, None, folds)
+    rules = [rule.id for rule in card.model.fit.rules]
+    assert "tier_bronze" not in rules and "gold" not in rules
+    label, bronze = card.unstable["tier_bronze"]
+    assert (label, bronze.agreeing, bronze.folds) == ("Tier is bronze", 3, 5)
+    assert bronze.text.startswith("3/5 folds, points -")
+    gold = {change.what: change for change in compare(HAND_MODEL, card)}["fit rule gold"]
+    assert gold.kind == "removed"
+    assert gold.why.startswith(
+        "not stable across the cross-validation folds: 4/5 folds, points -4 to +")
+    assert gold.why.endswith("(sign flips)") and gold.stability in gold.why
+    assert card.stability["demo"].text == f"5/5 folds, points {everywhere['demo']:g}"
+
+
+def test_stability_reads_as_folds_and_a_range_of_points() -> None:
+    assert Stability(5, 0, 5, 12, 15).text == "5/5 folds, points 12–15"
+    assert Stability(4, 0, 5, -9, -6).text == "4/5 folds, points -9 to -6"
+    assert Stability(4, 0, 5, -9, -6).stable and not Stability(3, 0, 5, 2, 3).stable
+    flipping = Stability(4, 1, 5, -2, 5)
+    assert flipping.text == "4/5 folds, points -2 to +5 (sign flips)" and not flipping.stable
