@@ -27,9 +27,10 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-for command in (
+COMMANDS = (  # in the order `leadq --help` lists them, before the plugins' and `report`
     score, validate, explain, schema, sync, preview, setup, audit, status, backtest, learn, serve
-):
+)
+for command in COMMANDS:
     app.command()(command)
 app.add_typer(report_app, name="report")
 
