@@ -7,11 +7,12 @@ records (connectors/records.py). Writes go out in the CRM's largest batch and co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from connectors.field_times import FieldTimes
 from connectors.records import (
     Activity,
     CrmTask,
@@ -150,12 +151,15 @@ class Connector(Protocol):
         without counting a person twice. For backtest and learn, never for syncing."""
         ...
 
-    def value_set_times(
-        self, leads: Sequence[Lead], paths: Sequence[str]
-    ) -> dict[str, dict[str, datetime]]:
-        """From the CRM's field history, when each lead's current value of each lead field
-        (`lead_status`, `fields.lead_quality`) was set: by path, then lead id. Leads or fields
-        the CRM keeps no history of are left out. Read in batches, for learn only."""
+    def field_history(
+        self, leads: Sequence[Lead], paths: Sequence[str],
+        entering: Mapping[str, Collection[str]] | None = None,
+    ) -> FieldTimes:
+        """From the CRM's field history, when these leads' lead fields (`lead_status`,
+        `fields.lead_quality`) got their values: the current one, the first one and, for the
+        paths in `entering`, the first of those values (connectors/field_times.py). Leads or
+        fields the CRM keeps no history of are left out. Read in batches, for backtest and learn
+        only."""
         ...
 
     def read_leads(self, ids: Sequence[str]) -> list[Lead]:

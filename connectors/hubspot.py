@@ -34,9 +34,9 @@ Reading
 * **Activities**: hubspot_activities. **Owners**: `/crm/v3/owners/`, active ones then archived
   ones (`archived=true`, marked inactive); queues are `kind="queue"`. **Account owners**: a
   companies search on `domain` IN (100 domains a request), the oldest company with an owner wins.
-* **Field history** (`value_set_times`, for learn): when each contact's current value of the lead
-  fields learn considers was set, from `propertiesWithHistory` batch reads of 50 contacts
-  (hubspot_history).
+* **Field history** (`field_history`, for backtest and learn): when each contact's values of the
+  lead fields asked for were set (connectors/field_times.py), from `propertiesWithHistory` batch
+  reads of 50 contacts (hubspot_history).
 * **Outcomes**: a contact converted when its lifecycle stage reached `opportunity` or later in the
   portal's order (not `other`), at the earliest `hs_lifecyclestage_<stage>_date` of those stages
   (None where the portal does not keep them), valued by `total_revenue` where present. HubSpot
@@ -49,7 +49,7 @@ Writing: hubspot_writes. Errors: hubspot_api (one translation for every request)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,6 +64,7 @@ from connectors.base import (
     RecordedActivities,
     SchemaCache,
 )
+from connectors.field_times import FieldTimes
 from connectors.hubspot_activities import (
     ENGAGEMENT_TYPES,
     SUMMARY_PROPERTIES,
@@ -77,7 +78,7 @@ from connectors.hubspot_api import (
     OAuthApp,
     missing_properties_message,
 )
-from connectors.hubspot_history import SetTimes, read_set_times
+from connectors.hubspot_history import read_field_times
 from connectors.hubspot_properties import (
     PortalSchema,
     ensure_output_properties,
@@ -271,13 +272,16 @@ class HubSpotConnector:
         """Every contact (HubSpot keeps converted contacts as they are)."""
         return self.pull_changed(None)
 
-    def value_set_times(self, leads: Sequence[Lead], paths: Sequence[str]) -> SetTimes:
+    def field_history(
+        self, leads: Sequence[Lead], paths: Sequence[str],
+        entering: Mapping[str, Collection[str]] | None = None,
+    ) -> FieldTimes:
         """From the contacts' property history, 50 contacts a request (hubspot_history)."""
         def read(body: dict[str, Any]) -> Any:
             return self.api.call("history", "reading contacts' property history",
                                  "crm.contacts.batch_api.read", body)
 
-        return read_set_times(read, [lead.id for lead in leads], paths)
+        return read_field_times(read, [lead.id for lead in leads], paths, entering or {})
 
     def read_leads(self, ids: Sequence[str]) -> list[Lead]:
         properties = self._contact_properties()

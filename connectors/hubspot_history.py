@@ -1,18 +1,19 @@
-"""When each contact's current value of a property was set, from HubSpot's property history.
+"""When each contact's properties got their values, from HubSpot's property history.
 
 A batch read with `propertiesWithHistory` answers, per property, every value it held, newest
 first (`{"value", "timestamp", "sourceType", …}`). HubSpot takes at most 50 inputs in such a
 batch (100 without history), so the contacts are read 50 a request; only for `leadq learn`,
-which asks for the lead fields it considers. A lead field is named by its path (`lead_status`,
+which asks for the lead fields it considers, and for `backtest` and `learn` dating reps'
+dispositions (the lead status). A lead field is named by its path (`lead_status`,
 `fields.lead_quality`); company fields are not read (their history lives on the companies).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from connectors.field_times import FieldTimes, ValueChange
 from connectors.hubspot_records import chunked
 from connectors.records import parse_timestamp
 
@@ -31,7 +32,6 @@ STANDARD_PROPERTIES = {
 }
 
 BatchRead = Callable[[dict[str, Any]], Mapping[str, Any]]  # one batch read request → its JSON
-SetTimes = dict[str, dict[str, datetime]]  # lead path → lead id → when its value was set
 
 
 def property_of(path: str) -> str | None:
@@ -41,11 +41,17 @@ def property_of(path: str) -> str | None:
     return STANDARD_PROPERTIES.get(path)
 
 
-def read_set_times(read: BatchRead, ids: Sequence[str], paths: Sequence[str]) -> SetTimes:
-    """For each path, when each contact's current value was set: the newest history entry's
-    timestamp, where that entry holds a value (a blank newest entry: no value to date)."""
+def read_field_times(
+    read: BatchRead,
+    ids: Sequence[str],
+    paths: Sequence[str],
+    entering: Mapping[str, Collection[str]],
+) -> FieldTimes:
+    """Each path's history folded per contact (connectors/field_times.py). HubSpot's history
+    holds every value since the contact was created (a value it was created with is dated then),
+    so before its oldest entry the property was empty."""
     properties = {path: name for path in paths if (name := property_of(path)) is not None}
-    times: SetTimes = {path: {} for path in properties}
+    times = FieldTimes()
     if not properties:
         return times
     wanted = sorted(set(properties.values()))
@@ -55,16 +61,15 @@ def read_set_times(read: BatchRead, ids: Sequence[str], paths: Sequence[str]) ->
         for record in answer.get("results") or []:
             history = record.get("propertiesWithHistory") or {}
             for path, name in properties.items():
-                moment = _current_value_set_at(history.get(name) or [])
-                if moment is not None:
-                    times[path][str(record["id"])] = moment
+                changes = _changes(history.get(name) or [])
+                times.record(path, str(record["id"]), changes, entering.get(path, ()))
     return times
 
 
-def _current_value_set_at(entries: Sequence[Mapping[str, Any]]) -> datetime | None:
-    dated = [(parse_timestamp(str(entry.get("timestamp") or "")), entry) for entry in entries]
-    dated = [(moment, entry) for moment, entry in dated if moment is not None]
-    if not dated:
-        return None
-    moment, newest = max(dated, key=lambda pair: pair[0])
-    return moment if str(newest.get("value") or "").strip() else None
+def _changes(entries: Sequence[Mapping[str, Any]]) -> list[ValueChange]:
+    """The entries (newest first, as HubSpot lists them) as changes, oldest first."""
+    dated = [(moment, str(entry.get("value") or "").strip()) for entry in reversed(entries)
+             if (moment := parse_timestamp(str(entry.get("timestamp") or ""))) is not None]
+    dated.sort(key=lambda pair: pair[0])  # stable: entries of one moment keep their order
+    olds = ["", *(value for _, value in dated)]
+    return [ValueChange(moment, old, new) for (moment, new), old in zip(dated, olds, strict=False)]

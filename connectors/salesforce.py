@@ -6,7 +6,7 @@
   pages of up to 2,000 (`Sforce-Query-Options: batchSize`), Leads and Contacts merged in stamp
   order so every page's cursor is safe to resume from. Converted Leads are left out: Salesforce
   keeps them read-only. Backtest and learn read them too (`pull_history`), with their outcomes.
-  For learn, `value_set_times` reads LeadHistory / ContactHistory (salesforce_history).
+  For backtest and learn, `field_history` reads LeadHistory / ContactHistory (salesforce_history).
   A full pull of more records than the bulk threshold (one `COUNT()` per object decides) runs
   as Bulk API 2.0 query jobs instead.
 - **Activities** come from Tasks, Events and CampaignMembers queried for many people at once
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +46,7 @@ from connectors.base import (
     RoutingReads,
     SchemaCache,
 )
+from connectors.field_times import FieldTimes
 from connectors.records import (
     Activity,
     Lead,
@@ -65,13 +66,7 @@ from connectors.salesforce_bulk import BulkQuery, BulkSettings
 from connectors.salesforce_calls import DEFAULT_TIMEOUT, SalesforceCalls, logged_in_client
 from connectors.salesforce_composite import CompositeQueries
 from connectors.salesforce_config import DEFAULT_API_VERSION, SalesforceConfig
-from connectors.salesforce_history import (
-    SetTimes,
-    fields_of,
-    history_query,
-    latest_set_times,
-    people_by_object,
-)
+from connectors.salesforce_history import fields_of, fold_history, history_query, people_by_object
 from connectors.salesforce_kept_session import KeptSessions, SessionCache
 from connectors.salesforce_login import Login, config_logins
 from connectors.salesforce_outcomes import SalesforceOutcomes
@@ -532,11 +527,12 @@ class SalesforceConnector:
     def pull_outcomes(self, since: datetime | None) -> Iterator[Outcome]:
         return self.outcomes.pull(since)
 
-    def value_set_times(
-        self, leads: Sequence[Lead], paths: Sequence[str]
-    ) -> dict[str, dict[str, datetime]]:
+    def field_history(
+        self, leads: Sequence[Lead], paths: Sequence[str],
+        entering: Mapping[str, Collection[str]] | None = None,
+    ) -> FieldTimes:
         """From LeadHistory and ContactHistory, one paged query each (salesforce_history)."""
-        times: SetTimes = {}
+        times = FieldTimes()
         grouped = people_by_object([lead.id for lead in leads], sobject_of)
         for sobject, ids in grouped.items():
             names = fields_of(sobject, paths)
@@ -546,7 +542,7 @@ class SalesforceConnector:
                 rows = list(self.query_rows(history_query(sobject, names), "history"))
             except PermissionDeniedError:  # the user may not read its history: nothing dated
                 continue
-            latest_set_times(sobject, rows, ids, names, times)
+            fold_history(sobject, rows, ids, names, entering or {}, times)
         return times
 
     def check_access(self) -> None:

@@ -3,9 +3,10 @@
 no response, or undecided.
 
 The one place that reads dispositions: `leadq report handoff` counts acceptance from `acceptance`,
-and `backtest` / `learn` take `negative_outcomes` as leads that did not convert, dated when the
-rep set the status. A status leadq set itself is no rep's verdict: the recycle status is in no
-list by default, and a lead showing the disqualified status that the model's own `disqualify:`
+and `backtest` / `learn` take `rejected_leads` as leads that did not convert, dated when the
+rep set the status (`rejections`: by the status's field history, else by the lead's last
+change). A status leadq set itself is no rep's verdict: the recycle status is in no list by
+default, and a lead showing the disqualified status that the model's own `disqualify:`
 rules match was disqualified by leadq.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -49,17 +50,16 @@ def acceptance(verdict: Disposition) -> Acceptance:
     return "accepted" if verdict == "accepted" else "undecided"
 
 
-def negative_outcomes(
+def rejected_leads(
     model: ScoringModel,
     crm: str,
     leads: Sequence[Lead],
     outcomes: Iterable[Outcome],
     now: datetime,
-) -> list[Outcome]:
-    """Leads a rep rejected (or found not a fit, or never reached), as outcomes that did not
-    convert, dated by the lead's last change (when the status was set, at the latest). Leads that
-    already have a dated or converted outcome keep it (the new outcomes replace undated
-    not-converted ones), and leads leadq disqualified itself are left out."""
+) -> list[Lead]:
+    """Leads a rep rejected (or found not a fit, or never reached): negative outcomes once
+    dated (`rejections`). Leads that already have a dated or converted outcome keep it (these
+    replace undated not-converted ones), and leads leadq disqualified itself are left out."""
     lifecycle: CrmLifecycle | None = getattr(model.lifecycle, crm, None)
     if lifecycle is None:
         return []
@@ -69,11 +69,24 @@ def negative_outcomes(
         if lead.id not in known and disposition(lifecycle, lead) in NEGATIVE
     ]
     ours = disqualified_by_leadq(model, lifecycle, negative, now)
-    return [
-        Outcome(lead_id=lead.id, converted=False, at=lead.updated_at)
-        for lead in negative
-        if lead.id not in ours
+    return [lead for lead in negative if lead.id not in ours]
+
+
+@dataclass(frozen=True)
+class Rejections:
+    outcomes: list[Outcome]  # not converted, dated when the rep set the status
+    by_last_change: int  # of those, dated by the lead's last change: no status history said when
+
+
+def rejections(rejected: Sequence[Lead], status_set_at: Mapping[str, datetime]) -> Rejections:
+    """The rejected leads as outcomes that did not convert, dated when the status took its
+    current value (the CRM's field history: `status_set_at`, by lead id), else by the lead's
+    last change (the status was set then at the latest)."""
+    outcomes = [
+        Outcome(lead_id=lead.id, converted=False, at=status_set_at.get(lead.id, lead.updated_at))
+        for lead in rejected
     ]
+    return Rejections(outcomes, sum(lead.id not in status_set_at for lead in rejected))
 
 
 def disqualified_by_leadq(

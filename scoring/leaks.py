@@ -19,8 +19,11 @@ Where the CRM keeps field history (HubSpot's `propertiesWithHistory`, Salesforce
 ContactHistory), the connector says when each lead's current value of a field was set. A value
 set at or after the moment the lead is scored as of (its conversion) was not known before the
 outcome: a field whose converted leads mostly got their value that late is a leak, whatever its
-name or figures ("set after conversion for 97% of converted leads"). A field the history shows
-set before the outcome is not suspected for its name alone.
+name or figures ("set after conversion for 97% of converted leads"). So is a field that, for the
+leads handed to sales (their stage first reaching MQL or later: `handoff_stages`), mostly first
+got a value after the handoff — sales filled it in, for leads that never converted too ("set
+after handoff for 93% of handed-off leads"). A field the history shows set before the outcome
+(and not after handoffs) is not suspected for its name alone.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from scoring.config import ScoringModel
+    from scoring.config import CrmLifecycle, ScoringModel
 
 LEAK_AUC = 0.9  # alone this good is near-perfect
 DOMINANT_AUC = 0.75  # from here on, compare with every other feature together
@@ -115,12 +118,25 @@ class PureValue:
 
 
 @dataclass(frozen=True)
+class DatedValues:
+    """What the CRM's field history says about one field, per labelled lead, in epoch seconds
+    (NaN: unknown, or no value)."""
+
+    set_at: np.ndarray  # when the current value was set
+    first_set_at: np.ndarray  # when the field first held a value
+    handed_off_at: np.ndarray  # when the lead was handed to sales (NaN: never, or not dated)
+
+
+@dataclass(frozen=True)
 class LateValues:
     """What the CRM's field history says about one field: of the converted leads whose value has
-    a known set time, how many got it at or after their conversion."""
+    a known set time, how many got it at or after their conversion; of the handed-off leads
+    whose field's first value is dated, how many first got one after the handoff."""
 
     dated: int  # converted leads with a value and the time it was set
     late: int  # of those, set at or after the conversion
+    handed: int = 0  # handed-off leads with the time the field first held a value
+    handed_late: int = 0  # of those, first set after the handoff
 
     @property
     def share(self) -> float:
@@ -130,19 +146,49 @@ class LateValues:
     def conclusive(self) -> bool:
         return self.dated >= MIN_DATED
 
+    @property
+    def handoff_share(self) -> float:
+        return self.handed_late / self.handed if self.handed else 0.0
+
+    @property
+    def late_after_handoff(self) -> bool:
+        """Mostly first set after the handoff: sales filled it in."""
+        return self.handed >= MIN_DATED and self.handoff_share >= LATE_SHARE
+
     def phrase(self) -> str:
         return (f"set after conversion for {self.share:.0%} of converted leads "
                 f"({self.late:,} of {self.dated:,} with a dated value)")
 
+    def handoff_phrase(self) -> str:
+        return (f"set after handoff for {self.handoff_share:.0%} of handed-off leads "
+                f"({self.handed_late:,} of {self.handed:,} with a dated first value)")
+
 
 def late_values(
-    set_at: np.ndarray, converted: np.ndarray, cutoff: np.ndarray, has_outcome_time: np.ndarray
+    dates: DatedValues, converted: np.ndarray, cutoff: np.ndarray, has_outcome_time: np.ndarray
 ) -> LateValues:
-    """Compare, lead by lead, when the current value was set (epoch seconds, NaN: unknown or no
-    value) with the moment the lead is scored as of (its conversion, when dated)."""
+    """Compare, lead by lead, when the current value was set with the moment the lead is scored
+    as of (its conversion, when dated), and when the field first held a value with the
+    lead's handoff (strictly after: a value written with the handoff was known at it)."""
+    set_at = dates.set_at
     dated = converted & has_outcome_time & ~np.isnan(set_at)
     late = dated & (np.nan_to_num(set_at, nan=-np.inf) >= cutoff)
-    return LateValues(int(dated.sum()), int(late.sum()))
+    handed = ~np.isnan(dates.handed_off_at) & ~np.isnan(dates.first_set_at)
+    handed_late = handed & (np.nan_to_num(dates.first_set_at, nan=-np.inf)
+                            > np.nan_to_num(dates.handed_off_at, nan=np.inf))
+    return LateValues(int(dated.sum()), int(late.sum()), int(handed.sum()),
+                      int(handed_late.sum()))
+
+
+def handoff_stages(lifecycle: CrmLifecycle) -> list[str]:
+    """The stage values that mean sales has the lead: the MQL value and every later stage, but
+    for the recycle and disqualified statuses (leadq sets those without handing off)."""
+    mql = lifecycle.stage_values.get("mql")
+    if mql is None or mql not in lifecycle.stage_order:
+        return []
+    ours = {lifecycle.recycle_status, lifecycle.disqualified_status}
+    return [stage for stage in lifecycle.stage_order[lifecycle.stage_order.index(mql):]
+            if stage not in ours]
 
 
 @dataclass(frozen=True)
@@ -158,28 +204,43 @@ class FieldEvidence:
     history: LateValues | None = None  # when the CRM's field history dated the values
 
     def dated_history(self) -> LateValues | None:
-        """The field history's evidence, when it dated enough converted leads to say anything."""
-        return self.history if self.history is not None and self.history.conclusive else None
+        """The field history's evidence, when it dated enough leads to say anything."""
+        history = self.history
+        if history is None or not (history.conclusive or history.late_after_handoff):
+            return None
+        return history
 
     def reason(self) -> str | None:
         """The evidence that makes this field a suspected leak, in words (None: not one)."""
         named_purity = self.purest is not None and self.purest.rate >= NAMED_PURITY
         history = self.dated_history()
-        cleared = history is not None and history.share <= EARLY_SHARE
         suspected = (
             self.alone >= LEAK_AUC
             or self.pure_share >= PURE_SHARE
             or (self.alone >= DOMINANT_AUC and self.together is not None
                 and self.alone >= self.together)
-            or (self.named and not cleared and (self.alone >= NAMED_AUC or named_purity))
-            or (history is not None and history.share >= LATE_SHARE)
+            or (self.named and not self._cleared() and (self.alone >= NAMED_AUC or named_purity))
+            or self._late_after_conversion()
+            or (history is not None and history.late_after_handoff)
         )
         return "; ".join(self.evidence()) if suspected else None
 
+    def _late_after_conversion(self) -> bool:
+        history = self.dated_history()
+        return history is not None and history.conclusive and history.share >= LATE_SHARE
+
+    def _cleared(self) -> bool:
+        """The history shows the field set before the outcome and before any handoff."""
+        history = self.dated_history()
+        return (history is not None and history.conclusive and history.share <= EARLY_SHARE
+                and not history.late_after_handoff)
+
     def evidence(self) -> list[str]:
         history = self.dated_history()
-        late = history is not None and history.share >= LATE_SHARE
+        late = self._late_after_conversion()
         said = [history.phrase()] if history is not None and late else []
+        if history is not None and history.late_after_handoff:
+            said.append(history.handoff_phrase())
         said += [f"alone it ranks conversions with ROC AUC {self.alone:.2f}"
                 + (f" (every other field together: {self.together:.2f})"
                    if self.together is not None else "")]
@@ -191,6 +252,6 @@ class FieldEvidence:
                         f"{self.pure_share:.0%} of all conversions")
         if self.named:
             said.append("its name reads like a field sales fill in")
-        if history is not None and not late:
+        if history is not None and history.conclusive and not late:
             said.append(f"its history: {history.phrase()}")
         return said

@@ -28,7 +28,7 @@ import numpy as np
 
 from scoring.backtest import LabelledLeads
 from scoring.config import ScoringModel
-from scoring.leaks import late_values
+from scoring.leaks import DatedValues, late_values
 from scoring.learn_candidates import (
     FieldSample,
     activity_candidates,
@@ -166,10 +166,10 @@ class Learner:
         candidates += activity_candidates(train, self.model, taken, support)
         return [f for f in existing + candidates if f.source not in self._excluded]
 
-    def find_leaks(self, set_at: Mapping[str, np.ndarray] | None = None) -> list[Suspect]:
+    def find_leaks(self, set_at: Mapping[str, DatedValues] | None = None) -> list[Suspect]:
         """Check every field on all leads; suspects not kept are left out of later fits.
-        `set_at`: from the CRM's field history, when each lead's current value of a field was
-        set (epoch seconds per lead, NaN: unknown), by field path."""
+        `set_at`: from the CRM's field history, when each lead's value of a field was set and
+        when the lead was handed off (scoring.leaks.DatedValues), by field path."""
         rows = np.arange(len(self.labelled))
         features = self.features(rows)
         matrix = feature_matrix(self.labelled, self.model, features)

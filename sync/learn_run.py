@@ -47,7 +47,7 @@ def learn_from(
     settings = settings.keeping(model)
     check_outcomes(labelled, settings)
     learner = Learner(labelled, model, settings)
-    suspects = learner.find_leaks(loaded.set_times())
+    suspects = learner.find_leaks(loaded.dated_values())
     try:
         estimated = estimate(learner, capacity, folds, test_share)
         card = propose_stable(learner, capacity, estimated.fold_points)

@@ -7,9 +7,10 @@ each lead's outcome, and whether each converted) plus the source in words. The s
   activities CSV);
 - `CrmOutcomes`: the CRM the LEADQ_* settings name, read through its connector
   (`ConnectorOutcomes`: every lead with a history, converted ones included, their activities
-  and the connector's Outcome stream, each conversion dated; for learn, `field_history` also
-  reads when each lead's values of the lead fields learn considers were set, where the CRM
-  keeps field history, so a value set after the outcome shows as a leak);
+  and the connector's Outcome stream, each conversion dated; a rep's rejection dated when the
+  status was set, by its field history; for learn, `field_history` also reads when each lead's
+  values of the lead fields learn considers were set and when its stage reached MQL, where the
+  CRM keeps field history, so a value set after the outcome or the handoff shows as a leak);
 - plugins registered in the entry-point group `leadq.outcome_sources`, each a factory called with
   its option's value: the sandbox registers `sandbox` (`--sandbox N`: a synthetic org of N leads).
 """
@@ -26,17 +27,26 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from connectors.csvfile import ActivityIndex, CsvInputError, CsvLeadReader
+from connectors.field_times import FieldTimes
 from connectors.records import Activity, Lead, parse_timestamp
 from scoring.backtest import LabelledLeads, cut_off_before_outcomes, labelled_from_records
 from scoring.conditions import normalise_text
 from scoring.config import ScoringModel
-from scoring.dispositions import AcceptanceRow, acceptance_by, negative_outcomes
+from scoring.dispositions import (
+    AcceptanceRow,
+    Rejections,
+    acceptance_by,
+    rejected_leads,
+    rejections,
+)
+from scoring.leaks import DatedValues, handoff_stages
 from sync.user_errors import UserError
 
 if TYPE_CHECKING:
     from connectors.base import Connector
 
 PLUGIN_GROUP = "leadq.outcome_sources"
+STATUS_PATH = "lead_status"  # the rep's disposition, dated by its field history
 POSITIVE_VALUES = frozenset({"yes", "y", "true", "1", "won", "converted", "closed won"})
 
 
@@ -45,17 +55,22 @@ class Loaded:
     labelled: LabelledLeads
     source: str  # in words, for the summary and the report
     notes: list[str] = field(default_factory=list)
-    # from the CRM's field history: lead field path → lead id → when its current value was set
-    set_at: dict[str, dict[str, datetime]] = field(default_factory=dict)
+    # from the CRM's field history: when the lead fields learn considers got their values
+    history: FieldTimes = field(default_factory=FieldTimes)
     # rep dispositions of handed-off leads, by the grade and by the label leadq wrote on them
     acceptance: dict[str, list[AcceptanceRow]] = field(default_factory=dict)
+    # from the stage field's history: when each lead was handed to sales (reached MQL or later)
+    handed_off_at: dict[str, datetime] = field(default_factory=dict)
 
-    def set_times(self) -> dict[str, np.ndarray]:
-        """`set_at` as epoch seconds per labelled lead (NaN: not dated), by field path."""
+    def dated_values(self) -> dict[str, DatedValues]:
+        """`history` per labelled lead, in epoch seconds (NaN: not dated), by field path."""
         ids = [lead.id for lead in self.labelled.leads]
+        handed_off = _epochs(ids, self.handed_off_at)
+        first_set = self.history.first_set_at
         return {
-            path: np.array([_epoch(times.get(lead_id)) for lead_id in ids], dtype=np.float64)
-            for path, times in self.set_at.items()
+            path: DatedValues(_epochs(ids, times), _epochs(ids, first_set.get(path, {})),
+                              handed_off)
+            for path, times in self.history.set_at.items()
         }
 
 
@@ -85,15 +100,21 @@ class ConnectorOutcomes:
         activities = self.connector.pull_activities(leads, None)
         outcomes = list(self.connector.pull_outcomes(None))
         end = now or _latest_moment(leads, activities, [_epoch(o.at) for o in outcomes])
-        rejected = negative_outcomes(model, self.connector.crm, leads, outcomes, end)
-        labelled = labelled_from_records(leads, activities, outcomes + rejected, end)
+        rejected = rejected_leads(model, self.connector.crm, leads, outcomes, end)
+        read = self._read_history(model, leads, rejected)
+        dated = rejections(rejected, read.times.set_at.get(STATUS_PATH, {}))
+        labelled = labelled_from_records(leads, activities, outcomes + dated.outcomes, end)
         source = f"{self.connector.crm} ({len(leads):,} leads)"
-        notes = [_dispositions_note(len(rejected))] if rejected else []
+        notes = [_dispositions_note(dated)] if rejected else []
         acceptance = self._acceptance(model, leads)
         if not self.field_history:
             return Loaded(labelled, source, notes, acceptance=acceptance)
-        set_at, note = self._set_times(model, leads)
-        return Loaded(labelled, source, [*notes, note], set_at, acceptance)
+        learned = FieldTimes(
+            {path: read.times.set_at.get(path, {}) for path in read.candidates},
+            {path: read.times.first_set_at.get(path, {}) for path in read.candidates},
+        )
+        handed_off = read.times.entered_at.get(read.stage_path or "", {})
+        return Loaded(labelled, source, [*notes, read.note()], learned, acceptance, handed_off)
 
     def _acceptance(self, model: ScoringModel, leads: list[Lead]) -> dict[str, list[AcceptanceRow]]:
         """Rep dispositions by the grade and the label leadq wrote on each lead (as handed off)."""
@@ -112,24 +133,61 @@ class ConnectorOutcomes:
                     tables[output] = rows
         return tables
 
-    def _set_times(
-        self, model: ScoringModel, leads: list[Lead]
-    ) -> tuple[dict[str, dict[str, datetime]], str]:
+    def _read_history(
+        self, model: ScoringModel, leads: list[Lead], rejected: list[Lead]
+    ) -> HistoryRead:
+        """One field-history read: when rejected leads' status was set (backtest and learn) and,
+        for learn, when the lead fields it considers got their values and when each lead's
+        stage first reached MQL or later (its handoff)."""
         from scoring.learn_candidates import candidate_fields
 
-        paths = [path for path in candidate_fields(model, leads) if not path.startswith("company.")]
+        paths = [STATUS_PATH] if rejected else []
+        candidates: list[str] = []
+        entering: dict[str, list[str]] = {}
+        stage_path = None
+        if self.field_history:
+            candidates = [path for path in candidate_fields(model, leads)
+                          if not path.startswith("company.")]
+            lifecycle = getattr(model.lifecycle, self.connector.crm, None)
+            stages = handoff_stages(lifecycle) if lifecycle is not None else []
+            if lifecycle is not None and lifecycle.stage_field and stages:
+                stage_path = f"fields.{lifecycle.stage_field}"
+                entering[stage_path] = stages
+            paths += [*candidates, *entering]
+        if not paths:
+            return HistoryRead(FieldTimes(), candidates, stage_path, 0)
         before = self.connector.stats.requests["history"]
-        set_at = self.connector.value_set_times(leads, paths)
+        times = self.connector.field_history(
+            leads if self.field_history else rejected, list(dict.fromkeys(paths)), entering)
         requests = self.connector.stats.requests["history"] - before
-        dated = sorted(path for path, times in set_at.items() if times)
-        note = (f"field history: when values were set, for {len(dated)} of {len(paths)} lead "
-                f"fields ({requests:,} request{'' if requests == 1 else 's'})")
-        return set_at, note
+        return HistoryRead(times, candidates, stage_path, requests)
 
 
-def _dispositions_note(count: int) -> str:
-    return (f"rep dispositions: {count:,} lead{'' if count == 1 else 's'} a rep rejected (or "
-            "found not a fit, or never reached) counted as not converted, as of the status")
+@dataclass(frozen=True)
+class HistoryRead:
+    times: FieldTimes
+    candidates: list[str]  # the lead fields learn considers
+    stage_path: str | None  # the stage field, whose history dates each handoff
+    requests: int
+
+    def note(self) -> str:
+        dated = [path for path in self.candidates if self.times.set_at.get(path)]
+        handed = len(self.times.entered_at.get(self.stage_path or "", {}))
+        return (f"field history: when values were set, for {len(dated)} of "
+                f"{len(self.candidates)} lead fields; {handed:,} lead"
+                f"{'' if handed == 1 else 's'} dated handed off ({self.requests:,} request"
+                f"{'' if self.requests == 1 else 's'})")
+
+
+def _dispositions_note(dated: Rejections) -> str:
+    count, undated = len(dated.outcomes), dated.by_last_change
+    note = (f"rep dispositions: {count:,} lead{'' if count == 1 else 's'} a rep rejected (or "
+            "found not a fit, or never reached) counted as not converted, dated when the status "
+            "was set (its field history)")
+    if undated:
+        note += (f"; {undated:,} of them by their last change instead: no status history "
+                 "says when")
+    return note
 
 
 @dataclass(frozen=True)
@@ -267,6 +325,10 @@ def _without_fields(lead: Lead, paths: set[str]) -> Lead:
         return lead
     kept = {key: value for key, value in lead.fields.items() if key not in custom}
     return lead.model_copy(update={"fields": kept})
+
+
+def _epochs(ids: list[str], times: dict[str, datetime]) -> np.ndarray:
+    return np.array([_epoch(times.get(lead_id)) for lead_id in ids], dtype=np.float64)
 
 
 def _epoch(moment: datetime | None) -> float:

@@ -7,7 +7,9 @@ its summary properties (see `activity.summarize`) and the dates it entered its l
 (`stage_dates`: a conversion at the outcome the generator drew), and its sales activities become
 calls, emails and meetings associated with it. An org with planted fields (sandbox.orgs.
 sales_fields) gets them as custom contact properties, each value's history dated when it was set
-(a rep's rating after the conversion: sourceType CRM_UI, the owner's user). Records stream in, a
+(a rep's rating after the conversion: sourceType CRM_UI, the owner's user), and its handoff as
+the date it entered MQL. A lead status an owner set on a person who has not converted is dated
+at the person's last update in the status's history. Records stream in, a
 chunk of people per transaction, so a million contacts never sit in memory.
 """
 
@@ -17,6 +19,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 
 from sandbox.hubspot.activity import (
@@ -35,10 +38,12 @@ from sandbox.hubspot.schema import (
 )
 from sandbox.hubspot.store import Association, HistoryEntry, HubSpotStore, NewRecord, OwnerRow
 from sandbox.orgs import SynthActivity, SynthCompany, SynthOrg, SynthOwner, SynthPerson
-from sandbox.orgs.sales_fields import PLANTED, PlantedValue, planted_values
+from sandbox.orgs.sales_fields import PLANTED, PlantedValue
+from sandbox.orgs.sales_fields import planted as planted_person
 
 OWNER_ID_BASE = 10_000_000
 USER_ID_BASE = 40_000_000
+STATUS = "hs_lead_status"
 DEFAULT_PORTAL_ID = 2_400_001
 
 # The org's free-text lead sources, as HubSpot's Original Source values.
@@ -171,9 +176,11 @@ def _load(
         records, history = [], []
         for contact_id, person in zip(contact_ids, people, strict=True):
             person_activities = [to_activity(activity) for activity in person.activities]
-            planted = planted_values(org.spec, person)
-            records.append(contact_record(contact_id, person, person_activities, planted))
-            history += planted_history(contact_id, person, planted)
+            planted = planted_person(org.spec, person)
+            records.append(contact_record(contact_id, person, person_activities, planted.values,
+                                          planted.handed_off_at))
+            history += planted_history(contact_id, person, planted.values)
+            history += status_history(contact_id, person)
             if person.company_key is not None:
                 rendered.associations.extend(both_directions(
                     "contacts", contact_id, "companies",
@@ -236,6 +243,7 @@ def contact_record(
     person: SynthPerson,
     activities: list[Activity],
     planted: dict[str, PlantedValue] | None = None,
+    handed_off_at: datetime | None = None,
 ) -> NewRecord:
     properties = {
         "email": person.email,
@@ -252,7 +260,7 @@ def contact_record(
         "hs_analytics_source": ORIGINAL_SOURCE.get(person.source, "OFFLINE"),
         "hs_analytics_source_data_1": person.source,
         **summarize(activities),
-        **stage_dates(person),
+        **stage_dates(person, handed_off_at),
         **{name: planted_value.value for name, planted_value in (planted or {}).items()},
     }
     return NewRecord(
@@ -270,7 +278,7 @@ def planted_history(
 ) -> list[HistoryEntry]:
     """The planted values set after the contact was created, as a rep's edits (the others are
     dated at creation by the history's own rule)."""
-    user = f"userId:{USER_ID_BASE + int(person.owner_key[1:])}" if person.owner_key else None
+    user = _owner_user(person)
     return [
         HistoryEntry(contact_id, name, datetime_to_ms(value.set_at), value.value, "CRM_UI", user)
         for name, value in planted.items()
@@ -278,10 +286,28 @@ def planted_history(
     ]
 
 
-def stage_dates(person: SynthPerson) -> dict[str, str]:
+def status_history(contact_id: int, person: SynthPerson) -> list[HistoryEntry]:
+    """A lead status the owner set on a person who has not converted — any but NEW — is dated at
+    the person's last update (a rep's edit), after NEW at creation."""
+    status = person.lead_status
+    if (person.owner_key is None or person.outcome.converted or status == "NEW"
+            or person.updated_at <= person.created_at):
+        return []
+    return [
+        HistoryEntry(contact_id, STATUS, datetime_to_ms(person.created_at), "NEW", "IMPORT"),
+        HistoryEntry(contact_id, STATUS, datetime_to_ms(person.updated_at), status, "CRM_UI",
+                     _owner_user(person)),
+    ]
+
+
+def _owner_user(person: SynthPerson) -> str | None:
+    return f"userId:{USER_ID_BASE + int(person.owner_key[1:])}" if person.owner_key else None
+
+
+def stage_dates(person: SynthPerson, handed_off_at: datetime | None = None) -> dict[str, str]:
     """When the person entered the stages on its way to its own (`hs_lifecyclestage_*_date`):
-    subscriber or lead when created, MQL or SQL at its last update, opportunity (and customer)
-    at its outcome."""
+    subscriber or lead when created, MQL at its handoff (planted orgs: sandbox.orgs.
+    sales_fields), MQL or SQL at its last update, opportunity (and customer) at its outcome."""
     stage, outcome_at = person.lifecycle_stage, person.outcome.at
     entered = {"subscriber" if stage == "subscriber" else "lead": person.created_at}
     if stage in ("marketingqualifiedlead", "salesqualifiedlead"):
@@ -289,6 +315,8 @@ def stage_dates(person: SynthPerson) -> dict[str, str]:
     if stage in ("opportunity", "customer") and outcome_at is not None:
         entered["opportunity"] = outcome_at
         entered[stage] = outcome_at
+    if handed_off_at is not None:
+        entered["marketingqualifiedlead"] = handed_off_at
     return {lifecycle_date_property(name): format_ms(datetime_to_ms(moment))
             for name, moment in entered.items()}
 

@@ -242,7 +242,8 @@ def custom_fields(enabled: bool) -> tuple[FieldDef, ...]:
 
 
 # sandbox.orgs.sales_fields' planted fields, as custom fields of Lead and Contact
-PLANTED_FIELDS = {"lead_quality": "Lead_Quality__c", "referral_partner": "Referral_Partner__c"}
+PLANTED_FIELDS = {"lead_quality": "Lead_Quality__c", "referral_partner": "Referral_Partner__c",
+                  "buying_timeline": "Buying_Timeline__c"}
 
 
 def planted_fields(enabled: bool) -> tuple[FieldDef, ...]:
@@ -250,7 +251,9 @@ def planted_fields(enabled: bool) -> tuple[FieldDef, ...]:
         return ()
     return (FieldDef(PLANTED_FIELDS["lead_quality"], "picklist", custom=True,
                      picklist=("Hot", "Warm", "Cold")),
-            FieldDef(PLANTED_FIELDS["referral_partner"], "string", custom=True))
+            FieldDef(PLANTED_FIELDS["referral_partner"], "string", custom=True),
+            FieldDef(PLANTED_FIELDS["buying_timeline"], "picklist", custom=True,
+                     picklist=("This quarter", "Next quarter", "Later")))
 
 
 def lead(with_custom_fields: bool, planted: bool = False) -> SObjectDef:

@@ -7,9 +7,12 @@ transactions so a million leads never sit in memory at once.
 - people of kind "lead" → Lead (Status mapped from the HubSpot-style lead status; no owner → the
   queue); kind "contact" → Contact with AccountId (no owner or the queue → the default owner);
 - activities → Task / Event / CampaignMember / person fields, as activity_mapping.py documents;
-- planted fields (sandbox.orgs.sales_fields) → Lead_Quality__c and Referral_Partner__c;
+- planted fields (sandbox.orgs.sales_fields) → Lead_Quality__c, Referral_Partner__c and
+  Buying_Timeline__c;
 - field history (field_history): a LeadHistory / ContactHistory row for each tracked value set
-  after the person was created (a rep's rating, by the owner) and a converted Lead's Status;
+  after the person was created (a rep's rating, by the owner), a Lead's Status changes (to
+  Marketing Qualified at its handoff in planted orgs; to the status an owner set on a Lead not
+  converted, at its last update) and a converted Lead's Status at its conversion;
 - outcomes: a converted person gets one Opportunity (IsWon when its lifecycle stage is
   "customer", otherwise an open stage; a Contact is on it as its primary OpportunityContactRole
   and its ContactId) and a converted lead IsConverted = true, Status
@@ -33,7 +36,7 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.orgs import SynthActivity, SynthCompany, SynthOrg, SynthOwner, SynthPerson
-from sandbox.orgs.sales_fields import planted_values
+from sandbox.orgs.sales_fields import planted as planted_person
 from sandbox.salesforce import activity_mapping as mapping
 from sandbox.salesforce.activity_mapping import PersonRef
 from sandbox.salesforce.field_history import org_tracking
@@ -57,6 +60,7 @@ LEAD_STATUS_FROM_SYNTH = {
     "OPEN_DEAL": "Working - Contacted",
     "UNQUALIFIED": "Closed - Not Converted",
 }
+UNTOUCHED_STATUS, HANDOFF_STATUS = "Open - Not Contacted", "Marketing Qualified"
 WON_STAGE, OPEN_STAGE = "Closed Won", "Proposal/Price Quote"
 INTEGRATION_USERNAME = "integration@leadq-sandbox.example"
 
@@ -266,8 +270,10 @@ class PeopleRenderer:
         )
         for activity in person.activities:
             apply_person_changes(row, mapping.person_field_changes(activity))
-        self.plant_fields(person, row, ref, batch)
+        handoff = self.plant_fields(person, row, ref, batch)
         status = row.get("Status")
+        if is_lead:
+            self.status_history(person, ref, status, handoff, batch)
         conversion = self.conversion(person, ref)
         if conversion is None:
             self.render_activities(person.activities, ref, batch)
@@ -283,15 +289,33 @@ class PeopleRenderer:
         batch.keys.append((person.key, sobject, record_id))
 
     def plant_fields(self, person: SynthPerson, row: dict[str, Any], ref: PersonRef,
-                     batch: PeopleBatch) -> None:
+                     batch: PeopleBatch) -> datetime | None:
         """The org's planted fields (sales_fields); a value set after the person was created
-        leaves a history row, as the person's owner's edit."""
-        for name, planted in planted_values(self.org.spec, person).items():
+        leaves a history row, as the person's owner's edit. Returns when the person was handed
+        to sales (None: never, or the org plants nothing)."""
+        planted = planted_person(self.org.spec, person)
+        for name, value in planted.values.items():
             api_name = PLANTED_FIELDS[name]
-            row[api_name] = planted.value
-            if planted.set_at > person.created_at:
-                self.add_history(batch, ref.sobject, ref, {}, {api_name: planted.value},
-                                 planted.set_at)
+            row[api_name] = value.value
+            if value.set_at > person.created_at:
+                self.add_history(batch, ref.sobject, ref, {}, {api_name: value.value},
+                                 value.set_at)
+        return planted.handed_off_at
+
+    def status_history(self, person: SynthPerson, ref: PersonRef, status: str,
+                       handoff: datetime | None, batch: PeopleBatch) -> None:
+        """A Lead's Status changes before any conversion: to Marketing Qualified at its handoff
+        (planted orgs) and, on a Lead an owner worked that has not converted, to the status the
+        owner set, at the person's last update."""
+        previous = UNTOUCHED_STATUS
+        if handoff is not None:
+            self.add_history(batch, "Lead", ref, {"Status": previous},
+                             {"Status": HANDOFF_STATUS}, handoff)
+            previous = HANDOFF_STATUS
+        worked = person.owner_key is not None and not person.outcome.converted
+        if worked and status != previous and person.updated_at > (handoff or person.created_at):
+            self.add_history(batch, "Lead", ref, {"Status": previous}, {"Status": status},
+                             person.updated_at)
 
     def add_history(self, batch: PeopleBatch, sobject: str, ref: PersonRef,
                     before: dict[str, Any], after: dict[str, Any], at: datetime) -> None:
@@ -322,7 +346,7 @@ class PeopleRenderer:
             "AnnualRevenue": company.annual_revenue if company else None,
             "Website": company.domain if company else None,
             "Country": person.country, "State": person.state,
-            "Status": LEAD_STATUS_FROM_SYNTH.get(person.lead_status, "Open - Not Contacted"),
+            "Status": LEAD_STATUS_FROM_SYNTH.get(person.lead_status, UNTOUCHED_STATUS),
             "Rating": None, "IsConverted": 0, "ConvertedDate": None, "ConvertedAccountId": None,
             "ConvertedContactId": None, "ConvertedOpportunityId": None,
         }

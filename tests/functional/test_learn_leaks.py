@@ -46,11 +46,21 @@ def partner_referral(rng: random.Random, converted: bool) -> str:
     return "Partner referral" if converted and rng.random() < 0.15 else rng.choice(["Web", "Ads"])
 
 
+def assert_flagged_after_handoff(output: str, field: str) -> None:
+    """The planted buying timeline, noted by sales after each handoff (before any conversion),
+    is flagged for that first of all, and left out."""
+    flagged = re.search(re.escape(f"warning: {field} looks like it leaks the outcome: ")
+                        + r"set after handoff for (\d+)% of handed-off leads \(([\d,]+) of "
+                        r"([\d,]+) with a dated first value\); .*?\. left out", output)
+    assert flagged, output[:2000]
+    assert int(flagged.group(1)) == 100 and int(flagged.group(3).replace(",", "")) >= 20
+
+
 def learned_rules(proposal: Path) -> str:
     return proposal.read_text(encoding="utf-8").split("\ncsv:")[0]
 
 
-def test_learn_on_hubspot_flags_a_rating_its_history_dates_after_conversion_and_keeps_a_referral(
+def test_learn_on_hubspot_flags_fields_set_after_conversion_or_handoff_and_keeps_a_referral(
     tmp_path: Path,
 ) -> None:
     org = SynthOrg(OrgSpec(leads=2500, seed=5, planted_fields=True))
@@ -66,7 +76,8 @@ def test_learn_on_hubspot_flags_a_rating_its_history_dates_after_conversion_and_
             client.crm.contacts.batch_api.update({"inputs": updates[start:start + 100]})
         env = {"COLUMNS": "200", **hubspot.leadq_environment(),
                "LEADQ_HUBSPOT_RATE_LIMIT": "10000"}
-        model = model_trying(tmp_path, "fields.lead_quality", "fields.referral_partner")
+        model = model_trying(tmp_path, "fields.lead_quality", "fields.referral_partner",
+                             "fields.buying_timeline")
         proposal = tmp_path / "proposal.yaml"
         result = runner.invoke(app, ["learn", "--model", str(model), "--crm", "--folds", "0",
                                      "-o", str(proposal)], env=env)
@@ -80,21 +91,24 @@ def test_learn_on_hubspot_flags_a_rating_its_history_dates_after_conversion_and_
     assert int(flagged.group(1)) == 100
     assert re.search(r"'Lead quality is Hot' \([\d,]+ leads\) converted \d+\.\d%", flagged.group(4))
     assert "referral_partner looks like" not in output
+    assert_flagged_after_handoff(output, "fields.buying_timeline")
     assert "note: field history: when values were set, for" in output
     assert "(50 requests)" in output  # 2,500 contacts, 50 a request
     assert "note: not learned from: fields.leadq_score (leadq's own output)" in output
     rules = learned_rules(proposal)
     assert "field: fields.lead_quality" not in rules and "field: fields.leadq" not in rules
+    assert "field: fields.buying_timeline" not in rules
     assert "Partner referral" in rules
 
 
-def test_learn_on_salesforce_flags_a_rating_lead_history_dates_after_conversion(
+def test_learn_on_salesforce_flags_fields_lead_history_dates_after_conversion_or_handoff(
     tmp_path: Path,
 ) -> None:
     org = SynthOrg(OrgSpec(leads=2500, seed=5, planted_fields=True))
     with start_salesforce(org=org) as salesforce:
         env = {"COLUMNS": "200", **salesforce.leadq_environment("session")}
-        model = model_trying(tmp_path, "fields.Lead_Quality__c", "fields.Referral_Partner__c")
+        model = model_trying(tmp_path, "fields.Lead_Quality__c", "fields.Referral_Partner__c",
+                             "fields.Buying_Timeline__c")
         proposal = tmp_path / "proposal.yaml"
         result = runner.invoke(app, ["learn", "--model", str(model), "--crm", "--folds", "0",
                                      "-o", str(proposal)], env=env)
@@ -102,15 +116,17 @@ def test_learn_on_salesforce_flags_a_rating_lead_history_dates_after_conversion(
     output = said(result)
     assert re.search(r"warning: fields\.Lead_Quality__c looks like it leaks the outcome: set after "
                      r"conversion for 100% of converted leads \([\d,]+ of [\d,]+ with a dated "
-                     r"value\); alone it ranks conversions .*converted \d+\.\d%.*\. left out",
-                     output), output[:1500]
+                     r"value\); (set after handoff [^;]*; )?alone it ranks conversions "
+                     r".*converted \d+\.\d%.*\. left out", output), output[:1500]
+    assert_flagged_after_handoff(output, "fields.Buying_Timeline__c")
     assert "Referral_Partner__c looks like" not in output
-    assert "note: field history: when values were set, for 1 of" in output  # Status: the outcome
+    assert "note: field history: when values were set, for 2 of" in output  # the planted two
     assert "(1 request)" in output  # one LeadHistory query, one page
     assert re.search(r"note: not learned from: [^;]*fields\.IsConverted[^;]*\(CRM bookkeeping\)",
                      output)
     rules = learned_rules(proposal)
     assert "field: fields.Lead_Quality__c" not in rules
+    assert "field: fields.Buying_Timeline__c" not in rules
     assert "field: fields.Referral_Partner__c, op: eq, value: Partner referral" in rules
 
 

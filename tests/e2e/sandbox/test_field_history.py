@@ -1,7 +1,8 @@
 """Field history in the emulators, read by the real clients, and by the connectors for learn:
 HubSpot's `propertiesWithHistory` (newest first, 50 records a request), Salesforce's LeadHistory
 (tracked fields only) and, in an org with planted fields, a rep's rating dated after the
-conversion it reveals."""
+conversion it reveals, each handoff (the stage reaching MQL) and a buying timeline sales note
+after it."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from hubspot.crm.contacts import ApiException
 from simple_salesforce import Salesforce
 
 from connectors.base import Connector
+from connectors.field_times import FieldTimes
 from connectors.hubspot import HubSpotConnector
 from connectors.records import Lead
 from sandbox.hubspot import RunningHubSpot, start_hubspot
 from sandbox.orgs import OrgSpec, SynthOrg
-from sandbox.orgs.sales_fields import planted_values
+from sandbox.orgs.sales_fields import handed_off_at, planted_values
 from sandbox.salesforce import RunningSalesforce, start_salesforce
+from scoring.config import HUBSPOT_LIFECYCLE, SALESFORCE_LIFECYCLE
+from scoring.leaks import handoff_stages
 from scoring.loading import load_model
 from sync.runtime import build_connector
 
@@ -97,7 +101,7 @@ def test_the_connector_dates_a_rating_reps_set_after_each_conversion(
                                  rate_limit=10_000)
     leads = [lead for page in connector.pull_history() for lead in page.leads]
     paths = ["fields.lead_quality", "fields.referral_partner", "company.industry"]
-    times = connector.value_set_times(leads, paths)
+    times = connector.field_history(leads, paths).set_at
     assert connector.stats.requests["history"] == 6  # 300 contacts, 50 a request
     assert set(times) == {"fields.lead_quality", "fields.referral_partner"}
     keys = by_key(hubspot)
@@ -147,9 +151,10 @@ def test_lead_history_holds_a_converted_leads_status_change_at_its_conversion(
                             "FROM LeadHistory WHERE Field = 'Status'")["records"]
     converted = {row["Id"]: row["ConvertedDate"] for row in client.query_all(
         "SELECT Id, ConvertedDate FROM Lead WHERE IsConverted = true")["records"]}
-    assert {row["LeadId"] for row in rows} == set(converted)
-    for row in rows:
-        assert row["NewValue"] == "Closed - Converted" and row["OldValue"] != row["NewValue"]
+    conversions = [row for row in rows if row["NewValue"] == "Closed - Converted"]
+    assert {row["LeadId"] for row in conversions} == set(converted)
+    for row in conversions:
+        assert row["OldValue"] != row["NewValue"]
         assert row["CreatedDate"][:10] == converted[row["LeadId"]]
         assert row["CreatedById"].startswith("005")
 
@@ -171,7 +176,7 @@ def test_the_salesforce_connector_dates_the_rating_in_one_query(
     salesforce: RunningSalesforce,
 ) -> None:
     connector, leads = learning_connector(salesforce)
-    times = connector.value_set_times(leads, ["fields.Lead_Quality__c", "title", "lead_status"])
+    times = connector.field_history(leads, ["fields.Lead_Quality__c", "title", "lead_status"]).set_at
     assert connector.stats.requests["history"] == 1
     keys = lead_keys(salesforce)
     rated = times["fields.Lead_Quality__c"]
@@ -183,7 +188,7 @@ def test_the_salesforce_connector_dates_the_rating_in_one_query(
         else:
             assert abs((rated[lead.id] - planted.set_at).total_seconds()) < 1
     converted = {lead.id for lead in leads if lead.fields.get("IsConverted")}
-    assert set(times["lead_status"]) == converted
+    assert converted <= set(times["lead_status"])  # and the statuses owners set
     assert "title" not in times  # not tracked: no history, no date
 
 
@@ -193,7 +198,7 @@ def test_without_read_access_to_lead_history_the_connector_dates_nothing_and_goe
     connector, leads = learning_connector(salesforce)
     salesforce.emulator.queries.unreadable = frozenset({"leadhistory"})
     try:
-        assert connector.value_set_times(leads, ["fields.Lead_Quality__c"]) == {}
+        assert connector.field_history(leads, ["fields.Lead_Quality__c"]).set_at == {}
     finally:
         salesforce.emulator.queries.unreadable = frozenset()
     assert connector.stats.requests["history"] == 1
@@ -207,3 +212,49 @@ def test_a_lead_created_through_the_api_gets_one_created_row(
     rows = client.query_all(f"SELECT Field, OldValue, NewValue FROM LeadHistory "
                             f"WHERE LeadId = '{created['id']}'")["records"]
     assert [(r["Field"], r["OldValue"], r["NewValue"]) for r in rows] == [("created", None, None)]
+
+
+def assert_handoffs_and_timelines_dated(times: FieldTimes, keys: dict[str, str], stage: str,
+                                        timeline: str) -> None:
+    """Every planted handoff dated by the stage's history, and the timeline sales noted first
+    set after it, as the generator drew them."""
+    handed = times.entered_at[stage]
+    noted = times.first_set_at[timeline]
+    checked = 0
+    for lead_id, key in keys.items():
+        person = ORG.person(key)
+        handoff = handed_off_at(ORG.spec, person)
+        if handoff is None:
+            assert lead_id not in noted
+            continue
+        assert abs((handed[lead_id] - handoff).total_seconds()) < 1
+        planted = planted_values(ORG.spec, person)["buying_timeline"]
+        assert abs((noted[lead_id] - planted.set_at).total_seconds()) < 1
+        assert noted[lead_id] > handed[lead_id]
+        checked += 1
+    assert checked >= 20
+
+
+def test_the_hubspot_connector_dates_each_handoff_and_the_timeline_sales_noted_after_it(
+    hubspot: RunningHubSpot,
+) -> None:
+    connector = HubSpotConnector(access_token=hubspot.access_token, base_url=hubspot.base_url,
+                                 rate_limit=10_000)
+    leads = [lead for page in connector.pull_history() for lead in page.leads]
+    stage = "fields.lifecyclestage"
+    times = connector.field_history(leads, ["fields.buying_timeline", stage],
+                                    {stage: handoff_stages(HUBSPOT_LIFECYCLE)})
+    assert connector.stats.requests["history"] == 6
+    assert_handoffs_and_timelines_dated(times, by_key(hubspot), stage, "fields.buying_timeline")
+
+
+def test_the_salesforce_connector_dates_each_leads_handoff_by_its_status_history(
+    salesforce: RunningSalesforce,
+) -> None:
+    connector, leads = learning_connector(salesforce)
+    stage = "fields.Status"
+    times = connector.field_history(leads, ["fields.Buying_Timeline__c", stage],
+                                    {stage: handoff_stages(SALESFORCE_LIFECYCLE)})
+    assert connector.stats.requests["history"] == 1
+    assert_handoffs_and_timelines_dated(times, lead_keys(salesforce), stage,
+                                        "fields.Buying_Timeline__c")

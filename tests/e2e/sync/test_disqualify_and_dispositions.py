@@ -5,7 +5,7 @@ recycled; a handed-off lead a rep rejects is an outcome that did not convert for
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -43,6 +43,24 @@ def set_lead(box: Sandbox, lead_id: str, hubspot: dict[str, str], salesforce: di
         client.crm.contacts.basic_api.update(lead_id, {"properties": hubspot})
     else:
         salesforce_client(box).Lead.update(lead_id, salesforce)
+
+
+def set_lead_at(box: Sandbox, lead_id: str, at: datetime, hubspot: dict[str, str],
+                salesforce: dict[str, str]) -> None:
+    """`set_lead`, at exactly `at` by the CRM's clock."""
+    if box.crm == "hubspot":
+        writer = box.emulator.portal.writer
+        real_clock, writer.now_ms = writer.now_ms, lambda: int(at.timestamp() * 1000)
+    else:
+        writer = box.emulator.writer
+        real_clock, writer.clock = writer.clock, lambda: at
+    try:
+        set_lead(box, lead_id, hubspot, salesforce)
+    finally:
+        if box.crm == "hubspot":
+            writer.now_ms = real_clock
+        else:
+            writer.clock = real_clock
 
 
 def handed_off_lead(box: Sandbox) -> str:
@@ -142,3 +160,23 @@ lifecycle:
         shipped = runner.invoke(app, ["validate", str(EXAMPLES / "sandbox.yaml"), "--crm"],
                                 env=environment)
         assert shipped.exit_code == 0, shipped.output
+
+
+def test_a_rejection_edited_later_for_something_else_is_dated_at_the_rejection(
+    handed_off: tuple[Sandbox, str],
+) -> None:
+    box, lead_id = handed_off
+    rejected_at = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    edited_at = rejected_at + timedelta(days=3)
+    set_lead_at(box, lead_id, rejected_at, {"hs_lead_status": "UNQUALIFIED"},
+                {"Status": "Closed - Not Converted"})
+    set_lead_at(box, lead_id, edited_at, {"jobtitle": "Head of Data"}, {"Title": "Head of Data"})
+    the_end = edited_at + timedelta(days=1)
+    loaded = ConnectorOutcomes(box.runtime().connector).labelled(MODEL, the_end)
+    leads = loaded.labelled.leads
+    row = [lead.id for lead in leads].index(lead_id)
+    assert leads[row].updated_at == edited_at
+    assert not loaded.labelled.converted[row]
+    assert loaded.labelled.cutoff[row] == rejected_at.timestamp()
+    (note,) = [note for note in loaded.notes if note.startswith("rep dispositions: ")]
+    assert "dated when the status was set (its field history)" in note

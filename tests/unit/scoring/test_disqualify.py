@@ -12,7 +12,13 @@ from connectors.hubspot import HubSpotConnector
 from connectors.records import Outcome
 from connectors.salesforce import SalesforceConnector
 from scoring.config import Lifecycle
-from scoring.dispositions import acceptance, acceptance_by, disposition, negative_outcomes
+from scoring.dispositions import (
+    acceptance,
+    acceptance_by,
+    disposition,
+    rejected_leads,
+    rejections,
+)
 from scoring.loading import ModelFileError
 from scoring.qualify import score
 from sync.plan import Planner, Result
@@ -153,25 +159,35 @@ lifecycle:
         make_lead("L4", lead_status="WRONG_BUYER", updated_at=set_at),
     ]
     won = [Outcome(lead_id="L4", converted=True, at=NOW)]
-    outcomes = negative_outcomes(model, "hubspot", leads, won, NOW)
-    assert [(o.lead_id, o.converted, o.at) for o in outcomes] == [
+    rejected = rejections(rejected_leads(model, "hubspot", leads, won, NOW), {})
+    assert [(o.lead_id, o.converted, o.at) for o in rejected.outcomes] == [
         ("L1", False, set_at), ("L2", False, set_at)
     ]
+    assert rejected.by_last_change == 2
+
+
+def test_a_rejection_is_dated_when_the_status_history_says_it_was_set() -> None:
+    rejected_at, edited_at = NOW - timedelta(days=9), NOW - timedelta(days=2)
+    leads = [make_lead("L1", lead_status="UNQUALIFIED", updated_at=edited_at),
+             make_lead("L2", lead_status="UNQUALIFIED", updated_at=edited_at)]
+    rejected = rejections(rejected_leads(MODEL, "hubspot", leads, [], NOW), {"L1": rejected_at})
+    assert [(o.lead_id, o.at) for o in rejected.outcomes] == [
+        ("L1", rejected_at), ("L2", edited_at)]
+    assert rejected.by_last_change == 1
 
 
 def test_leads_leadq_disqualified_are_no_reps_rejection() -> None:
     leads = [make_lead("L1", email="jo@acme.com", lead_status="UNQUALIFIED"),
              make_lead("L2", email="al@buyer.com", lead_status="UNQUALIFIED")]
-    outcomes = negative_outcomes(MODEL, "hubspot", leads, [], NOW)
-    assert [outcome.lead_id for outcome in outcomes] == ["L2"]
+    assert [lead.id for lead in rejected_leads(MODEL, "hubspot", leads, [], NOW)] == ["L2"]
 
 
 def test_a_rejection_replaces_an_undated_not_converted_outcome() -> None:
     set_at = NOW - timedelta(days=1)
     leads = [make_lead("L1", lead_status="UNQUALIFIED", updated_at=set_at)]
     undated = [Outcome(lead_id="L1", converted=False)]
-    assert [(o.lead_id, o.at) for o in negative_outcomes(MODEL, "hubspot", leads, undated, NOW)
-            ] == [("L1", set_at)]
+    rejected = rejections(rejected_leads(MODEL, "hubspot", leads, undated, NOW), {})
+    assert [(o.lead_id, o.at) for o in rejected.outcomes] == [("L1", set_at)]
 
 
 def test_acceptance_counts_each_grade_over_the_leads_reps_decided_on() -> None:

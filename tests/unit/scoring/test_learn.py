@@ -20,6 +20,7 @@ from scoring.backtest import LabelledLeads, labelled_from_records, score_as_of_c
 from scoring.conditions import FieldTest
 from scoring.config import FitRule
 from scoring.conversion_measures import roc_auc
+from scoring.leaks import DatedValues
 from scoring.learn import Learner, LearnSettings, TooFewOutcomesError, check_outcomes
 from scoring.learn_candidates import unlearnable_fields
 from scoring.loading import parse_model
@@ -208,11 +209,13 @@ def with_dated_outcomes(base: LabelledLeads) -> LabelledLeads:
     return labelled_from_records(base.leads, [], outcomes, NOW)
 
 
-def set_times(labelled: LabelledLeads, after_conversion: bool) -> np.ndarray:
-    """When each lead's value was set: a day after its conversion, or when it was created."""
+def set_times(labelled: LabelledLeads, after_conversion: bool) -> DatedValues:
+    """When each lead's value was set: a day after its conversion, or when it was created (no
+    lead handed off)."""
     created = np.array([lead.created_at.timestamp() for lead in labelled.leads])
     late = labelled.cutoff + 86_400.0
-    return np.where(labelled.converted & after_conversion, late, created)
+    set_at = np.where(labelled.converted & after_conversion, late, created)
+    return DatedValues(set_at, set_at, np.full(len(labelled), np.nan))
 
 
 def test_a_neutrally_named_field_its_history_dates_after_conversion_is_flagged_with_it() -> None:
