@@ -10,9 +10,9 @@ transactions so a million leads never sit in memory at once.
 - planted fields (sandbox.orgs.sales_fields) → Lead_Quality__c, Referral_Partner__c and
   Buying_Timeline__c;
 - field history (field_history): a LeadHistory / ContactHistory row for each tracked value set
-  after the person was created (a rep's rating, by the owner), a Lead's Status changes (to
-  Marketing Qualified at its handoff in planted orgs; to the status an owner set on a Lead not
-  converted, at its last update) and a converted Lead's Status at its conversion;
+  after the person was created (a rep's rating, by the owner), in planted orgs a Lead's Status
+  changes (to Marketing Qualified at its handoff; to the status an owner set on a Lead not
+  converted, at its last update), and a converted Lead's Status at its conversion;
 - outcomes: a converted person gets one Opportunity (IsWon when its lifecycle stage is
   "customer", otherwise an open stage; a Contact is on it as its primary OpportunityContactRole
   and its ContactId) and a converted lead IsConverted = true, Status
@@ -304,9 +304,12 @@ class PeopleRenderer:
 
     def status_history(self, person: SynthPerson, ref: PersonRef, status: str,
                        handoff: datetime | None, batch: PeopleBatch) -> None:
-        """A Lead's Status changes before any conversion: to Marketing Qualified at its handoff
-        (planted orgs) and, on a Lead an owner worked that has not converted, to the status the
-        owner set, at the person's last update."""
+        """In an org with planted fields, a Lead's Status changes before any conversion: to
+        Marketing Qualified at its handoff and, on a Lead an owner worked that has not converted,
+        to the status the owner set, at the person's last update. (Other orgs keep no such rows:
+        each row takes an id, and their records' ids stay as they were.)"""
+        if not self.org.spec.planted_fields:
+            return
         previous = UNTOUCHED_STATUS
         if handoff is not None:
             self.add_history(batch, "Lead", ref, {"Status": previous},
