@@ -94,12 +94,17 @@ def test_the_lifecycle_stage_history_holds_each_stage_entered_at_its_date(
     assert history[0].timestamp == ORG.person(keys[converted]).outcome.at
 
 
+def hubspot_learning_connector(hubspot: RunningHubSpot) -> tuple[HubSpotConnector, list[Lead]]:
+    """leadq's HubSpot connector and the contacts learn reads through it."""
+    connector = HubSpotConnector(access_token=hubspot.access_token, base_url=hubspot.base_url,
+                                 rate_limit=10_000)
+    return connector, [lead for page in connector.pull_history() for lead in page.leads]
+
+
 def test_the_connector_dates_a_rating_reps_set_after_each_conversion(
     hubspot: RunningHubSpot,
 ) -> None:
-    connector = HubSpotConnector(access_token=hubspot.access_token, base_url=hubspot.base_url,
-                                 rate_limit=10_000)
-    leads = [lead for page in connector.pull_history() for lead in page.leads]
+    connector, leads = hubspot_learning_connector(hubspot)
     paths = ["fields.lead_quality", "fields.referral_partner", "company.industry"]
     times = connector.field_history(leads, paths).set_at
     assert connector.stats.requests["history"] == 6  # 300 contacts, 50 a request
@@ -238,9 +243,7 @@ def assert_handoffs_and_timelines_dated(times: FieldTimes, keys: dict[str, str],
 def test_the_hubspot_connector_dates_each_handoff_and_the_timeline_sales_noted_after_it(
     hubspot: RunningHubSpot,
 ) -> None:
-    connector = HubSpotConnector(access_token=hubspot.access_token, base_url=hubspot.base_url,
-                                 rate_limit=10_000)
-    leads = [lead for page in connector.pull_history() for lead in page.leads]
+    connector, leads = hubspot_learning_connector(hubspot)
     stage = "fields.lifecyclestage"
     times = connector.field_history(leads, ["fields.buying_timeline", stage],
                                     {stage: handoff_stages(HUBSPOT_LIFECYCLE)})
