@@ -279,7 +279,7 @@ def fuzzed_inputs(tally: FuzzTally) -> Measurement:
     problem = tally.first_problem()
     return Measurement(
         "reliability", tally.category, tally.tried, "inputs tried", NOT_LOST, tally.clean,
-        f"first: {problem[:300]}" if problem else f"a hang is over {HANG_SECONDS} s",
+        f"first: {problem[:300]}" if problem else f"a hang is over {HANG_SECONDS} s of CPU",
         tally.counts(),
     )
 
