@@ -576,6 +576,14 @@ class Learning(Section):
         description="What a numeric field counts, for its bins' labels: "
         "{fields.campaign: calls this campaign} gives '3+ calls this campaign'",
     )
+    recency_half_life: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Weigh recent leads more when buyers' behaviour drifts: a lead counts half "
+        "as much for each such share of the leads (in time order) that came after it, e.g. "
+        "0.05; unset: every lead alike",
+    )
 
     @field_validator("fields", "exclude", "keep", "units")
     @classmethod

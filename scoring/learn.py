@@ -50,6 +50,7 @@ from scoring.learn_selection import (
     worth_keeping,
 )
 from scoring.logistic import fit_logistic
+from scoring.recency import recency_weights
 
 # Einstein Lead Scoring asks for 1,000 leads and 120 conversions; so do we.
 MIN_LEADS = 1000
@@ -69,10 +70,16 @@ class LearnSettings:
     min_converted: int = MIN_CONVERTED
     keep: tuple[str, ...] = ()  # fields to use even though they look like leaks
     max_rules: int = MAX_RULES  # the most rules a proposal holds (the model's kept ones first)
+    recency_half_life: float | None = None  # recent leads count more (`scoring.recency`)
 
     def keeping(self, model: ScoringModel) -> LearnSettings:
-        """These settings with the model's own `learn.keep` added."""
-        return replace(self, keep=tuple(dict.fromkeys([*self.keep, *model.learn.keep])))
+        """These settings with the model's own `learn.keep` added (and its
+        `learn.recency_half_life` unless these settings name one)."""
+        return replace(
+            self,
+            keep=tuple(dict.fromkeys([*self.keep, *model.learn.keep])),
+            recency_half_life=self.recency_half_life or model.learn.recency_half_life,
+        )
 
 
 def check_outcomes(labelled: LabelledLeads, settings: LearnSettings) -> None:
@@ -211,7 +218,8 @@ class Learner:
         informative = ~duplicate_columns(features, matrix) & ~near_constant(features, matrix)
         features, matrix = without(features, matrix, informative & ~common)
         regularisation = self.settings.regularisation
-        intercept, weights = fit_logistic(matrix, train.converted, regularisation)
+        counts = recency_weights(train.order, self.settings.recency_half_life)
+        intercept, weights = fit_logistic(matrix, train.converted, regularisation, counts)
         keep = worth_keeping(features, matrix, weights) & ~against_the_trend(features, weights)
         keep &= within_rule_budget(features, matrix, weights, keep, self.settings.max_rules)
         dropped = {
@@ -221,7 +229,7 @@ class Learner:
         }
         if not keep.all():
             features, matrix = without(features, matrix, keep)
-            intercept, weights = fit_logistic(matrix, train.converted, regularisation)
+            intercept, weights = fit_logistic(matrix, train.converted, regularisation, counts)
         return Learned(
             features, matrix, train.converted, intercept, weights, train, dropped, too_common
         )

@@ -147,6 +147,14 @@ def learn(
         float,
         typer.Option("--regularisation", help="C of the logistic regression (smaller: simpler)."),
     ] = DEFAULT_REGULARISATION,
+    recency_half_life: Annotated[
+        float | None,
+        typer.Option(
+            "--recency-half-life",
+            help="Weigh recent leads more: a lead counts half for each such share of newer "
+            "leads, e.g. 0.05 (like learn.recency_half_life).",
+        ),
+    ] = None,
 ) -> None:
     """Propose better points, grades and an MQL threshold from real outcomes, as a new model."""
     with user_errors(TooFewOutcomesError):
@@ -154,8 +162,11 @@ def learn(
         wanted = parse_sales_capacity(capacity)
         source = shared.source(learning=True)
         share = check_share(time_split, "--time-split")
+        half_life = check_share(recency_half_life, "--recency-half-life")
         loaded = source.labelled(scoring_model, parse_now(shared.now))
-        settings = LearnSettings(regularisation=regularisation, keep=tuple(keep or ()))
+        settings = LearnSettings(
+            regularisation=regularisation, keep=tuple(keep or ()), recency_half_life=half_life
+        )
         run = learn_from(loaded, scoring_model, settings, wanted, folds, share)
         output.write_text(run.yaml_text, encoding="utf-8")
     for line in learn_summary(run, output):
