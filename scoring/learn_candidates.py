@@ -22,7 +22,14 @@ from scoring.config import EngagementRule, FitRule, ScoringModel, shortened
 from scoring.frame import BANT_CRITERIA, SCORE_FIELD_KINDS, TextColumn, lead_field_kind
 from scoring.leaks import never_learned
 from scoring.learn_features import Feature
-from scoring.rule_names import field_name, field_slug, nice_number, quantity_of, unique_id
+from scoring.rule_names import (
+    field_name,
+    field_slug,
+    nice_number,
+    number_words,
+    quantity_of,
+    unique_id,
+)
 
 MIN_SUPPORT = 30  # a candidate rule must match at least this many leads, 0.5% of them, and
 MIN_SUPPORT_SHARE = 0.005  # enough that ten conversions (or ten misses) were to be expected
@@ -224,8 +231,7 @@ def _threshold_candidates(
         if not enough or threshold in mentioned.thresholds:
             continue
         below_last = below
-        words = f"{'minus_' if threshold < 0 else ''}{abs(threshold):g}"
-        rule_id = unique_id(f"{field_slug(sample.path)}_{words}_plus", taken)
+        rule_id = unique_id(f"{field_slug(sample.path)}_{number_words(threshold)}_plus", taken)
         label = shortened(quantity.at_least(threshold))
         when = FieldTest(field=sample.path, op="gte", value=threshold)
         rule = FitRule(id=rule_id, label=label, when=when, points=1)

@@ -13,7 +13,7 @@ from scoring.learn_candidates import MIN_SUPPORT_SHARE, NEARLY_ALL
 from scoring.learn_features import Feature
 
 SCORE_POINTS = 100  # a proposal's rule points add up to a score from 0 to 100
-TAIL = 0.5  # the percent of leads at each end whose fit (or engagement) is clamped
+TAIL = 0.5  # the percent of leads whose fit is clamped to 0, or engagement to its maximum
 MIN_RULE_POINTS = 2  # a rule worth less is noise on the scorecard: left out, and the rest refitted
 
 
@@ -89,14 +89,14 @@ def shift_exclusive_groups(features: Sequence[Feature], weights: np.ndarray) -> 
 
 
 def points_per_logit(features: Sequence[Feature], matrix: np.ndarray, weights: np.ndarray) -> float:
-    """The one scale of every fold and of the final fit: the middle 99% of the leads' fit
-    (0.5th to 99.5th percentile) plus the engagement all but the top 0.5% stay under spread over
-    the score's 0–100, so a lead's score is the sum of its rule points."""
+    """The one scale of every fold and of the final fit: from the fit of the lowest 0.5% of the
+    leads (clamped to 0) to the highest fit, plus the engagement all but the top 0.5% stay
+    under, is the score's 0–100, so a lead's score is the sum of its rule points."""
     fit_part, engagement_part = split_sums(features, matrix, weights)
     if not len(fit_part):
         return 10.0
-    low, high = np.percentile(fit_part, [TAIL, 100 - TAIL])
-    span = float(high - low + np.percentile(engagement_part, 100 - TAIL))
+    low = np.percentile(fit_part, TAIL)
+    span = float(fit_part.max() - low + np.percentile(engagement_part, 100 - TAIL))
     return SCORE_POINTS / span if span > 1e-9 else 10.0
 
 

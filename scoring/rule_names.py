@@ -109,4 +109,11 @@ def counted_unit(path: str) -> str | None:
 
 
 def _shown(value: float) -> str:
-    return f"{value:,g}"
+    """1,000,000 (not 1e+06), 4.9, -36."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,g}"
+
+
+def number_words(value: float) -> str:
+    """A number as part of a rule id: 49000000, minus_36, 4.9 (unique_id makes it 4_9)."""
+    shown = str(int(abs(value))) if float(value).is_integer() else f"{abs(value):g}"
+    return f"{'minus_' if value < 0 else ''}{shown}"

@@ -383,7 +383,8 @@ def _draft_model(
     model: ScoringModel, learned: Learned, rules: _Rules, points: np.ndarray
 ) -> ScoringModel:
     """The learned rules on the score's own scale: fit and engagement maxima add up to 100, so
-    a lead's score is its points added up (the fit of the top and bottom 0.5% clamped)."""
+    a lead's score is its points added up (the lowest 0.5% of fits clamped to 0, the top 0.5% of
+    engagement to its maximum)."""
     fit_sum, engagement_sum = split_sums(learned.features, learned.matrix, points)
     base = math.ceil(max(0.0, -float(np.percentile(fit_sum, TAIL)))) if len(fit_sum) else 0
     fit_rules = rules.fit

@@ -18,7 +18,7 @@ import numpy as np
 from scoring.conditions import AllOf, FieldTest
 from scoring.config import FitRule, shortened
 from scoring.learn_features import Feature
-from scoring.rule_names import field_slug, unique_id
+from scoring.rule_names import field_slug, number_words, unique_id
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def _bin_rule(start: Feature, end: Feature | None, points: float, taken: set[str
         return start.rule.model_copy(update={"points": points})  # type: ignore[return-value]
     high = _low(end)
     last = high - 1 if quantity.whole else high
-    words = "_to_".join(_words(v) for v in dict.fromkeys((low, last)))
+    words = "_to_".join(number_words(v) for v in dict.fromkeys((low, last)))
     return FitRule(
         id=unique_id(f"{field_slug(start.source)}_{words}", taken),
         label=shortened(quantity.from_to(low, high)),
@@ -89,7 +89,3 @@ def _bin_rule(start: Feature, end: Feature | None, points: float, taken: set[str
         ),
         points=points,
     )
-
-
-def _words(value: float) -> str:
-    return f"{'minus_' if value < 0 else ''}{abs(value):g}"

@@ -196,6 +196,8 @@ def test_learn_on_the_bank_data_meets_the_auc_targets_without_duration(tmp_path:
     assert bins
     assert not any("duration" in rule.id for rule in model.fit.rules)
     assert len(model.fit.rules) <= 30
+    matched = [int(n.replace(",", "")) for n in re.findall(r"\n    # ([\d,]+) leads, ", text)]
+    assert matched and all(0.005 <= n / 41_188 <= 0.99 for n in matched)  # no near-constant rule
     assert "\n    # 1,373 leads, 65.1% converted, weight +0." in text  # its evidence, and how the
     assert re.search(r"; 5/5 folds, points \d+–\d+\n    - \{id: previous_success,", text)  # folds saw it
     assert model.predictive is not None
