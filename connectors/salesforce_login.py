@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -50,9 +50,9 @@ class Login(Protocol):
 
 @dataclass(frozen=True)
 class PasswordLogin:
-    username: str
-    password: str
-    security_token: str | None
+    username: str = field(repr=False)
+    password: str = field(repr=False)
+    security_token: str | None = field(repr=False)
     domain: str = "login"
     kind: str = "password"
     can_log_in: bool = True
@@ -75,7 +75,7 @@ class PasswordLogin:
 
 @dataclass(frozen=True)
 class SessionLogin:
-    session_id: str
+    session_id: str = field(repr=False)
     instance: str
     kind: str = "session"
     can_log_in: bool = False
@@ -96,9 +96,9 @@ class SessionLogin:
 
 @dataclass(frozen=True)
 class JwtLogin:
-    username: str
+    username: str = field(repr=False)
     consumer_key: str
-    private_key: str
+    private_key: str = field(repr=False)
     domain: str = "login"
     kind: str = "jwt"
     can_log_in: bool = True
@@ -132,7 +132,7 @@ class JwtLogin:
 @dataclass(frozen=True)
 class ClientCredentialsLogin:
     consumer_key: str
-    consumer_secret: str
+    consumer_secret: str = field(repr=False)
     domain: str
     kind: str = "client_credentials"
     can_log_in: bool = True
