@@ -46,7 +46,8 @@ def test_a_store_never_synced_says_so(tmp_path: Path) -> None:
 def test_status_shows_the_cursor_the_lease_holder_runs_and_leads_given_up(tmp_path: Path) -> None:
     store = SqliteStateStore(tmp_path / "state.db")
     store.advance_cursor("hubspot:leads", datetime(2026, 11, 1, 8, 30, tzinfo=UTC))
-    store.acquire_lease(LEASE, "worker-7:4242:run-9", NOW, timedelta(minutes=15))
+    # `leadq status` asks who holds the lease now: taken now, not when this module was imported
+    store.acquire_lease(LEASE, "worker-7:4242:run-9", datetime.now(UTC), timedelta(minutes=15))
     store.record_run(RunRecord(run_id="run-8", kind="incremental", started_at=NOW,
                                status="succeeded with failures",
                                counts={"pulled": 40, "written": 39, "failed": 1, "retried": 2}))
