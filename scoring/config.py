@@ -10,6 +10,7 @@ import difflib
 import hashlib
 import itertools
 import json
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -148,6 +149,11 @@ class EngagementRule(Section):
     def _one_type_is_a_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @property
+    def strongest(self) -> float:
+        """The points one matching activity gives."""
+        return self.points
+
 
 class CountBin(Section):
     """Points for a count of at least `gte` (the first bin reached, from the highest, counts)."""
@@ -223,6 +229,37 @@ class CountRule(Section):
     def plural(self) -> str | None:
         """The unit for a count other than 1."""
         return self.units or (f"{self.unit}s" if self.unit else None)
+
+    @property
+    def strongest(self) -> float:
+        """The most the rule gives, signed: its cap or its largest bin (uncapped: one unit)."""
+        if self.bins is not None:
+            return max((found.points for found in self.bins), key=abs)
+        per = self.points_per or 0.0
+        return math.copysign(self.cap, per) if self.cap is not None else per
+
+    def scaled_to(self, points: float, digits: int | None = None) -> CountRule:
+        """The same rule with its strongest points `points` (each bin, the points per unit and
+        the cap scaled alike), rounded to `digits` decimals when given."""
+        strongest = self.strongest
+        factor = points / strongest if strongest else 0.0
+
+        def scaled(value: float) -> float:
+            return value * factor if digits is None else round(value * factor, digits)
+
+        if self.bins is not None:
+            bins = [step.model_copy(update={"points": scaled(step.points)}) for step in self.bins]
+            return self.model_copy(update={"bins": bins})
+        cap = abs(points) if self.cap is not None else None
+        return self.model_copy(update={"points_per": scaled(self.points_per or 0.0), "cap": cap})
+
+    @property
+    def points_text(self) -> str:
+        """The points in a few words: `+2 a visit, at most 20`, `10+: +15, 3+: +8`."""
+        if self.bins is not None:
+            return ", ".join(f"{found.gte:g}+: {found.points:+g}" for found in self.bins)
+        text = f"{self.points_per or 0:+g} per {self.unit or 'unit'}"
+        return text + (f", at most {self.cap:g}" if self.cap is not None else "")
 
 
 def _engagement_rule_kind(data: Any) -> str:
@@ -563,6 +600,11 @@ class Learning(Section):
     """What `leadq learn` may try beyond the model's own rules, and what it must never use."""
 
     fields: list[str] = Field(default_factory=list, description="Extra lead fields to try")
+    engagement_fields: list[str] = Field(
+        default_factory=list,
+        description="Numbers on the lead that are activity (visits, page views, contacts): "
+        "tried as count rules for engagement, not as fit rules",
+    )
     exclude: list[str] = Field(
         default_factory=list,
         description="Fields learn must never use, e.g. ones known only after the outcome",
@@ -585,7 +627,7 @@ class Learning(Section):
         "0.05; unset: every lead alike",
     )
 
-    @field_validator("fields", "exclude", "keep", "units")
+    @field_validator("fields", "engagement_fields", "exclude", "keep", "units")
     @classmethod
     def _known_paths(cls, paths: list[str] | dict[str, str]) -> list[str] | dict[str, str]:
         for path in paths:
@@ -788,7 +830,7 @@ class ScoringModel(Section):
         }
         paths |= set(self.engagement.count_fields())
         if learning:
-            paths |= set(self.learn.fields)
+            paths |= {*self.learn.fields, *self.learn.engagement_fields}
         lead = sorted(p.removeprefix("fields.") for p in paths if p.startswith("fields."))
         company = sorted(
             p.removeprefix("company.fields.") for p in paths if p.startswith("company.fields.")

@@ -8,9 +8,10 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from connectors.records import Activity, Lead
-from scoring.config import EngagementRule, ScoringModel
-from scoring.frame import ActivityFrame, LeadFrame
+from scoring.config import CountRule, ScoringModel
+from scoring.frame import SECONDS_PER_DAY, ActivityFrame, LeadFrame
 from scoring.qualify import CompiledModel, Qualification, compile_model, score_frame
+from scoring.reasons import quantity
 
 
 class CountedActivity(BaseModel):
@@ -30,6 +31,7 @@ class RuleEvidence(BaseModel):
     label: str
     points: float  # what the rule gave in the end (after `once` and its cap)
     activities: list[CountedActivity]  # most recent first
+    counted: str | None = None  # a count rule's: the count on the lead, and its last activity
 
 
 class Explanation(BaseModel):
@@ -57,8 +59,19 @@ def explain(
     given = {reason.rule: reason.points for reason in qualification.reasons}
     evidence = []
     for column, rule in enumerate(compiled.engagement.rules):
-        if not isinstance(rule, EngagementRule):
-            continue  # a count on the lead: its reason names the count
+        if isinstance(rule, CountRule):
+            counted = _count_evidence(frame, compiled, column, rule)
+            if counted is not None:
+                evidence.append(
+                    RuleEvidence(
+                        rule=rule.id,
+                        label=rule.label,
+                        points=given.get(rule.id, 0.0),
+                        activities=[],
+                        counted=counted,
+                    )
+                )
+            continue
         found = compiled.engagement.matches(frame, column)
         if not len(found.rows):
             continue
@@ -85,6 +98,22 @@ def explain(
         model_name=compiled.model.name,
         decay=_describe_decay(compiled.model),
     )
+
+
+def _count_evidence(
+    frame: LeadFrame, compiled: CompiledModel, column: int, rule: CountRule
+) -> str | None:
+    """`12 visits on the lead, the last 7.0 d ago`; None when the lead has no count."""
+    count = float(compiled.engagement.counted(frame, column).count[0])
+    if count != count:
+        return None
+    described = f"{quantity(count, rule)} on the lead"
+    if rule.last_activity is not None:
+        latest = float(frame.time(rule.last_activity)[0])
+        if latest == latest:
+            age = max(frame.now - latest, 0.0) / SECONDS_PER_DAY
+            described += f", the last {round(age, 1):g} d ago"
+    return described
 
 
 def _counted(activity: Activity, age_days: float, points: float) -> CountedActivity:

@@ -33,6 +33,7 @@ from scoring.learn_candidates import (
     FieldSample,
     activity_candidates,
     candidate_fields,
+    count_candidates,
     field_candidates,
     field_values,
     mentioned_by,
@@ -171,6 +172,8 @@ class Learner:
             mentioned, unit = mentioned_by(self.model, path), self.model.learn.units.get(path)
             candidates += field_candidates(sample, taken, support, mentioned, unit)
         candidates += activity_candidates(train, self.model, taken, support)
+        for path in self.model.learn.engagement_fields:
+            candidates += count_candidates(self.sample(path, rows), self.model, taken, support)
         return [f for f in existing + candidates if f.source not in self._excluded]
 
     def find_leaks(self, set_at: Mapping[str, DatedValues] | None = None) -> list[Suspect]:

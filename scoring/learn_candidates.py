@@ -1,6 +1,7 @@
 """Candidate rules a RevOps admin could have written, found among the training leads: one rule
 per frequent value of a lead field, cumulative thresholds ("60 or more") on numeric fields, a rule
-for a field left empty, and one rule per activity type no engagement rule counts yet.
+for a field left empty, one rule per activity type no engagement rule counts yet, and a count
+rule for each number on the lead the model says is activity (`learn.engagement_fields`).
 
 leadq's own output fields and the CRM's bookkeeping fields are never candidates
 (`scoring.leaks.never_learned`); nor are identifiers, times and the scores themselves.
@@ -18,7 +19,7 @@ import numpy as np
 from connectors.records import Lead
 from scoring.backtest import LabelledLeads
 from scoring.conditions import FieldTest, normalise_text, walk
-from scoring.config import EngagementRule, FitRule, ScoringModel, shortened
+from scoring.config import CountRule, EngagementRule, FitRule, ScoringModel, shortened
 from scoring.frame import BANT_CRITERIA, SCORE_FIELD_KINDS, TextColumn, lead_field_kind
 from scoring.leaks import never_learned
 from scoring.learn_features import Feature
@@ -72,7 +73,7 @@ def candidate_fields(model: ScoringModel, leads: Sequence[Lead]) -> list[str]:
     paths += [f"fields.{key}" for key in sorted(custom)]
     paths += [f"company.fields.{key}" for key in sorted(company_custom)]
     paths += model.learn.fields
-    excluded = set(model.learn.exclude) | NEVER_CANDIDATES
+    excluded = set(model.learn.exclude) | NEVER_CANDIDATES | set(model.learn.engagement_fields)
     usable = []
     for path in dict.fromkeys(paths):
         if path in excluded or path in SCORE_FIELD_KINDS or path.startswith("bant."):
@@ -254,7 +255,7 @@ def activity_candidates(
     labelled: LabelledLeads, model: ScoringModel, taken: set[str], support: int
 ) -> list[Feature]:
     """One rule per activity type that no engagement rule counts yet."""
-    counted = {normalise_text(t) for rule in model.engagement.rules for t in rule.activity}
+    counted = {normalise_text(t) for rule in model.engagement.activity_rules for t in rule.activity}
     activities = labelled.activities()
     codes, names = activities.text("type")
     pairs = np.unique(np.stack([activities.lead_index, codes]), axis=1)
@@ -274,3 +275,25 @@ def activity_candidates(
     return found
 
 
+
+
+COUNT_SCALE_PERCENTILE = 90  # a candidate count rule's cap: the count most engaged leads reach
+
+
+def count_candidates(
+    sample: FieldSample, model: ScoringModel, taken: set[str], support: int
+) -> list[Feature]:
+    """A count rule for a number on the lead that is activity (`learn.engagement_fields`:
+    visits, page views, contacts), unless a count rule reads it already: points per unit up to
+    the count that most engaged leads reach, so that it moves engagement, not fit."""
+    if sample.path in {rule.field for rule in model.engagement.count_rules}:
+        return []
+    numbers = sample.numbers[~np.isnan(sample.numbers)]
+    active = numbers[numbers > 0]
+    if len(active) < support or len(active) > NEARLY_ALL * sample.size:
+        return []
+    most = max(nice_number(float(np.percentile(active, COUNT_SCALE_PERCENTILE))), 1.0)
+    rule_id = unique_id(field_slug(sample.path), taken)
+    label = shortened(field_name(sample.path))
+    rule = CountRule(id=rule_id, label=label, field=sample.path, points_per=1 / most, cap=1)
+    return [Feature(rule_id, label, "engagement", sample.path, False, rule)]

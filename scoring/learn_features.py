@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 
 from scoring.backtest import LabelledLeads, score_as_of_cutoffs
-from scoring.config import MOST, EngagementRule, Fit, FitRule, ScoringModel
+from scoring.config import MOST, CountRule, EngagementRule, Fit, FitRule, ScoringModel
 from scoring.rule_names import Quantity
 
 
@@ -24,7 +24,7 @@ class Feature:
     kind: Literal["fit", "engagement"]
     source: str  # the field path, activity type or existing rule id it comes from
     existing: bool
-    rule: FitRule | EngagementRule
+    rule: FitRule | EngagementRule | CountRule
     exclusive: bool = False  # a value of a field whose kept values cover every lead
     unit_cap: float | None = None  # engagement: the most (decayed) activities counted
     quantity: Quantity | None = None  # a threshold on a number: how its bins are named
@@ -33,29 +33,33 @@ class Feature:
 def existing_features(model: ScoringModel) -> list[Feature]:
     fit = [Feature(rule.id, rule.label, "fit", rule.id, True, rule) for rule in model.fit.rules]
     engagement = [
-        Feature(
-            rule.id,
-            rule.label,
-            "engagement",
-            rule.id,
-            True,
-            rule,
-            unit_cap=rule.cap / abs(rule.points) if rule.cap and rule.points else rule.cap,
-        )
+        Feature(rule.id, rule.label, "engagement", rule.id, True, rule, unit_cap=_unit_cap(rule))
         for rule in model.engagement.rules
     ]
     return fit + engagement
 
 
+def _unit_cap(rule: EngagementRule | CountRule) -> float | None:
+    """The most (decayed) activities an activity rule counts; a count rule scales as a whole."""
+    if isinstance(rule, CountRule):
+        return None
+    return rule.cap / abs(rule.points) if rule.cap and rule.points else rule.cap
+
+
+
+def unit_rule(feature: Feature) -> EngagementRule | CountRule:
+    """An engagement feature's rule worth 1 point a matching activity, or (a count rule) 1 point
+    at its strongest: learned points then scale it back (`CountRule.scaled_to`)."""
+    rule = feature.rule
+    if isinstance(rule, CountRule):
+        return rule.scaled_to(1).model_copy(update={"group": None})
+    return rule.model_copy(update={"points": 1, "cap": feature.unit_cap, "group": None})
+
 
 def feature_model(model: ScoringModel, features: Sequence[Feature]) -> ScoringModel:
     """A model whose contributions are the features: every rule gives 1 point per match."""
     fit_rules = [f.rule.model_copy(update={"points": 1}) for f in features if f.kind == "fit"]
-    engagement_rules = [
-        f.rule.model_copy(update={"points": 1, "cap": f.unit_cap, "group": None})
-        for f in features
-        if f.kind == "engagement"
-    ]
+    engagement_rules = [unit_rule(f) for f in features if f.kind == "engagement"]
     huge = MOST  # never reached: each feature gives a few points at most
     return model.model_copy(
         update={

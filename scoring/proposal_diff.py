@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from scoring.config import EngagementRule, FitRule, ScoringModel
+from scoring.config import CountRule, EngagementRule, FitRule, ScoringModel
 from scoring.learn import Evidence
 from scoring.reasons import is_every_lead
 from scoring.scorecard import Scorecard
@@ -42,8 +42,8 @@ def compare(current: ScoringModel, card: Scorecard) -> list[ProposedChange]:
 
 def _rule_changes(
     what: str,
-    before: Sequence[FitRule | EngagementRule],
-    after: Sequence[FitRule | EngagementRule],
+    before: Sequence[FitRule | EngagementRule | CountRule],
+    after: Sequence[FitRule | EngagementRule | CountRule],
     card: Scorecard,
 ) -> list[ProposedChange]:
     old = {rule.id: rule for rule in before}
@@ -59,20 +59,20 @@ def _rule_changes(
                     f"{what} {rule.id}",
                     rule.label,
                     "—",
-                    _points(rule.points),
+                    _points_of(rule),
                     evidence,
                     evidence.note if evidence else _why_added(rule),
                     stability,
                 )
             )
-        elif old[rule.id].points != rule.points:
+        elif _points_of(old[rule.id]) != _points_of(rule):
             changes.append(
                 ProposedChange(
                     "changed",
                     f"{what} {rule.id}",
                     rule.label,
-                    _points(old[rule.id].points),
-                    _points(rule.points),
+                    _points_of(old[rule.id]),
+                    _points_of(rule),
                     evidence,
                     evidence.note if evidence else "",
                     stability,
@@ -85,7 +85,7 @@ def _rule_changes(
                     "removed",
                     f"{what} {rule.id}",
                     rule.label,
-                    _points(rule.points),
+                    _points_of(rule),
                     "—",
                     card.evidence.get(rule.id),
                     card.removed.get(rule.id, ""),
@@ -95,7 +95,7 @@ def _rule_changes(
     return changes
 
 
-def _why_added(rule: FitRule | EngagementRule) -> str:
+def _why_added(rule: FitRule | EngagementRule | CountRule) -> str:
     if isinstance(rule, FitRule) and is_every_lead(rule):
         return "every lead starts with these, so no lead's fit falls below 0 and ties there"
     return ""
@@ -103,6 +103,10 @@ def _why_added(rule: FitRule | EngagementRule) -> str:
 
 def _points(value: float) -> str:
     return f"{value:+g}"
+
+
+def _points_of(rule: FitRule | EngagementRule | CountRule) -> str:
+    return rule.points_text if isinstance(rule, CountRule) else _points(rule.points)
 
 
 def _setting_changes(

@@ -26,7 +26,7 @@ from ruamel.yaml.scalarstring import (
     SingleQuotedScalarString,
 )
 
-from scoring.config import Engagement, EngagementRule, Fit, FitRule, ScoringModel
+from scoring.config import CountRule, Engagement, EngagementRule, Fit, FitRule, ScoringModel
 from scoring.frame import BANT_CRITERIA
 from scoring.loading import parse_model
 from scoring.scorecard import Scorecard
@@ -97,7 +97,7 @@ def _engagement(engagement: Engagement, evidence: dict[str, str]) -> CommentedMa
 
 
 def _rules(
-    rules: Sequence[FitRule | EngagementRule], evidence: dict[str, str]
+    rules: Sequence[FitRule | EngagementRule | CountRule], evidence: dict[str, str]
 ) -> CommentedSeq:
     """The rules, one a line, each with its comment (`evidence`: rule id → comment) above."""
     listed = CommentedSeq(_flow(_rule_dict(rule)) for rule in rules)
@@ -108,10 +108,11 @@ def _rules(
     return listed
 
 
-def _rule_dict(rule: FitRule | EngagementRule) -> dict[str, Any]:
+def _rule_dict(rule: FitRule | EngagementRule | CountRule) -> dict[str, Any]:
     """A rule as people write one: id, label, condition, points, then anything else set."""
     data = rule.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    data["points"] = rule.points
+    if not isinstance(rule, CountRule):
+        data["points"] = rule.points
     for name in ("when", "where"):
         condition = getattr(rule, name, None)
         if condition is not None:

@@ -31,6 +31,7 @@ from scoring.backtest import (
 )
 from scoring.conditions import FieldTest, walk
 from scoring.config import (
+    CountRule,
     Engagement,
     EngagementGroup,
     EngagementRule,
@@ -169,7 +170,7 @@ def propose(
 @dataclass
 class _Rules:
     fit: list[FitRule]
-    engagement: list[EngagementRule]
+    engagement: list[EngagementRule | CountRule]
     evidence: dict[str, Evidence]
     removed: dict[str, str]
     features: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rule id → its columns
@@ -369,8 +370,10 @@ def _or_list(values: Sequence[str]) -> str:
     return values[0] if len(values) == 1 else ", ".join(values[:-1]) + f" or {values[-1]}"
 
 
-def _engagement_rule(feature: Feature, points: float) -> EngagementRule:
+def _engagement_rule(feature: Feature, points: float) -> EngagementRule | CountRule:
     rule = feature.rule
+    if isinstance(rule, CountRule):  # scaled as a whole: its strongest gives `points`
+        return rule.scaled_to(points, digits=2)
     assert isinstance(rule, EngagementRule)
     cap = round(feature.unit_cap * abs(points), 1) if feature.unit_cap else None
     return rule.model_copy(update={"points": points, "cap": cap})
@@ -417,16 +420,16 @@ def _draft_model(
 
 
 def _scaled_engagement(
-    old: Engagement, rules: Sequence[EngagementRule], maximum: float
+    old: Engagement, rules: Sequence[EngagementRule | CountRule], maximum: float
 ) -> Engagement:
     """Keep each group cap, scaled as much as its most re-weighted member rule."""
     before = {rule.id: rule for rule in old.rules}
     groups: list[EngagementGroup] = []
     for group in old.groups:
         ratios = [
-            abs(rule.points) / abs(before[rule.id].points)
+            abs(rule.strongest) / abs(before[rule.id].strongest)
             for rule in rules
-            if rule.group == group.id and rule.id in before and before[rule.id].points
+            if rule.group == group.id and rule.id in before and before[rule.id].strongest
         ]
         if ratios:
             groups.append(group.model_copy(update={"cap": round(group.cap * max(ratios), 1)}))

@@ -132,6 +132,9 @@ def _engagement_table(explanation: Explanation) -> Table:
     table.add_column("Activities counted")
     table.add_column("Points", justify="right")
     for evidence in explanation.engagement:
+        if evidence.counted is not None:  # a count on the lead, not events
+            table.add_row(plain(evidence.label), plain(evidence.counted), f"{evidence.points:+.1f}")
+            continue
         newest = evidence.activities[0]
         described = f"{len(evidence.activities)} × {newest.type}, newest {newest.age_days:g} d ago"
         if newest.detail:
