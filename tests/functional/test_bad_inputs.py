@@ -107,7 +107,7 @@ def test_a_model_path_that_is_a_directory_is_refused(tmp_path: Path) -> None:
 def test_extra_cells_in_a_ragged_row_are_refused_with_its_line(tmp_path: Path) -> None:
     leads = leads_file(tmp_path, FIRST_LEAD, FIRST_LEAD.replace("L-1001", "L-1002") + ",oops")
     assert score(tmp_path, leads) == (
-        "error: leads.csv line 3: 18 cells, but the header names 17 columns; "
+        "error: leads.csv line 3: 20 cells, but the header names 19 columns; "
         "a value holding the delimiter must be quoted"
     )
 

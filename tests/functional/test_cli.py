@@ -93,7 +93,7 @@ def test_validate_confirms_a_good_model_with_its_version() -> None:
     result = leadq("validate", MODEL)
     assert result.exit_code == 0
     assert (
-        "ok scoring.yaml: 'Acme Analytics B2B', 14 fit rules, 13 engagement rules" in result.output
+        "ok scoring.yaml: 'Acme Analytics B2B', 14 fit rules, 14 engagement rules" in result.output
     )
 
 

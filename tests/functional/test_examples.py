@@ -27,10 +27,12 @@ def test_the_b2b_example_uses_every_feature_of_the_model() -> None:
     assert all(
         getattr(model.bant, c) is not None for c in ("budget", "authority", "need", "timing")
     )
-    rules = model.engagement.rules
+    rules = model.engagement.activity_rules
     assert any(r.once for r in rules) and any(r.cap for r in rules) and any(r.group for r in rules)
     assert any(r.within_days for r in rules) and any(r.where for r in rules)
     assert any(not r.decay for r in rules) and any(r.points < 0 for r in rules)
+    [counted] = model.engagement.count_rules  # a count on the lead: the export's web visits
+    assert (counted.unit, counted.cap, counted.last_activity) == ("visit", 10, "fields.last_visit")
     assert model.engagement.decay.half_life_days == 30
     assert model.qualification.priorities and len(model.stages) >= 2
 

@@ -251,4 +251,6 @@ def test_scoring_a_batch_gives_each_lead_what_scoring_it_alone_gives(people) -> 
 
 def test_the_model_lists_the_custom_fields_its_rules_read() -> None:
     model = load_model(EXAMPLES / "scoring.yaml")
-    assert model.custom_fields() == (["budget_confirmed", "tech_stack", "timeline", "use_case"], [])
+    assert model.custom_fields() == (
+        ["budget_confirmed", "last_visit", "tech_stack", "timeline", "use_case", "web_visits"], []
+    )
