@@ -29,6 +29,7 @@ from scoring.rule_names import (
     nice_number,
     number_words,
     quantity_of,
+    singular,
     unique_id,
 )
 
@@ -295,5 +296,14 @@ def count_candidates(
     most = max(nice_number(float(np.percentile(active, COUNT_SCALE_PERCENTILE))), 1.0)
     rule_id = unique_id(field_slug(sample.path), taken)
     label = shortened(field_name(sample.path))
-    rule = CountRule(id=rule_id, label=label, field=sample.path, points_per=1 / most, cap=1)
+    units = quantity_of(sample.path, model.learn.units.get(sample.path), whole=True).unit
+    rule = CountRule(
+        id=rule_id,
+        label=label,
+        field=sample.path,
+        points_per=1 / most,
+        cap=1,
+        unit=shortened(singular(units)) if units else None,
+        units=shortened(units) if units else None,
+    )
     return [Feature(rule_id, label, "engagement", sample.path, False, rule)]

@@ -85,10 +85,15 @@ class Quantity:
     def _one(self, value: float) -> str:
         if not self.unit:
             return f"{self.name} {_shown(value)}"
-        first, _, rest = self.unit.partition(" ")
-        if value == 1 and first.endswith("s") and not first.endswith("ss"):
-            first = first[:-1]
-        return " ".join(part for part in (_shown(value), first, rest) if part)
+        return f"{_shown(value)} {singular(self.unit) if value == 1 else self.unit}"
+
+
+def singular(units: str) -> str:
+    """One of a unit: "calls this campaign" → "call this campaign", "visits" → "visit"."""
+    first, _, rest = units.partition(" ")
+    if first.endswith("s") and not first.endswith("ss"):
+        first = first[:-1]
+    return " ".join(part for part in (first, rest) if part)
 
 
 def quantity_of(path: str, unit: str | None, whole: bool) -> Quantity:

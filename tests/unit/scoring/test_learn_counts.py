@@ -67,6 +67,7 @@ def test_a_count_named_as_engagement_is_proposed_as_a_count_rule_not_a_fit_rule(
         "fields.visits",
         True,
     )
+    assert (visits.unit, visits.units) == ("visit", "visits")  # read from the field's name
     assert not any(reads(rule, "fields.visits") for rule in card.model.fit.rules)
     assert card.model.score.engagement_weight > 0
     scored = score_as_of_cutoffs(labelled, card.model)
