@@ -177,15 +177,19 @@ class _Rules:
     feature_points: dict[str, float] = field(default_factory=dict)  # column id → its points
 
     def add(
-        self, rule: FitRule | EngagementRule, features: Sequence[str], evidence: Evidence
+        self,
+        rule: FitRule | EngagementRule | CountRule,
+        features: Sequence[str],
+        evidence: Evidence,
     ) -> None:
-        if isinstance(rule, EngagementRule):
+        if isinstance(rule, EngagementRule | CountRule):
             self.engagement.append(rule)
         else:
             self.fit.append(rule)
         self.evidence[rule.id] = evidence
         self.features[rule.id] = tuple(features)
-        self.feature_points.update(dict.fromkeys(features, rule.points))
+        points = rule.strongest if isinstance(rule, CountRule) else rule.points
+        self.feature_points.update(dict.fromkeys(features, points))
 
 
 def build_scorecard(
