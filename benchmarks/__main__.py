@@ -52,12 +52,18 @@ def main() -> None:
         "--large", action="store_true",
         help="memory: also 200,000 leads (about 20 minutes more); steady: also 100,000",
     )
+    parser.add_argument(
+        "--crm", choices=steady.CRMS, action="append",
+        help="steady: only this CRM (repeatable; default both)",
+    )
     arguments = parser.parse_args()
+    crms = tuple(arguments.crm or steady.CRMS)
+    sizes = (*steady.SIZES, steady.LARGE) if arguments.large else steady.SIZES
+    BENCHMARKS["steady"] = lambda: steady.steady_benchmarks(sizes, crms)
     if arguments.large:
         BENCHMARKS["memory"] = lambda: sync_memory.memory_benchmarks(
             (*sync_memory.SIZES, sync_memory.LARGE)
         )
-        BENCHMARKS["steady"] = steady.steady_benchmarks_large
 
     console = Console(width=150)
     measurements: list[Measurement] = []

@@ -53,6 +53,7 @@ ACTIVITY_RATIO_LIMIT = 1.5
 CHANGED_PEOPLE = 50
 SIZES = (2_000, 10_000)
 LARGE = 100_000
+CRMS = ("hubspot", "salesforce")
 ENGAGEMENT_TYPES = ("calls", "emails", "meetings", "notes")
 SALESFORCE_ACTIVITY_OBJECTS = 3  # Task, Event, CampaignMember (Leads only)
 
@@ -71,16 +72,14 @@ class Run:
         return self.requests / self.bound if self.bound else math.inf
 
 
-def steady_benchmarks(sizes: tuple[int, ...] = SIZES) -> list[Measurement]:
+def steady_benchmarks(
+    sizes: tuple[int, ...] = SIZES, crms: tuple[str, ...] = CRMS
+) -> list[Measurement]:
     measurements: list[Measurement] = []
-    for crm in ("hubspot", "salesforce"):
+    for crm in crms:
         for leads in sizes:
             measurements += _measured(crm, leads, _steady_runs(crm, leads))
     return measurements
-
-
-def steady_benchmarks_large() -> list[Measurement]:
-    return steady_benchmarks((*SIZES, LARGE))
 
 
 # ---- the four runs ------------------------------------------------------------------------------
