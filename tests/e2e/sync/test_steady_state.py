@@ -3,6 +3,7 @@ sandbox's own request log, and cursors that neither skip nor re-read at their bo
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -11,6 +12,7 @@ import pytest
 from crm_sandboxes import MODEL, Sandbox, sandbox
 from simple_salesforce import Salesforce
 
+from sandbox.hubspot.writes import ChangeSource
 from sandbox.orgs import OrgSpec
 from scoring.config import ScoringModel
 from sync.engine import RunReport
@@ -230,3 +232,49 @@ def test_an_id_run_reads_the_last_hour_of_events_not_a_year(tmp_path: Path) -> N
 
 def _events_requests(box: Sandbox) -> int:
     return sum(1 for entry in box.emulator.log.entries() if entry.path.startswith("/events/"))
+
+
+def test_a_hubspot_contact_someone_edits_during_a_full_sync_after_leadq_wrote_it_is_read_next_run(
+    tmp_path: Path,
+) -> None:
+    """The full sync writes every contact, so its cursor is settled from the list of what changed
+    (sync/cursor_edge.py): a contact of its first page, edited by a user once leadq had written
+    it, must not pass for one of leadq's own writes."""
+    later = 10.0  # both runs see a clock 10 s ahead: the edit below lies in their past
+    with sandbox("hubspot", 400, tmp_path) as box:
+        box.runtime().close()
+        first_page: list[str] = []
+        edited: list[str] = []
+
+        def edit_the_first_page(pulled: int) -> None:
+            if pulled == 100 and not edited:  # the first page is scored and written
+                edited.append(_edit_as_a_user(box, first_page[0], after_seconds=3.0))
+
+        runtime = open_runtime(box.settings, MODEL, clock=lambda: time.time() + later)
+        try:
+            full = runtime.engine().run(
+                "full", progress=edit_the_first_page,
+                observer=lambda leads, *_: first_page.extend(lead.id for lead in leads))
+        finally:
+            runtime.close()
+        read: list[str] = []
+        runtime = open_runtime(box.settings, MODEL, clock=lambda: time.time() + later)
+        try:
+            next_run = runtime.engine().run(
+                observer=lambda leads, *_: read.extend(lead.id for lead in leads))
+        finally:
+            runtime.close()
+
+    assert full.written == 400 and len(edited) == 1
+    assert next_run.pulled == 1 and read == edited
+
+
+def _edit_as_a_user(box: Sandbox, contact_id: str, after_seconds: float) -> str:
+    """A sales rep changes the contact's job title in HubSpot, `after_seconds` from now by the
+    CRM's clock (past leadq's tolerance for a clock a little ahead of its own)."""
+    portal = box.emulator.portal
+    (record,) = portal.store.records("contacts", [int(contact_id)]).values()
+    stamp = round((time.time() + after_seconds) * 1000)
+    portal.writer.update("contacts", [(record, {"jobtitle": "Head of Revenue"})],
+                         ChangeSource("CRM_UI", "userId:1"), now_ms=stamp)
+    return contact_id
