@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,6 +67,7 @@ class Run:
     written: int
     bound: int
     by_kind: Counter[str]
+    seconds: float
 
     @property
     def ratio(self) -> float:
@@ -106,17 +108,19 @@ def _steady_runs(crm: str, leads: int) -> tuple[list[Run], float]:
 def _run(running: Any, settings: Settings, session: Any, crm: str, kind: str, name: str,
          new_activities: int) -> Run:
     running.emulator.log.clear()
+    started = time.perf_counter()
     runtime = open_runtime(settings, MODEL, session)
     try:
         report = runtime.engine().run(kind)  # type: ignore[arg-type]
     finally:
         runtime.close()
+    seconds = time.perf_counter() - started
     log = running.emulator.log.entries()
     by_kind = Counter(_kind(crm, entry) for entry in log)
     bound = (_hubspot_bound if crm == "hubspot" else _salesforce_bound)(
         kind, report.pulled, new_activities, by_kind
     )
-    return Run(name, len(log), report.pulled, report.written, bound, by_kind)
+    return Run(name, len(log), report.pulled, report.written, bound, by_kind, seconds)
 
 
 # ---- lower bounds -------------------------------------------------------------------------------
@@ -223,7 +227,7 @@ def _measured(crm: str, leads: int, result: tuple[list[Run], float]) -> list[Mea
             f"steady {label} {leads:,}", f"{run.name}: requests vs lower bound",
             run.requests, "requests", target, ok,
             f"bound {run.bound} ({run.ratio:.2f}×); pulled {run.pulled:,}, written "
-            f"{run.written:,}; {kinds}",
+            f"{run.written:,}; {kinds}; {run.seconds:,.1f} s",
         ))
     measurements.append(Measurement(
         f"steady {label} {leads:,}", "activity ledger on SQLite, bytes per stored activity",
