@@ -88,6 +88,7 @@ class OrgSpec:
     companies_per_100_leads: int = 25
     owners: int = 8
     planted_fields: bool = False  # sales_fields: a rating set after conversion, a referral
+    activity_counts: bool = False  # Salesforce: web visits as numbers on the person too
 
     def __post_init__(self) -> None:
         if self.leads < 1:

@@ -319,7 +319,7 @@ def start_salesforce(
     workdir = tempfile.TemporaryDirectory(prefix="leadq-salesforce-")
     synth = org or SynthOrg(OrgSpec(leads=leads, seed=seed))
     planted = synth.spec.planted_fields
-    store = SalesforceStore(build_schema(custom_fields, planted),
+    store = SalesforceStore(build_schema(custom_fields, planted, synth.spec.activity_counts),
                             db_path or Path(workdir.name) / "org.db")
     already_seeded = store.count(store.sobject("Lead"), include_deleted=True) > 0
     credentials = new_credentials("integration@leadq-sandbox.example")

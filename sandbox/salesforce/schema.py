@@ -256,7 +256,19 @@ def planted_fields(enabled: bool) -> tuple[FieldDef, ...]:
                      picklist=("This quarter", "Next quarter", "Later")))
 
 
-def lead(with_custom_fields: bool, planted: bool = False) -> SObjectDef:
+# Web activity as counts on the person (a marketing tool's sync), for count rules: the number of
+# days with a page view, and when the latest was
+ACTIVITY_COUNT_FIELDS = {"visits": "Web_Visits__c", "last_visit": "Last_Web_Visit__c"}
+
+
+def activity_count_fields(enabled: bool) -> tuple[FieldDef, ...]:
+    if not enabled:
+        return ()
+    return (FieldDef(ACTIVITY_COUNT_FIELDS["visits"], "double", custom=True),
+            FieldDef(ACTIVITY_COUNT_FIELDS["last_visit"], "datetime", custom=True))
+
+
+def lead(with_custom_fields: bool, planted: bool = False, counts: bool = False) -> SObjectDef:
     return SObjectDef(
         "Lead",
         "00Q",
@@ -293,12 +305,13 @@ def lead(with_custom_fields: bool, planted: bool = False) -> SObjectDef:
             ),
             *custom_fields(with_custom_fields),
             *planted_fields(planted),
+            *activity_count_fields(counts),
         ),
         name_parts=("FirstName", "LastName"),
     )
 
 
-def contact(with_custom_fields: bool, planted: bool = False) -> SObjectDef:
+def contact(with_custom_fields: bool, planted: bool = False, counts: bool = False) -> SObjectDef:
     return SObjectDef(
         "Contact",
         "003",
@@ -312,6 +325,7 @@ def contact(with_custom_fields: bool, planted: bool = False) -> SObjectDef:
             owner_field(),
             *custom_fields(with_custom_fields),
             *planted_fields(planted),
+            *activity_count_fields(counts),
         ),
         name_parts=("FirstName", "LastName"),
     )
@@ -558,12 +572,15 @@ class Schema:
         return self.by_prefix.get(record_id[:3])
 
 
-def build_schema(with_custom_fields: bool = True, planted: bool = False) -> Schema:
-    """The org's sObjects; `planted`: Lead and Contact carry the planted fields too."""
+def build_schema(
+    with_custom_fields: bool = True, planted: bool = False, counts: bool = False
+) -> Schema:
+    """The org's sObjects; `planted`: Lead and Contact carry the planted fields too; `counts`:
+    and the web activity counts (`ACTIVITY_COUNT_FIELDS`)."""
     return Schema(
         (
-            lead(with_custom_fields, planted),
-            contact(with_custom_fields, planted),
+            lead(with_custom_fields, planted, counts),
+            contact(with_custom_fields, planted, counts),
             account(),
             user(),
             group(),

@@ -41,6 +41,7 @@ from sandbox.salesforce import activity_mapping as mapping
 from sandbox.salesforce.activity_mapping import PersonRef
 from sandbox.salesforce.field_history import org_tracking
 from sandbox.salesforce.schema import (
+    ACTIVITY_COUNT_FIELDS,
     CONVERTED_LEAD_STATUS,
     HISTORY_OF,
     PLANTED_FIELDS,
@@ -247,6 +248,19 @@ class PeopleBatch:
         return {sobject: rows[sizes.get(sobject, 0):] for sobject, rows in self.rows.items()}
 
 
+PAGE_VIEWS = frozenset({"page_view", "pricing_page_view"})
+
+
+def activity_counts(person: SynthPerson) -> dict[str, Any]:
+    """A person's web visits as a marketing tool syncs them onto the record: the days with a page
+    view, and the latest page view (None without one)."""
+    views = [a.occurred_at for a in person.activities if a.type in PAGE_VIEWS]
+    return {
+        ACTIVITY_COUNT_FIELDS["visits"]: float(len({moment.date() for moment in views})),
+        ACTIVITY_COUNT_FIELDS["last_visit"]: stored_datetime(max(views)) if views else None,
+    }
+
+
 class PeopleRenderer:
     def __init__(self, store: SalesforceStore, org: SynthOrg, owners: OwnerBook,
                  accounts: AccountBook, campaigns: CampaignBook) -> None:
@@ -271,6 +285,8 @@ class PeopleRenderer:
         for activity in person.activities:
             apply_person_changes(row, mapping.person_field_changes(activity))
         handoff = self.plant_fields(person, row, ref, batch)
+        if self.org.spec.activity_counts:
+            row.update(activity_counts(person))
         status = row.get("Status")
         if is_lead:
             self.status_history(person, ref, status, handoff, batch)
