@@ -174,8 +174,8 @@ class HistoryRead:
         dated = [path for path in self.candidates if self.times.set_at.get(path)]
         handed = len(self.times.entered_at.get(self.stage_path or "", {}))
         return (f"field history: when values were set, for {len(dated)} of "
-                f"{len(self.candidates)} lead fields; {handed:,} lead"
-                f"{'' if handed == 1 else 's'} dated handed off ({self.requests:,} request"
+                f"{len(self.candidates)} lead fields; handoffs dated for {handed:,} lead"
+                f"{'' if handed == 1 else 's'} ({self.requests:,} request"
                 f"{'' if self.requests == 1 else 's'})")
 
 

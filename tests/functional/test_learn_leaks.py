@@ -54,6 +54,7 @@ def assert_flagged_after_handoff(output: str, field: str) -> None:
                         r"([\d,]+) with a dated first value\); .*?\. left out", output)
     assert flagged, output[:2000]
     assert int(flagged.group(1)) == 100 and int(flagged.group(3).replace(",", "")) >= 20
+    assert re.search(r"note: field history: [^;]*; handoffs dated for [\d,]+ leads \(", output)
 
 
 def learned_rules(proposal: Path) -> str:
