@@ -20,6 +20,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -189,23 +190,18 @@ class CountRule(Section):
     decay: bool = Field(default=True, description="false: points do not fade")
     group: Identifier | None = None
 
-    @field_validator("field")
+    @field_validator("field", "last_activity")
     @classmethod
-    def _a_number_field(cls, path: str) -> str:
-        if not is_known_lead_path(path):
-            raise ValueError(f"unknown lead field {path!r}{did_you_mean(path, lead_paths())}")
-        if lead_field_kind(path) not in ("number", None):
-            raise ValueError(f"{path} is {lead_field_kind(path)}; a count rule reads a number")
-        return path
-
-    @field_validator("last_activity")
-    @classmethod
-    def _a_date_field(cls, path: str | None) -> str | None:
+    def _a_field_of_its_kind(cls, path: str | None, info: ValidationInfo) -> str | None:
+        """`field` names a number, `last_activity` a date (custom fields: any)."""
         if path is None:
             return path
         if not is_known_lead_path(path):
             raise ValueError(f"unknown lead field {path!r}{did_you_mean(path, lead_paths())}")
-        if lead_field_kind(path) not in ("time", None):
+        kind = lead_field_kind(path)
+        if info.field_name == "field" and kind not in ("number", None):
+            raise ValueError(f"{path} is {kind}; a count rule reads a number")
+        if info.field_name == "last_activity" and kind not in ("time", None):
             raise ValueError(f"{path} is not a date; last_activity names a date field")
         return path
 

@@ -5,7 +5,8 @@ views equal one inquiry and sixty page views outrank a demo request. From the mo
 module finds the hand-raises (the activity tests that qualify a lead on their own in a stage rule:
 a demo request, a contact-form submission), the least engagement one of them earns, and the
 fewest browsing activities (page views, e-mail opens and clicks by default:
-`qualification.browsing`) that earn as much — naming the rules and the counts that do it.
+`qualification.browsing`; and every count rule's units, such as visits on the lead) that earn as
+much — naming the rules and the counts that do it.
 
 Everything is computed for fresh activity (decay applies to both sides alike) and is pure: no
 leads, no clock.
