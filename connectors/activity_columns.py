@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from connectors.csvfile import BLOCK_TEXT, DETAILS, ActivityBlock, ActivityColumns, spans_of
+from connectors.csvfile import (
+    BLOCK_TEXT,
+    DETAILS,
+    ActivityBlock,
+    ActivityColumns,
+    BlankValues,
+    spans_of,
+)
 from connectors.plain_csv import NotColumnar, epoch_seconds, plain_csv
 
 if TYPE_CHECKING:
@@ -40,10 +47,12 @@ class ActivitySpool:
         lead_ids: Iterable[Sequence[str]],
         batch_size: int,
         encoding: str = "utf-8",
+        blank_values: Iterable[str] = (),
     ) -> None:
         import pyarrow as pa
 
         self._pa = pa
+        self._blank = BlankValues.of(blank_values)  # placeholders in url, form, campaign, subject
         self._encoding = encoding
         self.batch_size = batch_size
         self._position = {lead_id: i for i, lead_id in enumerate(itertools.chain(*lead_ids))}
@@ -99,12 +108,20 @@ class ActivitySpool:
                 if column in position
                 else pa.nulls(len(block), pa.string())
             )
-            texts.append(pc.if_else(pc.equal(pc.utf8_length(cells), 0), None, cells))
+            texts.append(self._without_placeholders(cells))
         table = pa.record_batch(
             [ordinal.cast(pa.int64()), pa.array(epoch_seconds(times)), *texts],
             names=["lead", "occurred_at", *BLOCK_TEXT],
         )
         self._write(table)
+
+    def _without_placeholders(self, cells: pa.Array) -> pa.Array:
+        """Empty cells and placeholder answers (`blank_values`) as nulls."""
+        import pyarrow as pa
+
+        encoded = cells.dictionary_encode()
+        kept = [None if value in self._blank else value for value in encoded.dictionary.to_pylist()]
+        return pa.array(kept, pa.string()).take(encoded.indices)
 
     def _ordinals(self, lead_ids: pa.Array) -> pa.Array:
         """Each activity's lead as its position in the leads file (null: no such lead)."""

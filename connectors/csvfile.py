@@ -476,7 +476,14 @@ class ActivityIndex:
     columns for scoring (`spans`, `block`: memory bounded however many activities a lead
     batch has), or as records (`for_leads`)."""
 
-    def __init__(self, path: Path, columns: ActivityColumns, encoding: str = "utf-8") -> None:
+    def __init__(
+        self,
+        path: Path,
+        columns: ActivityColumns,
+        encoding: str = "utf-8",
+        blank_values: Iterable[str] = (),
+    ) -> None:
+        self._blank = BlankValues.of(blank_values)  # placeholders in url, form, campaign, subject
         self._directory = tempfile.TemporaryDirectory(prefix="leadq-activities-")
         self._db = sqlite3.connect(Path(self._directory.name) / "activities.sqlite")
         self._db.execute(
@@ -504,13 +511,19 @@ class ActivityIndex:
             positions = [header.index(c) if c in header else None for c in wanted]
             self._db.executemany(
                 "INSERT INTO activity VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (self._row(path, line, cells, positions, types) for line, cells in rows),
+                (self._row(path, line, cells, positions, types, self._blank)
+                 for line, cells in rows),
             )
         self._db.commit()
 
     @staticmethod
     def _row(
-        path: Path, line: int, cells: list[str], positions: list[int | None], types: dict[str, str]
+        path: Path,
+        line: int,
+        cells: list[str],
+        positions: list[int | None],
+        types: dict[str, str],
+        blank: BlankValues,
     ) -> tuple[Any, ...]:
         values = [cells[i].strip() if i is not None and i < len(cells) else "" for i in positions]
         for role, value in (("lead id", values[0]), ("activity type", values[1])):
@@ -525,6 +538,7 @@ class ActivityIndex:
         if occurred is None:
             raise CsvInputError(f"{path.name} line {line}: {values[2]!r} is not a date and time")
         lead_id, kind, _, *details = (value or None for value in values)
+        details = [None if detail in blank else detail for detail in details]
         return (lead_id, kind, occurred.timestamp(), *details)
 
     def for_leads(self, lead_ids: Iterable[str]) -> list[Activity]:

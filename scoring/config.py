@@ -564,8 +564,8 @@ class CsvMapping(Section):
     blank_values: list[Placeholder] = Field(
         default_factory=lambda: list(BLANK_VALUES),
         max_length=1000,
-        description="Placeholder answers read as missing in every lead column but the id "
-        "(case and surrounding spaces ignored); [] for empty cells only",
+        description="Placeholder answers read as missing in every lead column but the id, and "
+        "in activities' details (case and surrounding spaces ignored); [] for empty cells only",
     )
 
     @field_validator("columns")

@@ -129,7 +129,12 @@ class CsvScoringRun:
         ids = reader.lead_ids()
         spool = (
             ActivitySpool(
-                self.activities, self.model.csv.activities, [ids], self.batch_size, self.encoding
+                self.activities,
+                self.model.csv.activities,
+                [ids],
+                self.batch_size,
+                self.encoding,
+                self.model.csv.blank_values,
             )
             if self.activities is not None
             else None
@@ -194,6 +199,7 @@ class CsvScoringRun:
                     self.reader.lead_ids(),
                     self.batch_size,
                     self.encoding,
+                    self.model.csv.blank_values,
                 )
             except (NotColumnar, CsvInputError):
                 pass  # the row reader reads it, or reports the problem where it is
@@ -202,7 +208,12 @@ class CsvScoringRun:
     def _activity_index(self) -> ActivityIndex | None:
         if self.activities is None:
             return None
-        return ActivityIndex(self.activities, self.model.csv.activities, encoding=self.encoding)
+        return ActivityIndex(
+            self.activities,
+            self.model.csv.activities,
+            encoding=self.encoding,
+            blank_values=self.model.csv.blank_values,
+        )
 
 
 class LazyLeadColumns(Mapping[str, LeadColumn]):

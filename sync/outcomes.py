@@ -309,7 +309,9 @@ class CsvOutcomes:
         if self.activities is None:
             return []
         mapping = model.csv.activities
-        with ActivityIndex(self.activities, mapping, encoding=self.encoding) as index:
+        with ActivityIndex(
+            self.activities, mapping, encoding=self.encoding, blank_values=model.csv.blank_values
+        ) as index:
             return index.for_leads(lead.id for lead in leads)
 
 

@@ -36,16 +36,26 @@ LEADS = (
 )
 
 
-def scored(tmp_path: Path, model, text: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict]:
+def scored(
+    tmp_path: Path,
+    model,
+    text: str,
+    monkeypatch: pytest.MonkeyPatch,
+    activities_text: str | None = None,
+) -> dict[str, dict]:
     """The scored file, by lead id, read by pyarrow's columns and by the row reader: both the
     same file."""
     leads = tmp_path / "leads.csv"
     leads.write_text(text)
-    run = CsvScoringRun(model, leads)
+    activities = None
+    if activities_text is not None:
+        activities = tmp_path / "activities.csv"
+        activities.write_text(activities_text)
+    run = CsvScoringRun(model, leads, activities)
     score_csv(run, tmp_path / "columnar.csv", NOW)
     with monkeypatch.context() as patched:
         patched.setattr(csvscore, "pyarrow_available", lambda: False)
-        score_csv(CsvScoringRun(model, leads), tmp_path / "rows.csv", NOW)
+        score_csv(CsvScoringRun(model, leads, activities), tmp_path / "rows.csv", NOW)
     columnar = (tmp_path / "columnar.csv").read_text()
     assert columnar == (tmp_path / "rows.csv").read_text()
     return {row["id"]: row for row in csv.DictReader(io.StringIO(columnar))}
@@ -88,6 +98,25 @@ def test_the_model_names_its_own_placeholders(
         "Has a plan (+20); Plan is Select (+10)",
         "",
     ]
+
+
+def test_a_placeholder_in_an_activitys_details_is_no_detail_in_either_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pyarrow")
+    model = model_from(
+        """
+        engagement:
+          rules:
+            - {id: form, label: Named form, activity: form_submission, points: 10,
+               where: {field: form, op: exists}}
+        csv:
+          activities: {lead_id: lead, type: type, occurred_at: at}
+        """
+    )
+    activities = "lead,type,at,form\nA,form_submission,2026-10-30,Select\nB,form_submission,2026-10-30,Demo\n"
+    rows = scored(tmp_path, model, "id\nA\nB\n", monkeypatch, activities)
+    assert (rows["A"]["leadq_engagement"], rows["B"]["leadq_engagement"]) == ("0", "10")
 
 
 def test_leads_read_for_backtest_and_learn_read_placeholders_as_missing(tmp_path: Path) -> None:
