@@ -40,7 +40,11 @@ def leads_with_visits(size: int = 2000, seed: int = 5) -> LabelledLeads:
         make_lead(
             f"L{i}",
             created_at=NOW - timedelta(days=200 - i * 200 / size),
-            fields={"tier": "gold" if gold[i] else "silver", "visits": str(visits[i])},
+            fields={
+                "tier": "gold" if gold[i] else "silver",
+                "visits": str(visits[i]),
+                "logins": "1",  # the same for every lead: says nothing
+            },
         )
         for i in range(size)
     ]
@@ -98,3 +102,9 @@ def test_a_count_rule_of_the_model_is_reweighted_as_a_whole_and_the_diff_shows_i
     change = next(c for c in compare(model, card) if c.what == "engagement rule visits")
     assert change.before == "+2 per visit, at most 20"
     assert change.after == visits.points_text
+
+
+def test_a_count_every_lead_has_alike_is_no_candidate(labelled: LabelledLeads) -> None:
+    model = model_from(FIT + "learn: {engagement_fields: [fields.visits, fields.logins]}\n")
+    card = propose(Learner(labelled, model), None)
+    assert [rule.field for rule in card.model.engagement.count_rules] == ["fields.visits"]
