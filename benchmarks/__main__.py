@@ -2,7 +2,8 @@
 
 Names: scoring, csv, sandbox, hubspot, salesforce, reliability, webhook, memory, closedloop,
 steady (default: all). Results go to benchmarks/results/latest.json (or --json). `memory --large`
-adds 200,000 leads; `steady --large` adds 100,000 (about half an hour more).
+adds 200,000 leads; `steady --large` adds 100,000 (about half an hour more); `steady --crm NAME`
+runs one CRM.
 """
 
 from __future__ import annotations

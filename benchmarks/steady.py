@@ -21,8 +21,9 @@ account owners routing needs when a changed lead reaches an assigning stage, the
 the cursor and the check of what changed while it ran — is overhead above the bound: the
 per-kind counts in each row's note show which.
 
-`python -m benchmarks steady` runs 2,000 and 10,000 leads; `--large` adds 100,000 (about half
-an hour on two cores).
+`python -m benchmarks steady` runs 2,000 and 10,000 leads; `--large` adds 100,000 (about 20
+minutes for HubSpot and 10 for Salesforce on two shared cores, half of it the sandbox serving the
+full sync); `--crm hubspot` or `--crm salesforce` runs one CRM.
 """
 
 from __future__ import annotations
