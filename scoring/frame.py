@@ -432,9 +432,11 @@ class LeadFrame(_ColumnCache):
     def _typed(self, path: str, convert: Callable[[Any], float]) -> np.ndarray:
         """A number or time column: an array as given, text converted once per distinct value."""
         column = self._table_column(path)
-        if path in self._computed or column is None or isinstance(column, list):
+        if path not in self._computed and self.table is not None and column is None:
+            values = np.full(self.size, np.nan)  # no such column: missing for every lead
+        elif path in self._computed or column is None or isinstance(column, list):
             return super().number(path) if convert is to_number else super().time(path)
-        if isinstance(column, TextColumn | RawText):
+        elif isinstance(column, TextColumn | RawText):
             distinct = column.distinct if isinstance(column, TextColumn) else column.values
             lookup = np.fromiter(map(convert, distinct), np.float64, len(distinct))
             values = lookup[column.codes] if len(lookup) else np.full(self.size, np.nan)
