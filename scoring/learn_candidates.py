@@ -291,9 +291,8 @@ def count_candidates(
         return []
     numbers = sample.numbers[~np.isnan(sample.numbers)]
     active = numbers[numbers > 0]
-    _, repeats = np.unique(numbers, return_counts=True)
-    if len(active) < support or repeats.max(initial=0) > NEARLY_ALL * sample.size:
-        return []  # too few leads with any, or (nearly) every lead with the same count
+    if len(active) < support or len(active) > NEARLY_ALL * sample.size:
+        return []  # too few leads with any, or nearly every lead: its reason would be everyone's
     most = max(nice_number(float(np.percentile(active, COUNT_SCALE_PERCENTILE))), 1.0)
     rule_id = unique_id(field_slug(sample.path), taken)
     label = shortened(field_name(sample.path))
