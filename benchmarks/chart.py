@@ -3,7 +3,8 @@ against org size, drawn from the JSON that `python -m benchmarks steady` and
 `python -m benchmarks memory` save.
 
 Left: the requests each run of the steady-state sequence makes (full sync, nothing changed, new
-activity on 50 people), per CRM, with the lower bound of the run after new activity dashed.
+activity on 50 people), per CRM, with the lower bound of the run after new activity dashed and
+the target of a run that finds nothing changed dotted.
 Right: the peak resident memory of `leadq sync --full`, per CRM. Both axes are logarithmic in org
 size. Files given later override earlier ones for the same point.
 """
@@ -25,6 +26,7 @@ _REQUESTS = re.compile(r"(.+): requests vs lower bound")
 _BOUND = re.compile(r"bound (\d+)")
 _MEMORY = re.compile(r"(hubspot|salesforce): sync --full peak memory, ([\d,]+) leads")
 RUNS_DRAWN = ("full sync", "nothing changed", "new activity")
+NO_CHANGE_TARGET = 8  # requests of an incremental run that finds nothing changed
 
 Series = dict[int, float]  # org size (leads) → value
 
@@ -96,6 +98,8 @@ def draw(figures: ScalingFigures, output: Path) -> None:
         if run == "new activity" and bound:
             left.plot(sorted(bound), [bound[s] for s in sorted(bound)], linestyle="--",
                       color=colours[crm], alpha=0.6, label=f"{crm}: its lower bound")
+    left.axhline(NO_CHANGE_TARGET, color="grey", linestyle=":",
+                 label=f"nothing changed: target ≤ {NO_CHANGE_TARGET}")
     left.set(xscale="log", yscale="log", xlabel="leads in the org", ylabel="requests per run",
              title="Requests per run (python -m benchmarks steady)")
     for crm, series in sorted(figures.peak_mb.items()):
