@@ -33,6 +33,7 @@ class LearnRun:
     suspects: list[Suspect]
     yaml_text: str
     unlearnable: dict[str, str]  # fields learn never uses (leadq's outputs, CRM bookkeeping): why
+    recency_half_life: float | None = None  # the weighting of recent leads learn used, if any
 
 
 def learn_from(
@@ -65,6 +66,7 @@ def learn_from(
         suspects=suspects,
         yaml_text=render_yaml(card, header),
         unlearnable=unlearnable_fields(model, labelled.leads),
+        recency_half_life=learner.settings.recency_half_life,
     )
 
 

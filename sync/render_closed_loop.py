@@ -143,7 +143,7 @@ def acceptance_summary(loaded: Loaded) -> list[Table]:
 
 def learn_summary(run: LearnRun, output: Path) -> list[Any]:
     lines: list[Any] = [f"[yellow]warning:[/yellow] {markup_safe(s.warning)}" for s in run.suspects]
-    notes = [*run.current.notes, *unlearnable_note(run), *unstable_note(run)]
+    notes = [*run.current.notes, *recency_note(run), *unlearnable_note(run), *unstable_note(run)]
     lines += [f"[yellow]note:[/yellow] {markup_safe(note)}" for note in notes]
     lines.append(_estimate_table(run))
     lines.append(_proposed_changes_table(run.changes))
@@ -157,6 +157,15 @@ def learn_summary(run: LearnRun, output: Path) -> list[Any]:
         f"Wrote {output}: a leadq model. Review it, then `leadq backtest --model {output} …`."
     )
     return lines
+
+
+def recency_note(run: LearnRun) -> list[str]:
+    """How learn weighted recent leads, as one note (none when every lead counted alike)."""
+    share = run.recency_half_life
+    if share is None:
+        return []
+    return [f"recent leads weigh more: a lead counts half as much for every {share * 100:g}% "
+            f"of the leads that are newer than it (recency half-life {share:g})"]
 
 
 def unlearnable_note(run: LearnRun) -> list[str]:
@@ -273,7 +282,8 @@ def learn_report(run: LearnRun, loaded: Loaded) -> Report:
     return Report(
         title=f"leadq learn — {run.card.model.name}",
         results=results,
-        lines=[f"Data: {loaded.source}.", run.current.cutoffs, *unlearnable_note(run),
+        lines=[f"Data: {loaded.source}.", run.current.cutoffs, *recency_note(run),
+               *unlearnable_note(run),
                *unstable_note(run),
                "ROC AUC of the proposal on leads it did not learn from: "
                f"{cross_validated_text(run.estimate)}."],

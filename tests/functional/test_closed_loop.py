@@ -242,6 +242,15 @@ def test_a_capacity_per_month_needs_creation_dates(tmp_path: Path) -> None:
     assert "--capacity 200/month needs the leads' creation dates (created_at)" in (said(result))
 
 
+def test_learn_says_when_it_weighs_recent_leads_more(tmp_path: Path) -> None:
+    sample = first_rows(BANK_DATA, 20_000, tmp_path / "bank-20k.csv")
+    result = leadq("learn", "-m", BANK_MODEL, "--csv", str(sample), "--label", "y",
+                   "--recency-half-life", "0.05", "--folds", "0", "-o", str(tmp_path / "p.yaml"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert ("note: recent leads weigh more: a lead counts half as much for every 5% of the leads "
+            "that are newer than it (recency half-life 0.05)") in said(result)
+
+
 def test_learn_on_a_synthetic_org_beats_the_hand_written_model_and_shows_top_decile_lift(
     tmp_path: Path,
 ) -> None:
