@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from connectors.csvfile import (
+from connectors.csv_activity_index import (
     BLOCK_TEXT,
     DETAILS,
     ActivityBlock,
     ActivityColumns,
-    BlankValues,
     spans_of,
+)
+from connectors.csvfile import (
+    BlankValues,
 )
 from connectors.plain_csv import NotColumnar, epoch_seconds, plain_csv
 

@@ -11,21 +11,25 @@ from pathlib import Path
 import numpy as np
 
 from connectors.activity_columns import ActivitySpool
-from connectors.csvfile import (
+from connectors.csv_activity_index import (
     BLOCK_TEXT,
-    EXCEL_CELL_LIMIT,
-    SCORE_COLUMNS,
     ActivityBlock,
     ActivityIndex,
+)
+from connectors.csvfile import (
+    SCORE_COLUMNS,
     CsvInputError,
     CsvLeadReader,
-    ScoredCsvWriter,
     normalise_encoding,
     output_encoding_for,
 )
 from connectors.lead_columns import ColumnarLeadReader, LeadColumnsBatch
 from connectors.plain_csv import NotColumnar, pyarrow_available
 from connectors.records import Lead
+from connectors.scored_csv import (
+    EXCEL_CELL_LIMIT,
+    ScoredCsvWriter,
+)
 from scoring.config import ScoringModel
 from scoring.explain import Explanation, explain
 from scoring.frame import ActivityFrame, LeadColumn, LeadTable, RawText, normalised
@@ -270,7 +274,7 @@ def score_csv(
     would; else (or when pyarrow is not installed) row by row: the same file either way, and
     every problem worded by the row reader with its line.
     Cells a spreadsheet would run as formulas are neutralised unless `formula_guard` is off
-    (`connectors.csvfile.formula_guarded`); reasons are cut to what a spreadsheet cell holds."""
+    (`connectors.scored_csv.formula_guarded`); reasons are cut to what a spreadsheet cell holds."""
     check_output(output, output_encoding)
     if pyarrow_available():
         try:

@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from connectors.csvfile import ActivityIndex, CsvInputError, CsvLeadReader
+from connectors.csv_activity_index import (
+    ActivityIndex,
+)
+from connectors.csvfile import (
+    CsvInputError,
+    CsvLeadReader,
+)
 from connectors.field_times import FieldTimes
 from connectors.records import Activity, Lead, parse_timestamp
 from scoring.backtest import LabelledLeads, cut_off_before_outcomes, labelled_from_records

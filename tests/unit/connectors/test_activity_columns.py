@@ -12,7 +12,14 @@ pytest.importorskip("pyarrow")
 
 from benchmarks import synthetic
 from connectors.activity_columns import ActivitySpool
-from connectors.csvfile import ActivityBlock, ActivityIndex, CsvInputError, CsvLeadReader
+from connectors.csv_activity_index import (
+    ActivityBlock,
+    ActivityIndex,
+)
+from connectors.csvfile import (
+    CsvInputError,
+    CsvLeadReader,
+)
 from connectors.lead_columns import ColumnarLeadReader
 from connectors.plain_csv import NotColumnar
 from scoring.loading import load_model

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from builders import NOW, model_from
 
-from connectors.csvfile import ActivityIndex, CsvInputError, CsvLeadReader
+from connectors.csv_activity_index import (
+    ActivityIndex,
+)
+from connectors.csvfile import (
+    CsvInputError,
+    CsvLeadReader,
+)
 from sync.csvscore import CsvScoringRun, result_cells, score_csv
 from sync.plan import Result
 

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from builders import NOW, activity, make_lead, model_from
 
-from connectors.csvfile import ActivityIndex
+from connectors.csv_activity_index import (
+    ActivityIndex,
+)
 from connectors.records import Outcome
 from scoring.backtest import (
     labelled_from_records,
