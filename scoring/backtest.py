@@ -27,7 +27,9 @@ import numpy as np
 
 from connectors.records import Activity, Lead, Outcome
 from scoring.conditions import ActivityTest, Evaluator
-from scoring.config import GRADES, ScoringModel
+from scoring.config import (
+    ScoringModel,
+)
 from scoring.conversion_measures import (
     SCORE_BANDS,
     Segment,
@@ -51,6 +53,9 @@ from scoring.frame import (
     LeadFrame,
     TextColumn,
     to_number,
+)
+from scoring.model_types import (
+    GRADES,
 )
 from scoring.predictive import predict
 from scoring.qualify import CompiledModel, ScoredBatch, compile_model, score_frame

@@ -6,66 +6,43 @@ checks what pydantic cannot see (fields that exist, ids used once, groups declar
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import itertools
 import json
-import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Discriminator,
     Field,
-    Tag,
-    ValidationInfo,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from scoring.conditions import Condition, FieldTest, walk
+from scoring.engagement_config import (
+    Engagement,
+)
 from scoring.frame import (
     BANT_CRITERIA,
-    COMPANY_FIELD_KINDS,
-    LEAD_FIELD_KINDS,
     is_known_lead_path,
-    lead_field_kind,
 )
-
-GRADES = ("A", "B", "C", "D", "F")
-HAND_RAISER = "hand_raiser"  # the priorities key for leads qualified by a hand-raise
-# What the intent guard counts as browsing unless the model says otherwise: reading, not asking.
-BROWSING_ACTIVITIES = ("page_view", "pricing_page_view", "email_open", "email_click")
-
-# What a form left blank writes instead of nothing: read as missing in CSV files unless the
-# model's csv.blank_values says otherwise.
-BLANK_VALUES = ("-", "--", "N/A", "Select", "Please select")
-
-# Bounds far beyond any real model and far below what would overflow a score, a reason's points
-# or a CRM field: every number finite, every name short enough to read in one line.
-MOST = 1_000_000  # points, thresholds, caps, maxima, weights, days and counts, in size
-MOST_LABEL = 200  # characters in a label or the model's name
-MOST_ID = 100  # characters in a rule or group id
-
-Identifier = Annotated[str, Field(min_length=1, max_length=MOST_ID)]
-RuleId = Annotated[Identifier, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")]
-Label = Annotated[str, Field(min_length=1, max_length=MOST_LABEL)]
-Points = Annotated[float, Field(allow_inf_nan=False, ge=-MOST, le=MOST)]
-Positive = Annotated[float, Field(allow_inf_nan=False, gt=0, le=MOST)]
-Weight = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MOST)]
-Count = Annotated[int, Field(ge=0, le=MOST)]
-
-
-def shortened(label: str) -> str:
-    """A label made from data (learn's proposals), cut to fit `MOST_LABEL` with an ellipsis."""
-    return label if len(label) <= MOST_LABEL else label[: MOST_LABEL - 1] + "…"
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from scoring.handoff_config import (
+    Handoff,
+)
+from scoring.model_types import (
+    BLANK_VALUES,
+    BROWSING_ACTIVITIES,
+    HAND_RAISER,
+    MOST_LABEL,
+    Count,
+    Label,
+    Points,
+    Positive,
+    RuleId,
+    Section,
+    Weight,
+    did_you_mean,
+    lead_paths,
+)
 
 
 class FitRule(Section):
@@ -103,197 +80,6 @@ class Bant(Section):
     authority: Condition | None = None
     need: Condition | None = None
     timing: Condition | None = None
-
-
-class Decay(Section):
-    """How an activity's points fade with age. Give one of the two, or neither (no decay)."""
-
-    half_life_days: Positive | None = None
-    percent_per_month: Positive | None = Field(default=None, le=100)
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Decay:
-        if self.half_life_days is not None and self.percent_per_month is not None:
-            raise ValueError("give half_life_days or percent_per_month, not both")
-        return self
-
-
-class EngagementGroup(Section):
-    id: Identifier
-    label: Label | None = None
-    cap: Positive
-
-
-# `activity: page_view` or `activity: [page_view, pricing_page_view]`
-ONE_OR_MORE_TYPES = {
-    "anyOf": [
-        {"type": "string", "minLength": 1},
-        {"type": "array", "items": {"type": "string"}, "minItems": 1},
-    ]
-}
-
-
-class EngagementRule(Section):
-    id: RuleId
-    label: Label
-    activity: Annotated[list[str], WithJsonSchema(ONE_OR_MORE_TYPES)] = Field(min_length=1)
-    where: Condition | None = None
-    points: Points
-    cap: Positive | None = Field(default=None, description="Most points (in size) this rule gives")
-    once: bool = Field(default=False, description="Count only the most recent matching activity")
-    within_days: Positive | None = None
-    decay: bool = Field(default=True, description="false: points do not fade (e.g. unsubscribe)")
-    group: Identifier | None = None
-
-    @field_validator("activity", mode="before")
-    @classmethod
-    def _one_type_is_a_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
-
-    @property
-    def strongest(self) -> float:
-        """The points one matching activity gives."""
-        return self.points
-
-
-class CountBin(Section):
-    """Points for a count of at least `gte` (the first bin reached, from the highest, counts)."""
-
-    gte: Annotated[float, Field(allow_inf_nan=False, ge=-MOST, le=MOST)]
-    points: Points
-
-
-class CountRule(Section):
-    """An engagement rule over a number on the lead (visits, page views, minutes on site), for
-    CRMs and exports that carry activity as counts rather than as events: `points_per` unit (up
-    to `cap`), or the points of the highest bin the count reaches. A count has no time of its
-    own: its points decay only when `last_activity` names the lead's date of its latest one."""
-
-    id: RuleId
-    label: Label
-    field: str = Field(description="The lead field holding the count, e.g. fields.num_visits")
-    points_per: Points | None = Field(default=None, description="Points for each unit counted")
-    bins: list[CountBin] | None = Field(
-        default=None, min_length=1, description="From the highest `gte` down; the first reached"
-    )
-    unit: Label | None = Field(default=None, description="What one of the count is: visit")
-    units: Label | None = Field(default=None, description="Its plural (default: unit + s)")
-    cap: Positive | None = Field(default=None, description="Most points (in size) this rule gives")
-    last_activity: str | None = Field(
-        default=None,
-        description="The lead's date field of the latest activity counted: the points decay "
-        "with its age (engagement.decay); unnamed: no decay",
-    )
-    within_days: Positive | None = Field(
-        default=None, description="No points when last_activity is older (or missing)"
-    )
-    decay: bool = Field(default=True, description="false: points do not fade")
-    group: Identifier | None = None
-
-    @field_validator("field", "last_activity")
-    @classmethod
-    def _a_field_of_its_kind(cls, path: str | None, info: ValidationInfo) -> str | None:
-        """`field` names a number, `last_activity` a date (custom fields: any)."""
-        if path is None:
-            return path
-        if not is_known_lead_path(path):
-            raise ValueError(f"unknown lead field {path!r}{did_you_mean(path, lead_paths())}")
-        kind = lead_field_kind(path)
-        if info.field_name == "field" and kind not in ("number", None):
-            raise ValueError(f"{path} is {kind}; a count rule reads a number")
-        if info.field_name == "last_activity" and kind not in ("time", None):
-            raise ValueError(f"{path} is not a date; last_activity names a date field")
-        return path
-
-    @field_validator("bins")
-    @classmethod
-    def _highest_first(cls, bins: list[CountBin] | None) -> list[CountBin] | None:
-        floors = [found.gte for found in bins or []]
-        if any(lower >= higher for higher, lower in itertools.pairwise(floors)):
-            raise ValueError("bins must go from the highest gte down, each gte once")
-        return bins
-
-    @model_validator(mode="after")
-    def _points_one_way(self) -> CountRule:
-        if (self.points_per is None) == (self.bins is None):
-            raise ValueError("give points_per or bins (one of them)")
-        if self.within_days is not None and self.last_activity is None:
-            raise ValueError("within_days needs last_activity: a count has no date of its own")
-        return self
-
-    @property
-    def plural(self) -> str | None:
-        """The unit for a count other than 1."""
-        return self.units or (f"{self.unit}s" if self.unit else None)
-
-    @property
-    def strongest(self) -> float:
-        """The most the rule gives, signed: its cap or its largest bin (uncapped: one unit)."""
-        if self.bins is not None:
-            return max((found.points for found in self.bins), key=abs)
-        per = self.points_per or 0.0
-        return math.copysign(self.cap, per) if self.cap is not None else per
-
-    def scaled_to(self, points: float, digits: int | None = None) -> CountRule:
-        """The same rule with its strongest points `points` (each bin, the points per unit and
-        the cap scaled alike), rounded to `digits` decimals when given."""
-        strongest = self.strongest
-        factor = points / strongest if strongest else 0.0
-
-        def scaled(value: float) -> float:
-            return value * factor if digits is None else round(value * factor, digits)
-
-        if self.bins is not None:
-            bins = [step.model_copy(update={"points": scaled(step.points)}) for step in self.bins]
-            return self.model_copy(update={"bins": bins})
-        cap = abs(points) if self.cap is not None else None
-        return self.model_copy(update={"points_per": scaled(self.points_per or 0.0), "cap": cap})
-
-    @property
-    def points_text(self) -> str:
-        """The points in a few words: `+2 a visit, at most 20`, `10+: +15, 3+: +8`."""
-        if self.bins is not None:
-            return ", ".join(f"{found.gte:g}+: {found.points:+g}" for found in self.bins)
-        text = f"{self.points_per or 0:+g} per {self.unit or 'unit'}"
-        return text + (f", at most {self.cap:g}" if self.cap is not None else "")
-
-
-def _engagement_rule_kind(data: Any) -> str:
-    if isinstance(data, BaseModel):
-        return "<count>" if isinstance(data, CountRule) else "<activity>"
-    return "<count>" if isinstance(data, dict) and "field" in data else "<activity>"
-
-
-AnyEngagementRule = Annotated[
-    Annotated[EngagementRule, Tag("<activity>")] | Annotated[CountRule, Tag("<count>")],
-    Discriminator(_engagement_rule_kind),
-]
-
-
-class Engagement(Section):
-    max: Positive = 100
-    decay: Decay = Decay()
-    groups: list[EngagementGroup] = Field(default_factory=list)
-    rules: list[AnyEngagementRule] = Field(
-        default_factory=list,
-        description="Activity rules ({activity, points …}) and count rules ({field, points_per "
-        "or bins …}) over numbers on the lead",
-    )
-
-    @property
-    def activity_rules(self) -> list[EngagementRule]:
-        """The rules that read activities (not numbers on the lead)."""
-        return [rule for rule in self.rules if isinstance(rule, EngagementRule)]
-
-    @property
-    def count_rules(self) -> list[CountRule]:
-        return [rule for rule in self.rules if isinstance(rule, CountRule)]
-
-    def count_fields(self) -> list[str]:
-        """The lead fields the count rules read: counts, and dates of the latest activity."""
-        fields = [rule.field for rule in self.count_rules]
-        fields += [rule.last_activity for rule in self.count_rules if rule.last_activity]
-        return list(dict.fromkeys(fields))
 
 
 class Qualification(Section):
@@ -668,121 +454,6 @@ class Routing(Section):
     )
 
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-TASK_FIELDS = ("name", "grade", "label", "score", "stage", "stage_rule", "due")  # in templates
-Duration = Annotated[str, Field(pattern=r"^[0-9]{1,4}(\.[0-9]{1,2})?[hd]$")]
-ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
-
-
-class WorkingHours(Section):
-    """When reps work, in `timezone`: SLA clocks only run inside these hours."""
-
-    timezone: str = Field(default="UTC", description="An IANA zone, e.g. Europe/Berlin")
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default=["mon", "tue", "wed", "thu", "fri"], min_length=1
-    )
-    start: ClockTime = "09:00"
-    end: ClockTime = "17:00"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, zone: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"unknown time zone {zone!r} (an IANA name: Europe/Berlin)") from error
-        return zone
-
-    @model_validator(mode="after")
-    def _start_before_end(self) -> WorkingHours:
-        if self.start >= self.end:
-            raise ValueError(f"working hours must start before they end ({self.start}–{self.end})")
-        return self
-
-
-class SlaRule(Section):
-    """One follow-up SLA: the first rule whose every given test matches sets the task's due time.
-    A rule with no test matches every lead."""
-
-    id: RuleId
-    grades: list[Literal["A", "B", "C", "D", "F"]] | None = None
-    labels: list[str] | None = None
-    stage_rules: list[str] | None = Field(
-        default=None, description="Ids of the `stages:` rules that qualified the lead"
-    )
-    hand_raiser: bool | None = Field(
-        default=None, description="true: only hand-raisers (demo or contact request)"
-    )
-    due_within: Duration = Field(
-        description="Working time until the task is due: 4h (working hours) or 2d (working days)"
-    )
-    priority: Literal["high", "medium", "low"] = "medium"
-
-    @field_validator("labels")
-    @classmethod
-    def _known_labels(cls, labels: list[str] | None) -> list[str] | None:
-        known = [f"{letter}{band}" for letter in "ABCD" for band in range(1, 5)]
-        unknown = [label for label in labels or [] if label not in known]
-        if unknown:
-            raise ValueError(f"unknown label {unknown[0]!r}: labels run from A1 to D4")
-        return labels
-
-
-def _default_sla() -> list[SlaRule]:
-    return [
-        SlaRule(id="hand_raisers", hand_raiser=True, due_within="4h", priority="high"),
-        SlaRule(id="everyone_else", due_within="2d", priority="medium"),
-    ]
-
-
-class Handoff(Section):
-    """A follow-up task for the owner when leadq assigns a newly qualified lead. Absent: no task.
-    `handoff: {}` turns it on with these defaults: hand-raisers due within 4 working hours (high
-    priority), everyone else within 2 working days; Monday–Friday 09:00–17:00 UTC."""
-
-    working_hours: WorkingHours = WorkingHours()
-    sla: list[SlaRule] = Field(default_factory=_default_sla, min_length=1)
-    subject: str = Field(
-        default="Follow up: {name} ({label}, MQL)", min_length=1, max_length=MOST_LABEL,
-        description=f"The task's subject; placeholders: {', '.join(TASK_FIELDS)}",
-    )
-    slack_webhook_url_env: str | None = Field(
-        default=None,
-        description="Name of the environment variable holding a Slack incoming-webhook URL; "
-        "null: no Slack message",
-    )
-
-    @field_validator("subject")
-    @classmethod
-    def _known_placeholders(cls, subject: str) -> str:
-        import string
-
-        try:
-            names = [name for _, name, _, _ in string.Formatter().parse(subject) if name]
-        except ValueError as error:
-            raise ValueError(f"subject is not a valid template: {error}") from error
-        unknown = [name for name in names if name not in TASK_FIELDS]
-        if unknown:
-            raise ValueError(
-                f"unknown placeholder {{{unknown[0]}}}{did_you_mean(unknown[0], list(TASK_FIELDS))}"
-            )
-        return subject
-
-    @field_validator("sla")
-    @classmethod
-    def _last_catches_all(cls, rules: list[SlaRule]) -> list[SlaRule]:
-        last = rules[-1]
-        tests = (last.grades, last.labels, last.stage_rules, last.hand_raiser)
-        if any(test is not None for test in tests):
-            raise ValueError(
-                f"the last SLA rule ({last.id!r}) must have no test, so that every handed-off "
-                "lead gets a due time"
-            )
-        return rules
-
-
 class ScoringModel(Section):
     name: Label
     description: str | None = None
@@ -855,27 +526,3 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "leadq scoring model"
     return schema
-
-
-# --------------------------------------------------------------------------- words for errors
-
-
-def lead_paths() -> list[str]:
-    """Every lead field a rule can name, company fields included."""
-    return [*LEAD_FIELD_KINDS, *(f"company.{name}" for name in COMPANY_FIELD_KINDS)]
-
-
-def closest(word: str, options: list[str]) -> str | None:
-    """The option `word` was most likely meant to be, if any is close."""
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def did_you_mean(word: str, options: list[str]) -> str:
-    """The hint after an unknown name: the closest option, or every option when there are few."""
-    close = closest(word, options)
-    if close:
-        return f"; did you mean {close!r}?"
-    if len(options) <= 8:
-        return f" (known: {', '.join(options)})"
-    return ""

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from scoring.conditions import Evaluator, compile_condition
-from scoring.config import CountRule, Decay, EngagementRule, ScoringModel
+from scoring.config import (
+    ScoringModel,
+)
+from scoring.engagement_config import (
+    CountRule,
+    Decay,
+    EngagementRule,
+)
 from scoring.frame import SECONDS_PER_DAY, LeadFrame, activity_field_kind
 
 DAYS_PER_MONTH = 365.25 / 12

@@ -8,7 +8,12 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from connectors.records import Activity, Lead
-from scoring.config import CountRule, ScoringModel
+from scoring.config import (
+    ScoringModel,
+)
+from scoring.engagement_config import (
+    CountRule,
+)
 from scoring.frame import SECONDS_PER_DAY, ActivityFrame, LeadFrame
 from scoring.qualify import CompiledModel, Qualification, compile_model, score_frame
 from scoring.reasons import quantity

@@ -19,7 +19,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from scoring.conditions import ActivityTest, AnyOf, Condition
-from scoring.config import HAND_RAISER, CountRule, ScoringModel
+from scoring.config import (
+    ScoringModel,
+)
+from scoring.engagement_config import (
+    CountRule,
+)
+from scoring.model_types import (
+    HAND_RAISER,
+)
 
 Loc = tuple[str | int, ...]
 

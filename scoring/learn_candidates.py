@@ -19,10 +19,20 @@ import numpy as np
 from connectors.records import Lead
 from scoring.backtest import LabelledLeads
 from scoring.conditions import FieldTest, normalise_text, walk
-from scoring.config import CountRule, EngagementRule, FitRule, ScoringModel, shortened
+from scoring.config import (
+    FitRule,
+    ScoringModel,
+)
+from scoring.engagement_config import (
+    CountRule,
+    EngagementRule,
+)
 from scoring.frame import BANT_CRITERIA, SCORE_FIELD_KINDS, TextColumn, lead_field_kind
 from scoring.leaks import never_learned
 from scoring.learn_features import Feature
+from scoring.model_types import (
+    shortened,
+)
 from scoring.rule_names import (
     field_name,
     field_slug,

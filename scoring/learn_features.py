@@ -11,7 +11,18 @@ from typing import Literal
 import numpy as np
 
 from scoring.backtest import LabelledLeads, score_as_of_cutoffs
-from scoring.config import MOST, CountRule, EngagementRule, Fit, FitRule, ScoringModel
+from scoring.config import (
+    Fit,
+    FitRule,
+    ScoringModel,
+)
+from scoring.engagement_config import (
+    CountRule,
+    EngagementRule,
+)
+from scoring.model_types import (
+    MOST,
+)
 from scoring.rule_names import Quantity
 
 

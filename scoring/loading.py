@@ -29,8 +29,14 @@ from ruamel.yaml.error import YAMLError, YAMLWarning
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
-from scoring.config import ScoringModel, closest, did_you_mean
+from scoring.config import (
+    ScoringModel,
+)
 from scoring.intent import handoff_findings, intent_findings
+from scoring.model_types import (
+    closest,
+    did_you_mean,
+)
 from scoring.references import Loc, check_references
 
 MOST_VALUES = 100_000  # far above any real model; a "billion laughs" file goes far beyond

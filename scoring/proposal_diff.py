@@ -9,7 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from scoring.config import CountRule, EngagementRule, FitRule, ScoringModel
+from scoring.config import (
+    FitRule,
+    ScoringModel,
+)
+from scoring.engagement_config import (
+    CountRule,
+    EngagementRule,
+)
 from scoring.learn import Evidence
 from scoring.reasons import is_every_lead
 from scoring.scorecard import Scorecard

@@ -26,7 +26,16 @@ from ruamel.yaml.scalarstring import (
     SingleQuotedScalarString,
 )
 
-from scoring.config import CountRule, Engagement, EngagementRule, Fit, FitRule, ScoringModel
+from scoring.config import (
+    Fit,
+    FitRule,
+    ScoringModel,
+)
+from scoring.engagement_config import (
+    CountRule,
+    Engagement,
+    EngagementRule,
+)
 from scoring.frame import BANT_CRITERIA
 from scoring.loading import parse_model
 from scoring.scorecard import Scorecard

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict
 
 from connectors.records import Activity, Lead
 from scoring.conditions import ActivityTest, Evaluator, compile_condition, normalise_text
-from scoring.config import GRADES, HAND_RAISER, ScoringModel
+from scoring.config import (
+    ScoringModel,
+)
 from scoring.disqualify import Disqualifier
 from scoring.engagement import CountPoints, EngagementScorer
 from scoring.fit import FitScorer
@@ -29,6 +31,10 @@ from scoring.frame import (
     lead_field_kind,
 )
 from scoring.intent import hand_raise_condition
+from scoring.model_types import (
+    GRADES,
+    HAND_RAISER,
+)
 from scoring.reasons import Reason, ReasonColumns, reasons_lines
 from scoring.stage_reasons import stage_reasons
 

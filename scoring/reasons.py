@@ -10,8 +10,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from scoring.conditions import FieldTest
-from scoring.config import CountRule, FitRule, ScoringModel
+from scoring.config import (
+    FitRule,
+    ScoringModel,
+)
 from scoring.engagement import CapColumn, CountPoints
+from scoring.engagement_config import (
+    CountRule,
+)
 
 SHOWN = 0.005  # contributions smaller than this are noise, not reasons
 

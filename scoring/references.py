@@ -15,13 +15,22 @@ from scoring.conditions import (
     FieldTest,
     NotOf,
 )
-from scoring.config import EngagementRule, ScoringModel, did_you_mean, lead_paths
+from scoring.config import (
+    ScoringModel,
+)
+from scoring.engagement_config import (
+    EngagementRule,
+)
 from scoring.frame import (
     ACTIVITY_FIELD_KINDS,
     BANT_CRITERIA,
     SCORE_FIELD_KINDS,
     activity_field_kind,
     lead_field_kind,
+)
+from scoring.model_types import (
+    did_you_mean,
+    lead_paths,
 )
 
 Loc = tuple[str | int, ...]  # a place in the model: ("fit", "rules", 2, "points")

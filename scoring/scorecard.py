@@ -31,10 +31,6 @@ from scoring.backtest import (
 )
 from scoring.conditions import FieldTest, walk
 from scoring.config import (
-    CountRule,
-    Engagement,
-    EngagementGroup,
-    EngagementRule,
     Fit,
     FitRule,
     Grades,
@@ -43,7 +39,12 @@ from scoring.config import (
     Score,
     ScoringModel,
     StageRule,
-    shortened,
+)
+from scoring.engagement_config import (
+    CountRule,
+    Engagement,
+    EngagementGroup,
+    EngagementRule,
 )
 from scoring.frame import SCORE_FIELD_KINDS
 from scoring.learn import Evidence, Learned, Learner, evidence_of
@@ -57,6 +58,9 @@ from scoring.learn_selection import (
     split_sums,
 )
 from scoring.logistic import fit_logistic
+from scoring.model_types import (
+    shortened,
+)
 from scoring.predictive import rule_points
 from scoring.rule_names import field_slug, unique_id
 from scoring.scorecard_bins import is_threshold, numeric_bins

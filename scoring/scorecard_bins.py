@@ -16,8 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from scoring.conditions import AllOf, FieldTest
-from scoring.config import FitRule, shortened
+from scoring.config import (
+    FitRule,
+)
 from scoring.learn_features import Feature
+from scoring.model_types import (
+    shortened,
+)
 from scoring.rule_names import field_slug, number_words, unique_id
 
 

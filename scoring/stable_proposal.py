@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from scoring.config import EngagementRule, FitRule
+from scoring.config import (
+    FitRule,
+)
+from scoring.engagement_config import (
+    EngagementRule,
+)
 from scoring.learn import Learner
 from scoring.scorecard import Capacity, Scorecard, propose
 from scoring.stability import FoldPoints, Stability, stability_of

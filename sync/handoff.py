@@ -31,7 +31,9 @@ from typing import Any
 
 from connectors.base import TaskDesk
 from connectors.records import CrmTask, FollowUpTask
-from scoring.config import Handoff
+from scoring.handoff_config import (
+    Handoff,
+)
 from sync.handoff_sla import HandoffFacts, Marker, follow_up
 from sync.settings import SettingsError
 

@@ -20,7 +20,12 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from connectors.records import FollowUpTask
-from scoring.config import WEEKDAYS, Handoff, SlaRule, WorkingHours
+from scoring.handoff_config import (
+    WEEKDAYS,
+    Handoff,
+    SlaRule,
+    WorkingHours,
+)
 
 TOKEN = "leadqhandoff"
 _MARKER = re.compile(rf"^{TOKEN}(?P<pairs>(?: [a-z_]+=\S*)+)\s*$", re.MULTILINE)

@@ -25,7 +25,9 @@ from typer.testing import CliRunner
 from connectors.base import TaskDesk
 from connectors.records import CrmTask, FollowUpTask, WriteResult
 from sandbox.salesforce.values import stored_datetime
-from scoring.config import Handoff
+from scoring.handoff_config import (
+    Handoff,
+)
 from sync.cli import app
 from sync.handoff import marked, slack_notice
 from sync.handoff_report import handoff_figures

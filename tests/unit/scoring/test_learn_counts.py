@@ -13,7 +13,9 @@ from builders import NOW, make_lead, model_from
 from connectors.records import Outcome
 from scoring.backtest import LabelledLeads, labelled_from_records, score_as_of_cutoffs
 from scoring.conditions import FieldTest, walk
-from scoring.config import CountRule
+from scoring.engagement_config import (
+    CountRule,
+)
 from scoring.learn import Learner
 from scoring.loading import parse_model
 from scoring.proposal_diff import compare

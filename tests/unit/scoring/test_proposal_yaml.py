@@ -8,9 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.conditions import FieldTest
-from scoring.config import MOST_LABEL, Fit, FitRule, ScoringModel
+from scoring.config import (
+    Fit,
+    FitRule,
+    ScoringModel,
+)
 from scoring.learn import Evidence
 from scoring.loading import parse_model
+from scoring.model_types import (
+    MOST_LABEL,
+)
 from scoring.proposal_yaml import render_yaml
 from scoring.scorecard import Scorecard
 
