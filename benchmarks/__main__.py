@@ -1,9 +1,9 @@
 """`python -m benchmarks [NAME ...]`: run the benchmarks, print a table, save JSON.
 
 Names: scoring, csv, sandbox, hubspot, salesforce, reliability, webhook, memory, closedloop,
-steady (default: all). Results go to benchmarks/results/latest.json (or --json). `memory --large`
-adds 200,000 leads; `steady --large` adds 100,000 (about half an hour more); `steady --crm NAME`
-runs one CRM.
+bank, steady (default: all). Results go to benchmarks/results/latest.json (or --json).
+`memory --large` adds 200,000 leads; `steady --large` adds 100,000 (about half an hour more);
+`steady --crm NAME` runs one CRM.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from rich.console import Console
 
 from benchmarks import (
+    bank_learning,
     closed_loop,
     connectors_hubspot,
     connectors_salesforce,
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, Callable[[], list[Measurement]]] = {
     "webhook": webhook.webhook_benchmarks,
     "memory": sync_memory.memory_benchmarks,
     "closedloop": closed_loop.closed_loop_benchmarks,
+    "bank": bank_learning.bank_benchmarks,
     "steady": steady.steady_benchmarks,
 }
 

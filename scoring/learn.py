@@ -45,6 +45,7 @@ from scoring.learn_selection import (
     against_the_trend,
     duplicate_columns,
     matched_by_nearly_all,
+    matched_by_too_few,
     near_constant,
     within_rule_budget,
     without,
@@ -72,6 +73,7 @@ class LearnSettings:
     keep: tuple[str, ...] = ()  # fields to use even though they look like leaks
     max_rules: int = MAX_RULES  # the most rules a proposal holds (the model's kept ones first)
     recency_half_life: float | None = None  # recent leads count more (`scoring.recency`)
+    fresh: bool = False  # learn from the leads alone: the model's own rules are not used
 
     def keeping(self, model: ScoringModel) -> LearnSettings:
         """These settings with the model's own `learn.keep` added (and its
@@ -110,6 +112,8 @@ class Learned:
     dropped: dict[str, Evidence] = field(default_factory=dict)  # the model's rules left out
     # the model's rules nearly every lead matches: left out, they would be every lead's reason
     too_common: dict[str, Evidence] = field(default_factory=dict)
+    # the model's rules too few leads match to weigh (fewer than a candidate needs)
+    too_rare: dict[str, Evidence] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,16 @@ class Learner:
     labelled: LabelledLeads
     model: ScoringModel
     settings: LearnSettings = field(default_factory=LearnSettings)
+    reserved: frozenset[str] = frozenset()  # rule ids a new rule must not take (fresh: the
+    # current model's, so the diff never reads a new rule as a changed one)
+    current: ScoringModel | None = None  # the model in use, when `model` is not it (fresh): its
+    # MQL volume is today's
     _excluded: set[str] = field(default_factory=set)
+
+    @property
+    def today(self) -> ScoringModel:
+        """The model in use today: whose MQL volume a proposal keeps without a capacity."""
+        return self.current or self.model
 
     @property
     def excluded(self) -> frozenset[str]:
@@ -163,7 +176,7 @@ class Learner:
     def features(self, rows: np.ndarray) -> list[Feature]:
         """The model's rules and the candidates found among the leads at `rows`."""
         existing = existing_features(self.model)
-        taken = {f.id for f in existing}
+        taken = {f.id for f in existing} | set(self.reserved)
         train = self.labelled.subset(rows)
         candidates: list[Feature] = []
         support = min_support(len(train), train.base_rate)
@@ -213,13 +226,17 @@ class Learner:
             allowed = np.array([f.id in only for f in features], dtype=bool)
             features, matrix = without(features, matrix, allowed)
         common = matched_by_nearly_all(features, matrix)
-        too_common = {
-            f.id: evidence_of(matrix[:, i] > 0, train.converted, 0.0)
-            for i, f in enumerate(features)
-            if common[i]
-        }
+        rare = matched_by_too_few(features, matrix, min_support(len(train), train.base_rate))
+        too_common, too_rare = (
+            {
+                f.id: evidence_of(matrix[:, i] > 0, train.converted, 0.0)
+                for i, f in enumerate(features)
+                if which[i]
+            }
+            for which in (common, rare)
+        )
         informative = ~duplicate_columns(features, matrix) & ~near_constant(features, matrix)
-        features, matrix = without(features, matrix, informative & ~common)
+        features, matrix = without(features, matrix, informative & ~common & ~rare)
         regularisation = self.settings.regularisation
         counts = recency_weights(train.order, self.settings.recency_half_life)
         intercept, weights = fit_logistic(matrix, train.converted, regularisation, counts)
@@ -234,6 +251,7 @@ class Learner:
             features, matrix = without(features, matrix, keep)
             intercept, weights = fit_logistic(matrix, train.converted, regularisation, counts)
         return Learned(
-            features, matrix, train.converted, intercept, weights, train, dropped, too_common
+            features, matrix, train.converted, intercept, weights, train, dropped, too_common,
+            too_rare,
         )
 

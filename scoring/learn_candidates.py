@@ -48,8 +48,9 @@ MIN_SUPPORT_SHARE = 0.005  # enough that ten conversions (or ten misses) were to
 MIN_EXPECTED_OUTCOMES = 10
 NEARLY_ALL = 0.99  # a candidate matching more leads than this is near-constant: left out
 MAX_VALUES_PER_FIELD = 30
-MAX_DISTINCT_FOR_CATEGORIES = 12  # numbers with more distinct values get thresholds
-THRESHOLDS_PER_FIELD = 7  # octiles
+MAX_DISTINCT_FOR_CATEGORIES = 2  # a number with more distinct values gets thresholds: they
+# rank values the training leads never had (a rule per value would give those no points)
+THRESHOLDS_PER_FIELD = 9  # deciles
 ACTIVITY_COUNT_CAP = 3.0  # a candidate activity rule counts at most three (decayed) activities
 
 NEVER_CANDIDATES = frozenset(
@@ -210,8 +211,8 @@ def _value_candidates(
     by_count = sorted(present, key=lambda i: -counts[i])[:MAX_VALUES_PER_FIELD]
     frequent = [i for i in by_count if counts[i] >= support]
     covered = sum(int(counts[i]) for i in frequent) + (missing if missing >= support else 0)
-    # values covering every lead but too few to weigh: the weakest becomes the reference worth
-    # 0 (with those few), so a yes/no field gets one rule, not one per side
+    # values covering every lead but too few to weigh: the most common becomes the reference
+    # worth 0 (with those few), so a yes/no field gets one rule, not one per side
     uncovered = sample.size - covered
     exclusive = uncovered < max(support, (1 - NEARLY_ALL) * sample.size)
     found = []
@@ -229,7 +230,7 @@ def _value_candidates(
 def _threshold_candidates(
     sample: FieldSample, support: int, mentioned: Mentioned, taken: set[str], unit: str | None
 ) -> list[Feature]:
-    """Cumulative thresholds at the octiles ("60 or more"), each splitting off enough leads,
+    """Cumulative thresholds at the deciles ("60 or more"), each splitting off enough leads,
     and enough between one threshold and the next: the scorecard turns them into bins
     ("Age 40–59", "Age 60+"), each of which must hold enough leads too."""
     parsed = sample.numbers[~np.isnan(sample.numbers)]

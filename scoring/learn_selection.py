@@ -18,14 +18,17 @@ MIN_RULE_POINTS = 2  # a rule worth less is noise on the scorecard: left out, an
 
 
 def against_the_trend(features: Sequence[Feature], weights: np.ndarray) -> np.ndarray:
-    """Thresholds ("60 or more") whose weight runs against the rest of their field's: the
-    points over a field's thresholds add up, so one against the trend makes more of the field
-    worth less somewhere ("Visits 1 or more -9" beside "Visits 5 or more +20"). Left out, the
-    field's points only rise (or only fall) with its value."""
+    """Thresholds on a count ("4 or more calls") whose weight runs against the rest of their
+    field's: the points over a field's thresholds add up, so one against the trend makes more of
+    the count worth less somewhere ("Visits 1 or more -9" beside "Visits 5 or more +20"). Left
+    out, a count's points only rise (or only fall) with it. A number that counts nothing (an
+    age, a rate, an index) keeps its shape: its bins may rise and fall ("Age 18–24" and "Age
+    60+" above the ages between), as the leads show."""
     thresholds: dict[str, list[int]] = {}
     for index, feature in enumerate(features):
         when = getattr(feature.rule, "when", None)
-        if not feature.existing and isinstance(when, FieldTest) and when.op == "gte":
+        counted = feature.quantity is not None and feature.quantity.unit is not None
+        if counted and not feature.existing and isinstance(when, FieldTest) and when.op == "gte":
             thresholds.setdefault(feature.source, []).append(index)
     against = np.zeros(len(features), dtype=bool)
     for members in thresholds.values():
@@ -41,7 +44,7 @@ def within_rule_budget(
 ) -> np.ndarray:
     """Of the kept candidates, the strongest (weight × spread across leads) that fit beside the
     model's kept rules in `most` rules: a scorecard a person can read (a sparse fit)."""
-    shifted = shift_exclusive_groups(features, weights)
+    shifted = shift_exclusive_groups(features, weights, matrix)
     strength = np.abs(shifted) * matrix.std(axis=0)
     candidates = [i for i, f in enumerate(features) if keep[i] and not f.existing]
     room = max(0, most - sum(1 for i, f in enumerate(features) if keep[i] and f.existing))
@@ -52,15 +55,21 @@ def within_rule_budget(
 
 
 def duplicate_columns(features: Sequence[Feature], matrix: np.ndarray) -> np.ndarray:
-    """Candidates that match exactly the leads an earlier rule matches (e.g. every company
-    field is missing for the same leads): they would only split that rule's points."""
+    """Candidates that match exactly the leads another rule matches (e.g. every company field
+    is missing for the same leads): they would only split that rule's points. The model's own
+    rules come first, then thresholds on numbers, then values: a threshold ("Price index 94+")
+    also ranks values the leads learned from never had, a value ("Month is jun") does not."""
     seen: set[bytes] = set()
     duplicate = np.zeros(len(features), dtype=bool)
-    for index, feature in enumerate(features):
+    for index in sorted(range(len(features)), key=lambda i: _keep_first(features[i])):
         key = np.ascontiguousarray(matrix[:, index]).tobytes()
-        duplicate[index] = key in seen and not feature.existing
+        duplicate[index] = key in seen and not features[index].existing
         seen.add(key)
     return duplicate
+
+
+def _keep_first(feature: Feature) -> int:
+    return 0 if feature.existing else 1 if feature.quantity is not None else 2
 
 
 def near_constant(features: Sequence[Feature], matrix: np.ndarray) -> np.ndarray:
@@ -79,12 +88,27 @@ def matched_by_nearly_all(features: Sequence[Feature], matrix: np.ndarray) -> np
     return existing & (share > NEARLY_ALL)
 
 
-def shift_exclusive_groups(features: Sequence[Feature], weights: np.ndarray) -> np.ndarray:
-    """Values covering every lead: make the weakest worth 0 (a constant shift of the odds)."""
+def matched_by_too_few(
+    features: Sequence[Feature], matrix: np.ndarray, support: int
+) -> np.ndarray:
+    """The model's own rules fewer leads match than a candidate needs (`support`): their
+    points would rest on a handful of outcomes, as a candidate's would."""
+    matched = (matrix > 0).sum(axis=0) if len(matrix) else np.zeros(len(features))
+    existing = np.array([feature.existing for feature in features], dtype=bool)
+    return existing & (matched < support)
+
+
+def shift_exclusive_groups(
+    features: Sequence[Feature], weights: np.ndarray, matrix: np.ndarray
+) -> np.ndarray:
+    """Values covering every lead: make the most common worth 0 (a constant shift of the odds).
+    A value without a rule of its own (too rare to weigh, or new since) then scores like the
+    typical lead, not like the weakest value."""
     shifted = weights.copy()
     for source in {f.source for f in features if f.exclusive}:
         members = [i for i, f in enumerate(features) if f.exclusive and f.source == source]
-        shifted[members] -= shifted[members].min()
+        matched = (matrix[:, members] > 0).sum(axis=0)
+        shifted[members] -= shifted[members[int(np.argmax(matched))]]
     return shifted
 
 
@@ -114,7 +138,7 @@ def worth_keeping(
     features: Sequence[Feature], matrix: np.ndarray, weights: np.ndarray
 ) -> np.ndarray:
     """Rules worth at least MIN_RULE_POINTS on the scale the scorecard will use."""
-    shifted = shift_exclusive_groups(features, weights)
+    shifted = shift_exclusive_groups(features, weights, matrix)
     return np.abs(shifted * points_per_logit(features, matrix, shifted)) >= MIN_RULE_POINTS
 
 

@@ -165,7 +165,9 @@ def propose(
     `only`: the features (candidates, model rules) it may use, by id."""
     left_out = {source: "looks like it leaks the outcome" for source in learner.excluded}
     learned = learner.learn(rows, only)
-    return build_scorecard(learned, learner.model, capacity, left_out, learner.labelled)
+    return build_scorecard(
+        learned, learner.model, capacity, left_out, learner.labelled, today=learner.today
+    )
 
 
 # --------------------------------------------------------------------------- points
@@ -202,13 +204,15 @@ def build_scorecard(
     capacity: Capacity | None,
     left_out: dict[str, str] | None = None,
     history: LabelledLeads | None = None,
+    today: ScoringModel | None = None,
 ) -> Scorecard:
     """The proposed model: points from `learned`, thresholds for `capacity`.
 
     A capacity per period is turned into a share of leads by how many leads `history` (default:
     the leads learned from) receives per period: a fold or an earlier part of the leads holds
-    fewer of them than the whole history over the same months."""
-    weights = shift_exclusive_groups(learned.features, learned.weights)
+    fewer of them than the whole history over the same months. Without a capacity the MQL
+    volume of `today`'s model (default: `model`) is kept."""
+    weights = shift_exclusive_groups(learned.features, learned.weights, learned.matrix)
     scale = points_per_logit(learned.features, learned.matrix, weights)
     points = np.rint(weights * scale)
     rules = _rules_from_points(learned, model, points, weights)
@@ -221,12 +225,18 @@ def build_scorecard(
             "move every score alike and would be every lead's top reason"
         )
         rules.evidence[rule_id] = evidence
+    for rule_id, evidence in learned.too_rare.items():
+        rules.removed[rule_id] = (
+            f"only {evidence.leads:,} of the leads learned from match it "
+            f"({evidence.leads / max(len(learned.train), 1):.1%}): too few to weigh its points"
+        )
+        rules.evidence[rule_id] = evidence
     for rule_id, why in (left_out or {}).items():
         rules.removed.setdefault(rule_id, why)
     draft = _draft_model(model, learned, rules, points)
     scored = score_as_of_cutoffs(learned.train, draft)
     history = learned.train if history is None else history
-    share, capacity_text = _target_share(capacity, learned.train, model, history)
+    share, capacity_text = _target_share(capacity, learned.train, today or model, history)
     final = _with_thresholds(draft, model, scored, share, capacity_text)
     passed = float(
         ((scored.score >= _mql_threshold_of(final)) | _kept_passes(model, scored)).mean()

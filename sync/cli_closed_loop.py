@@ -155,6 +155,14 @@ def learn(
             "leads, e.g. 0.05 (like learn.recency_half_life).",
         ),
     ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Learn from the leads alone, not from the current rules (the proposal "
+            "replaces them; stages, grades and mapping stay).",
+        ),
+    ] = False,
 ) -> None:
     """Propose better points, grades and an MQL threshold from real outcomes, as a new model."""
     with user_errors(TooFewOutcomesError):
@@ -165,7 +173,10 @@ def learn(
         half_life = check_share(recency_half_life, "--recency-half-life")
         loaded = source.labelled(scoring_model, parse_now(shared.now))
         settings = LearnSettings(
-            regularisation=regularisation, keep=tuple(keep or ()), recency_half_life=half_life
+            regularisation=regularisation,
+            keep=tuple(keep or ()),
+            recency_half_life=half_life,
+            fresh=fresh,
         )
         run = learn_from(loaded, scoring_model, settings, wanted, folds, share)
         output.write_text(run.yaml_text, encoding="utf-8")

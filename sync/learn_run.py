@@ -7,9 +7,9 @@ as a model YAML with those figures on top. Nothing is read or written here: the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from scoring.backtest import BacktestResult, run_backtest
+from scoring.backtest import BacktestResult, LabelledLeads, run_backtest
 from scoring.config import ScoringModel
 from scoring.crossvalidation import Estimate, estimate
 from scoring.learn import Learner, LearnSettings, check_outcomes
@@ -47,16 +47,18 @@ def learn_from(
     labelled = loaded.labelled
     settings = settings.keeping(model)
     check_outcomes(labelled, settings)
-    learner = Learner(labelled, model, settings)
+    learner = learner_for(labelled, model, settings)
     suspects = learner.find_leaks(loaded.dated_values())
     try:
         estimated = estimate(learner, capacity, folds, test_share)
         card = propose_stable(learner, capacity, estimated.fold_points)
     except ValueError as error:  # a capacity per month without creation dates
         raise UserError(str(error)) from None
+    if settings.fresh:
+        card = _replacing_every_rule(card, model)
     current = run_backtest(labelled, model, notes=loaded.notes)
     current_latest = run_backtest(labelled, model, test_share) if test_share else None
-    header = _yaml_header(loaded, model, estimated, current, current_latest)
+    header = _yaml_header(loaded, model, estimated, current, current_latest, settings.fresh)
     return LearnRun(
         current=current,
         current_latest=current_latest,
@@ -70,18 +72,45 @@ def learn_from(
     )
 
 
+FRESH_REASON = "learned fresh (--fresh): the proposal does not build on the current rules"
+
+
+def learner_for(labelled: LabelledLeads, model: ScoringModel, settings: LearnSettings) -> Learner:
+    """Fresh: a learner that sees none of the model's rules (its stages, grades and mapping
+    stay) and gives no new rule the id of a current one."""
+    if not settings.fresh:
+        return Learner(labelled, model, settings)
+    current = {rule.id for rule in (*model.fit.rules, *model.engagement.rules)}
+    bare = model.model_copy(
+        update={
+            "fit": model.fit.model_copy(update={"rules": []}),
+            "engagement": model.engagement.model_copy(update={"rules": [], "groups": []}),
+        }
+    )
+    return Learner(labelled, bare, settings, reserved=frozenset(current), current=model)
+
+
+def _replacing_every_rule(card: Scorecard, model: ScoringModel) -> Scorecard:
+    kept = {rule.id for rule in (*card.model.fit.rules, *card.model.engagement.rules)}
+    gone = [r.id for r in (*model.fit.rules, *model.engagement.rules) if r.id not in kept]
+    return replace(card, removed={**card.removed, **dict.fromkeys(gone, FRESH_REASON)})
+
+
 def _yaml_header(
     loaded: Loaded,
     model: ScoringModel,
     estimated: Estimate,
     current: BacktestResult,
     current_latest: BacktestResult | None,
+    fresh: bool = False,
 ) -> list[str]:
     labelled = loaded.labelled
     lines = [
         f"Proposed by `leadq learn` from {loaded.source}: {len(labelled):,} leads, "
         f"{labelled.converted_count:,} converted ({labelled.base_rate:.1%}).",
         f"Based on {model.name!r} (version {model.version}). Review every change before use.",
+        *(["Learned fresh (--fresh): from the leads alone, not from the current rules."]
+          if fresh else []),
         f"ROC AUC, current model: {current.auc:.3f} on all leads"
         + (f", {current_latest.auc:.3f} on the latest leads." if current_latest else "."),
     ]

@@ -32,7 +32,7 @@ COMMAND_LINE = {
         "--output -o", "--model -m", "--crm", "--csv", "--label", "--positive",
         "--activities -a", "--outcome-at", "--encoding -e", "--sandbox", "--now", "--report",
         "--capacity", "--folds", "--time-split", "--keep", "--regularisation",
-        "--recency-half-life",
+        "--recency-half-life", "--fresh",
     ],
     "serve": ["--host", "--port", "--workers", "--every", "--nightly", "--env-file"],
     "demo": ["--crm", "--leads", "--csv", "--now"],

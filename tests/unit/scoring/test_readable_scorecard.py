@@ -1,6 +1,7 @@
-"""What a RevOps admin reads in a proposal: numeric bins named with their units, points that rise
-(or fall) with the value, a score that is the sum of the rule points on one 0–100 scale, and
-only rules the cross-validation folds agree on, each with its stability."""
+"""What a RevOps admin reads in a proposal: numeric bins named with their units, a count's points
+that rise (or fall) with it while other numbers keep their shape, values weighed against the most
+common one, a score that is the sum of the rule points on one 0–100 scale, and only rules the
+cross-validation folds agree on, each with its stability."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 
 import numpy as np
 import pytest
+from builders import NOW, make_lead
 from learn_data import HAND_MODEL, synthetic_leads, with_fields
 
 from scoring.backtest import LabelledLeads, score_as_of_cutoffs
@@ -17,6 +19,7 @@ from scoring.crossvalidation import estimate
 from scoring.learn import Learner
 from scoring.proposal_diff import compare
 from scoring.proposal_yaml import render_yaml
+from scoring.qualify import score_batch
 from scoring.scorecard import Scorecard, propose
 from scoring.stability import Stability
 from scoring.stable_proposal import propose_stable
@@ -149,3 +152,95 @@ def test_stability_reads_as_folds_and_a_range_of_points() -> None:
     assert Stability(4, 0, 5, -9, -6).stable and not Stability(3, 0, 5, 2, 3).stable
     flipping = Stability(4, 1, 5, -2, 5)
     assert flipping.text == "4/5 folds, points -2 to +5 (sign flips)" and not flipping.stable
+
+
+def shaped(rng: np.random.Generator, converted: bool) -> dict[str, str]:
+    """The young and the old convert most (an age shaped like a U); so do leads called once or
+    seven times or more, with few between (calls, a count, zigzag)."""
+    ends = converted and rng.random() < 0.7
+    age = rng.choice([rng.normal(22, 2), rng.normal(66, 3)]) if ends else rng.normal(44, 7)
+    calls = rng.choice([1, rng.integers(7, 12)]) if ends else rng.integers(1, 12)
+    return {"age": str(int(age)), "calls": str(int(calls))}
+
+
+def test_an_age_keeps_the_shape_its_leads_show_while_a_count_only_rises_or_falls() -> None:
+    labelled = with_fields(synthetic_leads(), 29, shaped)
+    card = propose(Learner(labelled, HAND_MODEL), None)
+    ages = [rule.points for rule in bins_of(card, "fields.age")]
+    calls = [rule.points for rule in bins_of(card, "fields.calls")]
+    # below the lowest age bin (the youngest) a lead gets no points: the middle ages are worth
+    # less than both ends, as the leads say (an age counts nothing: nothing forces it one way)
+    assert min(ages) < 0 and min(ages) < ages[-1], ages
+    assert calls in (sorted(calls), sorted(calls, reverse=True)), calls  # more calls: one way
+
+
+def plans(rng: np.random.Generator, converted: bool) -> dict[str, str]:
+    """Premium converts, trial does not, standard (most leads) in between; legacy is rare."""
+    roll = rng.random()
+    premium, trial = (0.45, 0.05) if converted else (0.15, 0.30)
+    plan = "legacy" if roll < 0.004 else "premium" if roll < premium else (
+        "trial" if roll < premium + trial else "standard"
+    )
+    return {"plan": plan}
+
+
+def test_a_value_without_a_rule_of_its_own_scores_like_the_most_common_not_the_weakest() -> None:
+    labelled = with_fields(synthetic_leads(), 31, plans)
+    card = propose(Learner(labelled, HAND_MODEL), None)
+    plan_rules = {
+        rule.when.value: rule.points  # type: ignore[union-attr]
+        for rule in card.model.fit.rules
+        if isinstance(rule.when, FieldTest) and rule.when.field == "fields.plan"
+    }
+    assert set(plan_rules) == {"premium", "trial"}, plan_rules  # standard is the reference
+    assert plan_rules["premium"] > 0 > plan_rules["trial"]
+    # so a rare plan (legacy) or one no lead had yet (enterprise) scores as standard does
+    leads = [make_lead(plan, fields={"tier": "silver", "colour": "blue", "plan": plan})
+             for plan in ("standard", "legacy", "enterprise", "trial")]  # fmt: skip
+    fits = score_batch(leads, [], card.model, NOW).fit.tolist()
+    assert fits[0] == fits[1] == fits[2] > fits[3], fits
+
+
+def june(rng: np.random.Generator, converted: bool) -> dict[str, str]:
+    """June converts most; a price index set monthly is 96 in June only, 90–92.5 otherwise."""
+    month = rng.choice(["may", "jun", "jul", "aug"], p=[0.2, 0.4, 0.2, 0.2] if converted
+                       else [0.3, 0.1, 0.3, 0.3])  # fmt: skip
+    index = 96.0 if month == "jun" else round(float(rng.uniform(90, 92.5)), 2)
+    return {"month": str(month), "price_index": f"{index}"}
+
+
+def test_a_threshold_is_kept_over_a_value_that_matches_the_same_leads() -> None:
+    labelled = with_fields(synthetic_leads(), 37, june)
+    card = propose(Learner(labelled, HAND_MODEL), None)
+    labels = [rule.label for rule in card.model.fit.rules]
+    assert "Price index 96+" in labels  # it also ranks an index no lead learned from had
+    assert "Month is jun" not in labels, labels
+
+
+def rating(rng: np.random.Generator, converted: bool) -> dict[str, str]:
+    """A rating from 1 to 5 (five values) that rises with conversion."""
+    return {"rating": str(int(np.clip(rng.normal(3.6 if converted else 2.4, 1.0), 1, 5)))}
+
+
+def test_a_number_with_a_handful_of_values_is_learned_as_bins_not_as_values() -> None:
+    labelled = with_fields(synthetic_leads(), 41, rating)
+    card = propose(Learner(labelled, HAND_MODEL), None)
+    labels = [rule.label for rule in bins_of(card, "fields.rating")]
+    assert labels and labels[-1].startswith("Rating ") and labels[-1].endswith("+"), labels
+    assert not [rule for rule in card.model.fit.rules if rule.label.startswith("Rating is")]
+
+
+def test_a_rule_of_the_model_too_few_leads_match_is_proposed_for_removal() -> None:
+    labelled = with_fields(synthetic_leads(), 43,
+                           lambda rng, converted: {"badge": "vip" if rng.random() < 0.004 else ""})
+    model = HAND_MODEL.model_copy(deep=True)
+    model.fit.rules.append(FitRule(id="vip", label="VIP badge", points=40,
+                                   when=FieldTest(field="fields.badge", value="vip")))
+    card = propose(Learner(labelled, model), None)  # fmt: skip
+    matched = card.evidence["vip"].leads
+    assert "vip" not in {rule.id for rule in card.model.fit.rules}
+    assert card.removed["vip"] == (
+        f"only {matched} of the leads learned from match it ({matched / len(labelled):.1%}): "
+        "too few to weigh its points"
+    )
+    assert 0 < matched < 0.005 * len(labelled)
