@@ -1,12 +1,14 @@
 """How well learning generalises: learn on some leads, measure on leads the learned model never
 saw — k stratified folds (each lead scored by the fold model that left it out) and, optionally,
-learning on the earlier leads and measuring on the latest.
+learning on the earlier leads and measuring on the latest. Each of those proposals is learned as
+the final one is, the stability filter included (`scoring.stable_proposal`, with folds of its own
+leads): what is measured is the proposal as written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,8 +24,8 @@ from scoring.backtest import (
 from scoring.config import ScoringModel
 from scoring.conversion_measures import roc_auc
 from scoring.learn import Learner
-from scoring.scorecard import Capacity, propose
-from scoring.stability import FoldPoints
+from scoring.scorecard import Capacity
+from scoring.stable_proposal import propose_stable
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,6 @@ class Estimate:
     fold_aucs: list[float]
     out_of_fold: BacktestResult | None  # each lead scored by the fold model that left it out
     latest: BacktestResult | None  # learned on the earlier leads, measured on the latest
-    fold_points: list[FoldPoints] = field(default_factory=list)  # each fold's points per feature
 
     @property
     def mean_fold_auc(self) -> float | None:
@@ -47,13 +48,11 @@ def estimate(
     fold_aucs: list[float] = []
     pooled: list[tuple[np.ndarray, ScoredLeads]] = []
     last_model = learner.model
-    fold_points: list[FoldPoints] = []
     for train, test in stratified_folds(labelled.converted, folds) if folds >= 2 else []:
-        card = propose(learner, capacity, train)
+        card = propose_stable(learner, capacity, train, folds)
         scored = score_as_of_cutoffs(labelled.subset(test), card.model)
         fold_aucs.append(roc_auc(labelled.converted[test], scored.score))
         pooled.append((test, scored))
-        fold_points.append(card.feature_points)
         last_model = card.model
     out_of_fold = (
         measure(labelled, _pooled(pooled, len(labelled)), _per_fold_threshold(last_model))
@@ -63,11 +62,11 @@ def estimate(
     latest = None
     if test_share is not None:
         earlier, later = time_ordered_split(labelled, test_share)
-        card = propose(learner, capacity, earlier)
+        card = propose_stable(learner, capacity, earlier, folds)
         recent = labelled.subset(later)
         split = split_text(labelled, test_share, len(later))
         latest = measure(recent, score_as_of_cutoffs(recent, card.model), card.model, split)
-    return Estimate(fold_aucs, out_of_fold, latest, fold_points)
+    return Estimate(fold_aucs, out_of_fold, latest)
 
 
 def _pooled(parts: Sequence[tuple[np.ndarray, ScoredLeads]], size: int) -> ScoredLeads:

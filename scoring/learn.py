@@ -21,7 +21,7 @@ scikit-learn is imported only when fitting, so the scoring core never needs it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -150,11 +150,20 @@ class Learner:
     current: ScoringModel | None = None  # the model in use, when `model` is not it (fresh): its
     # MQL volume is today's
     _excluded: set[str] = field(default_factory=set)
+    _matrix_cache: tuple[tuple[str, ...], np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def today(self) -> ScoringModel:
         """The model in use today: whose MQL volume a proposal keeps without a capacity."""
         return self.current or self.model
+
+    def _matrix_of(self, features: Sequence[Feature]) -> np.ndarray:
+        """The features over every labelled lead (each as of its cut-off, so any rows of it are
+        what those leads alone give); the last one is kept for the next refit."""
+        key = tuple(f.id for f in features)
+        if self._matrix_cache is None or self._matrix_cache[0] != key:
+            self._matrix_cache = (key, feature_matrix(self.labelled, self.model, features))
+        return self._matrix_cache[1]
 
     @property
     def excluded(self) -> frozenset[str]:
@@ -214,29 +223,33 @@ class Learner:
         return suspects
 
     def learn(
-        self, rows: np.ndarray | None = None, only: Collection[str] | None = None
+        self, rows: np.ndarray | None = None, given: Sequence[Feature] | None = None
     ) -> Learned:
         """Fit, leave out the new rules worth next to nothing, and fit again without them.
-        `only`: the ids of the features (candidates, model rules) that may be used."""
+        `given`: weigh these features (a proposal's own, refitted on other leads to see how
+        stable its points are) instead of finding candidates among the leads at `rows`."""
         rows = np.arange(len(self.labelled)) if rows is None else rows
         train = self.labelled.subset(rows)
-        features = self.features(rows)
-        matrix = feature_matrix(train, self.model, features)
-        if only is not None:  # (a field missing some of its values no longer covers every lead)
-            allowed = np.array([f.id in only for f in features], dtype=bool)
-            features, matrix = without(features, matrix, allowed)
-        common = matched_by_nearly_all(features, matrix)
-        rare = matched_by_too_few(features, matrix, min_support(len(train), train.base_rate))
-        too_common, too_rare = (
-            {
-                f.id: evidence_of(matrix[:, i] > 0, train.converted, 0.0)
-                for i, f in enumerate(features)
-                if which[i]
-            }
-            for which in (common, rare)
-        )
-        informative = ~duplicate_columns(features, matrix) & ~near_constant(features, matrix)
-        features, matrix = without(features, matrix, informative & ~common & ~rare)
+        too_common: dict[str, Evidence] = {}
+        too_rare: dict[str, Evidence] = {}
+        if given is not None:  # chosen already: weighed as they are, on these leads
+            features = list(given)
+            matrix = self._matrix_of(features)[rows]
+        else:
+            features = self.features(rows)
+            matrix = feature_matrix(train, self.model, features)
+            common = matched_by_nearly_all(features, matrix)
+            rare = matched_by_too_few(features, matrix, min_support(len(train), train.base_rate))
+            too_common, too_rare = (
+                {
+                    f.id: evidence_of(matrix[:, i] > 0, train.converted, 0.0)
+                    for i, f in enumerate(features)
+                    if which[i]
+                }
+                for which in (common, rare)
+            )
+            informative = ~duplicate_columns(features, matrix) & ~near_constant(features, matrix)
+            features, matrix = without(features, matrix, informative & ~common & ~rare)
         regularisation = self.settings.regularisation
         counts = recency_weights(train.order, self.settings.recency_half_life)
         intercept, weights = fit_logistic(matrix, train.converted, regularisation, counts)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -159,12 +159,16 @@ def propose(
     learner: Learner,
     capacity: Capacity | None,
     rows: np.ndarray | None = None,
-    only: Collection[str] | None = None,
+    given: Sequence[Feature] | None = None,
 ) -> Scorecard:
     """Learn on `rows` (default: every lead) and turn the weights into a proposed model;
-    `only`: the features (candidates, model rules) it may use, by id."""
+    `given`: the features to weigh (default: the candidates found among those leads)."""
+    return proposed(learner, learner.learn(rows, given), capacity)
+
+
+def proposed(learner: Learner, learned: Learned, capacity: Capacity | None) -> Scorecard:
+    """The scorecard of what `learner` learned."""
     left_out = {source: "looks like it leaks the outcome" for source in learner.excluded}
-    learned = learner.learn(rows, only)
     return build_scorecard(
         learned, learner.model, capacity, left_out, learner.labelled, today=learner.today
     )

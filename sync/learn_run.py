@@ -51,7 +51,7 @@ def learn_from(
     suspects = learner.find_leaks(loaded.dated_values())
     try:
         estimated = estimate(learner, capacity, folds, test_share)
-        card = propose_stable(learner, capacity, estimated.fold_points)
+        card = propose_stable(learner, capacity, folds=folds)
     except ValueError as error:  # a capacity per month without creation dates
         raise UserError(str(error)) from None
     if settings.fresh:

@@ -12,9 +12,10 @@ import pytest
 from builders import NOW, make_lead
 from learn_data import HAND_MODEL, synthetic_leads, with_fields
 
-from scoring.backtest import LabelledLeads, score_as_of_cutoffs
+from scoring.backtest import LabelledLeads, score_as_of_cutoffs, time_ordered_split
 from scoring.conditions import AllOf, FieldTest
 from scoring.config import FitRule
+from scoring.conversion_measures import roc_auc
 from scoring.crossvalidation import estimate
 from scoring.learn import Learner
 from scoring.proposal_diff import compare
@@ -22,7 +23,7 @@ from scoring.proposal_yaml import render_yaml
 from scoring.qualify import score_batch
 from scoring.scorecard import Scorecard, propose
 from scoring.stability import Stability
-from scoring.stable_proposal import propose_stable
+from scoring.stable_proposal import propose_stable, stable_proposal
 
 
 def counts(rng: np.random.Generator, converted: bool) -> dict[str, str]:
@@ -112,8 +113,7 @@ def test_a_learned_leads_score_is_the_sum_of_its_points_on_one_0_to_100_scale() 
 def test_each_rule_shows_how_stable_it_was_across_the_folds_in_the_diff_and_the_file() -> None:
     labelled = synthetic_leads()
     learner = Learner(labelled, HAND_MODEL)
-    folds = estimate(learner, None, 5, None).fold_points
-    card = propose_stable(learner, None, folds)
+    card = propose_stable(learner, None)
     gold = card.stability["gold"]
     assert gold.stable and gold.text.startswith("5/5 folds, points ")
     changes = {change.what: change for change in compare(HAND_MODEL, card)}
@@ -132,7 +132,7 @@ def test_a_rule_the_folds_disagree_on_is_left_out_and_listed_with_its_stability(
     ]
     folds = [{**fold, "gold": -4.0} if index == 0 else fold
              for index, fold in enumerate(bronze_in_three)]  # fmt: skip
-    card = propose_stable(learner, None, folds)
+    card = stable_proposal(learner, None, np.arange(len(labelled)), lambda features: folds)
     rules = [rule.id for rule in card.model.fit.rules]
     assert "tier_bronze" not in rules and "gold" not in rules
     label, bronze = card.unstable["tier_bronze"]
@@ -244,3 +244,20 @@ def test_a_rule_of_the_model_too_few_leads_match_is_proposed_for_removal() -> No
         "too few to weigh its points"
     )
     assert 0 < matched < 0.005 * len(labelled)
+
+
+def test_the_figures_measure_the_proposal_as_written_its_stability_filter_included() -> None:
+    regions = ["north", "south", "east", "west", "centre"]  # noise: some regions come and go
+    labelled = with_fields(synthetic_leads(), 5,
+                           lambda rng, converted: {"region": str(rng.choice(regions))})
+    learner = Learner(labelled, HAND_MODEL)
+    earlier, later = time_ordered_split(labelled, 0.2)
+    as_written = propose_stable(learner, None, earlier)
+    unfiltered = propose(learner, None, earlier)
+    left_out = {r.id for r in unfiltered.model.fit.rules} - {
+        r.id for r in as_written.model.fit.rules}  # fmt: skip
+    assert left_out and set(as_written.unstable) == left_out  # the filter took rules out
+    latest = labelled.subset(later)
+    auc = roc_auc(latest.converted, score_as_of_cutoffs(latest, as_written.model).score)
+    estimated = estimate(learner, None, 5, 0.2)
+    assert estimated.latest is not None and estimated.latest.auc == auc
