@@ -3,7 +3,8 @@ on the hand-written rules and fresh (`--fresh`), measured three ways: stratified
 and pooled), on the chronologically latest 20% (learned on the earlier 80%), and on validation
 windows inside the earlier 80% only — learned on the first 64%, measured on the next 16%, and
 three rolling windows (learned on the first 50/60/70%, measured on the next 10%) — where learn's
-choices are made without looking at the latest 20%. About a minute."""
+choices are made without looking at the latest 20%. Every figure measures the proposal as
+learn writes it, its stability filter included. About three minutes."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from scoring.backtest import LabelledLeads, score_as_of_cutoffs, time_ordered_sp
 from scoring.conversion_measures import roc_auc
 from scoring.learn import Learner, LearnSettings
 from scoring.loading import load_model
-from scoring.scorecard import propose
+from scoring.stable_proposal import propose_stable
 from sync.learn_run import learn_from, learner_for
 from sync.outcomes import CsvOutcomes
 
@@ -74,6 +75,6 @@ def window(labelled: LabelledLeads, share: float) -> tuple[np.ndarray, np.ndarra
 
 
 def measured(learner: Learner, train: np.ndarray, test: np.ndarray) -> float:
-    card = propose(learner, None, train)
+    card = propose_stable(learner, None, train)  # as learn writes it: stability filter too
     leads = learner.labelled.subset(test)
     return roc_auc(leads.converted, score_as_of_cutoffs(leads, card.model).score)
