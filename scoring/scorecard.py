@@ -216,9 +216,7 @@ def build_scorecard(
     the leads learned from) receives per period: a fold or an earlier part of the leads holds
     fewer of them than the whole history over the same months. Without a capacity the MQL
     volume of `today`'s model (default: `model`) is kept."""
-    weights = shift_exclusive_groups(learned.features, learned.weights, learned.matrix)
-    scale = points_per_logit(learned.features, learned.matrix, weights)
-    points = np.rint(weights * scale)
+    weights, scale, points = _points(learned)
     rules = _rules_from_points(learned, model, points, weights)
     for rule_id, evidence in learned.dropped.items():
         rules.removed[rule_id] = f"worth under {MIN_RULE_POINTS} points: it barely moves the odds"
@@ -260,6 +258,21 @@ def build_scorecard(
         feature_points=rules.feature_points,
         learned_from=tuple(f.id for f in learned.features),
     )
+
+
+def feature_points(learned: Learned, model: ScoringModel) -> dict[str, float]:
+    """The points each learned column gets on the scorecard (a bin's, a merged rule's), as
+    `build_scorecard` gives them, without scoring the leads for thresholds: what
+    `scoring.stability` follows from fold to fold."""
+    weights, _, points = _points(learned)
+    return _rules_from_points(learned, model, points, weights).feature_points
+
+
+def _points(learned: Learned) -> tuple[np.ndarray, float, np.ndarray]:
+    """(weights with each value group's most common value at 0, points per logit, points)."""
+    weights = shift_exclusive_groups(learned.features, learned.weights, learned.matrix)
+    scale = points_per_logit(learned.features, learned.matrix, weights)
+    return weights, scale, np.rint(weights * scale)
 
 
 def _rules_from_points(

@@ -28,7 +28,7 @@ from scoring.engagement_config import (
 )
 from scoring.learn import Learner
 from scoring.learn_features import Feature
-from scoring.scorecard import Capacity, Scorecard, proposed
+from scoring.scorecard import Capacity, Scorecard, feature_points, proposed
 from scoring.stability import FoldPoints, Stability, stability_of
 
 MOST_ROUNDS = 6  # each round keeps fewer rules; in practice two or three settle it
@@ -50,8 +50,7 @@ def propose_stable(
     inner = [rows[train] for train, _ in shares]
 
     def points_in_folds(features: Sequence[Feature]) -> list[FoldPoints]:
-        return [proposed(learner, learner.learn(fold, features), capacity).feature_points
-                for fold in inner]  # fmt: skip
+        return [feature_points(learner.learn(fold, features), learner.model) for fold in inner]
 
     return stable_proposal(learner, capacity, rows, points_in_folds if inner else None)
 
