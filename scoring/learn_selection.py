@@ -146,7 +146,7 @@ def without(
     features: Sequence[Feature], matrix: np.ndarray, keep: np.ndarray
 ) -> tuple[list[Feature], np.ndarray]:
     """Drop features; a field that lost values no longer covers every lead (the dropped
-    values join the field's weakest one as the reference)."""
+    values get no points of the field, as its values without a rule do)."""
     dropped_sources = {f.source for f, kept in zip(features, keep, strict=True) if not kept}
     kept_features = [
         replace(f, exclusive=f.exclusive and f.source not in dropped_sources)

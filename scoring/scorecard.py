@@ -4,7 +4,7 @@ Weights (log-odds per rule match, or per decayed activity) become whole points o
 scale for every rule, so 10 points mean the same odds wherever they are given, and the same
 scale in every fold and in the final fit (`scoring.learn_selection.points_per_logit`): the fit
 and engagement maxima add up to 100, so a lead's score is the sum of its points. Values of a
-field that together cover every lead are shifted so the weakest is worth 0 (and left out);
+field that together cover every lead are shifted so the most common is worth 0 (and left out);
 values worth the same points are merged into one `in` rule; a numeric field's thresholds become
 bins with units (`scoring.scorecard_bins`). Grades and the MQL threshold follow a sales
 capacity ("200/month", or a share of leads). `scoring.proposal_yaml` writes the proposal as a

@@ -1,11 +1,12 @@
 """A numeric field's learned thresholds as the bins a person reads: "1–2 calls this campaign",
 "3+ calls this campaign", each worth the points its leads get.
 
-Learn weighs cumulative thresholds ("3 or more"), whose points add up; `scoring.learn_selection`
-keeps only thresholds in line with their field's trend, so the sums rise (or fall) with the
-value. Here each stretch between two thresholds becomes one rule worth that sum: a lead matches
-one bin of a field, so it scores exactly as under the thresholds, with one reason for the field.
-Below the lowest threshold a lead gets no points for the field.
+Learn weighs cumulative thresholds ("3 or more"), whose points add up; on a count,
+`scoring.learn_selection` keeps only thresholds in line with its trend, so the sums rise (or
+fall) with it, while another number's bins may rise and fall. Here each stretch between two
+thresholds becomes one rule worth that sum: a lead matches one bin of a field, so it scores
+exactly as under the thresholds, with one reason for the field. Below the lowest threshold a
+lead gets no points for the field.
 """
 
 from __future__ import annotations
